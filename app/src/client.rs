@@ -1,0 +1,165 @@
+//! The browser end of a room's WebSocket: opens `/ws/chat/<room>/`, hands
+//! every decoded [`ServerEvent`] to the page, and reconnects by itself with
+//! jittered backoff (1 s, growing to 5 s) whenever the socket drops.
+//!
+//! Browser-only (features `hydrate`/`csr`): the server never links it.
+
+use crate::{ConnStatus, names::RoomName, protocol::ServerEvent};
+use futures::{
+    FutureExt, StreamExt,
+    channel::{mpsc, oneshot},
+    future::poll_fn,
+    select,
+};
+use futures::{Sink, SinkExt};
+use gloo_net::websocket::{Message, State, futures::WebSocket};
+use std::pin::Pin;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+use std::time::Duration;
+
+const BACKOFF_MIN_MS: f64 = 1_000.0;
+const BACKOFF_MAX_MS: f64 = 5_000.0;
+
+/// The page's handle on its room connection: frames to send, and a switch
+/// to stop for good when the page goes away.
+pub struct RoomSocket {
+    outbox: mpsc::UnboundedSender<String>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl RoomSocket {
+    /// Opens the room's socket in the background and keeps it open until
+    /// [`RoomSocket::close`]. Frames sent while disconnected wait in order and
+    /// go out once the socket is back.
+    pub fn open(
+        room: &RoomName,
+        on_event: impl Fn(ServerEvent) + 'static,
+        on_status: impl Fn(ConnStatus) + 'static,
+    ) -> Self {
+        let (outbox, frames) = mpsc::unbounded();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let url = ws_url(room);
+        leptos::task::spawn_local(run(url, frames, stopped.clone(), on_event, on_status));
+        Self { outbox, stopped }
+    }
+
+    pub fn send(&self, frame: String) {
+        // Fails only after `close`, when nobody is listening any more.
+        let _ = self.outbox.unbounded_send(frame);
+    }
+
+    pub fn close(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.outbox.close_channel();
+    }
+}
+
+fn ws_url(room: &RoomName) -> String {
+    let location = leptos::prelude::window().location();
+    let scheme = match location.protocol().as_deref() {
+        Ok("https:") => "wss",
+        _ => "ws",
+    };
+    let host = location.host().unwrap_or_default();
+    format!("{scheme}://{host}{}", room.ws_path())
+}
+
+enum SessionEnd {
+    /// The page closed the socket on purpose.
+    Stopped,
+    /// The socket was open and then dropped: reconnect promptly.
+    WasLive,
+    /// The socket never opened: back off further.
+    NeverOpened,
+}
+
+async fn run(
+    url: String,
+    mut frames: mpsc::UnboundedReceiver<String>,
+    stopped: Arc<AtomicBool>,
+    on_event: impl Fn(ServerEvent),
+    on_status: impl Fn(ConnStatus),
+) {
+    let mut failures: u32 = 0;
+    loop {
+        match session(&url, &mut frames, &on_event, &on_status).await {
+            SessionEnd::Stopped => return,
+            SessionEnd::WasLive => failures = 0,
+            SessionEnd::NeverOpened => failures += 1,
+        }
+        if stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        on_status(ConnStatus::Reconnecting);
+        sleep(backoff(failures)).await;
+        if stopped.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}
+
+/// 1 s after a drop, doubling per failed attempt up to 5 s, each ±25 % so
+/// that a restarted server is not hit by every client in the same instant.
+fn backoff(failures: u32) -> Duration {
+    let base = (BACKOFF_MIN_MS * 2f64.powi(failures.min(8) as i32)).min(BACKOFF_MAX_MS);
+    let jitter = 0.75 + 0.5 * js_sys::Math::random();
+    let ms = (base * jitter).clamp(BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    Duration::from_millis(ms as u64)
+}
+
+async fn session(
+    url: &str,
+    frames: &mut mpsc::UnboundedReceiver<String>,
+    on_event: &impl Fn(ServerEvent),
+    on_status: &impl Fn(ConnStatus),
+) -> SessionEnd {
+    let Ok(mut ws) = WebSocket::open(url) else {
+        return SessionEnd::NeverOpened;
+    };
+    // gloo's sink is ready once the socket has left CONNECTING, open or not.
+    let _ = poll_fn(|cx| Pin::new(&mut ws).poll_ready(cx)).await;
+    if ws.state() != State::Open {
+        return SessionEnd::NeverOpened;
+    }
+    on_status(ConnStatus::Live);
+    let (mut write, read) = ws.split();
+    let mut read = read.fuse();
+    loop {
+        select! {
+            incoming = read.next() => match incoming {
+                Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerEvent>(&text) {
+                    Ok(event) => on_event(event),
+                    // A newer server may send events this page does not know yet.
+                    Err(e) => log::debug!("ignoring event: {e}"),
+                },
+                Some(Ok(Message::Bytes(_))) => {}
+                Some(Err(_)) | None => return SessionEnd::WasLive,
+            },
+            outgoing = frames.next() => match outgoing {
+                Some(frame) => {
+                    if write.send(Message::Text(frame)).await.is_err() {
+                        return SessionEnd::WasLive;
+                    }
+                }
+                None => {
+                    let _ = write.close().await;
+                    return SessionEnd::Stopped;
+                }
+            },
+        }
+    }
+}
+
+async fn sleep(duration: Duration) {
+    let (done, wait) = oneshot::channel::<()>();
+    leptos::prelude::set_timeout(
+        move || {
+            let _ = done.send(());
+        },
+        duration,
+    );
+    let _ = wait.fuse().await;
+}

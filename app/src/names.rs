@@ -1,0 +1,180 @@
+//! Names people type: room names (and, later, usernames), parsed once into
+//! newtypes so that everything downstream can trust them. The same rules run
+//! in the browser (to explain a bad name before navigating) and on the server
+//! (to refuse it at the WebSocket upgrade).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest room name, in characters (not bytes: `聊天室` is three).
+pub const ROOM_NAME_MAX_CHARS: usize = 64;
+
+/// A room name: 1–64 letters, digits, `_`, `-` or `.`; Unicode letters and
+/// digits are allowed and case matters. `.` and `..` alone are refused
+/// because browsers treat them as path segments and would never reach the room.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomName(String);
+
+/// Why a room name was refused, worded for the person who typed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoomNameError {
+    Empty,
+    TooLong,
+    InvalidChar(char),
+    DotsOnly,
+}
+
+impl fmt::Display for RoomNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => write!(f, "Type a room name."),
+            Self::TooLong => write!(
+                f,
+                "Room names are at most {ROOM_NAME_MAX_CHARS} characters long."
+            ),
+            Self::InvalidChar(' ') => write!(
+                f,
+                "Room names cannot contain spaces: use letters, digits, _, - or ."
+            ),
+            Self::InvalidChar(c) => write!(
+                f,
+                "Room names cannot contain {c:?}: use letters, digits, _, - or ."
+            ),
+            Self::DotsOnly => write!(f, "A room name needs more than dots."),
+        }
+    }
+}
+
+impl std::error::Error for RoomNameError {}
+
+impl RoomName {
+    pub fn parse(raw: &str) -> Result<Self, RoomNameError> {
+        if raw.is_empty() {
+            return Err(RoomNameError::Empty);
+        }
+        if raw.chars().count() > ROOM_NAME_MAX_CHARS {
+            return Err(RoomNameError::TooLong);
+        }
+        if let Some(c) = raw.chars().find(|c| !is_name_char(*c)) {
+            return Err(RoomNameError::InvalidChar(c));
+        }
+        if raw == "." || raw == ".." {
+            return Err(RoomNameError::DotsOnly);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The room page, percent-encoded: `/chat/<room>/`.
+    pub fn page_path(&self) -> String {
+        format!("/chat/{}/", percent_encode(&self.0))
+    }
+
+    /// The WebSocket endpoint, percent-encoded: `/ws/chat/<room>/`.
+    pub fn ws_path(&self) -> String {
+        format!("/ws/chat/{}/", percent_encode(&self.0))
+    }
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
+}
+
+/// Percent-encodes everything but ASCII letters, digits and `-_.~` (RFC 3986
+/// "unreserved"), which is all a room or user name needs in a path segment.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl fmt::Display for RoomName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for RoomName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RoomName {
+    type Error = RoomNameError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<RoomName> for String {
+    fn from(r: RoomName) -> String {
+        r.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ascii_unicode_and_punctuation() {
+        for ok in ["lobby", "Lobby", "聊天室", "café-2.0_x", "a", &"x".repeat(64)] {
+            assert_eq!(RoomName::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn refuses_what_the_rules_refuse() {
+        assert_eq!(RoomName::parse(""), Err(RoomNameError::Empty));
+        assert_eq!(
+            RoomName::parse(&"é".repeat(65)),
+            Err(RoomNameError::TooLong)
+        );
+        assert_eq!(
+            RoomName::parse("two words"),
+            Err(RoomNameError::InvalidChar(' '))
+        );
+        assert_eq!(
+            RoomName::parse("a/b"),
+            Err(RoomNameError::InvalidChar('/'))
+        );
+        assert_eq!(RoomName::parse(".."), Err(RoomNameError::DotsOnly));
+        assert!(RoomName::parse("a%20b").is_err());
+    }
+
+    #[test]
+    fn case_matters() {
+        assert_ne!(RoomName::parse("Lobby"), RoomName::parse("lobby"));
+    }
+
+    #[test]
+    fn paths_are_percent_encoded() {
+        let room = RoomName::parse("聊天室").unwrap();
+        assert_eq!(room.page_path(), "/chat/%E8%81%8A%E5%A4%A9%E5%AE%A4/");
+        assert_eq!(room.ws_path(), "/ws/chat/%E8%81%8A%E5%A4%A9%E5%AE%A4/");
+        assert_eq!(
+            RoomName::parse("a.b-c_d").unwrap().page_path(),
+            "/chat/a.b-c_d/"
+        );
+    }
+
+    #[test]
+    fn deserializing_parses() {
+        assert!(serde_json::from_str::<RoomName>("\"bad name\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<RoomName>("\"ok\"").unwrap().as_str(),
+            "ok"
+        );
+    }
+}

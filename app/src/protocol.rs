@@ -1,0 +1,258 @@
+//! The WebSocket protocol, defined once and used by both ends: what the
+//! server sends ([`ServerEvent`]) and what a client may send ([`ClientFrame`]).
+//!
+//! The shapes are the contract in DESIGN.md: the tutorials' `{"message": …}`
+//! works unchanged, and every event carries a `type`.
+
+use crate::names::RoomName;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Longest chat message, in characters.
+pub const MESSAGE_MAX_CHARS: usize = 4_000;
+/// Largest WebSocket frame or message the server reads; bigger ones close the
+/// socket with 1009 (message too big).
+pub const FRAME_MAX_BYTES: usize = 64 * 1024;
+
+/// Everything the server sends to a client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    ChatMessage(ChatMessage),
+    Error(ErrorEvent),
+}
+
+/// One stored chat message as everyone in the room sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub room: RoomName,
+    /// Position in the room's log: 1, 2, 3 … with no gaps.
+    pub seq: u64,
+    pub id: String,
+    pub user: String,
+    pub message: String,
+    /// RFC 3339 UTC time at which the server accepted the message.
+    pub ts: String,
+}
+
+/// A refusal addressed to one connection; the connection stays open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    /// Stable, machine-readable: see [`ErrorCode`].
+    pub code: String,
+    /// For people: says what was wrong and what to do instead.
+    pub message: String,
+}
+
+/// The error codes the server uses, so neither side spells them by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidJson,
+    InvalidFrame,
+    InvalidMessage,
+    EmptyMessage,
+    MessageTooLong,
+    UnknownType,
+    BinaryNotSupported,
+    /// The server could not do it right now (a backend is down); try again.
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidFrame => "invalid_frame",
+            Self::InvalidMessage => "invalid_message",
+            Self::EmptyMessage => "empty_message",
+            Self::MessageTooLong => "message_too_long",
+            Self::UnknownType => "unknown_type",
+            Self::BinaryNotSupported => "binary_not_supported",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl ServerEvent {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error(ErrorEvent {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        })
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail.
+        serde_json::to_string(self).expect("server events serialize")
+    }
+}
+
+/// The text of a chat message: not blank, at most [`MESSAGE_MAX_CHARS`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(raw: &str) -> Result<Self, FrameError> {
+        if raw.trim().is_empty() {
+            return Err(FrameError::new(
+                ErrorCode::EmptyMessage,
+                "Type something before sending.",
+            ));
+        }
+        let chars = raw.chars().count();
+        if chars > MESSAGE_MAX_CHARS {
+            return Err(FrameError::new(
+                ErrorCode::MessageTooLong,
+                format!(
+                    "Messages are at most {MESSAGE_MAX_CHARS} characters; this one has {chars}."
+                ),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// Everything a client may send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// `{"message": "hi"}` (the tutorials' frame; `"type"` may be omitted).
+    Chat(MessageText),
+}
+
+/// Why a client frame was refused; becomes an `error` event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl FrameError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<FrameError> for ServerEvent {
+    fn from(e: FrameError) -> Self {
+        ServerEvent::error(e.code, e.message)
+    }
+}
+
+impl ClientFrame {
+    /// Parses one text frame. Every refusal names what was wrong.
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            FrameError::new(ErrorCode::InvalidJson, format!("Not valid JSON: {e}."))
+        })?;
+        let Value::Object(mut fields) = value else {
+            return Err(FrameError::new(
+                ErrorCode::InvalidFrame,
+                r#"Send a JSON object, such as {"message": "hi"}."#,
+            ));
+        };
+        match fields.get("type") {
+            None => {}
+            Some(Value::String(t)) if t == "chat_message" => {}
+            Some(Value::String(t)) => {
+                return Err(FrameError::new(
+                    ErrorCode::UnknownType,
+                    format!("Unknown frame type {t:?}."),
+                ));
+            }
+            Some(_) => {
+                return Err(FrameError::new(
+                    ErrorCode::UnknownType,
+                    r#""type" must be a string."#,
+                ));
+            }
+        }
+        match fields.remove("message") {
+            Some(Value::String(text)) => Ok(Self::Chat(MessageText::parse(&text)?)),
+            Some(_) => Err(FrameError::new(
+                ErrorCode::InvalidMessage,
+                r#""message" must be a string."#,
+            )),
+            None => Err(FrameError::new(
+                ErrorCode::InvalidMessage,
+                r#"A chat frame needs a "message" string."#,
+            )),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        match self {
+            Self::Chat(text) => serde_json::json!({ "message": text.as_str() }).to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> ErrorCode {
+        ClientFrame::parse(text).unwrap_err().code
+    }
+
+    #[test]
+    fn tutorial_frame_parses() {
+        let frame = ClientFrame::parse(r#"{"message":"hi"}"#).unwrap();
+        assert_eq!(frame, ClientFrame::Chat(MessageText::parse("hi").unwrap()));
+        assert_eq!(ClientFrame::parse(&frame.to_json()).unwrap(), frame);
+    }
+
+    #[test]
+    fn bad_frames_get_specific_codes() {
+        assert_eq!(code("{nope"), ErrorCode::InvalidJson);
+        assert_eq!(code("[1,2]"), ErrorCode::InvalidFrame);
+        assert_eq!(code(r#"{"message":5}"#), ErrorCode::InvalidMessage);
+        assert_eq!(code(r#"{"text":"hi"}"#), ErrorCode::InvalidMessage);
+        assert_eq!(code(r#"{"message":"  \n"}"#), ErrorCode::EmptyMessage);
+        assert_eq!(code(r#"{"type":"dance","message":"hi"}"#), ErrorCode::UnknownType);
+        assert_eq!(code(r#"{"type":7}"#), ErrorCode::UnknownType);
+        let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(MESSAGE_MAX_CHARS + 1));
+        assert_eq!(code(&long), ErrorCode::MessageTooLong);
+    }
+
+    #[test]
+    fn limit_counts_characters_not_bytes() {
+        assert!(MessageText::parse(&"é".repeat(MESSAGE_MAX_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn events_have_the_documented_shape() {
+        let event = ServerEvent::ChatMessage(ChatMessage {
+            room: RoomName::parse("lobby").unwrap(),
+            seq: 42,
+            id: "m1".into(),
+            user: "alice".into(),
+            message: "hi".into(),
+            ts: "2026-11-21T10:00:00Z".into(),
+        });
+        let json: Value = serde_json::from_str(&event.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"chat_message","room":"lobby","seq":42,"id":"m1",
+                "user":"alice","message":"hi","ts":"2026-11-21T10:00:00Z"})
+        );
+        let err: Value = serde_json::from_str(
+            &ServerEvent::error(ErrorCode::EmptyMessage, "x").to_json(),
+        )
+        .unwrap();
+        assert_eq!(
+            err,
+            serde_json::json!({"type":"error","code":"empty_message","message":"x"})
+        );
+    }
+}

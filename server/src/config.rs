@@ -1,0 +1,65 @@
+//! Settings, all from the environment (see the README's table):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | address to listen on |
+//! | `LEPTOS_SITE_ROOT` | `target/site` | built assets (relative to the working directory) |
+//! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::origin`]) |
+//! | `CHANNEL_CAPACITY` | 256 | messages queued per connection before it counts as lagging |
+
+use crate::layer::DEFAULT_CHANNEL_CAPACITY;
+use leptos::config::{LeptosOptions, get_configuration};
+use std::fmt;
+
+/// The name cargo-leptos builds the bundle under (`[[workspace.metadata.leptos]] name`);
+/// used when the binary was built by plain cargo, which does not set it.
+const OUTPUT_NAME: &str = "chat";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub leptos: LeptosOptions,
+    pub allowed_origins: Vec<String>,
+    pub channel_capacity: usize,
+}
+
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut leptos = get_configuration(None)
+            .map_err(|e| ConfigError(format!("LEPTOS_* settings: {e}")))?
+            .leptos_options;
+        if leptos.output_name.is_empty() {
+            leptos.output_name = OUTPUT_NAME.into();
+        }
+        let allowed_origins = std::env::var("ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let channel_capacity = match std::env::var("CHANNEL_CAPACITY") {
+            Ok(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError(format!("CHANNEL_CAPACITY: {v:?} is not a positive number")))?,
+            Err(_) => DEFAULT_CHANNEL_CAPACITY,
+        };
+        Ok(Self {
+            leptos,
+            allowed_origins,
+            channel_capacity,
+        })
+    }
+}

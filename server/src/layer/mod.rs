@@ -1,0 +1,169 @@
+//! The channel layer, in Django Channels' vocabulary: every connection has a
+//! named **channel** with its own bounded queue; channels join and leave
+//! named **groups**; `send` addresses one channel, `group_send` every member
+//! of a group.
+//!
+//! One trait, [`ChannelLayer`], with an in-memory implementation
+//! ([`MemoryLayer`], the default: nothing to install). Messages are
+//! [`Payload`]s: a broadcast is encoded to JSON once and every member gets
+//! a cheap clone of the same bytes.
+//!
+//! Unlike channels_redis, a member whose queue is full is never skipped
+//! silently: the layer drops it from every group, counts it, and tells its
+//! consumer ([`ChannelClosed::Lagging`]), which closes the socket with a
+//! dedicated close code so the client reconnects and catches up.
+
+mod memory;
+mod registry;
+
+pub use memory::MemoryLayer;
+
+use app::names::RoomName;
+use async_trait::async_trait;
+use std::{fmt, sync::Arc};
+use tokio::sync::{mpsc, watch};
+
+/// An encoded event: UTF-8 JSON shared by reference count, ready to become
+/// a WebSocket text frame without copying.
+pub type Payload = axum::extract::ws::Utf8Bytes;
+
+/// Queue length per channel unless configured otherwise.
+pub const DEFAULT_CHANNEL_CAPACITY: usize = 256;
+
+/// The name of one channel (one connection's inbox).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelName(Arc<str>);
+
+/// The name of a group of channels.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupName(Arc<str>);
+
+impl ChannelName {
+    pub(crate) fn new(name: String) -> Self {
+        Self(name.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl GroupName {
+    /// The group every connection to a room joins. Any room name we accept
+    /// is a valid group name, Unicode included.
+    pub fn room(room: &RoomName) -> Self {
+        Self(format!("room.{room}").into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ChannelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The receiving end of a channel, owned by its consumer.
+pub struct Channel {
+    name: ChannelName,
+    queue: mpsc::Receiver<Payload>,
+    lagging: watch::Receiver<bool>,
+}
+
+/// Why [`Channel::receive`] has nothing more to give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelClosed {
+    /// The queue filled up: the layer dropped this member. Whatever was
+    /// still queued is abandoned; the client recovers it from history.
+    Lagging,
+    /// The layer closed the channel.
+    Closed,
+}
+
+impl Channel {
+    pub fn name(&self) -> &ChannelName {
+        &self.name
+    }
+
+    /// The next message, in the order it was sent. Reports
+    /// [`ChannelClosed::Lagging`] as soon as the member has been dropped,
+    /// even if messages are still queued.
+    pub async fn receive(&mut self) -> Result<Payload, ChannelClosed> {
+        tokio::select! {
+            biased;
+            () = lagged(&mut self.lagging) => Err(ChannelClosed::Lagging),
+            payload = self.queue.recv() => payload.ok_or(ChannelClosed::Closed),
+        }
+    }
+
+    /// Resolves once the layer has dropped this member for lagging; a
+    /// consumer blocked writing to a slow socket waits on this too.
+    pub async fn lagged(&mut self) {
+        lagged(&mut self.lagging).await
+    }
+}
+
+async fn lagged(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|lagging| *lagging).await.is_err() {
+        // The layer forgot the channel without it lagging: never resolve.
+        std::future::pending::<()>().await;
+    }
+}
+
+/// What a send reached. `lagging` lists members that were dropped because
+/// their queue was full: they did **not** get the message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    pub delivered: usize,
+    pub lagging: Vec<ChannelName>,
+}
+
+/// The layer could not do what was asked (a backend is unreachable, say).
+#[derive(Debug)]
+pub struct LayerError(pub String);
+
+impl fmt::Display for LayerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "channel layer: {}", self.0)
+    }
+}
+
+impl std::error::Error for LayerError {}
+
+/// The channel layer. Implementations must be cheap to call concurrently
+/// from every connection task.
+#[async_trait]
+pub trait ChannelLayer: Send + Sync + 'static {
+    /// A new channel with its own bounded queue.
+    async fn new_channel(&self) -> Result<Channel, LayerError>;
+
+    /// Delivers to one channel.
+    async fn send(&self, to: &ChannelName, payload: Payload) -> Result<Delivery, LayerError>;
+
+    async fn group_add(&self, group: &GroupName, channel: &ChannelName) -> Result<(), LayerError>;
+
+    async fn group_discard(
+        &self,
+        group: &GroupName,
+        channel: &ChannelName,
+    ) -> Result<(), LayerError>;
+
+    /// Delivers to every member of the group.
+    async fn group_send(&self, group: &GroupName, payload: Payload)
+    -> Result<Delivery, LayerError>;
+
+    /// Forgets a channel whose consumer has ended: it leaves every group.
+    async fn close_channel(&self, channel: &ChannelName);
+
+    /// Members dropped for lagging since start, for `/metrics`.
+    fn lagging_total(&self) -> u64;
+}

@@ -1,0 +1,195 @@
+//! Local membership and delivery: the channels of this process, the groups
+//! they are in, and fan-out into their bounded queues. The in-memory layer is
+//! this and nothing else; a networked layer uses it for its local members.
+
+use super::{Channel, ChannelName, Delivery, GroupName, Payload};
+use std::collections::{HashMap, HashSet};
+use std::sync::{
+    Mutex,
+    atomic::{AtomicU64, Ordering},
+};
+use tokio::sync::{
+    mpsc::{self, error::TrySendError},
+    watch,
+};
+
+pub(crate) struct Registry {
+    prefix: String,
+    capacity: usize,
+    next_id: AtomicU64,
+    lagging_total: AtomicU64,
+    // Held only for non-blocking work (try_send), never across an await.
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    channels: HashMap<ChannelName, Member>,
+    groups: HashMap<GroupName, HashSet<ChannelName>>,
+}
+
+struct Member {
+    queue: mpsc::Sender<Payload>,
+    lagging: watch::Sender<bool>,
+    groups: HashSet<GroupName>,
+}
+
+/// Outcome of offering a payload to one member.
+enum Offer {
+    Queued,
+    Full,
+    Gone,
+}
+
+impl Member {
+    fn offer(&self, payload: Payload) -> Offer {
+        match self.queue.try_send(payload) {
+            Ok(()) => Offer::Queued,
+            Err(TrySendError::Full(_)) => Offer::Full,
+            Err(TrySendError::Closed(_)) => Offer::Gone,
+        }
+    }
+}
+
+impl Registry {
+    /// `prefix` makes channel names unique to this layer instance.
+    pub(crate) fn new(prefix: impl Into<String>, capacity: usize) -> Self {
+        Self {
+            prefix: prefix.into(),
+            capacity: capacity.max(1),
+            next_id: AtomicU64::new(1),
+            lagging_total: AtomicU64::new(0),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated
+        // in a way that matters more than stopping the whole server would.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn new_channel(&self) -> Channel {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let name = ChannelName::new(format!("{}!{id}", self.prefix));
+        let (queue, rx) = mpsc::channel(self.capacity);
+        let (lagging, lagging_rx) = watch::channel(false);
+        self.lock().channels.insert(
+            name.clone(),
+            Member {
+                queue,
+                lagging,
+                groups: HashSet::new(),
+            },
+        );
+        Channel {
+            name,
+            queue: rx,
+            lagging: lagging_rx,
+        }
+    }
+
+    /// Returns false if the channel is unknown (already closed).
+    pub(crate) fn group_add(&self, group: &GroupName, channel: &ChannelName) -> bool {
+        let mut inner = self.lock();
+        let Some(member) = inner.channels.get_mut(channel) else {
+            return false;
+        };
+        member.groups.insert(group.clone());
+        inner
+            .groups
+            .entry(group.clone())
+            .or_default()
+            .insert(channel.clone());
+        true
+    }
+
+    pub(crate) fn group_discard(&self, group: &GroupName, channel: &ChannelName) {
+        let mut inner = self.lock();
+        if let Some(member) = inner.channels.get_mut(channel) {
+            member.groups.remove(group);
+        }
+        inner.leave(group, channel);
+    }
+
+    pub(crate) fn send(&self, to: &ChannelName, payload: Payload) -> Delivery {
+        let mut inner = self.lock();
+        let offer = match inner.channels.get(to) {
+            Some(member) => member.offer(payload),
+            None => Offer::Gone,
+        };
+        let mut delivery = Delivery::default();
+        match offer {
+            Offer::Queued => delivery.delivered = 1,
+            Offer::Full => {
+                self.drop_lagging(&mut inner, to);
+                delivery.lagging.push(to.clone());
+            }
+            Offer::Gone => {
+                inner.remove(to);
+            }
+        }
+        delivery
+    }
+
+    pub(crate) fn group_send(&self, group: &GroupName, payload: Payload) -> Delivery {
+        let mut inner = self.lock();
+        let mut delivery = Delivery::default();
+        let mut gone = Vec::new();
+        if let Some(members) = inner.groups.get(group) {
+            for name in members {
+                let Some(member) = inner.channels.get(name) else {
+                    gone.push(name.clone());
+                    continue;
+                };
+                match member.offer(payload.clone()) {
+                    Offer::Queued => delivery.delivered += 1,
+                    Offer::Full => delivery.lagging.push(name.clone()),
+                    Offer::Gone => gone.push(name.clone()),
+                }
+            }
+        }
+        for name in &delivery.lagging {
+            self.drop_lagging(&mut inner, name);
+        }
+        for name in &gone {
+            inner.remove(name);
+        }
+        delivery
+    }
+
+    pub(crate) fn close_channel(&self, channel: &ChannelName) {
+        self.lock().remove(channel);
+    }
+
+    pub(crate) fn lagging_total(&self) -> u64 {
+        self.lagging_total.load(Ordering::Relaxed)
+    }
+
+    fn drop_lagging(&self, inner: &mut Inner, name: &ChannelName) {
+        if let Some(member) = inner.remove(name) {
+            let _ = member.lagging.send(true);
+            self.lagging_total.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(channel = %name, "dropping a member whose queue is full (lagging)");
+        }
+    }
+}
+
+impl Inner {
+    fn leave(&mut self, group: &GroupName, channel: &ChannelName) {
+        if let Some(members) = self.groups.get_mut(group) {
+            members.remove(channel);
+            if members.is_empty() {
+                self.groups.remove(group);
+            }
+        }
+    }
+
+    fn remove(&mut self, channel: &ChannelName) -> Option<Member> {
+        let member = self.channels.remove(channel)?;
+        for group in &member.groups {
+            self.leave(group, channel);
+        }
+        Some(member)
+    }
+}

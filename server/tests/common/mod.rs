@@ -1,0 +1,157 @@
+//! Test support: the real server on a free port, and a WebSocket client
+//! that speaks to it the way a browser page or a bot does.
+#![allow(dead_code)] // each test file uses a different part
+
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use server::config::Config;
+use std::{net::SocketAddr, time::Duration};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{Message, client::IntoClientRequest, http},
+};
+
+/// How long a test waits for something that should arrive.
+pub const ARRIVES: Duration = Duration::from_secs(5);
+/// How long a test waits to be sure something does *not* arrive.
+pub const SILENCE: Duration = Duration::from_millis(300);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts with settings from the environment, adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::from_env().expect("configuration");
+        tweak(&mut config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The socket URL for a room, percent-encoded the way a browser sends it.
+    pub fn ws_url(&self, room: &str) -> String {
+        format!("ws://{}/ws/chat/{}/", self.addr, app::names::percent_encode(room))
+    }
+
+    pub async fn join(&self, room: &str) -> Client {
+        Client::connect(&self.ws_url(room), &[]).await.expect("connect")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+/// How an upgrade was refused: the HTTP status and the JSON body.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Client {
+    pub async fn connect(url: &str, headers: &[(&str, &str)]) -> Result<Self, Refused> {
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        match connect_async(request).await {
+            Ok((ws, _)) => Ok(Self { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err(Refused { status, body })
+            }
+            Err(e) => panic!("connect to {url}: {e}"),
+        }
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.ws.send(Message::text(text.into())).await.unwrap();
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(value.to_string()).await;
+    }
+
+    pub async fn say(&mut self, message: &str) {
+        self.send_json(serde_json::json!({ "message": message })).await;
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.unwrap();
+    }
+
+    /// The next frame, whatever it is (panics after [`ARRIVES`]).
+    pub async fn next_frame(&mut self) -> Option<Message> {
+        loop {
+            let frame = tokio::time::timeout(ARRIVES, self.ws.next())
+                .await
+                .expect("a frame should arrive");
+            match frame {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(m)) => return Some(m),
+                Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next event as JSON (panics if none comes or the socket closes).
+    pub async fn event(&mut self) -> Value {
+        match self.next_frame().await {
+            Some(Message::Text(text)) => serde_json::from_str(&text).expect("events are JSON"),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The next event, which must be of `kind`.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let event = self.event().await;
+        assert_eq!(event["type"], kind, "unexpected event {event}");
+        event
+    }
+
+    /// Asserts that nothing arrives for a while.
+    pub async fn assert_silent(&mut self) {
+        if let Ok(frame) = tokio::time::timeout(SILENCE, self.ws.next()).await {
+            panic!("expected silence, got {frame:?}");
+        }
+    }
+}
