@@ -121,7 +121,7 @@ async fn session(
     };
     // gloo's sink is ready once the socket has left CONNECTING, open or not.
     let _ = poll_fn(|cx| Pin::new(&mut ws).poll_ready(cx)).await;
-    if ws.state() != State::Open {
+    if !matches!(ws.state(), State::Open) {
         return SessionEnd::NeverOpened;
     }
     on_status(ConnStatus::Live);
@@ -133,7 +133,7 @@ async fn session(
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerEvent>(&text) {
                     Ok(event) => on_event(event),
                     // A newer server may send events this page does not know yet.
-                    Err(e) => log::debug!("ignoring event: {e}"),
+                    Err(e) => leptos::logging::debug_warn!("ignoring event: {e}"),
                 },
                 Some(Ok(Message::Bytes(_))) => {}
                 Some(Err(_)) | None => return SessionEnd::WasLive,

@@ -129,7 +129,14 @@ mod tests {
 
     #[test]
     fn accepts_ascii_unicode_and_punctuation() {
-        for ok in ["lobby", "Lobby", "聊天室", "café-2.0_x", "a", &"x".repeat(64)] {
+        for ok in [
+            "lobby",
+            "Lobby",
+            "聊天室",
+            "café-2.0_x",
+            "a",
+            &"x".repeat(64),
+        ] {
             assert_eq!(RoomName::parse(ok).unwrap().as_str(), ok);
         }
     }
@@ -145,10 +152,7 @@ mod tests {
             RoomName::parse("two words"),
             Err(RoomNameError::InvalidChar(' '))
         );
-        assert_eq!(
-            RoomName::parse("a/b"),
-            Err(RoomNameError::InvalidChar('/'))
-        );
+        assert_eq!(RoomName::parse("a/b"), Err(RoomNameError::InvalidChar('/')));
         assert_eq!(RoomName::parse(".."), Err(RoomNameError::DotsOnly));
         assert!(RoomName::parse("a%20b").is_err());
     }

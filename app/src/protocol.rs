@@ -219,7 +219,10 @@ mod tests {
         assert_eq!(code(r#"{"message":5}"#), ErrorCode::InvalidMessage);
         assert_eq!(code(r#"{"text":"hi"}"#), ErrorCode::InvalidMessage);
         assert_eq!(code(r#"{"message":"  \n"}"#), ErrorCode::EmptyMessage);
-        assert_eq!(code(r#"{"type":"dance","message":"hi"}"#), ErrorCode::UnknownType);
+        assert_eq!(
+            code(r#"{"type":"dance","message":"hi"}"#),
+            ErrorCode::UnknownType
+        );
         assert_eq!(code(r#"{"type":7}"#), ErrorCode::UnknownType);
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(MESSAGE_MAX_CHARS + 1));
         assert_eq!(code(&long), ErrorCode::MessageTooLong);
@@ -246,10 +249,9 @@ mod tests {
             serde_json::json!({"type":"chat_message","room":"lobby","seq":42,"id":"m1",
                 "user":"alice","message":"hi","ts":"2026-11-21T10:00:00Z"})
         );
-        let err: Value = serde_json::from_str(
-            &ServerEvent::error(ErrorCode::EmptyMessage, "x").to_json(),
-        )
-        .unwrap();
+        let err: Value =
+            serde_json::from_str(&ServerEvent::error(ErrorCode::EmptyMessage, "x").to_json())
+                .unwrap();
         assert_eq!(
             err,
             serde_json::json!({"type":"error","code":"empty_message","message":"x"})

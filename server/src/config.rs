@@ -49,11 +49,9 @@ impl Config {
             .map(str::to_owned)
             .collect();
         let channel_capacity = match std::env::var("CHANNEL_CAPACITY") {
-            Ok(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError(format!("CHANNEL_CAPACITY: {v:?} is not a positive number")))?,
+            Ok(v) => v.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError(format!("CHANNEL_CAPACITY: {v:?} is not a positive number"))
+            })?,
             Err(_) => DEFAULT_CHANNEL_CAPACITY,
         };
         Ok(Self {

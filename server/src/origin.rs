@@ -90,7 +90,9 @@ impl OriginPolicy {
                 .iter()
                 .map(|e| {
                     Origin::parse(e).ok_or_else(|| {
-                        format!("ALLOWED_ORIGINS: {e:?} is not an origin like https://chat.example.com")
+                        format!(
+                            "ALLOWED_ORIGINS: {e:?} is not an origin like https://chat.example.com"
+                        )
                     })
                 })
                 .collect::<Result<_, _>>()?;
@@ -157,35 +159,88 @@ mod tests {
             "http://LOCALHOST:3000",
             "http://[::1]:3000",
         ] {
-            assert!(p.check(&headers(Some(origin), "127.0.0.1:3000")).is_ok(), "{origin}");
+            assert!(
+                p.check(&headers(Some(origin), "127.0.0.1:3000")).is_ok(),
+                "{origin}"
+            );
         }
         assert!(p.check(&headers(None, "127.0.0.1:3000")).is_ok());
-        for origin in ["http://evil.example", "http://localhost:4000", "null", "file://x"] {
-            assert!(p.check(&headers(Some(origin), "127.0.0.1:3000")).is_err(), "{origin}");
+        for origin in [
+            "http://evil.example",
+            "http://localhost:4000",
+            "null",
+            "file://x",
+        ] {
+            assert!(
+                p.check(&headers(Some(origin), "127.0.0.1:3000")).is_err(),
+                "{origin}"
+            );
         }
     }
 
     #[test]
     fn default_on_a_public_address_allows_only_the_host() {
         let p = policy(&[], "0.0.0.0:80");
-        assert!(p.check(&headers(Some("https://chat.example.com"), "chat.example.com")).is_ok());
-        assert!(p.check(&headers(Some("http://chat.example.com"), "chat.example.com")).is_ok());
-        assert!(p.check(&headers(Some("http://localhost"), "chat.example.com")).is_err());
-        assert!(p.check(&headers(Some("https://evil.com"), "chat.example.com")).is_err());
+        assert!(
+            p.check(&headers(
+                Some("https://chat.example.com"),
+                "chat.example.com"
+            ))
+            .is_ok()
+        );
+        assert!(
+            p.check(&headers(
+                Some("http://chat.example.com"),
+                "chat.example.com"
+            ))
+            .is_ok()
+        );
+        assert!(
+            p.check(&headers(Some("http://localhost"), "chat.example.com"))
+                .is_err()
+        );
+        assert!(
+            p.check(&headers(Some("https://evil.com"), "chat.example.com"))
+                .is_err()
+        );
     }
 
     #[test]
     fn configured_list_is_exact() {
-        let p = policy(&["https://chat.example.com", " https://b.example:8443 "], "0.0.0.0:80");
-        assert!(p.check(&headers(Some("https://chat.example.com"), "internal:80")).is_ok());
-        assert!(p.check(&headers(Some("https://b.example:8443"), "internal:80")).is_ok());
-        assert!(p.check(&headers(Some("http://chat.example.com"), "chat.example.com")).is_err());
-        assert!(p.check(&headers(Some("https://b.example"), "b.example")).is_err());
+        let p = policy(
+            &["https://chat.example.com", " https://b.example:8443 "],
+            "0.0.0.0:80",
+        );
+        assert!(
+            p.check(&headers(Some("https://chat.example.com"), "internal:80"))
+                .is_ok()
+        );
+        assert!(
+            p.check(&headers(Some("https://b.example:8443"), "internal:80"))
+                .is_ok()
+        );
+        assert!(
+            p.check(&headers(
+                Some("http://chat.example.com"),
+                "chat.example.com"
+            ))
+            .is_err()
+        );
+        assert!(
+            p.check(&headers(Some("https://b.example"), "b.example"))
+                .is_err()
+        );
     }
 
     #[test]
     fn star_allows_any_and_bad_entries_are_refused() {
-        assert!(policy(&["*"], "0.0.0.0:80").check(&headers(Some("null"), "x")).is_ok());
-        assert!(OriginPolicy::new(&["chat.example.com".into()], "0.0.0.0:80".parse().unwrap()).is_err());
+        assert!(
+            policy(&["*"], "0.0.0.0:80")
+                .check(&headers(Some("null"), "x"))
+                .is_ok()
+        );
+        assert!(
+            OriginPolicy::new(&["chat.example.com".into()], "0.0.0.0:80".parse().unwrap()).is_err()
+        );
     }
 }

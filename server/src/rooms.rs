@@ -30,6 +30,9 @@ mod tests {
         let s = Sequencer::default();
         let a = RoomName::parse("a").unwrap();
         let b = RoomName::parse("b").unwrap();
-        assert_eq!([s.next(&a), s.next(&a), s.next(&b), s.next(&a)], [1, 2, 1, 3]);
+        assert_eq!(
+            [s.next(&a), s.next(&a), s.next(&b), s.next(&a)],
+            [1, 2, 1, 3]
+        );
     }
 }

@@ -50,7 +50,8 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     if let Err(refused) = state.origins.check(&headers) {
-        return ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", refused.0).into_response();
+        return ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", refused.0)
+            .into_response();
     }
     let room = match RoomName::parse(&raw_room) {
         Ok(room) => room,
@@ -85,7 +86,10 @@ async fn run(socket: WebSocket, room: RoomName, state: AppState) {
         tracing::error!("cannot join {}: {e}", consumer.group);
     } else {
         consumer.pump(socket, &mut channel).await;
-        let _ = state.layer.group_discard(&consumer.group, channel.name()).await;
+        let _ = state
+            .layer
+            .group_discard(&consumer.group, channel.name())
+            .await;
     }
     state.layer.close_channel(channel.name()).await;
 }

@@ -6,7 +6,10 @@ use common::TestServer;
 use reqwest::{StatusCode, redirect::Policy};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -61,6 +64,10 @@ async fn an_invalid_room_page_explains_and_links_back() {
 #[tokio::test]
 async fn unknown_pages_are_404() {
     let server = TestServer::start().await;
-    let response = client().get(server.http("/nope/nothing")).send().await.unwrap();
+    let response = client()
+        .get(server.http("/nope/nothing"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }

@@ -72,8 +72,14 @@ async fn each_bad_frame_gets_its_error_and_the_socket_stays_usable() {
         (json!({"text": "hi"}).to_string(), "invalid_message"),
         (json!({"message": ""}).to_string(), "empty_message"),
         (json!({"message": "   "}).to_string(), "empty_message"),
-        (json!({"type": "dance", "message": "hi"}).to_string(), "unknown_type"),
-        (json!({"message": "x".repeat(4_001)}).to_string(), "message_too_long"),
+        (
+            json!({"type": "dance", "message": "hi"}).to_string(),
+            "unknown_type",
+        ),
+        (
+            json!({"message": "x".repeat(4_001)}).to_string(),
+            "message_too_long",
+        ),
     ];
     for (frame, code) in cases {
         client.send_text(frame.clone()).await;
@@ -111,7 +117,10 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     // The room is unharmed.
     let mut again = server.join("big").await;
     again.say("still here").await;
-    assert_eq!(watcher.expect("chat_message").await["message"], "still here");
+    assert_eq!(
+        watcher.expect("chat_message").await["message"],
+        "still here"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +137,11 @@ async fn a_foreign_origin_is_refused_with_403() {
     // The page's own origin, a localhost form of it, and no Origin at all (a bot) are fine.
     let own = format!("http://{}", server.addr);
     let localhost = format!("http://localhost:{}", server.addr.port());
-    for headers in [vec![("Origin", own.as_str())], vec![("Origin", localhost.as_str())], vec![]] {
+    for headers in [
+        vec![("Origin", own.as_str())],
+        vec![("Origin", localhost.as_str())],
+        vec![],
+    ] {
         assert!(Client::connect(&url, &headers).await.is_ok(), "{headers:?}");
     }
 }
@@ -146,7 +159,10 @@ async fn configured_origins_replace_the_default() {
             .is_ok()
     );
     let own = format!("http://{}", server.addr);
-    let refused = Client::connect(&url, &[("Origin", own.as_str())]).await.err().unwrap();
+    let refused = Client::connect(&url, &[("Origin", own.as_str())])
+        .await
+        .err()
+        .unwrap();
     assert_eq!(refused.status, 403);
 }
 

@@ -238,7 +238,10 @@ mod tests {
         for seq in [1, 3, 2, 3, 5, 4, 1] {
             insert_in_order(&mut log, msg(seq));
         }
-        assert_eq!(log.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        assert_eq!(
+            log.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
     }
 
     #[test]

@@ -93,8 +93,17 @@ mod tests {
         layer.group_add(&group("a"), a2.name()).await.unwrap();
         layer.group_add(&group("b"), b.name()).await.unwrap();
 
-        let delivery = layer.group_send(&group("a"), payload("hi a")).await.unwrap();
-        assert_eq!(delivery, Delivery { delivered: 2, lagging: vec![] });
+        let delivery = layer
+            .group_send(&group("a"), payload("hi a"))
+            .await
+            .unwrap();
+        assert_eq!(
+            delivery,
+            Delivery {
+                delivered: 2,
+                lagging: vec![]
+            }
+        );
         assert_eq!(a1.receive().await.unwrap(), "hi a");
         assert_eq!(a2.receive().await.unwrap(), "hi a");
         assert_silent(&mut b).await;
@@ -105,7 +114,10 @@ mod tests {
         let layer = MemoryLayer::new(8);
         let mut c = layer.new_channel().await.unwrap();
         layer.group_add(&group("聊天室"), c.name()).await.unwrap();
-        layer.group_send(&group("聊天室"), payload("你好")).await.unwrap();
+        layer
+            .group_send(&group("聊天室"), payload("你好"))
+            .await
+            .unwrap();
         assert_eq!(c.receive().await.unwrap(), "你好");
     }
 
@@ -117,10 +129,16 @@ mod tests {
         layer.group_add(&group("b"), c.name()).await.unwrap();
         layer.group_discard(&group("a"), c.name()).await.unwrap();
 
-        let delivery = layer.group_send(&group("a"), payload("to a")).await.unwrap();
+        let delivery = layer
+            .group_send(&group("a"), payload("to a"))
+            .await
+            .unwrap();
         assert_eq!(delivery.delivered, 0);
         assert_silent(&mut c).await;
-        layer.group_send(&group("b"), payload("to b")).await.unwrap();
+        layer
+            .group_send(&group("b"), payload("to b"))
+            .await
+            .unwrap();
         assert_eq!(c.receive().await.unwrap(), "to b");
     }
 
@@ -144,7 +162,10 @@ mod tests {
         layer.group_add(&group("a"), quick.name()).await.unwrap();
 
         for i in 0..2 {
-            let d = layer.group_send(&group("a"), payload(&i.to_string())).await.unwrap();
+            let d = layer
+                .group_send(&group("a"), payload(&i.to_string()))
+                .await
+                .unwrap();
             assert_eq!(d.delivered, 2);
             assert_eq!(quick.receive().await.unwrap(), i.to_string());
         }
@@ -159,7 +180,13 @@ mod tests {
 
         // It is out of the group: later sends neither count nor report it.
         let d = layer.group_send(&group("a"), payload("3")).await.unwrap();
-        assert_eq!(d, Delivery { delivered: 1, lagging: vec![] });
+        assert_eq!(
+            d,
+            Delivery {
+                delivered: 1,
+                lagging: vec![]
+            }
+        );
     }
 
     #[tokio::test]

@@ -51,11 +51,17 @@ impl TestServer {
 
     /// The socket URL for a room, percent-encoded the way a browser sends it.
     pub fn ws_url(&self, room: &str) -> String {
-        format!("ws://{}/ws/chat/{}/", self.addr, app::names::percent_encode(room))
+        format!(
+            "ws://{}/ws/chat/{}/",
+            self.addr,
+            app::names::percent_encode(room)
+        )
     }
 
     pub async fn join(&self, room: &str) -> Client {
-        Client::connect(&self.ws_url(room), &[]).await.expect("connect")
+        Client::connect(&self.ws_url(room), &[])
+            .await
+            .expect("connect")
     }
 }
 
@@ -112,7 +118,8 @@ impl Client {
     }
 
     pub async fn say(&mut self, message: &str) {
-        self.send_json(serde_json::json!({ "message": message })).await;
+        self.send_json(serde_json::json!({ "message": message }))
+            .await;
     }
 
     pub async fn send_raw(&mut self, message: Message) {

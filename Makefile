@@ -1,0 +1,43 @@
+# The two commands of the README's quick start:
+#   make run    install what is missing, then serve http://127.0.0.1:3000/chat/
+#   make test   install what is missing, then run every check and test
+# Tool versions and why they are pinned: scripts/bootstrap.sh.
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# cargo-leptos builds debug with this flag; plain cargo commands use the same
+# so they reuse its artifacts instead of rebuilding every dependency.
+LEPTOS_RUSTFLAGS := --cfg erase_components
+CARGO := RUSTFLAGS="$(LEPTOS_RUSTFLAGS)" cargo
+
+.PHONY: run test tools-run tools-test fmt-check lint unit-test e2e csr-build
+
+run: tools-run
+	cargo leptos watch
+
+test: tools-test fmt-check lint unit-test e2e csr-build
+	@echo "make test: all passed"
+
+tools-run:
+	@scripts/bootstrap.sh run
+
+tools-test:
+	@scripts/bootstrap.sh test
+
+fmt-check:
+	cargo fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The browser-only code (WebSocket client, hydration) compiles only for WASM.
+	$(CARGO) clippy -p frontend --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+
+unit-test:
+	$(CARGO) test --workspace
+
+e2e:
+	cargo leptos end-to-end
+
+csr-build:
+	trunk build --offline --skip-version-check

@@ -1,0 +1,79 @@
+import { expect, test } from "@playwright/test";
+import { hydrated, messageTexts, personInRoom, say, uniqueRoom } from "./helpers";
+
+test("two people in a room chat both ways; another room sees none of it", async ({ browser }, testInfo) => {
+  const room = uniqueRoom("lobby");
+  const alice = await personInRoom(browser, room);
+  const bob = await personInRoom(browser, room);
+  const carol = await personInRoom(browser, uniqueRoom("elsewhere"));
+
+  await expect(alice.locator("#status")).toContainText("Live");
+
+  await say(alice, "hello from alice");
+  await expect(messageTexts(bob)).toHaveText(["hello from alice"]);
+  await expect(messageTexts(alice)).toHaveText(["hello from alice"]);
+  // Enter sent it and cleared the box, which keeps the focus.
+  await expect(alice.locator("#message-input")).toHaveValue("");
+  await expect(alice.locator("#message-input")).toBeFocused();
+
+  // Bob answers with the Send button instead of Enter.
+  await bob.locator("#message-input").fill("hi alice, bob here");
+  await bob.getByRole("button", { name: "Send" }).click();
+  await expect(messageTexts(alice)).toHaveText(["hello from alice", "hi alice, bob here"]);
+  await expect(messageTexts(bob)).toHaveText(["hello from alice", "hi alice, bob here"]);
+  await expect(alice.locator("#log .msg .author").first()).toHaveText("anonymous");
+
+  // Carol, in another room, got nothing; her own message stays in her room.
+  await say(carol, "anyone here?");
+  await expect(messageTexts(carol)).toHaveText(["anyone here?"]);
+  await bob.waitForTimeout(300);
+  await expect(messageTexts(alice)).toHaveCount(2);
+  await expect(messageTexts(bob)).toHaveCount(2);
+
+  await alice.screenshot({ path: testInfo.outputPath("room.png"), fullPage: true });
+});
+
+test("a blank message is refused in the page, not sent", async ({ browser }) => {
+  const page = await personInRoom(browser, uniqueRoom("blank"));
+  await say(page, "   ");
+  await expect(page.locator("#notice")).toContainText("Type something");
+  await expect(messageTexts(page)).toHaveCount(0);
+});
+
+test("the lobby: a room name and Enter land in the room, input focused and live", async ({ page }, testInfo) => {
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/chat\/$/);
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "What chat room would you like to enter?" })).toBeVisible();
+  await expect(page.locator("#room-name")).toBeFocused();
+  await page.screenshot({ path: testInfo.outputPath("lobby.png") });
+
+  const room = uniqueRoom("picked");
+  await page.keyboard.type(room);
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(new RegExp(`/chat/${room}/$`));
+  await expect(page.getByRole("heading", { name: room })).toBeVisible();
+  await expect(page.locator("#message-input")).toBeFocused();
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+});
+
+test("the lobby: a Unicode room name is percent-encoded in the URL", async ({ page }) => {
+  await page.goto("/chat/");
+  await hydrated(page);
+  await page.locator("#room-name").fill("聊天室");
+  await page.getByRole("button", { name: "Enter" }).click();
+  await expect(page).toHaveURL(/\/chat\/%E8%81%8A%E5%A4%A9%E5%AE%A4\/$/);
+  await expect(page.getByRole("heading", { name: "聊天室" })).toBeVisible();
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+});
+
+test("the lobby: an invalid name is explained inline instead of navigating", async ({ page }, testInfo) => {
+  await page.goto("/chat/");
+  await hydrated(page);
+  await page.locator("#room-name").fill("two words");
+  await page.locator("#room-name").press("Enter");
+  await expect(page.locator("#room-error")).toContainText("cannot contain spaces");
+  await expect(page.locator("#room-name")).toHaveAttribute("aria-invalid", "true");
+  await expect(page).toHaveURL(/\/chat\/$/);
+  await page.screenshot({ path: testInfo.outputPath("lobby-error.png") });
+});

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs only what is missing, saying what and why.
+#   scripts/bootstrap.sh run    what `make run` needs
+#   scripts/bootstrap.sh test   that, plus what `make test` needs
+# Every tool is pinned to a version that builds on rustc 1.95 and never
+# downloads binaries at run time (see README.md, "Toolchain").
+set -euo pipefail
+
+WASM_BINDGEN_VERSION=0.2.130   # must equal the `=` pin in Cargo.toml
+CARGO_LEPTOS_VERSION=0.3.10    # 0.3.11 needs rustc 1.96
+TRUNK_VERSION=0.21.14          # 0.22 needs rustc 1.96.1
+BINARYEN_VERSION=132.0.0       # wasm-opt; Debian's binaryen 108 emits broken wasm
+
+mode=${1:-run}
+export PATH="$HOME/.cargo/bin:$PATH"
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
+
+has_version() { # command, expected substring of `command --version`
+  command -v "$1" >/dev/null 2>&1 && "$@" --version 2>/dev/null | grep -qF "$2"
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=
+apt_install() { # package, why
+  if dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; then
+    return
+  fi
+  say "installing Debian package $1 ($2)"
+  if [ -z "$apt_updated" ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
+# The lock file must agree with the CLI we install, or wasm-bindgen fails late
+# with a schema error.
+locked=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+if [ "$locked" != "$WASM_BINDGEN_VERSION" ]; then
+  say "Cargo.lock has wasm-bindgen $locked but this script installs $WASM_BINDGEN_VERSION: update both together"
+  exit 1
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target (the browser half of the app compiles to WASM)"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! has_version cargo-leptos "cargo-leptos $CARGO_LEPTOS_VERSION"; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (builds server + WASM together; about 25 minutes, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+
+if ! has_version wasm-bindgen "wasm-bindgen $WASM_BINDGEN_VERSION"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (generates the WASM's JavaScript glue; about 4 minutes, once)"
+  # No --locked: its lock file names a crate version this registry lacks.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+[ "$mode" = test ] || exit 0
+
+apt_install chromium "the browser the end-to-end tests drive"
+apt_install redis-server "the Redis channel-layer tests start their own"
+
+if ! has_version wasm-opt "version ${BINARYEN_VERSION%%.*}"; then
+  say "installing wasm-opt from npm binaryen@$BINARYEN_VERSION (release WASM size optimiser)"
+  as_root npm install -g --no-fund --no-audit "binaryen@$BINARYEN_VERSION" >/dev/null
+fi
+
+if ! has_version trunk "trunk $TRUNK_VERSION"; then
+  say "installing trunk $TRUNK_VERSION (the client-side-rendered build; about 12 minutes, once)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+playwright_wanted=$(sed -n 's/.*"@playwright\/test": "\(.*\)".*/\1/p' end2end/package.json)
+playwright_have=$(node -p 'require("./end2end/node_modules/@playwright/test/package.json").version' 2>/dev/null || true)
+if [ "$playwright_have" != "$playwright_wanted" ]; then
+  say "installing the end-to-end test runner (@playwright/test, from end2end/package-lock.json)"
+  (cd end2end && npm ci --no-fund --no-audit >/dev/null)
+fi
