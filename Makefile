@@ -36,8 +36,10 @@ lint:
 unit-test:
 	$(CARGO) test --workspace
 
+# On a free port, so a `make run` in another terminal does not get in the way.
 e2e:
-	cargo leptos end-to-end
+	port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port cargo leptos end-to-end
 
 csr-build:
 	trunk build --offline --skip-version-check

@@ -85,8 +85,8 @@ pub fn App() -> impl IntoView {
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
                 <header class="topbar">
                     <a class="brand" href="/chat/">
-                        <span aria-hidden="true">"💬"</span>
-                        " Chat"
+                        <img src="/favicon.svg" alt="" width="22" height="22" />
+                        "Chat"
                     </a>
                 </header>
                 <Routes fallback=pages::NotFound>

@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test, type WebSocketRoute } from "@playwright/test";
 import { hydrated, messageTexts, personInRoom, say, uniqueRoom } from "./helpers";
 
 test("two people in a room chat both ways; another room sees none of it", async ({ browser }, testInfo) => {
@@ -76,4 +76,55 @@ test("the lobby: an invalid name is explained inline instead of navigating", asy
   await expect(page.locator("#room-name")).toHaveAttribute("aria-invalid", "true");
   await expect(page).toHaveURL(/\/chat\/$/);
   await page.screenshot({ path: testInfo.outputPath("lobby-error.png") });
+});
+
+test("on a phone in dark mode the room fits: log, box and button on screen", async ({ browser }, testInfo) => {
+  const context = await browser.newContext({
+    viewport: { width: 375, height: 667 },
+    colorScheme: "dark",
+    isMobile: true,
+  });
+  const page = await context.newPage();
+  await page.goto(`/chat/${uniqueRoom("phone")}/`);
+  await hydrated(page);
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  for (let i = 1; i <= 12; i++) await say(page, `message number ${i} with enough words to wrap on a narrow screen`);
+  await expect(messageTexts(page)).toHaveCount(12);
+  // Kept scrolled to the newest message, and the composer is on screen.
+  await expect(messageTexts(page).last()).toBeInViewport();
+  await expect(page.locator("#message-input")).toBeInViewport();
+  await expect(page.getByRole("button", { name: "Send" })).toBeInViewport();
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(bg).toBe("rgb(20, 22, 27)");
+  await page.screenshot({ path: testInfo.outputPath("room-phone-dark.png") });
+  await context.close();
+});
+
+test("when the socket drops the page says so, reconnects by itself and chats again", async ({ browser }) => {
+  const room = uniqueRoom("flaky");
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // Pass the page's sockets through to the real server, keeping a handle to cut them.
+  const sockets: WebSocketRoute[] = [];
+  await page.routeWebSocket(/\/ws\/chat\//, (ws) => {
+    ws.connectToServer();
+    sockets.push(ws);
+  });
+  await page.goto(`/chat/${room}/`);
+  await hydrated(page);
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  const other = await personInRoom(browser, room);
+
+  await sockets[0].close({ code: 1006, reason: "cut" });
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "reconnecting");
+  await expect(page.locator("#status")).toContainText("Reconnecting");
+  // Back within the backoff (1 s, at most 5 s), on a new socket.
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "live", { timeout: 8_000 });
+  expect(sockets.length).toBe(2);
+
+  await say(other, "are you back?");
+  await expect(messageTexts(page)).toHaveText(["are you back?"]);
+  await say(page, "yes");
+  await expect(messageTexts(other)).toHaveText(["are you back?", "yes"]);
+  await context.close();
 });

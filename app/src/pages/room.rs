@@ -120,7 +120,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                     type="text"
                     autofocus
                     autocomplete="off"
-                    placeholder="Type a message and press Enter"
+                    placeholder="Write a message…"
                     maxlength=crate::protocol::MESSAGE_MAX_CHARS.to_string()
                 />
                 <button type="submit">"Send"</button>
