@@ -2,18 +2,23 @@
 //! hydrated in the browser, or mounted client-side by the Trunk build) and
 //! the types both ends share.
 //!
-//! - [`names`]: `RoomName::parse` and the other name rules.
+//! - [`names`]: `RoomName::parse`, `Username::parse`.
 //! - [`protocol`]: the WebSocket events and frames, as Rust types.
-//! - [`pages`]: the lobby (`/chat/`) and the room (`/chat/<room>/`).
+//! - [`account`]: who is signed in, the password rule, account refusals.
+//! - [`server_fns`]: server functions the pages call.
+//! - [`pages`]: lobby, room, log in, register.
 //! - `client` (browser only): the room's self-reconnecting WebSocket.
 
+pub mod account;
 pub mod names;
 pub mod pages;
 pub mod protocol;
+pub mod server_fns;
 
 #[cfg(feature = "browser")]
 pub mod client;
 
+use account::Me;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
@@ -48,6 +53,22 @@ impl ConnStatus {
     }
 }
 
+/// Who is signed in, loaded once per page load (signing in or out reloads
+/// the page) and provided to every component.
+#[derive(Clone, Copy)]
+pub struct CurrentUser(OnceResource<Result<Option<Me>, ServerFnError>>);
+
+impl CurrentUser {
+    /// The signed-in person (tracked: re-renders once known).
+    pub fn get(&self) -> Option<Me> {
+        self.0.get().and_then(Result::ok).flatten()
+    }
+
+    pub fn name(&self) -> Option<String> {
+        self.get().map(|me| me.username)
+    }
+}
+
 /// The HTML document around the app, for server-side rendering.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
@@ -78,6 +99,8 @@ pub fn App() -> impl IntoView {
     // tests wait for it before they type.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let me = CurrentUser(OnceResource::new_blocking(server_fns::current_user()));
+    provide_context(me);
 
     view! {
         <Title text="Chat" />
@@ -88,14 +111,47 @@ pub fn App() -> impl IntoView {
                         <img src="/favicon.svg" alt="" width="22" height="22" />
                         "Chat"
                     </a>
+                    <Suspense>
+                        <AccountBar me />
+                    </Suspense>
                 </header>
                 <Routes fallback=pages::NotFound>
                     // The server answers `/` with a real redirect; this covers client-side routing.
                     <Route path=path!("/") view=|| view! { <Redirect path="/chat/" /> } />
                     <Route path=path!("/chat/") view=pages::LobbyPage />
                     <Route path=path!("/chat/:room/") view=pages::RoomPage />
+                    <Route path=path!("/login") view=pages::LoginPage />
+                    <Route path=path!("/register") view=pages::RegisterPage />
                 </Routes>
             </div>
         </Router>
+    }
+}
+
+/// Who is signed in, with the way out; or the ways in.
+#[component]
+fn AccountBar(me: CurrentUser) -> impl IntoView {
+    let here = leptos_router::hooks::use_location();
+    // Come back to the same page after logging in.
+    let next = move || names::percent_encode(&here.pathname.get());
+    move || match me.get() {
+        Some(me) => view! {
+            <nav class="account" aria-label="Account">
+                <span class="signed-in">
+                    "Signed in as " <strong id="whoami">{me.username}</strong>
+                </span>
+                <form method="post" action="/api/logout?next=/chat/">
+                    <button type="submit" class="link-button">"Log out"</button>
+                </form>
+            </nav>
+        }
+        .into_any(),
+        None => view! {
+            <nav class="account" aria-label="Account">
+                <a href=move || format!("/login?next={}", next())>"Log in"</a>
+                <a class="button" href=move || format!("/register?next={}", next())>"Register"</a>
+            </nav>
+        }
+        .into_any(),
     }
 }

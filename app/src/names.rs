@@ -1,4 +1,4 @@
-//! Names people type: room names (and, later, usernames), parsed once into
+//! Names people type: room names and usernames, parsed once into
 //! newtypes so that everything downstream can trust them. The same rules run
 //! in the browser (to explain a bad name before navigating) and on the server
 //! (to refuse it at the WebSocket upgrade).
@@ -123,6 +123,80 @@ impl From<RoomName> for String {
     }
 }
 
+/// Username length limits, in characters.
+pub const USERNAME_MIN_CHARS: usize = 3;
+pub const USERNAME_MAX_CHARS: usize = 32;
+
+/// A username: 3–32 letters, digits, `_`, `-` or `.` (Unicode letters
+/// allowed, no spaces). Stored and compared exactly as typed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Username(String);
+
+/// Why a username was refused, worded for the person who typed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsernameError {
+    Length,
+    InvalidChar(char),
+}
+
+impl fmt::Display for UsernameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Length => write!(
+                f,
+                "Usernames are {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long."
+            ),
+            Self::InvalidChar(' ') => write!(
+                f,
+                "Usernames cannot contain spaces: use letters, digits, _, - or ."
+            ),
+            Self::InvalidChar(c) => write!(
+                f,
+                "Usernames cannot contain {c:?}: use letters, digits, _, - or ."
+            ),
+        }
+    }
+}
+
+impl std::error::Error for UsernameError {}
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, UsernameError> {
+        let chars = raw.chars().count();
+        if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&chars) {
+            return Err(UsernameError::Length);
+        }
+        if let Some(c) = raw.chars().find(|c| !is_name_char(*c)) {
+            return Err(UsernameError::InvalidChar(c));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Username {
+    type Error = UsernameError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Username> for String {
+    fn from(u: Username) -> String {
+        u.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +244,23 @@ mod tests {
         assert_eq!(
             RoomName::parse("a.b-c_d").unwrap().page_path(),
             "/chat/a.b-c_d/"
+        );
+    }
+
+    #[test]
+    fn usernames_follow_their_rules() {
+        for ok in ["bob", "Ana_María", "li.wei-2", "用户名", &"x".repeat(32)] {
+            assert_eq!(Username::parse(ok).unwrap().as_str(), ok);
+        }
+        assert_eq!(Username::parse("ab"), Err(UsernameError::Length));
+        assert_eq!(Username::parse(&"x".repeat(33)), Err(UsernameError::Length));
+        assert_eq!(
+            Username::parse("a b c"),
+            Err(UsernameError::InvalidChar(' '))
+        );
+        assert_eq!(
+            Username::parse("bob@x"),
+            Err(UsernameError::InvalidChar('@'))
         );
     }
 

@@ -13,13 +13,28 @@ pub const MESSAGE_MAX_CHARS: usize = 4_000;
 /// Largest WebSocket frame or message the server reads; bigger ones close the
 /// socket with 1009 (message too big).
 pub const FRAME_MAX_BYTES: usize = 64 * 1024;
+/// Messages in one `history` page unless the client asks for fewer.
+pub const HISTORY_PAGE: u32 = 50;
+/// Most messages one `history` request may ask for.
+pub const HISTORY_MAX: u32 = 200;
 
 /// Everything the server sends to a client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
     ChatMessage(ChatMessage),
+    /// A page of the room's log, oldest first. Sent on joining (the latest
+    /// page) and in answer to a `history` frame.
+    History(History),
     Error(ErrorEvent),
+}
+
+/// A page of stored messages, oldest first. `has_more`: there are older
+/// ones (or, for `after_seq` queries, newer ones) beyond this page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub messages: Vec<ChatMessage>,
+    pub has_more: bool,
 }
 
 /// One stored chat message as everyone in the room sees it.
@@ -56,6 +71,8 @@ pub enum ErrorCode {
     BinaryNotSupported,
     /// The server could not do it right now (a backend is down); try again.
     Unavailable,
+    /// Anonymous visitors may read but not post.
+    NotAuthenticated,
 }
 
 impl ErrorCode {
@@ -69,6 +86,7 @@ impl ErrorCode {
             Self::UnknownType => "unknown_type",
             Self::BinaryNotSupported => "binary_not_supported",
             Self::Unavailable => "unavailable",
+            Self::NotAuthenticated => "not_authenticated",
         }
     }
 }
@@ -125,6 +143,9 @@ impl MessageText {
 pub enum ClientFrame {
     /// `{"message": "hi"}` (the tutorials' frame; `"type"` may be omitted).
     Chat(MessageText),
+    /// `{"type":"history","before_seq":40,"limit":50}`: older messages.
+    /// Without `before_seq`, the latest page.
+    History { before_seq: Option<u64>, limit: u32 },
 }
 
 /// Why a client frame was refused; becomes an `error` event.
@@ -161,31 +182,37 @@ impl ClientFrame {
                 r#"Send a JSON object, such as {"message": "hi"}."#,
             ));
         };
-        match fields.get("type") {
-            None => {}
-            Some(Value::String(t)) if t == "chat_message" => {}
-            Some(Value::String(t)) => {
-                return Err(FrameError::new(
-                    ErrorCode::UnknownType,
-                    format!("Unknown frame type {t:?}."),
-                ));
-            }
+        let kind = match fields.get("type") {
+            None => "chat_message",
+            Some(Value::String(t)) => t.as_str(),
             Some(_) => {
                 return Err(FrameError::new(
                     ErrorCode::UnknownType,
                     r#""type" must be a string."#,
                 ));
             }
-        }
-        match fields.remove("message") {
-            Some(Value::String(text)) => Ok(Self::Chat(MessageText::parse(&text)?)),
-            Some(_) => Err(FrameError::new(
-                ErrorCode::InvalidMessage,
-                r#""message" must be a string."#,
-            )),
-            None => Err(FrameError::new(
-                ErrorCode::InvalidMessage,
-                r#"A chat frame needs a "message" string."#,
+        };
+        match kind {
+            "chat_message" => match fields.remove("message") {
+                Some(Value::String(text)) => Ok(Self::Chat(MessageText::parse(&text)?)),
+                Some(_) => Err(FrameError::new(
+                    ErrorCode::InvalidMessage,
+                    r#""message" must be a string."#,
+                )),
+                None => Err(FrameError::new(
+                    ErrorCode::InvalidMessage,
+                    r#"A chat frame needs a "message" string."#,
+                )),
+            },
+            "history" => {
+                let before_seq = optional_count(&fields, "before_seq", u64::MAX)?;
+                let limit = optional_count(&fields, "limit", HISTORY_MAX as u64)?
+                    .map_or(HISTORY_PAGE, |n| n as u32);
+                Ok(Self::History { before_seq, limit })
+            }
+            other => Err(FrameError::new(
+                ErrorCode::UnknownType,
+                format!("Unknown frame type {other:?}."),
             )),
         }
     }
@@ -193,7 +220,29 @@ impl ClientFrame {
     pub fn to_json(&self) -> String {
         match self {
             Self::Chat(text) => serde_json::json!({ "message": text.as_str() }).to_string(),
+            Self::History { before_seq, limit } => {
+                serde_json::json!({ "type": "history", "before_seq": before_seq, "limit": limit })
+                    .to_string()
+            }
         }
+    }
+}
+
+/// An optional field holding a whole number from 1 to `max`.
+fn optional_count(
+    fields: &serde_json::Map<String, Value>,
+    name: &str,
+    max: u64,
+) -> Result<Option<u64>, FrameError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(FrameError::new(
+                ErrorCode::InvalidFrame,
+                format!("{name:?} must be a whole number from 1 to {max}."),
+            )),
+        },
     }
 }
 
@@ -224,8 +273,40 @@ mod tests {
             ErrorCode::UnknownType
         );
         assert_eq!(code(r#"{"type":7}"#), ErrorCode::UnknownType);
+        assert_eq!(
+            code(r#"{"type":"history","before_seq":0}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            code(r#"{"type":"history","limit":500}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            code(r#"{"type":"history","limit":"5"}"#),
+            ErrorCode::InvalidFrame
+        );
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(MESSAGE_MAX_CHARS + 1));
         assert_eq!(code(&long), ErrorCode::MessageTooLong);
+    }
+
+    #[test]
+    fn history_frames_parse_with_defaults() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"history","before_seq":40,"limit":10}"#).unwrap(),
+            ClientFrame::History {
+                before_seq: Some(40),
+                limit: 10
+            }
+        );
+        let latest = ClientFrame::parse(r#"{"type":"history"}"#).unwrap();
+        assert_eq!(
+            latest,
+            ClientFrame::History {
+                before_seq: None,
+                limit: HISTORY_PAGE
+            }
+        );
+        assert_eq!(ClientFrame::parse(&latest.to_json()).unwrap(), latest);
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! | `LEPTOS_SITE_ROOT` | `target/site` | built assets (relative to the working directory) |
 //! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::origin`]) |
 //! | `CHANNEL_CAPACITY` | 256 | messages queued per connection before it counts as lagging |
+//! | `DATA_DIR` | `data` | where the SQLite database lives (created if missing) |
+//! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |
+//! | `SECURE_COOKIES` | off | `1`/`true`: session cookie only over https |
 
 use crate::layer::DEFAULT_CHANNEL_CAPACITY;
 use leptos::config::{LeptosOptions, get_configuration};
@@ -20,6 +23,8 @@ pub struct Config {
     pub leptos: LeptosOptions,
     pub allowed_origins: Vec<String>,
     pub channel_capacity: usize,
+    pub database_url: String,
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug)]
@@ -54,10 +59,30 @@ impl Config {
             })?,
             Err(_) => DEFAULT_CHANNEL_CAPACITY,
         };
+        let database_url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                let dir = std::env::var("DATA_DIR").unwrap_or_else(|_| "data".into());
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| ConfigError(format!("DATA_DIR {dir:?}: {e}")))?;
+                format!("sqlite://{dir}/chat.db")
+            }
+        };
+        let secure_cookies = match std::env::var("SECURE_COOKIES").as_deref() {
+            Ok("1" | "true" | "yes") => true,
+            Ok("" | "0" | "false" | "no") | Err(_) => false,
+            Ok(other) => {
+                return Err(ConfigError(format!(
+                    "SECURE_COOKIES: {other:?} is not true or false"
+                )));
+            }
+        };
         Ok(Self {
             leptos,
             allowed_origins,
             channel_capacity,
+            database_url,
+            secure_cookies,
         })
     }
 }

@@ -1,31 +1,44 @@
 //! The chat server: one axum app serving the Leptos pages (server-rendered,
-//! then hydrated), the WebSocket group endpoint `/ws/chat/<room>/`, and the
-//! channel layer behind it.
+//! then hydrated), the JSON API, the WebSocket group endpoint
+//! `/ws/chat/<room>/`, and the channel layer behind it.
 //!
 //! - [`config`]: settings from the environment.
 //! - [`layer`]: the channel layer (channels, groups, bounded queues).
 //! - [`ws`]: the WebSocket consumer, one per connection.
+//! - [`storage`]: users, rooms and messages in SQL; the group-commit writer.
+//! - [`auth`]: passwords, sessions, login limits.
+//! - [`api`]: the JSON HTTP API.
+//! - [`presence`]: who is in which room.
 //! - [`origin`]: which pages may open a socket (`Origin` check).
-//! - [`rooms`]: per-room message numbering.
 //! - [`error`]: the API's JSON error responses.
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod layer;
 pub mod origin;
-pub mod rooms;
+pub mod presence;
+pub mod storage;
 pub mod ws;
 
-use app::{App, shell};
+use app::{
+    App,
+    server_fns::{RoomSummary, ssr::RoomDirectory},
+    shell,
+};
 use axum::{Router, extract::FromRef, response::Redirect, routing::get};
 use config::Config;
 use layer::{ChannelLayer, MemoryLayer};
-use leptos::config::LeptosOptions;
+use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use origin::OriginPolicy;
-use rooms::Sequencer;
-use std::{future::Future, io, sync::Arc};
+use presence::Presence;
+use std::{future::Future, io, net::SocketAddr, sync::Arc};
+use storage::{Storage, StorageError, writer::MessageWriter};
 use tokio::net::TcpListener;
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_sqlx_store::SqliteStore;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -33,7 +46,10 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub layer: Arc<dyn ChannelLayer>,
     pub origins: Arc<OriginPolicy>,
-    pub sequencer: Arc<Sequencer>,
+    pub storage: Storage,
+    pub writer: MessageWriter,
+    pub presence: Arc<Presence>,
+    pub limiter: Arc<auth::LoginLimiter>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -43,22 +59,29 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    /// `bound` is the address actually listened on (it decides the default
-    /// origin rule).
-    pub fn new(config: Config, bound: std::net::SocketAddr) -> Result<Self, String> {
-        Ok(Self {
-            origins: Arc::new(OriginPolicy::new(&config.allowed_origins, bound)?),
-            layer: Arc::new(MemoryLayer::new(config.channel_capacity)),
-            sequencer: Arc::default(),
-            leptos: config.leptos,
-        })
+    /// Rooms with their online counts, busiest first, then most recently active.
+    pub async fn room_summaries(&self) -> Result<Vec<RoomSummary>, StorageError> {
+        let mut rooms: Vec<RoomSummary> = self
+            .storage
+            .rooms()
+            .await?
+            .into_iter()
+            .map(|r| RoomSummary {
+                online: self.presence.online(&r.name),
+                name: r.name,
+                last_message_at: r.last_message_at,
+            })
+            .collect();
+        // Stable: rooms with equal counts keep storage's recency order.
+        rooms.sort_by(|a, b| b.online.cmp(&a.online));
+        Ok(rooms)
     }
 }
 
 /// Paths answered with a plain HTTP redirect to the lobby.
 const TO_LOBBY: [&str; 2] = ["/", "/chat"];
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> Router {
     let leptos = state.leptos.clone();
     // The app's own `/` route redirects client-side; over HTTP a 303 is
     // what browsers, curl and crawlers expect, so the server answers it.
@@ -66,6 +89,20 @@ pub fn router(state: AppState) -> Router {
         .into_iter()
         .filter(|route| !TO_LOBBY.contains(&route.path()))
         .collect();
+    let directory = {
+        let state = state.clone();
+        RoomDirectory(Arc::new(move || {
+            let state = state.clone();
+            Box::pin(async move { state.room_summaries().await.map_err(|e| e.to_string()) })
+        }))
+    };
+    let sessions = SessionManagerLayer::new(sessions)
+        .with_name(auth::SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+
     let mut router = Router::new();
     for path in TO_LOBBY {
         router = router.route(path, get(|| async { Redirect::to("/chat/") }));
@@ -73,8 +110,15 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/ws/chat/{room}/", get(ws::upgrade))
         .route("/healthz", get(|| async { "ok" }))
-        .leptos_routes(&state, pages, move || shell(leptos.clone()))
+        .merge(api::routes())
+        .leptos_routes_with_context(
+            &state,
+            pages,
+            move || provide_context(directory.clone()),
+            move || shell(leptos.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions)
         .with_state(state)
 }
 
@@ -85,8 +129,29 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let bound = listener.local_addr()?;
-    let state = AppState::new(config, bound).map_err(io::Error::other)?;
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let storage = Storage::open(&config.database_url)
         .await
+        .map_err(io::Error::other)?;
+    let sessions = SqliteStore::new(storage.pool().clone());
+    sessions.migrate().await.map_err(io::Error::other)?;
+    let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(config.channel_capacity));
+    let (writer, _writer_task) = MessageWriter::start(storage.clone(), layer.clone());
+    let state = AppState {
+        origins: Arc::new(
+            OriginPolicy::new(&config.allowed_origins, bound).map_err(io::Error::other)?,
+        ),
+        layer,
+        storage,
+        writer,
+        presence: Arc::default(),
+        limiter: Arc::default(),
+        leptos: config.leptos,
+    };
+    let app = router(state, sessions, config.secure_cookies);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

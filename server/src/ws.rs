@@ -1,19 +1,28 @@
 //! The WebSocket consumer for `/ws/chat/<room>/`, one per connection, like a
-//! Channels `AsyncWebsocketConsumer`: on connect it gets a channel and joins
-//! the room's group; each chat frame is numbered, encoded once and
-//! `group_send` to the room; whatever the layer delivers to its channel goes
-//! out on the socket. Bad frames get an `error` event and the socket stays
-//! up; frames over 64 KiB close it with 1009; a consumer that cannot keep up
-//! is closed with 4008 so its client reconnects.
+//! Channels `AsyncWebsocketConsumer`: on connect it reads the session, gets a
+//! channel, joins the room's group and sends the latest history; then each
+//! chat frame from a signed-in user goes to the message writer (stored,
+//! numbered, then broadcast to the group), and whatever the layer delivers
+//! goes out on the socket. Anonymous visitors read but cannot post. Bad
+//! frames get an `error` event and the socket stays up; frames over 64 KiB
+//! close it with 1009; a consumer that cannot keep up is closed with 4008
+//! so its client reconnects.
+//!
+//! History, then live, with no gap and no duplicate: the consumer joins the
+//! group *before* reading history, and messages are broadcast only after
+//! they are committed. So every message is in the history page, or arrives
+//! live afterwards, or both; the "both" are dropped by seq.
 
 use crate::{
-    AppState,
+    AppState, auth,
     error::ApiError,
-    layer::{Channel, ChannelClosed, GroupName, Payload},
+    layer::{Channel, ChannelClosed, GroupName},
+    storage::{Page, writer::Post},
 };
 use app::{
+    account::SessionUser,
     names::RoomName,
-    protocol::{ChatMessage, ClientFrame, ErrorCode, FRAME_MAX_BYTES, ServerEvent},
+    protocol::{ClientFrame, ErrorCode, FRAME_MAX_BYTES, HISTORY_PAGE, ServerEvent},
 };
 use axum::{
     extract::{
@@ -25,6 +34,7 @@ use axum::{
 };
 use futures::{SinkExt, StreamExt, stream::SplitSink};
 use std::time::Duration;
+use tower_sessions::Session;
 
 /// Close codes this server uses besides the standard ones.
 pub mod close_code {
@@ -37,9 +47,6 @@ pub mod close_code {
     pub const INTERNAL: u16 = 1011;
 }
 
-/// Until accounts exist, everyone posts as this.
-const ANONYMOUS: &str = "anonymous";
-
 /// How long a close frame may take to go out before we just drop the socket.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -47,6 +54,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     Path(raw_room): Path<String>,
     headers: HeaderMap,
+    session: Session,
     ws: WebSocketUpgrade,
 ) -> Response {
     if let Err(refused) = state.origins.check(&headers) {
@@ -60,12 +68,22 @@ pub async fn upgrade(
                 .into_response();
         }
     };
+    if let Err(e) = state.storage.ensure_room(&room).await {
+        tracing::error!("cannot create room {room}: {e}");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The room cannot be opened right now; try again.",
+        )
+        .into_response();
+    }
+    let user = auth::current_user(&session).await;
     ws.max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
-        .on_upgrade(move |socket| run(socket, room, state))
+        .on_upgrade(move |socket| run(socket, room, user, state))
 }
 
-async fn run(socket: WebSocket, room: RoomName, state: AppState) {
+async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state: AppState) {
     let group = GroupName::room(&room);
     let mut channel = match state.layer.new_channel().await {
         Ok(channel) => channel,
@@ -76,16 +94,23 @@ async fn run(socket: WebSocket, room: RoomName, state: AppState) {
             return;
         }
     };
-    let consumer = Consumer {
+    let mut consumer = Consumer {
         state: state.clone(),
         room,
         group,
-        user: ANONYMOUS.to_owned(),
+        user,
+        live_after: 0,
     };
     if let Err(e) = state.layer.group_add(&consumer.group, channel.name()).await {
         tracing::error!("cannot join {}: {e}", consumer.group);
     } else {
+        if let Some(user) = &consumer.user {
+            state.presence.join(&consumer.room, &user.username);
+        }
         consumer.pump(socket, &mut channel).await;
+        if let Some(user) = &consumer.user {
+            state.presence.leave(&consumer.room, &user.username);
+        }
         let _ = state
             .layer
             .group_discard(&consumer.group, channel.name())
@@ -98,17 +123,33 @@ struct Consumer {
     state: AppState,
     room: RoomName,
     group: GroupName,
-    user: String,
+    /// `None` for an anonymous visitor.
+    user: Option<SessionUser>,
+    /// The newest seq sent as history on joining: live copies of messages
+    /// up to it are duplicates.
+    live_after: u64,
 }
 
 impl Consumer {
-    /// Moves frames both ways until either side ends.
-    async fn pump(&self, socket: WebSocket, channel: &mut Channel) {
+    /// Sends the latest history, then moves frames both ways until either side ends.
+    async fn pump(&mut self, socket: WebSocket, channel: &mut Channel) {
         let (mut sink, mut stream) = socket.split();
+        let history = self.history(None, HISTORY_PAGE).await;
+        if let ServerEvent::History(h) = &history {
+            self.live_after = h.messages.last().map_or(0, |m| m.seq);
+        }
+        if sink
+            .send(Message::Text(history.to_json().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
         loop {
             let outgoing = tokio::select! {
                 delivered = channel.receive() => match delivered {
-                    Ok(payload) => payload,
+                    Ok(payload) if payload.seq().is_some_and(|seq| seq <= self.live_after) => continue,
+                    Ok(payload) => payload.into_text(),
                     Err(ChannelClosed::Lagging) => {
                         return close(&mut sink, close_code::LAGGING, "lagging").await;
                     }
@@ -118,16 +159,15 @@ impl Consumer {
                 },
                 frame = stream.next() => match frame {
                     Some(Ok(Message::Text(text))) => match self.on_text(&text).await {
-                        Some(reply) => Payload::from(reply.to_json()),
+                        Some(reply) => reply.to_json().into(),
                         None => continue,
                     },
-                    Some(Ok(Message::Binary(_))) => Payload::from(
-                        ServerEvent::error(
-                            ErrorCode::BinaryNotSupported,
-                            "Binary frames are not supported: send JSON text frames.",
-                        )
-                        .to_json(),
-                    ),
+                    Some(Ok(Message::Binary(_))) => ServerEvent::error(
+                        ErrorCode::BinaryNotSupported,
+                        "Binary frames are not supported: send JSON text frames.",
+                    )
+                    .to_json()
+                    .into(),
                     // tungstenite answers pings by itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => return,
@@ -152,28 +192,51 @@ impl Consumer {
 
     /// Handles one text frame; returns the reply for this connection only.
     async fn on_text(&self, text: &str) -> Option<ServerEvent> {
-        let ClientFrame::Chat(message) = match ClientFrame::parse(text) {
-            Ok(frame) => frame,
-            Err(refusal) => return Some(refusal.into()),
+        match ClientFrame::parse(text) {
+            Err(refusal) => Some(refusal.into()),
+            Ok(ClientFrame::History { before_seq, limit }) => {
+                Some(self.history(before_seq, limit).await)
+            }
+            Ok(ClientFrame::Chat(message)) => {
+                let Some(user) = &self.user else {
+                    return Some(ServerEvent::error(
+                        ErrorCode::NotAuthenticated,
+                        "Log in to post.",
+                    ));
+                };
+                let post = Post {
+                    room: self.room.clone(),
+                    user_id: user.id,
+                    // Always the session's name, never anything from the frame.
+                    username: user.username.clone(),
+                    text: message.into_string(),
+                };
+                // The writer stores it and broadcasts it to the room, us included.
+                match self.state.writer.post(post).await {
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::error!("storing a message in {}: {e}", self.room);
+                        Some(ServerEvent::error(
+                            ErrorCode::Unavailable,
+                            "Your message could not be saved; try again.",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// A page of the room's log: the latest, or older than `before_seq`.
+    async fn history(&self, before_seq: Option<u64>, limit: u32) -> ServerEvent {
+        let page = match before_seq {
+            Some(seq) => Page::Before { seq, limit },
+            None => Page::Latest { limit },
         };
-        let event = ServerEvent::ChatMessage(ChatMessage {
-            room: self.room.clone(),
-            seq: self.state.sequencer.next(&self.room),
-            id: uuid::Uuid::new_v4().to_string(),
-            user: self.user.clone(),
-            message: message.into_string(),
-            ts: now_rfc3339(),
-        });
-        // Encoded once; every member gets the same bytes.
-        let payload = Payload::from(event.to_json());
-        match self.state.layer.group_send(&self.group, payload).await {
-            Ok(_) => None,
+        match self.state.storage.messages(&self.room, page).await {
+            Ok(history) => ServerEvent::History(history),
             Err(e) => {
-                tracing::error!("group_send to {}: {e}", self.group);
-                Some(ServerEvent::error(
-                    ErrorCode::Unavailable,
-                    "Your message could not be delivered; try again.",
-                ))
+                tracing::error!("reading history of {}: {e}", self.room);
+                ServerEvent::error(ErrorCode::Unavailable, "History cannot be read right now.")
             }
         }
     }
@@ -192,10 +255,4 @@ async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'st
         reason: reason.into(),
     }));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(frame)).await;
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

@@ -10,8 +10,9 @@ use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode
 #[tokio::test]
 async fn a_message_reaches_everyone_in_the_room_and_nobody_elsewhere() {
     let server = TestServer::start().await;
-    let mut alice = server.join("A").await;
-    let mut bob = server.join("A").await;
+    let (a, b) = (server.user("alice").await, server.user("bob").await);
+    let mut alice = server.join_as(&a, "A").await;
+    let mut bob = server.join_as(&b, "A").await;
     let mut carol = server.join("B").await;
 
     alice.say("hello A").await;
@@ -19,7 +20,7 @@ async fn a_message_reaches_everyone_in_the_room_and_nobody_elsewhere() {
         let m = client.expect("chat_message").await;
         assert_eq!(m["message"], "hello A");
         assert_eq!(m["room"], "A");
-        assert_eq!(m["user"], "anonymous");
+        assert_eq!(m["user"], "alice");
         assert_eq!(m["seq"], 1);
         assert!(m["id"].as_str().is_some_and(|id| !id.is_empty()));
         assert!(m["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')));
@@ -35,8 +36,9 @@ async fn a_message_reaches_everyone_in_the_room_and_nobody_elsewhere() {
 #[tokio::test]
 async fn seq_counts_per_room_from_one() {
     let server = TestServer::start().await;
-    let mut a = server.join("seq-a").await;
-    let mut b = server.join("seq-b").await;
+    let user = server.user("counter").await;
+    let mut a = server.join_as(&user, "seq-a").await;
+    let mut b = server.join_as(&user, "seq-b").await;
     for n in 1..=3 {
         a.say(&format!("a{n}")).await;
         assert_eq!(a.expect("chat_message").await["seq"], n);
@@ -48,7 +50,8 @@ async fn seq_counts_per_room_from_one() {
 #[tokio::test]
 async fn a_unicode_room_works() {
     let server = TestServer::start().await;
-    let mut one = server.join("聊天室").await;
+    let user = server.user("李小龙").await;
+    let mut one = server.join_as(&user, "聊天室").await;
     let mut two = server.join("聊天室").await;
     let mut other = server.join("lobby").await;
     one.say("你好").await;
@@ -61,7 +64,8 @@ async fn a_unicode_room_works() {
 #[tokio::test]
 async fn each_bad_frame_gets_its_error_and_the_socket_stays_usable() {
     let server = TestServer::start().await;
-    let mut client = server.join("errors").await;
+    let user = server.user("tester").await;
+    let mut client = server.join_as(&user, "errors").await;
     let mut watcher = server.join("errors").await;
 
     let cases: Vec<(String, &str)> = vec![
@@ -105,7 +109,8 @@ async fn each_bad_frame_gets_its_error_and_the_socket_stays_usable() {
 #[tokio::test]
 async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     let server = TestServer::start().await;
-    let mut client = server.join("big").await;
+    let user = server.user("big-sender").await;
+    let mut client = server.join_as(&user, "big").await;
     let mut watcher = server.join("big").await;
     client
         .send_text(json!({"message": "x".repeat(70 * 1024)}).to_string())
@@ -115,7 +120,7 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
         other => panic!("expected close 1009, got {other:?}"),
     }
     // The room is unharmed.
-    let mut again = server.join("big").await;
+    let mut again = server.join_as(&user, "big").await;
     again.say("still here").await;
     assert_eq!(
         watcher.expect("chat_message").await["message"],

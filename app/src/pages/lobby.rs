@@ -1,9 +1,15 @@
-//! `/chat/`: the lobby, where a person types a room name and goes there.
+//! `/chat/`: the lobby, where a person types a room name and goes there,
+//! or picks one of the active rooms. The list refreshes itself every few
+//! seconds (polling a server function; the server renders the first list).
 
-use crate::names::RoomName;
+use crate::{names::RoomName, server_fns::list_rooms};
 use leptos::{ev::SubmitEvent, html, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
+use std::time::Duration;
+
+/// How often the room list refreshes.
+const REFRESH: Duration = Duration::from_secs(3);
 
 #[component]
 pub fn LobbyPage() -> impl IntoView {
@@ -60,6 +66,46 @@ pub fn LobbyPage() -> impl IntoView {
             <p id="room-error" class="form-error" role="alert">
                 {move || error.get()}
             </p>
+            <ActiveRooms />
         </main>
+    }
+}
+
+#[component]
+fn ActiveRooms() -> impl IntoView {
+    let tick = RwSignal::new(0u32);
+    let rooms = Resource::new(move || tick.get(), |_| list_rooms());
+    // Browser only: a timer that lives as long as the lobby does.
+    Effect::new(move |_| {
+        if let Ok(timer) = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH) {
+            on_cleanup(move || timer.clear());
+        }
+    });
+    view! {
+        <section class="rooms" aria-labelledby="rooms-title">
+            <h2 id="rooms-title">"Active rooms"</h2>
+            <Transition fallback=|| view! { <p class="hint">"Loading rooms…"</p> }>
+                {move || rooms.get().map(|result| match result {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="hint">"No rooms yet: name one above to start it."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <ul id="room-list" class="room-list">
+                            {list.into_iter().map(|r| view! {
+                                <li data-room=r.name.to_string()>
+                                    <a href=r.name.page_path()>{r.name.to_string()}</a>
+                                    <span class="online" class:some={r.online > 0}>
+                                        {format!("{} online", r.online)}
+                                    </span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(_) => view! {
+                        <p class="hint">"The room list is unavailable right now."</p>
+                    }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }

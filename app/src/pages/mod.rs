@@ -1,8 +1,10 @@
 //! The app's pages, one module each.
 
+mod account;
 mod lobby;
 mod room;
 
+pub use account::{LoginPage, RegisterPage};
 pub use lobby::LobbyPage;
 pub use room::RoomPage;
 

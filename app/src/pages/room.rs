@@ -1,9 +1,9 @@
 //! `/chat/<room>/`: the live log, the message box and the connection status.
 
 use crate::{
-    ConnStatus,
-    names::RoomName,
-    protocol::{ChatMessage, ClientFrame, MessageText, ServerEvent},
+    ConnStatus, CurrentUser,
+    names::{RoomName, percent_encode},
+    protocol::{ChatMessage, ClientFrame, ErrorCode, HISTORY_PAGE, MessageText, ServerEvent},
 };
 use leptos::{ev::SubmitEvent, html, prelude::*};
 use leptos_meta::Title;
@@ -12,6 +12,16 @@ use leptos_router::hooks::use_params_map;
 /// How close to the bottom (px) still counts as "reading the newest", so
 /// new messages keep the log scrolled down.
 const STICK_TO_BOTTOM_PX: i32 = 48;
+/// How close to the top (px) starts loading older messages.
+const LOAD_OLDER_PX: i32 = 80;
+
+/// A refusal from the server, shown under the log.
+#[derive(Clone, Debug, PartialEq)]
+struct Notice {
+    text: String,
+    /// Offer the log-in link (the server said: log in to post).
+    login: bool,
+}
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -36,16 +46,49 @@ pub fn RoomPage() -> impl IntoView {
 
 #[component]
 fn ChatRoom(room: RoomName) -> impl IntoView {
+    let me = expect_context::<CurrentUser>();
     let messages = RwSignal::new(Vec::<ChatMessage>::new());
     let status = RwSignal::new(ConnStatus::Connecting);
-    let notice = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<Notice>);
+    // Whether the server has older messages than the oldest shown, and
+    // whether a request for them is on its way.
+    let older_available = RwSignal::new(false);
+    let loading_older = RwSignal::new(false);
     let input = NodeRef::<html::Input>::new();
     let log = NodeRef::<html::Ol>::new();
     let stick_to_bottom = StoredValue::new(true);
+    // Scroll height before older messages were put on top, to keep the view still.
+    let height_before_prepend = StoredValue::new(None::<i32>);
 
     let on_event = move |event: ServerEvent| match event {
         ServerEvent::ChatMessage(m) => messages.update(|log| insert_in_order(log, m)),
-        ServerEvent::Error(e) => notice.set(Some(e.message)),
+        ServerEvent::History(page) => {
+            let oldest_shown = messages.with(|log| log.first().map(|m| m.seq));
+            let reaches_back = match (page.messages.first(), oldest_shown) {
+                (Some(first), Some(oldest)) => first.seq < oldest,
+                (_, None) => true,
+                (None, Some(_)) => false,
+            };
+            if reaches_back {
+                older_available.set(page.has_more);
+                if oldest_shown.is_some() && !page.messages.is_empty() {
+                    height_before_prepend.set_value(log.get_untracked().map(|l| l.scroll_height()));
+                }
+            }
+            loading_older.set(false);
+            messages.update(|log| {
+                for m in page.messages {
+                    insert_in_order(log, m);
+                }
+            });
+        }
+        ServerEvent::Error(e) => {
+            loading_older.set(false);
+            notice.set(Some(Notice {
+                login: e.code == ErrorCode::NotAuthenticated.as_str(),
+                text: e.message,
+            }))
+        }
     };
     let socket = connect(&room, on_event, move |s| status.set(s));
 
@@ -54,19 +97,41 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
             let _ = input.focus();
         }
     });
-    // Follow new messages, unless the reader has scrolled up to read older ones.
+    // Follow new messages, unless the reader has scrolled up to read older
+    // ones; when older ones were put on top, keep what the reader was looking at.
     Effect::new(move |_| {
         messages.track();
-        if let Some(log) = log.get()
-            && stick_to_bottom.get_value()
-        {
+        let Some(log) = log.get() else { return };
+        if let Some(before) = height_before_prepend.get_value() {
+            height_before_prepend.set_value(None);
+            log.set_scroll_top(log.scroll_top() + log.scroll_height() - before);
+        } else if stick_to_bottom.get_value() {
             log.set_scroll_top(log.scroll_height());
         }
     });
+    let load_older = move || {
+        if !older_available.get_untracked() || loading_older.get_untracked() {
+            return;
+        }
+        let Some(oldest) = messages.with_untracked(|log| log.first().map(|m| m.seq)) else {
+            return;
+        };
+        loading_older.set(true);
+        socket.send(
+            ClientFrame::History {
+                before_seq: Some(oldest),
+                limit: HISTORY_PAGE,
+            }
+            .to_json(),
+        );
+    };
     let on_scroll = move |_| {
         if let Some(log) = log.get() {
             let from_bottom = log.scroll_height() - log.scroll_top() - log.client_height();
             stick_to_bottom.set_value(from_bottom < STICK_TO_BOTTOM_PX);
+            if log.scroll_top() < LOAD_OLDER_PX {
+                load_older();
+            }
         }
     };
 
@@ -80,11 +145,16 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 notice.set(None);
                 stick_to_bottom.set_value(true);
             }
-            Err(e) => notice.set(Some(e.message)),
+            Err(e) => notice.set(Some(Notice {
+                text: e.message,
+                login: false,
+            })),
         }
         let _ = field.focus();
     };
 
+    let login_href = format!("/login?next={}", percent_encode(&room.page_path()));
+    let my_name = move || me.name();
     let title = format!("{room} · Chat");
     view! {
         <Title text=title />
@@ -100,15 +170,26 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 </p>
             </div>
             <ol id="log" class="log" node_ref=log aria-label="Messages" aria-live="polite" tabindex="0" on:scroll=on_scroll>
-                <Show when=move || messages.with(Vec::is_empty)>
-                    <li class="empty">"No messages yet. Say hello!"</li>
-                </Show>
+                <li class="log-top" aria-hidden=move || (!loading_older.get()).to_string()>
+                    {move || if loading_older.get() {
+                        "Loading older messages…"
+                    } else if older_available.get() {
+                        "Scroll up for older messages"
+                    } else if messages.with(Vec::is_empty) {
+                        "No messages yet. Say hello!"
+                    } else {
+                        "This is the start of the room."
+                    }}
+                </li>
                 <For each=move || messages.get() key=|m| m.seq let:m>
-                    <MessageItem m />
+                    <MessageItem own=my_name().is_some_and(|me| me == m.user) m />
                 </For>
             </ol>
             <p id="notice" class="notice" role="alert">
-                {move || notice.get()}
+                {move || notice.get().map(|n| view! {
+                    {n.text}
+                    {n.login.then(|| view! { " " <a href=login_href.clone()>"Log in"</a> })}
+                })}
             </p>
             <form class="composer" on:submit=on_submit>
                 <label for="message-input" class="visually-hidden">
@@ -130,10 +211,10 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
 }
 
 #[component]
-fn MessageItem(m: ChatMessage) -> impl IntoView {
+fn MessageItem(m: ChatMessage, own: bool) -> impl IntoView {
     let time = short_time(&m.ts);
     view! {
-        <li class="msg" data-seq=m.seq>
+        <li class="msg" class:own=own data-seq=m.seq>
             <div class="meta">
                 <span class="author">{m.user}</span>
                 <time datetime=m.ts.clone() title=m.ts>

@@ -74,7 +74,7 @@ mod tests {
     }
 
     fn payload(s: &str) -> Payload {
-        Payload::from(s)
+        Payload::event(s.to_owned())
     }
 
     /// Nothing arrives within a short wait.

@@ -20,12 +20,55 @@ pub use memory::MemoryLayer;
 
 use app::names::RoomName;
 use async_trait::async_trait;
+use axum::extract::ws::Utf8Bytes;
 use std::{fmt, sync::Arc};
 use tokio::sync::{mpsc, watch};
 
 /// An encoded event: UTF-8 JSON shared by reference count, ready to become
-/// a WebSocket text frame without copying.
-pub type Payload = axum::extract::ws::Utf8Bytes;
+/// a WebSocket text frame without copying. A message from a room's log also
+/// carries its `seq`, so a consumer can drop what it already sent as history
+/// without parsing the JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    seq: u64,
+    text: Utf8Bytes,
+}
+
+impl Payload {
+    /// An event that is not part of a room's log (an error, a presence change …).
+    pub fn event(text: impl Into<Utf8Bytes>) -> Self {
+        Self {
+            seq: 0,
+            text: text.into(),
+        }
+    }
+
+    /// A stored chat message with its room seq (≥ 1).
+    pub fn logged(seq: u64, text: impl Into<Utf8Bytes>) -> Self {
+        Self {
+            seq,
+            text: text.into(),
+        }
+    }
+
+    pub fn seq(&self) -> Option<u64> {
+        (self.seq > 0).then_some(self.seq)
+    }
+
+    pub fn text(&self) -> &Utf8Bytes {
+        &self.text
+    }
+
+    pub fn into_text(self) -> Utf8Bytes {
+        self.text
+    }
+}
+
+impl PartialEq<&str> for Payload {
+    fn eq(&self, other: &&str) -> bool {
+        self.text.as_str() == *other
+    }
+}
 
 /// Queue length per channel unless configured otherwise.
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 256;

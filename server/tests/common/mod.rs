@@ -21,6 +21,18 @@ pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    // Keeps the database until the server is dropped.
+    _data: tempfile::TempDir,
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A registered user: their name and session cookie (`name=value`).
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub cookie: String,
 }
 
 impl TestServer {
@@ -32,17 +44,58 @@ impl TestServer {
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let data = tempfile::tempdir().unwrap();
         let mut config = Config::from_env().expect("configuration");
+        config.database_url = format!("sqlite://{}/chat.db", data.path().display());
         tweak(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, config, async {
             let _ = stopped.await;
         }));
-        Self {
+        let server = Self {
             addr,
             stop: Some(stop),
             task,
+            _data: data,
+        };
+        server.wait_until_up().await;
+        server
+    }
+
+    async fn wait_until_up(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get(self.http("/healthz")).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        panic!("server did not come up");
+    }
+
+    /// Registers `name` through the API and returns its session.
+    pub async fn user(&self, name: &str) -> User {
+        let response = reqwest::Client::new()
+            .post(self.http("/api/register"))
+            .json(&serde_json::json!({"username": name, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "registering {name}");
+        User {
+            name: name.to_owned(),
+            cookie: session_cookie(&response).expect("a session cookie"),
+        }
+    }
+
+    /// Joins a room as `user` and reads the history event sent on joining.
+    pub async fn join_as(&self, user: &User, room: &str) -> Client {
+        let mut client = Client::connect(&self.ws_url(room), &[("Cookie", user.cookie.as_str())])
+            .await
+            .expect("connect");
+        client.history = client.expect("history").await;
+        client
     }
 
     pub fn http(&self, path: &str) -> String {
@@ -58,10 +111,13 @@ impl TestServer {
         )
     }
 
+    /// Joins a room anonymously and reads the history event sent on joining.
     pub async fn join(&self, room: &str) -> Client {
-        Client::connect(&self.ws_url(room), &[])
+        let mut client = Client::connect(&self.ws_url(room), &[])
             .await
-            .expect("connect")
+            .expect("connect");
+        client.history = client.expect("history").await;
+        client
     }
 }
 
@@ -74,8 +130,21 @@ impl Drop for TestServer {
     }
 }
 
+/// `name=value` of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("chat_session="))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
+    /// The `history` event received on joining.
+    pub history: Value,
 }
 
 /// How an upgrade was refused: the HTTP status and the JSON body.
@@ -95,7 +164,10 @@ impl Client {
             );
         }
         match connect_async(request).await {
-            Ok((ws, _)) => Ok(Self { ws }),
+            Ok((ws, _)) => Ok(Self {
+                ws,
+                history: Value::Null,
+            }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status().as_u16();
                 let body = response
@@ -146,6 +218,16 @@ impl Client {
             Some(Message::Text(text)) => serde_json::from_str(&text).expect("events are JSON"),
             other => panic!("expected an event, got {other:?}"),
         }
+    }
+
+    /// The seqs of the messages in a history event.
+    pub fn seqs(history: &Value) -> Vec<u64> {
+        history["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|m| m["seq"].as_u64().unwrap())
+            .collect()
     }
 
     /// The next event, which must be of `kind`.

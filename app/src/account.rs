@@ -1,0 +1,126 @@
+//! Accounts as both ends see them: who is signed in ([`Me`]), what the
+//! session stores ([`SessionUser`]), the password rule, and the refusals of
+//! the account API with the words shown for each.
+
+use serde::{Deserialize, Serialize};
+
+/// Shortest and longest password accepted, in characters. The upper bound
+/// keeps hashing cheap enough that nobody can stall the server with it.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 256;
+
+/// The signed-in person, as `GET /api/me` returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub username: String,
+    pub is_admin: bool,
+}
+
+/// What the session keeps about its user (server side only in practice,
+/// defined here so the app's server functions and the server agree).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub id: i64,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+impl SessionUser {
+    /// The session key it is stored under.
+    pub const KEY: &'static str = "user";
+
+    pub fn me(&self) -> Me {
+        Me {
+            username: self.username.clone(),
+            is_admin: self.is_admin,
+        }
+    }
+}
+
+/// A refusal from the account API. `code` is the contract; `message` is
+/// what the login and register pages show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthError {
+    InvalidUsername,
+    WeakPassword,
+    UsernameTaken,
+    InvalidCredentials,
+    TooManyAttempts,
+    NotAuthenticated,
+    InvalidRequest,
+}
+
+impl AuthError {
+    pub const ALL: [AuthError; 7] = [
+        Self::InvalidUsername,
+        Self::WeakPassword,
+        Self::UsernameTaken,
+        Self::InvalidCredentials,
+        Self::TooManyAttempts,
+        Self::NotAuthenticated,
+        Self::InvalidRequest,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InvalidUsername => "invalid_username",
+            Self::WeakPassword => "weak_password",
+            Self::UsernameTaken => "username_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::NotAuthenticated => "not_authenticated",
+            Self::InvalidRequest => "invalid_request",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::InvalidUsername => {
+                "Usernames are 3 to 32 letters, digits, _, - or . (no spaces)."
+            }
+            Self::WeakPassword => "Passwords need at least 8 characters (and at most 256).",
+            Self::UsernameTaken => "That username is taken. Pick another one.",
+            Self::InvalidCredentials => "Wrong username or password.",
+            Self::TooManyAttempts => "Too many failed attempts. Wait a few minutes and try again.",
+            Self::NotAuthenticated => "Log in first.",
+            Self::InvalidRequest => "Send a username and a password.",
+        }
+    }
+}
+
+/// Checks the password rule; passwords are otherwise opaque.
+pub fn check_password(password: &str) -> Result<(), AuthError> {
+    let chars = password.chars().count();
+    if (PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
+        Ok(())
+    } else {
+        Err(AuthError::WeakPassword)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for e in AuthError::ALL {
+            assert_eq!(AuthError::from_code(e.code()), Some(e));
+        }
+        assert_eq!(AuthError::from_code("<script>"), None);
+    }
+
+    #[test]
+    fn password_rule() {
+        assert_eq!(check_password("short"), Err(AuthError::WeakPassword));
+        assert!(check_password("long enough").is_ok());
+        assert_eq!(
+            check_password(&"x".repeat(257)),
+            Err(AuthError::WeakPassword)
+        );
+    }
+}

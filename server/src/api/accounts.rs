@@ -1,0 +1,167 @@
+//! `/api/register`, `/api/login`, `/api/logout`, `/api/me`.
+
+use super::Submitted;
+use crate::{
+    AppState,
+    auth::{self, AccountError},
+    error::ApiError,
+};
+use app::{account::AuthError, names::percent_encode};
+use axum::{
+    Json,
+    extract::{ConnectInfo, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    /// Forms only: where to go afterwards.
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Next {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+fn status_of(e: AuthError) -> StatusCode {
+    match e {
+        AuthError::InvalidUsername | AuthError::WeakPassword | AuthError::InvalidRequest => {
+            StatusCode::BAD_REQUEST
+        }
+        AuthError::UsernameTaken => StatusCode::CONFLICT,
+        AuthError::InvalidCredentials | AuthError::NotAuthenticated => StatusCode::UNAUTHORIZED,
+        AuthError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::new(status_of(e), e.code(), e.message())
+    }
+}
+
+/// Only same-site paths: never `//evil.example` or `https://…`.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/chat/",
+    }
+}
+
+/// Answers an account request: JSON for API clients; for a form post, a
+/// redirect onwards, or back to the form (`page`) with the refusal's code.
+fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentials)>) -> Response {
+    match (result, form) {
+        (Ok(_), Some((_, creds))) => Redirect::to(safe_next(creds.next.as_deref())).into_response(),
+        (Ok(json), None) => json,
+        (Err(AccountError::Refused(e)), Some((page, creds))) => {
+            let mut to = format!(
+                "{page}?error={}&username={}",
+                e.code(),
+                percent_encode(&creds.username)
+            );
+            if let Some(next) = &creds.next {
+                to.push_str(&format!("&next={}", percent_encode(safe_next(Some(next)))));
+            }
+            Redirect::to(&to).into_response()
+        }
+        (Err(AccountError::Refused(e)), None) => ApiError::from(e).into_response(),
+        (Err(AccountError::Internal(e)), _) => {
+            tracing::error!("account request failed: {e}");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side; try again.",
+            )
+            .into_response()
+        }
+    }
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    session: Session,
+    body: Submitted<Credentials>,
+) -> Response {
+    let creds = &body.value;
+    let result = auth::register(&state.storage, &session, &creds.username, &creds.password)
+        .await
+        .map(|user| {
+            (
+                StatusCode::CREATED,
+                Json(serde_json::json!({ "username": user.username })),
+            )
+                .into_response()
+        });
+    answer(result, body.from_form.then_some(("/register", creds)))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    session: Session,
+    body: Submitted<Credentials>,
+) -> Response {
+    let creds = &body.value;
+    let result = auth::login(
+        &state.storage,
+        &state.limiter,
+        &session,
+        client.ip(),
+        &creds.username,
+        &creds.password,
+    )
+    .await
+    .map(|user| Json(serde_json::json!({ "username": user.username })).into_response());
+    answer(result, body.from_form.then_some(("/login", creds)))
+}
+
+/// Signs out. A form post (the header's button) is redirected to `?next=`
+/// or the lobby; API clients get 204.
+pub async fn logout(session: Session, Query(next): Query<Next>, headers: HeaderMap) -> Response {
+    if let Err(e) = auth::logout(&session).await {
+        tracing::error!("logout failed: {e:?}");
+    }
+    if super::is_form(&headers) {
+        Redirect::to(safe_next(next.next.as_deref())).into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
+pub async fn me(session: Session) -> Result<Json<app::account::Me>, ApiError> {
+    auth::current_user(&session)
+        .await
+        .map(|u| Json(u.me()))
+        .ok_or_else(|| AuthError::NotAuthenticated.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/chat/lobby/")), "/chat/lobby/");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "chat",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/chat/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/chat/");
+    }
+}

@@ -1,0 +1,68 @@
+//! The JSON HTTP API under `/api/` (the contract in the README): accounts
+//! and rooms. Errors are `{"error":{"code","message"}}` with a fitting status.
+//!
+//! The account endpoints also take ordinary HTML form posts, so the log-in
+//! and register pages work before (or without) the WASM: a form post is
+//! answered with a redirect instead of JSON.
+
+mod accounts;
+mod rooms;
+
+use crate::{AppState, error::ApiError};
+use axum::{
+    Form, Json, Router,
+    extract::{FromRequest, Request},
+    http::{HeaderMap, StatusCode, header},
+    routing::{get, post},
+};
+use serde::de::DeserializeOwned;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/register", post(accounts::register))
+        .route("/api/login", post(accounts::login))
+        .route("/api/logout", post(accounts::logout))
+        .route("/api/me", get(accounts::me))
+        .route("/api/rooms", get(rooms::list))
+        .route("/api/rooms/{room}/messages", get(rooms::messages))
+}
+
+/// A request body sent either as JSON (scripts, bots) or as an HTML form.
+pub struct Submitted<T> {
+    pub value: T,
+    pub from_form: bool,
+}
+
+/// Whether the request is an HTML form post.
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Submitted<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = is_form(req.headers());
+        let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e);
+        if is_form {
+            let Form(value) = Form::<T>::from_request(req, state)
+                .await
+                .map_err(|e| bad(e.body_text()))?;
+            Ok(Self {
+                value,
+                from_form: true,
+            })
+        } else {
+            let Json(value) = Json::<T>::from_request(req, state)
+                .await
+                .map_err(|e| bad(e.body_text()))?;
+            Ok(Self {
+                value,
+                from_form: false,
+            })
+        }
+    }
+}

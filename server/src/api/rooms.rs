@@ -1,0 +1,83 @@
+//! `/api/rooms` and `/api/rooms/{room}/messages`.
+
+use crate::{AppState, error::ApiError, storage::Page};
+use app::{
+    names::RoomName,
+    protocol::{HISTORY_MAX, HISTORY_PAGE, History},
+    server_fns::RoomSummary,
+};
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use std::collections::HashMap;
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<RoomSummary>>, ApiError> {
+    state.room_summaries().await.map(Json).map_err(|e| {
+        tracing::error!("listing rooms: {e}");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Rooms cannot be listed right now.",
+        )
+    })
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+/// A whole number in `range` from the query string.
+fn number(
+    query: &HashMap<String, String>,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ApiError> {
+    match query.get(name).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(Some(n)),
+            _ => Err(bad(format!(
+                "{name} must be a whole number from {} to {}.",
+                range.start(),
+                range.end()
+            ))),
+        },
+    }
+}
+
+/// `?before_seq=` older than a seq, `?after_seq=` newer than one, or neither
+/// for the latest; `limit` 1–200 (default 50). Oldest first.
+pub async fn messages(
+    State(state): State<AppState>,
+    Path(room): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<History>, ApiError> {
+    let room = RoomName::parse(&room)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string()))?;
+    let limit = number(&query, "limit", 1..=HISTORY_MAX.into())?.map_or(HISTORY_PAGE, |n| n as u32);
+    let page = match (
+        number(&query, "before_seq", 1..=i64::MAX as u64)?,
+        // after_seq=0: from the very start.
+        number(&query, "after_seq", 0..=i64::MAX as u64)?,
+    ) {
+        (Some(_), Some(_)) => return Err(bad("Give before_seq or after_seq, not both.")),
+        (Some(seq), None) => Page::Before { seq, limit },
+        (None, Some(seq)) => Page::After { seq, limit },
+        (None, None) => Page::Latest { limit },
+    };
+    state
+        .storage
+        .messages(&room, page)
+        .await
+        .map(Json)
+        .map_err(|e| {
+            tracing::error!("reading {room}: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "History cannot be read right now.",
+            )
+        })
+}

@@ -1,0 +1,123 @@
+//! Accounts: registering, logging in and out, and who a request is from.
+//! Passwords are hashed with argon2id on the blocking pool (never on the
+//! async runtime); sessions are tower-sessions in SQL, with an HttpOnly,
+//! SameSite=Lax cookie (Secure when `SECURE_COOKIES` is set). Failed logins
+//! are limited per username and per client address. Passwords and hashes
+//! are never logged.
+
+pub mod limiter;
+pub mod password;
+
+pub use limiter::LoginLimiter;
+
+use crate::storage::{Storage, StorageError};
+use app::{
+    account::{AuthError, SessionUser, check_password},
+    names::Username,
+};
+use std::net::IpAddr;
+use tower_sessions::Session;
+
+/// The cookie that carries the session id.
+pub const SESSION_COOKIE: &str = "chat_session";
+
+/// Why an account action failed: a refusal for the person, or a fault of ours.
+#[derive(Debug)]
+pub enum AccountError {
+    Refused(AuthError),
+    Internal(String),
+}
+
+impl From<AuthError> for AccountError {
+    fn from(e: AuthError) -> Self {
+        Self::Refused(e)
+    }
+}
+
+impl From<StorageError> for AccountError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::UsernameTaken => Self::Refused(AuthError::UsernameTaken),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tower_sessions::session::Error> for AccountError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::Internal(format!("session: {e}"))
+    }
+}
+
+/// The signed-in user of this session, if any.
+pub async fn current_user(session: &Session) -> Option<SessionUser> {
+    session
+        .get::<SessionUser>(SessionUser::KEY)
+        .await
+        .ok()
+        .flatten()
+}
+
+pub async fn register(
+    storage: &Storage,
+    session: &Session,
+    username: &str,
+    password: &str,
+) -> Result<SessionUser, AccountError> {
+    let username = Username::parse(username).map_err(|_| AuthError::InvalidUsername)?;
+    check_password(password)?;
+    let hash = password::hash(password.to_owned()).await?;
+    let user = storage.create_user(&username, &hash).await?;
+    let user = SessionUser {
+        id: user.id,
+        username: user.username,
+        is_admin: user.is_admin,
+    };
+    start_session(session, &user).await?;
+    tracing::info!(user = %user.username, "registered");
+    Ok(user)
+}
+
+pub async fn login(
+    storage: &Storage,
+    limiter: &LoginLimiter,
+    session: &Session,
+    client: IpAddr,
+    username: &str,
+    password: &str,
+) -> Result<SessionUser, AccountError> {
+    limiter.check(username, client)?;
+    let record = storage.user_by_name(username).await?;
+    // Verify against a real hash even for unknown users, so the answer takes
+    // as long whether or not the username exists.
+    let hash = match &record {
+        Some(r) => r.password_hash.clone(),
+        None => password::decoy_hash().to_owned(),
+    };
+    let matches = password::verify(password.to_owned(), hash).await?;
+    let Some(record) = record.filter(|_| matches) else {
+        limiter.failed(username, client);
+        tracing::info!(user = %username, %client, "failed login");
+        return Err(AuthError::InvalidCredentials.into());
+    };
+    limiter.succeeded(username);
+    let user = SessionUser {
+        id: record.id,
+        username: record.username,
+        is_admin: record.is_admin,
+    };
+    start_session(session, &user).await?;
+    Ok(user)
+}
+
+pub async fn logout(session: &Session) -> Result<(), AccountError> {
+    session.flush().await?;
+    Ok(())
+}
+
+/// A new session id on every sign-in, so a planted id is worthless.
+async fn start_session(session: &Session, user: &SessionUser) -> Result<(), AccountError> {
+    session.cycle_id().await?;
+    session.insert(SessionUser::KEY, user).await?;
+    Ok(())
+}
