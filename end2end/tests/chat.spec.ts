@@ -1,9 +1,10 @@
 import { expect, test, type WebSocketRoute } from "@playwright/test";
-import { hydrated, messageTexts, personInRoom, say, uniqueRoom } from "./helpers";
+import { hydrated, messageTexts, personInRoom, say, signedIn, unique, uniqueRoom } from "./helpers";
 
 test("two people in a room chat both ways; another room sees none of it", async ({ browser }, testInfo) => {
   const room = uniqueRoom("lobby");
-  const alice = await personInRoom(browser, room);
+  const aliceName = unique("alice");
+  const alice = await personInRoom(browser, room, aliceName);
   const bob = await personInRoom(browser, room);
   const carol = await personInRoom(browser, uniqueRoom("elsewhere"));
 
@@ -21,7 +22,10 @@ test("two people in a room chat both ways; another room sees none of it", async 
   await bob.getByRole("button", { name: "Send" }).click();
   await expect(messageTexts(alice)).toHaveText(["hello from alice", "hi alice, bob here"]);
   await expect(messageTexts(bob)).toHaveText(["hello from alice", "hi alice, bob here"]);
-  await expect(alice.locator("#log .msg .author").first()).toHaveText("anonymous");
+  await expect(alice.locator("#log .msg .author").first()).toHaveText(aliceName);
+  // Own messages look different from others'.
+  await expect(alice.locator("#log .msg").first()).toHaveClass(/own/);
+  await expect(bob.locator("#log .msg").first()).not.toHaveClass(/own/);
 
   // Carol, in another room, got nothing; her own message stays in her room.
   await say(carol, "anyone here?");
@@ -84,6 +88,10 @@ test("on a phone in dark mode the room fits: log, box and button on screen", asy
     colorScheme: "dark",
     isMobile: true,
   });
+  const registered = await context.request.post("/api/register", {
+    data: { username: unique("phone"), password: "correct horse battery" },
+  });
+  expect(registered.status()).toBe(201);
   const page = await context.newPage();
   await page.goto(`/chat/${uniqueRoom("phone")}/`);
   await hydrated(page);
@@ -102,7 +110,7 @@ test("on a phone in dark mode the room fits: log, box and button on screen", asy
 
 test("when the socket drops the page says so, reconnects by itself and chats again", async ({ browser }) => {
   const room = uniqueRoom("flaky");
-  const context = await browser.newContext();
+  const context = await signedIn(browser, unique("flaky"));
   const page = await context.newPage();
   // Pass the page's sockets through to the real server, keeping a handle to cut them.
   const sockets: WebSocketRoute[] = [];

@@ -1,23 +1,40 @@
-import { expect, type Browser, type Page } from "@playwright/test";
+import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
-/** A room name no other test (or earlier run) uses. */
-export function uniqueRoom(prefix: string): string {
+export const PASSWORD = "correct horse battery";
+
+/** A name no other test (or earlier run) uses: fits rooms and usernames. */
+export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
+export const uniqueRoom = unique;
 
 /** Waits until the WASM has taken over the page (Effects only run then). */
 export async function hydrated(page: Page) {
   await expect(page.locator('#app[data-hydrated="true"]')).toBeVisible();
 }
 
-/** One person: a fresh browser context (own cookies) on a room page, live. */
-export async function personInRoom(browser: Browser, room: string): Promise<Page> {
+/** A fresh browser context (own cookies) whose user is registered and signed in. */
+export async function signedIn(browser: Browser, name: string): Promise<BrowserContext> {
   const context = await browser.newContext();
+  const response = await context.request.post("/api/register", {
+    data: { username: name, password: PASSWORD },
+  });
+  expect(response.status()).toBe(201);
+  return context;
+}
+
+/** Opens a room in the context and waits until it is live. */
+export async function openRoom(context: BrowserContext, room: string): Promise<Page> {
   const page = await context.newPage();
   await page.goto(`/chat/${encodeURIComponent(room)}/`);
   await hydrated(page);
   await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
   return page;
+}
+
+/** One signed-in person on a room page, live. */
+export async function personInRoom(browser: Browser, room: string, name = unique("u")): Promise<Page> {
+  return openRoom(await signedIn(browser, name), room);
 }
 
 /** Types a message and presses Enter, as a person would. */

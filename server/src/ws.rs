@@ -16,7 +16,7 @@
 use crate::{
     AppState, auth,
     error::ApiError,
-    layer::{Channel, ChannelClosed, GroupName},
+    layer::{Channel, ChannelClosed, ChannelName, GroupName},
     storage::{Page, writer::Post},
 };
 use app::{
@@ -133,6 +133,7 @@ struct Consumer {
 impl Consumer {
     /// Sends the latest history, then moves frames both ways until either side ends.
     async fn pump(&mut self, socket: WebSocket, channel: &mut Channel) {
+        let me = channel.name().clone();
         let (mut sink, mut stream) = socket.split();
         let history = self.history(None, HISTORY_PAGE).await;
         if let ServerEvent::History(h) = &history {
@@ -158,7 +159,7 @@ impl Consumer {
                     }
                 },
                 frame = stream.next() => match frame {
-                    Some(Ok(Message::Text(text))) => match self.on_text(&text).await {
+                    Some(Ok(Message::Text(text))) => match self.on_text(&text, &me).await {
                         Some(reply) => reply.to_json().into(),
                         None => continue,
                     },
@@ -191,7 +192,7 @@ impl Consumer {
     }
 
     /// Handles one text frame; returns the reply for this connection only.
-    async fn on_text(&self, text: &str) -> Option<ServerEvent> {
+    async fn on_text(&self, text: &str, me: &ChannelName) -> Option<ServerEvent> {
         match ClientFrame::parse(text) {
             Err(refusal) => Some(refusal.into()),
             Ok(ClientFrame::History { before_seq, limit }) => {
@@ -210,10 +211,11 @@ impl Consumer {
                     // Always the session's name, never anything from the frame.
                     username: user.username.clone(),
                     text: message.into_string(),
+                    reply_to: me.clone(),
                 };
                 // The writer stores it and broadcasts it to the room, us included.
                 match self.state.writer.post(post).await {
-                    Ok(_) => None,
+                    Ok(()) => None,
                     Err(e) => {
                         tracing::error!("storing a message in {}: {e}", self.room);
                         Some(ServerEvent::error(

@@ -71,6 +71,17 @@ pub fn LobbyPage() -> impl IntoView {
     }
 }
 
+/// Rooms worth listing: someone is there or has ever spoken, busiest first.
+const LISTED: usize = 30;
+
+fn active(rooms: Vec<crate::server_fns::RoomSummary>) -> Vec<crate::server_fns::RoomSummary> {
+    rooms
+        .into_iter()
+        .filter(|r| r.online > 0 || r.last_message_at.is_some())
+        .take(LISTED)
+        .collect()
+}
+
 #[component]
 fn ActiveRooms() -> impl IntoView {
     let tick = RwSignal::new(0u32);
@@ -85,7 +96,7 @@ fn ActiveRooms() -> impl IntoView {
         <section class="rooms" aria-labelledby="rooms-title">
             <h2 id="rooms-title">"Active rooms"</h2>
             <Transition fallback=|| view! { <p class="hint">"Loading rooms…"</p> }>
-                {move || rooms.get().map(|result| match result {
+                {move || rooms.get().map(|result| match result.map(active) {
                     Ok(list) if list.is_empty() => view! {
                         <p class="hint">"No rooms yet: name one above to start it."</p>
                     }.into_any(),

@@ -4,16 +4,20 @@
 //! throughput), and only then broadcasts each to its room, in seq order.
 //! A batch waits for nothing but the previous commit, so a lone message is
 //! stored and sent at once.
+//!
+//! Posting does not wait for the commit: a consumer must keep forwarding
+//! the room to its socket meanwhile. If storing fails, the writer tells the
+//! poster's channel with an `error` event.
 
 use super::{Storage, StorageError, now_rfc3339};
-use crate::layer::{ChannelLayer, GroupName, Payload};
+use crate::layer::{ChannelLayer, ChannelName, GroupName, Payload};
 use app::{
     names::RoomName,
-    protocol::{ChatMessage, ServerEvent},
+    protocol::{ChatMessage, ErrorCode, ServerEvent},
 };
 use sqlx::Row;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// Most posts stored in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -26,14 +30,13 @@ pub struct Post {
     pub user_id: i64,
     pub username: String,
     pub text: String,
+    /// The poster's channel, told if the message cannot be stored.
+    pub reply_to: ChannelName,
 }
-
-/// The stored message's seq, or why it could not be stored.
-type Reply = oneshot::Sender<Result<u64, Arc<StorageError>>>;
 
 #[derive(Clone)]
 pub struct MessageWriter {
-    queue: mpsc::Sender<(Post, Reply)>,
+    queue: mpsc::Sender<Post>,
 }
 
 impl MessageWriter {
@@ -48,29 +51,23 @@ impl MessageWriter {
         (Self { queue }, task)
     }
 
-    /// Stores the post, broadcasts it to the room, and returns its seq.
-    pub async fn post(&self, post: Post) -> Result<u64, Arc<StorageError>> {
-        let (reply, stored) = oneshot::channel();
+    /// Queues the post to be stored and broadcast. Waits only while the
+    /// writer's queue is full.
+    pub async fn post(&self, post: Post) -> Result<(), StorageError> {
         self.queue
-            .send((post, reply))
+            .send(post)
             .await
-            .map_err(|_| Arc::new(StorageError::WriterGone))?;
-        stored
-            .await
-            .unwrap_or_else(|_| Err(Arc::new(StorageError::WriterGone)))
+            .map_err(|_| StorageError::WriterGone)
     }
 }
 
-async fn run(
-    storage: Storage,
-    layer: Arc<dyn ChannelLayer>,
-    mut rx: mpsc::Receiver<(Post, Reply)>,
-) {
+async fn run(storage: Storage, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Receiver<Post>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match commit(&storage, &batch).await {
             Ok(stored) => {
-                for (message, (_, reply)) in stored.into_iter().zip(batch.drain(..)) {
+                batch.clear();
+                for message in stored {
                     let group = GroupName::room(&message.room);
                     let seq = message.seq;
                     // Encoded once; every member gets the same bytes.
@@ -79,14 +76,19 @@ async fn run(
                         // Stored, so nobody loses it: clients fetch it from history.
                         tracing::warn!("broadcast of {group} #{seq} failed: {e}");
                     }
-                    let _ = reply.send(Ok(seq));
                 }
             }
             Err(e) => {
                 tracing::error!("storing {} messages failed: {e}", batch.len());
-                let e = Arc::new(e);
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(e.clone()));
+                let refusal = Payload::event(
+                    ServerEvent::error(
+                        ErrorCode::Unavailable,
+                        "Your message could not be saved; try again.",
+                    )
+                    .to_json(),
+                );
+                for post in batch.drain(..) {
+                    let _ = layer.send(&post.reply_to, refusal.clone()).await;
                 }
             }
         }
@@ -94,13 +96,10 @@ async fn run(
 }
 
 /// Stores the batch in one transaction; each message gets the room's next seq.
-async fn commit(
-    storage: &Storage,
-    batch: &[(Post, Reply)],
-) -> Result<Vec<ChatMessage>, StorageError> {
+async fn commit(storage: &Storage, batch: &[Post]) -> Result<Vec<ChatMessage>, StorageError> {
     let mut tx = storage.pool().begin().await?;
     let mut stored = Vec::with_capacity(batch.len());
-    for (post, _) in batch {
+    for post in batch {
         let ts = now_rfc3339();
         let row = sqlx::query(
             "INSERT INTO rooms (name, created_at, last_seq, last_message_at) VALUES ($1, $2, 1, $2)
