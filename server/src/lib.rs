@@ -73,7 +73,7 @@ impl AppState {
             })
             .collect();
         // Stable: rooms with equal counts keep storage's recency order.
-        rooms.sort_by(|a, b| b.online.cmp(&a.online));
+        rooms.sort_by_key(|r| std::cmp::Reverse(r.online));
         Ok(rooms)
     }
 }

@@ -167,7 +167,7 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(d.delivered, 2);
-            assert_eq!(quick.receive().await.unwrap(), i.to_string());
+            assert_eq!(quick.receive().await.unwrap(), i.to_string().as_str());
         }
         // `slow` has read nothing: its queue of 2 is full.
         let d = layer.group_send(&group("a"), payload("2")).await.unwrap();
