@@ -37,7 +37,7 @@ use presence::Presence;
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use storage::{Storage, StorageError, writer::MessageWriter};
 use tokio::net::TcpListener;
-use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite, session_store::ExpiredDeletion};
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// What every request handler can reach.
@@ -134,6 +134,12 @@ pub async fn serve(
         .map_err(io::Error::other)?;
     let sessions = SqliteStore::new(storage.pool().clone());
     sessions.migrate().await.map_err(io::Error::other)?;
+    // Expired sessions are swept hourly so the table does not grow forever.
+    tokio::spawn(
+        sessions
+            .clone()
+            .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
+    );
     let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(config.channel_capacity));
     let (writer, _writer_task) = MessageWriter::start(storage.clone(), layer.clone());
     let state = AppState {
