@@ -4,7 +4,7 @@
 //! The shapes are the contract in DESIGN.md: the tutorials' `{"message": …}`
 //! works unchanged, and every event carries a `type`.
 
-use crate::names::RoomName;
+use crate::names::{RoomName, Username};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,6 +26,32 @@ pub enum ServerEvent {
     /// A page of the room's log, oldest first. Sent on joining (the latest
     /// page) and in answer to a `history` frame.
     History(History),
+    /// The signed-in people in the room, sent on connecting.
+    UserList {
+        users: Vec<String>,
+    },
+    /// A person's first connection to the room opened.
+    UserJoin {
+        user: String,
+    },
+    /// A person's last connection to the room closed.
+    UserLeave {
+        user: String,
+    },
+    /// A private message to this person, from `user`.
+    PrivateMessage {
+        user: String,
+        message: String,
+    },
+    /// Receipt for the sender: the private message reached `target`.
+    PrivateMessageDelivered {
+        target: String,
+        message: String,
+    },
+    /// `user` is typing in the room (sent at most every 2 s while they type).
+    Typing {
+        user: String,
+    },
     Error(ErrorEvent),
 }
 
@@ -73,6 +99,12 @@ pub enum ErrorCode {
     Unavailable,
     /// Anonymous visitors may read but not post.
     NotAuthenticated,
+    /// A `/command` used wrongly (e.g. `/pm` without a name).
+    InvalidCommand,
+    /// `/pm` to a name nobody has.
+    UnknownUser,
+    /// `/pm` to someone with no connection open.
+    UserOffline,
 }
 
 impl ErrorCode {
@@ -87,6 +119,9 @@ impl ErrorCode {
             Self::BinaryNotSupported => "binary_not_supported",
             Self::Unavailable => "unavailable",
             Self::NotAuthenticated => "not_authenticated",
+            Self::InvalidCommand => "invalid_command",
+            Self::UnknownUser => "unknown_user",
+            Self::UserOffline => "user_offline",
         }
     }
 }
@@ -146,6 +181,36 @@ pub enum ClientFrame {
     /// `{"type":"history","before_seq":40,"limit":50}`: older messages.
     /// Without `before_seq`, the latest page.
     History { before_seq: Option<u64>, limit: u32 },
+    /// `{"message": "/pm bob psst"}`: to every connection of `to`, nobody else.
+    PrivateMessage { to: Username, text: MessageText },
+    /// `{"type":"typing"}`.
+    Typing,
+}
+
+/// What follows `/pm `, split into the name and the text.
+fn parse_pm(rest: &str) -> Result<ClientFrame, FrameError> {
+    let rest = rest.trim_start();
+    let (name, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    if name.is_empty() {
+        return Err(FrameError::new(
+            ErrorCode::InvalidCommand,
+            "Usage: /pm <user> <message>",
+        ));
+    }
+    let to = Username::parse(name).map_err(|_| {
+        FrameError::new(
+            ErrorCode::UnknownUser,
+            format!("There is no user named {name:?}."),
+        )
+    })?;
+    let text = MessageText::parse(text).map_err(|e| match e.code {
+        ErrorCode::EmptyMessage => FrameError::new(
+            ErrorCode::EmptyMessage,
+            format!("Write a message after the name: /pm {name} <message>"),
+        ),
+        _ => e,
+    })?;
+    Ok(ClientFrame::PrivateMessage { to, text })
 }
 
 /// Why a client frame was refused; becomes an `error` event.
@@ -194,7 +259,12 @@ impl ClientFrame {
         };
         match kind {
             "chat_message" => match fields.remove("message") {
-                Some(Value::String(text)) => Ok(Self::Chat(MessageText::parse(&text)?)),
+                Some(Value::String(text)) => match text.strip_prefix("/pm") {
+                    Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
+                        parse_pm(rest)
+                    }
+                    _ => Ok(Self::Chat(MessageText::parse(&text)?)),
+                },
                 Some(_) => Err(FrameError::new(
                     ErrorCode::InvalidMessage,
                     r#""message" must be a string."#,
@@ -210,6 +280,7 @@ impl ClientFrame {
                     .map_or(HISTORY_PAGE, |n| n as u32);
                 Ok(Self::History { before_seq, limit })
             }
+            "typing" => Ok(Self::Typing),
             other => Err(FrameError::new(
                 ErrorCode::UnknownType,
                 format!("Unknown frame type {other:?}."),
@@ -224,6 +295,10 @@ impl ClientFrame {
                 serde_json::json!({ "type": "history", "before_seq": before_seq, "limit": limit })
                     .to_string()
             }
+            Self::PrivateMessage { to, text } => {
+                serde_json::json!({ "message": format!("/pm {to} {}", text.as_str()) }).to_string()
+            }
+            Self::Typing => r#"{"type":"typing"}"#.to_owned(),
         }
     }
 }
@@ -307,6 +382,77 @@ mod tests {
             }
         );
         assert_eq!(ClientFrame::parse(&latest.to_json()).unwrap(), latest);
+    }
+
+    #[test]
+    fn pm_commands_parse_and_explain_mistakes() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"message":"/pm bob  psst, hi"}"#).unwrap(),
+            ClientFrame::PrivateMessage {
+                to: Username::parse("bob").unwrap(),
+                text: MessageText::parse(" psst, hi").unwrap()
+            }
+        );
+        assert_eq!(code(r#"{"message":"/pm"}"#), ErrorCode::InvalidCommand);
+        assert_eq!(code(r#"{"message":"/pm   "}"#), ErrorCode::InvalidCommand);
+        assert_eq!(code(r#"{"message":"/pm bob"}"#), ErrorCode::EmptyMessage);
+        assert_eq!(code(r#"{"message":"/pm bob   "}"#), ErrorCode::EmptyMessage);
+        assert_eq!(code(r#"{"message":"/pm b@d hi"}"#), ErrorCode::UnknownUser);
+        // Not the command: ordinary text.
+        assert!(matches!(
+            ClientFrame::parse(r#"{"message":"/pmx hi"}"#).unwrap(),
+            ClientFrame::Chat(_)
+        ));
+        let pm = ClientFrame::parse(r#"{"message":"/pm bob psst"}"#).unwrap();
+        assert_eq!(ClientFrame::parse(&pm.to_json()).unwrap(), pm);
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"typing"}"#).unwrap(),
+            ClientFrame::Typing
+        );
+    }
+
+    #[test]
+    fn presence_events_have_the_documented_shape() {
+        let cases = [
+            (
+                ServerEvent::UserList {
+                    users: vec!["alice".into(), "bob".into()],
+                },
+                serde_json::json!({"type":"user_list","users":["alice","bob"]}),
+            ),
+            (
+                ServerEvent::UserJoin {
+                    user: "carol".into(),
+                },
+                serde_json::json!({"type":"user_join","user":"carol"}),
+            ),
+            (
+                ServerEvent::UserLeave {
+                    user: "carol".into(),
+                },
+                serde_json::json!({"type":"user_leave","user":"carol"}),
+            ),
+            (
+                ServerEvent::PrivateMessage {
+                    user: "alice".into(),
+                    message: "psst".into(),
+                },
+                serde_json::json!({"type":"private_message","user":"alice","message":"psst"}),
+            ),
+            (
+                ServerEvent::PrivateMessageDelivered {
+                    target: "bob".into(),
+                    message: "psst".into(),
+                },
+                serde_json::json!({"type":"private_message_delivered","target":"bob","message":"psst"}),
+            ),
+        ];
+        for (event, json) in cases {
+            assert_eq!(
+                serde_json::from_str::<Value>(&event.to_json()).unwrap(),
+                json
+            );
+        }
     }
 
     #[test]

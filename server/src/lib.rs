@@ -33,11 +33,13 @@ use layer::{ChannelLayer, MemoryLayer};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use origin::OriginPolicy;
-use presence::Presence;
+use presence::{MemoryPresence, Presence};
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use storage::{Storage, StorageError, writer::MessageWriter};
 use tokio::net::TcpListener;
-use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite, session_store::ExpiredDeletion};
+use tower_sessions::{
+    Expiry, SessionManagerLayer, cookie::SameSite, session_store::ExpiredDeletion,
+};
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// What every request handler can reach.
@@ -48,7 +50,7 @@ pub struct AppState {
     pub origins: Arc<OriginPolicy>,
     pub storage: Storage,
     pub writer: MessageWriter,
-    pub presence: Arc<Presence>,
+    pub presence: Arc<dyn Presence>,
     pub limiter: Arc<auth::LoginLimiter>,
 }
 
@@ -61,17 +63,14 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// Rooms with their online counts, busiest first, then most recently active.
     pub async fn room_summaries(&self) -> Result<Vec<RoomSummary>, StorageError> {
-        let mut rooms: Vec<RoomSummary> = self
-            .storage
-            .rooms()
-            .await?
-            .into_iter()
-            .map(|r| RoomSummary {
-                online: self.presence.online(&r.name),
+        let mut rooms = Vec::new();
+        for r in self.storage.rooms().await? {
+            rooms.push(RoomSummary {
+                online: self.presence.online(&r.name).await,
                 name: r.name,
                 last_message_at: r.last_message_at,
-            })
-            .collect();
+            });
+        }
         // Stable: rooms with equal counts keep storage's recency order.
         rooms.sort_by_key(|r| std::cmp::Reverse(r.online));
         Ok(rooms)
@@ -149,7 +148,7 @@ pub async fn serve(
         layer,
         storage,
         writer,
-        presence: Arc::default(),
+        presence: Arc::new(MemoryPresence::default()),
         limiter: Arc::default(),
         leptos: config.leptos,
     };

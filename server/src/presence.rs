@@ -1,25 +1,58 @@
-//! Who is in which room: signed-in people counted once however many tabs
-//! (connections) they have open. In memory and exact for one process.
+//! Who is in which room. Signed-in people are counted once however many
+//! tabs (connections) they have open: `join` reports a person's first
+//! connection to a room and `leave` their last, which is when the room hears
+//! `user_join` / `user_leave`. Anonymous viewers are not tracked.
+//!
+//! Behind the [`Presence`] trait so that a shared implementation (Redis,
+//! with per-process heartbeats and expiry) can replace the in-memory one,
+//! which is exact for a single process.
 
 use app::names::RoomName;
-use std::collections::HashMap;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-#[derive(Default)]
-pub struct Presence {
-    // room → username → open connections
-    rooms: Mutex<HashMap<RoomName, HashMap<String, usize>>>,
+#[async_trait]
+pub trait Presence: Send + Sync + 'static {
+    /// Records a connection; true if it is the person's first in the room.
+    async fn join(&self, room: &RoomName, user: &str) -> bool;
+    /// Forgets a connection; true if it was the person's last in the room.
+    async fn leave(&self, room: &RoomName, user: &str) -> bool;
+    /// The people in the room, sorted.
+    async fn users(&self, room: &RoomName) -> Vec<String>;
+    /// How many people are in the room.
+    async fn online(&self, room: &RoomName) -> usize;
+    /// Whether the person has a connection open in any room.
+    async fn is_online(&self, user: &str) -> bool;
 }
 
-impl Presence {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomName, HashMap<String, usize>>> {
-        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
-    }
+/// Exact presence for one process.
+#[derive(Default)]
+pub struct MemoryPresence {
+    inner: Mutex<Rooms>,
+}
 
-    /// Records a connection; true if it is the person's first in the room.
-    pub fn join(&self, room: &RoomName, user: &str) -> bool {
-        let mut rooms = self.lock();
-        let count = rooms
+#[derive(Default)]
+struct Rooms {
+    // room → username → open connections
+    rooms: HashMap<RoomName, BTreeMap<String, usize>>,
+    // username → open connections in all rooms
+    people: HashMap<String, usize>,
+}
+
+impl MemoryPresence {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Rooms> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Presence for MemoryPresence {
+    async fn join(&self, room: &RoomName, user: &str) -> bool {
+        let mut r = self.lock();
+        *r.people.entry(user.to_owned()).or_insert(0) += 1;
+        let count = r
+            .rooms
             .entry(room.clone())
             .or_default()
             .entry(user.to_owned())
@@ -28,29 +61,45 @@ impl Presence {
         *count == 1
     }
 
-    /// Forgets a connection; true if it was the person's last in the room.
-    pub fn leave(&self, room: &RoomName, user: &str) -> bool {
-        let mut rooms = self.lock();
-        let Some(users) = rooms.get_mut(room) else {
+    async fn leave(&self, room: &RoomName, user: &str) -> bool {
+        let mut r = self.lock();
+        let Some(users) = r.rooms.get_mut(room) else {
             return false;
         };
         let Some(count) = users.get_mut(user) else {
             return false;
         };
         *count -= 1;
-        if *count > 0 {
-            return false;
+        let last = *count == 0;
+        if last {
+            users.remove(user);
+            if users.is_empty() {
+                r.rooms.remove(room);
+            }
         }
-        users.remove(user);
-        if users.is_empty() {
-            rooms.remove(room);
+        if let Some(n) = r.people.get_mut(user) {
+            *n -= 1;
+            if *n == 0 {
+                r.people.remove(user);
+            }
         }
-        true
+        last
     }
 
-    /// Distinct people in the room.
-    pub fn online(&self, room: &RoomName) -> usize {
-        self.lock().get(room).map_or(0, HashMap::len)
+    async fn users(&self, room: &RoomName) -> Vec<String> {
+        self.lock()
+            .rooms
+            .get(room)
+            .map(|users| users.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn online(&self, room: &RoomName) -> usize {
+        self.lock().rooms.get(room).map_or(0, BTreeMap::len)
+    }
+
+    async fn is_online(&self, user: &str) -> bool {
+        self.lock().people.contains_key(user)
     }
 }
 
@@ -58,18 +107,24 @@ impl Presence {
 mod tests {
     use super::*;
 
-    #[test]
-    fn two_tabs_are_one_person() {
-        let p = Presence::default();
+    #[tokio::test]
+    async fn two_tabs_are_one_person() {
+        let p = MemoryPresence::default();
         let room = RoomName::parse("r").unwrap();
-        assert!(p.join(&room, "alice"));
-        assert!(!p.join(&room, "alice"));
-        assert!(p.join(&room, "bob"));
-        assert_eq!(p.online(&room), 2);
-        assert!(!p.leave(&room, "alice"));
-        assert_eq!(p.online(&room), 2);
-        assert!(p.leave(&room, "alice"));
-        assert_eq!(p.online(&room), 1);
-        assert!(!p.leave(&room, "nobody"));
+        let other = RoomName::parse("other").unwrap();
+        assert!(p.join(&room, "alice").await);
+        assert!(!p.join(&room, "alice").await);
+        assert!(p.join(&room, "bob").await);
+        assert!(p.join(&other, "alice").await);
+        assert_eq!(p.users(&room).await, ["alice", "bob"]);
+        assert_eq!(p.online(&room).await, 2);
+        assert!(!p.leave(&room, "alice").await);
+        assert_eq!(p.online(&room).await, 2);
+        assert!(p.leave(&room, "alice").await);
+        assert_eq!(p.users(&room).await, ["bob"]);
+        assert!(p.is_online("alice").await, "still in the other room");
+        assert!(p.leave(&other, "alice").await);
+        assert!(!p.is_online("alice").await);
+        assert!(!p.leave(&room, "nobody").await);
     }
 }

@@ -16,13 +16,13 @@
 use crate::{
     AppState, auth,
     error::ApiError,
-    layer::{Channel, ChannelClosed, ChannelName, GroupName},
+    layer::{Channel, ChannelClosed, ChannelName, GroupName, LayerError, Payload},
     storage::{Page, writer::Post},
 };
 use app::{
     account::SessionUser,
-    names::RoomName,
-    protocol::{ClientFrame, ErrorCode, FRAME_MAX_BYTES, HISTORY_PAGE, ServerEvent},
+    names::{RoomName, Username},
+    protocol::{ClientFrame, ErrorCode, FRAME_MAX_BYTES, HISTORY_PAGE, MessageText, ServerEvent},
 };
 use axum::{
     extract::{
@@ -84,7 +84,6 @@ pub async fn upgrade(
 }
 
 async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state: AppState) {
-    let group = GroupName::room(&room);
     let mut channel = match state.layer.new_channel().await {
         Ok(channel) => channel,
         Err(e) => {
@@ -96,28 +95,28 @@ async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state
     };
     let mut consumer = Consumer {
         state: state.clone(),
+        group: GroupName::room(&room),
         room,
-        group,
         user,
         live_after: 0,
+        last_typing: None,
     };
-    if let Err(e) = state.layer.group_add(&consumer.group, channel.name()).await {
-        tracing::error!("cannot join {}: {e}", consumer.group);
-    } else {
-        if let Some(user) = &consumer.user {
-            state.presence.join(&consumer.room, &user.username);
+    let me = channel.name().clone();
+    match consumer.enter(&me).await {
+        Ok(()) => consumer.pump(socket, &mut channel).await,
+        Err(e) => {
+            tracing::error!("cannot join {}: {e}", consumer.group);
+            let (mut sink, _) = socket.split();
+            close(&mut sink, close_code::INTERNAL, "try again").await;
         }
-        consumer.pump(socket, &mut channel).await;
-        if let Some(user) = &consumer.user {
-            state.presence.leave(&consumer.room, &user.username);
-        }
-        let _ = state
-            .layer
-            .group_discard(&consumer.group, channel.name())
-            .await;
     }
-    state.layer.close_channel(channel.name()).await;
+    consumer.exit(&me).await;
+    state.layer.close_channel(&me).await;
 }
+
+/// Typing signals closer together than this are dropped (clients send one
+/// every 2 s at most).
+const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Consumer {
     state: AppState,
@@ -128,9 +127,51 @@ struct Consumer {
     /// The newest seq sent as history on joining: live copies of messages
     /// up to it are duplicates.
     live_after: u64,
+    last_typing: Option<tokio::time::Instant>,
 }
 
 impl Consumer {
+    /// Joins the room's group and, for a signed-in person, their inbox; the
+    /// room hears `user_join` if this is the person's first connection.
+    async fn enter(&self, me: &ChannelName) -> Result<(), LayerError> {
+        if let Some(user) = &self.user {
+            if self.state.presence.join(&self.room, &user.username).await {
+                // Sent before we join the group: we learn of ourselves from user_list.
+                self.broadcast(ServerEvent::UserJoin {
+                    user: user.username.clone(),
+                })
+                .await;
+            }
+            let inbox = GroupName::inbox(&user.username);
+            self.state.layer.group_add(&inbox, me).await?;
+        }
+        self.state.layer.group_add(&self.group, me).await
+    }
+
+    /// Leaves the groups; the room hears `user_leave` if this was the
+    /// person's last connection.
+    async fn exit(&self, me: &ChannelName) {
+        let _ = self.state.layer.group_discard(&self.group, me).await;
+        if let Some(user) = &self.user {
+            let inbox = GroupName::inbox(&user.username);
+            let _ = self.state.layer.group_discard(&inbox, me).await;
+            if self.state.presence.leave(&self.room, &user.username).await {
+                self.broadcast(ServerEvent::UserLeave {
+                    user: user.username.clone(),
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Sends an event to everyone in the room.
+    async fn broadcast(&self, event: ServerEvent) {
+        let payload = Payload::event(event.to_json());
+        if let Err(e) = self.state.layer.group_send(&self.group, payload).await {
+            tracing::warn!("broadcast to {}: {e}", self.group);
+        }
+    }
+
     /// Sends the latest history, then moves frames both ways until either side ends.
     async fn pump(&mut self, socket: WebSocket, channel: &mut Channel) {
         let me = channel.name().clone();
@@ -139,12 +180,17 @@ impl Consumer {
         if let ServerEvent::History(h) = &history {
             self.live_after = h.messages.last().map_or(0, |m| m.seq);
         }
-        if sink
-            .send(Message::Text(history.to_json().into()))
-            .await
-            .is_err()
-        {
-            return;
+        let users = ServerEvent::UserList {
+            users: self.state.presence.users(&self.room).await,
+        };
+        for event in [history, users] {
+            if sink
+                .send(Message::Text(event.to_json().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
         }
         loop {
             let outgoing = tokio::select! {
@@ -192,9 +238,23 @@ impl Consumer {
     }
 
     /// Handles one text frame; returns the reply for this connection only.
-    async fn on_text(&self, text: &str, me: &ChannelName) -> Option<ServerEvent> {
+    async fn on_text(&mut self, text: &str, me: &ChannelName) -> Option<ServerEvent> {
         match ClientFrame::parse(text) {
             Err(refusal) => Some(refusal.into()),
+            Ok(ClientFrame::PrivateMessage { to, text }) => {
+                Some(self.private_message(to, text).await)
+            }
+            Ok(ClientFrame::Typing) => {
+                let user = self.user.as_ref()?;
+                let now = tokio::time::Instant::now();
+                if self.last_typing.is_some_and(|t| now - t < TYPING_INTERVAL) {
+                    return None;
+                }
+                self.last_typing = Some(now);
+                let user = user.username.clone();
+                self.broadcast(ServerEvent::Typing { user }).await;
+                None
+            }
             Ok(ClientFrame::History { before_seq, limit }) => {
                 Some(self.history(before_seq, limit).await)
             }
@@ -224,6 +284,55 @@ impl Consumer {
                         ))
                     }
                 }
+            }
+        }
+    }
+
+    /// Delivers `/pm <to> <text>` to every connection of `to` and answers
+    /// the sender with a receipt or the reason it could not be delivered.
+    async fn private_message(&self, to: Username, text: MessageText) -> ServerEvent {
+        let Some(user) = &self.user else {
+            return ServerEvent::error(
+                ErrorCode::NotAuthenticated,
+                "Log in to send private messages.",
+            );
+        };
+        match self.state.storage.user_by_name(to.as_str()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return ServerEvent::error(
+                    ErrorCode::UnknownUser,
+                    format!("There is no user named {:?}.", to.as_str()),
+                );
+            }
+            Err(e) => {
+                tracing::error!("looking up {to}: {e}");
+                return ServerEvent::error(ErrorCode::Unavailable, "Try again in a moment.");
+            }
+        }
+        let message = text.into_string();
+        let event = ServerEvent::PrivateMessage {
+            user: user.username.clone(),
+            message: message.clone(),
+        };
+        let inbox = GroupName::inbox(to.as_str());
+        match self
+            .state
+            .layer
+            .group_send(&inbox, Payload::event(event.to_json()))
+            .await
+        {
+            Ok(delivery) if delivery.delivered > 0 => ServerEvent::PrivateMessageDelivered {
+                target: to.to_string(),
+                message,
+            },
+            Ok(_) => ServerEvent::error(
+                ErrorCode::UserOffline,
+                format!("{to} is not online; private messages reach people who are."),
+            ),
+            Err(e) => {
+                tracing::error!("private message to {to}: {e}");
+                ServerEvent::error(ErrorCode::Unavailable, "Try again in a moment.")
             }
         }
     }

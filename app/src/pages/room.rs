@@ -44,10 +44,73 @@ pub fn RoomPage() -> impl IntoView {
     }
 }
 
+/// One line of the log: a room message, or a private message shown where it
+/// arrived among them.
+#[derive(Clone, Debug, PartialEq)]
+enum Entry {
+    Chat(ChatMessage),
+    Private {
+        /// Sorts after the room message it arrived after.
+        key: (u64, u32),
+        incoming: bool,
+        peer: String,
+        message: String,
+    },
+}
+
+impl Entry {
+    fn key(&self) -> (u64, u32) {
+        match self {
+            Self::Chat(m) => (m.seq, 0),
+            Self::Private { key, .. } => *key,
+        }
+    }
+}
+
+fn oldest_seq(log: &[Entry]) -> Option<u64> {
+    log.iter().find_map(|e| match e {
+        Entry::Chat(m) => Some(m.seq),
+        Entry::Private { .. } => None,
+    })
+}
+
+fn newest_seq(log: &[Entry]) -> u64 {
+    log.iter()
+        .rev()
+        .find_map(|e| match e {
+            Entry::Chat(m) => Some(m.seq),
+            Entry::Private { .. } => None,
+        })
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the epoch, in the browser (typing signals are timed).
+fn now_ms() -> f64 {
+    #[cfg(feature = "browser")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        0.0
+    }
+}
+
+/// At most one typing signal per this many milliseconds.
+const TYPING_EVERY_MS: f64 = 2_000.0;
+/// A typing indicator disappears this long after the person's last signal.
+const TYPING_SHOWN: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[component]
 fn ChatRoom(room: RoomName) -> impl IntoView {
     let me = expect_context::<CurrentUser>();
-    let messages = RwSignal::new(Vec::<ChatMessage>::new());
+    let entries = RwSignal::new(Vec::<Entry>::new());
+    let users = RwSignal::new(Vec::<String>::new());
+    let typing = RwSignal::new(Vec::<String>::new());
+    // Per person, which typing signal is the latest: only its timer clears them.
+    let typing_generation = StoredValue::new(std::collections::HashMap::<String, u64>::new());
+    let typing_last_sent = StoredValue::new(f64::MIN);
+    let private_count = StoredValue::new(0u32);
     let status = RwSignal::new(ConnStatus::Connecting);
     let notice = RwSignal::new(None::<Notice>);
     // Whether the server has older messages than the oldest shown, and
@@ -60,10 +123,37 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     // Scroll height before older messages were put on top, to keep the view still.
     let height_before_prepend = StoredValue::new(None::<i32>);
 
+    let add_private = move |incoming: bool, peer: String, message: String| {
+        private_count.update_value(|n| *n += 1);
+        let key = (
+            entries.with_untracked(|l| newest_seq(l)),
+            private_count.get_value(),
+        );
+        entries.update(|l| {
+            insert_in_order(
+                l,
+                Entry::Private {
+                    key,
+                    incoming,
+                    peer,
+                    message,
+                },
+            )
+        });
+    };
+    let stop_typing = move |user: &str| {
+        if typing.with_untracked(|t| t.iter().any(|u| u == user)) {
+            typing.update(|t| t.retain(|u| u != user));
+        }
+    };
+
     let on_event = move |event: ServerEvent| match event {
-        ServerEvent::ChatMessage(m) => messages.update(|log| insert_in_order(log, m)),
+        ServerEvent::ChatMessage(m) => {
+            stop_typing(&m.user);
+            entries.update(|log| insert_in_order(log, Entry::Chat(m)))
+        }
         ServerEvent::History(page) => {
-            let oldest_shown = messages.with(|log| log.first().map(|m| m.seq));
+            let oldest_shown = entries.with_untracked(|l| oldest_seq(l));
             let reaches_back = match (page.messages.first(), oldest_shown) {
                 (Some(first), Some(oldest)) => first.seq < oldest,
                 (_, None) => true,
@@ -76,11 +166,53 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 }
             }
             loading_older.set(false);
-            messages.update(|log| {
+            entries.update(|log| {
                 for m in page.messages {
-                    insert_in_order(log, m);
+                    insert_in_order(log, Entry::Chat(m));
                 }
             });
+        }
+        ServerEvent::UserList { users: mut list } => {
+            list.sort();
+            list.dedup();
+            users.set(list);
+        }
+        ServerEvent::UserJoin { user } => users.update(|list| {
+            if let Err(at) = list.binary_search(&user) {
+                list.insert(at, user);
+            }
+        }),
+        ServerEvent::UserLeave { user } => {
+            stop_typing(&user);
+            users.update(|list| list.retain(|u| *u != user));
+        }
+        ServerEvent::PrivateMessage { user, message } => add_private(true, user, message),
+        ServerEvent::PrivateMessageDelivered { target, message } => {
+            add_private(false, target, message)
+        }
+        ServerEvent::Typing { user } => {
+            if me.name().as_deref() == Some(user.as_str()) {
+                return;
+            }
+            let mut generation = 0;
+            typing_generation.update_value(|g| {
+                let n = g.entry(user.clone()).or_insert(0);
+                *n += 1;
+                generation = *n;
+            });
+            if typing.with_untracked(|t| !t.contains(&user)) {
+                typing.update(|t| t.push(user.clone()));
+            }
+            set_timeout(
+                move || {
+                    let latest =
+                        typing_generation.with_value(|g| g.get(&user) == Some(&generation));
+                    if latest {
+                        stop_typing(&user);
+                    }
+                },
+                TYPING_SHOWN,
+            );
         }
         ServerEvent::Error(e) => {
             loading_older.set(false);
@@ -100,7 +232,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     // Follow new messages, unless the reader has scrolled up to read older
     // ones; when older ones were put on top, keep what the reader was looking at.
     Effect::new(move |_| {
-        messages.track();
+        entries.track();
         let Some(log) = log.get() else { return };
         if let Some(before) = height_before_prepend.get_value() {
             height_before_prepend.set_value(None);
@@ -113,7 +245,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         if !older_available.get_untracked() || loading_older.get_untracked() {
             return;
         }
-        let Some(oldest) = messages.with_untracked(|log| log.first().map(|m| m.seq)) else {
+        let Some(oldest) = entries.with_untracked(|l| oldest_seq(l)) else {
             return;
         };
         loading_older.set(true);
@@ -135,6 +267,16 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         }
     };
 
+    // Tell the room we are typing, at most every 2 s (signed-in people only).
+    let on_input = move |_| {
+        let typed = input.get().is_some_and(|i| !i.value().trim().is_empty());
+        let now = now_ms();
+        if typed && me.get().is_some() && now - typing_last_sent.get_value() >= TYPING_EVERY_MS {
+            typing_last_sent.set_value(now);
+            socket.send(ClientFrame::Typing.to_json());
+        }
+    };
+
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(field) = input.get() else { return };
@@ -144,6 +286,8 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 field.set_value("");
                 notice.set(None);
                 stick_to_bottom.set_value(true);
+                // The next keystroke may signal typing again at once.
+                typing_last_sent.set_value(f64::MIN);
             }
             Err(e) => notice.set(Some(Notice {
                 text: e.message,
@@ -153,8 +297,15 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         let _ = field.focus();
     };
 
+    // Clicking a name starts a private message to them.
+    let start_pm = Callback::new(move |name: String| {
+        if let Some(field) = input.get() {
+            field.set_value(&format!("/pm {name} "));
+            let _ = field.focus();
+        }
+    });
+
     let login_href = format!("/login?next={}", percent_encode(&room.page_path()));
-    let my_name = move || me.name();
     let title = format!("{room} · Chat");
     view! {
         <Title text=title />
@@ -169,44 +320,79 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                     <span class="label">{move || status.get().label()}</span>
                 </p>
             </div>
-            <ol id="log" class="log" node_ref=log aria-label="Messages" aria-live="polite" tabindex="0" on:scroll=on_scroll>
-                <li class="log-top" aria-hidden=move || (!loading_older.get()).to_string()>
-                    {move || if loading_older.get() {
-                        "Loading older messages…"
-                    } else if older_available.get() {
-                        "Scroll up for older messages"
-                    } else if messages.with(Vec::is_empty) {
-                        "No messages yet. Say hello!"
-                    } else {
-                        "This is the start of the room."
-                    }}
-                </li>
-                <For each=move || messages.get() key=|m| m.seq let:m>
-                    <MessageItem own=my_name().is_some_and(|me| me == m.user) m />
-                </For>
-            </ol>
-            <p id="notice" class="notice" role="alert">
-                {move || notice.get().map(|n| view! {
-                    {n.text}
-                    {n.login.then(|| view! { " " <a href=login_href.clone()>"Log in"</a> })}
-                })}
-            </p>
-            <form class="composer" on:submit=on_submit>
-                <label for="message-input" class="visually-hidden">
-                    "Message"
-                </label>
-                <input
-                    id="message-input"
-                    node_ref=input
-                    type="text"
-                    autofocus
-                    autocomplete="off"
-                    placeholder="Write a message…"
-                    maxlength=crate::protocol::MESSAGE_MAX_CHARS.to_string()
-                />
-                <button type="submit">"Send"</button>
-            </form>
+            <div class="room-body">
+                <section class="conversation" aria-label="Conversation">
+                    <ol id="log" class="log" node_ref=log aria-label="Messages" aria-live="polite" tabindex="0" on:scroll=on_scroll>
+                        <li class="log-top">
+                            {move || if loading_older.get() {
+                                "Loading older messages…"
+                            } else if older_available.get() {
+                                "Scroll up for older messages"
+                            } else if entries.with(Vec::is_empty) {
+                                "No messages yet. Say hello!"
+                            } else {
+                                "This is the start of the room."
+                            }}
+                        </li>
+                        <For each=move || entries.get() key=Entry::key let:entry>
+                            {match entry {
+                                Entry::Chat(m) => {
+                                    let own = me.name().is_some_and(|me| me == m.user);
+                                    view! { <MessageItem own m /> }.into_any()
+                                }
+                                Entry::Private { incoming, peer, message, .. } => {
+                                    view! { <PrivateItem incoming peer message /> }.into_any()
+                                }
+                            }}
+                        </For>
+                    </ol>
+                    <p id="typing" class="typing" aria-live="polite">{move || typing_line(&typing.get())}</p>
+                    <p id="notice" class="notice" role="alert">
+                        {move || notice.get().map(|n| view! {
+                            {n.text}
+                            {n.login.then(|| view! { " " <a href=login_href.clone()>"Log in"</a> })}
+                        })}
+                    </p>
+                    <form class="composer" on:submit=on_submit>
+                        <label for="message-input" class="visually-hidden">
+                            "Message"
+                        </label>
+                        <input
+                            id="message-input"
+                            node_ref=input
+                            type="text"
+                            autofocus
+                            autocomplete="off"
+                            placeholder="Write a message…"
+                            maxlength=crate::protocol::MESSAGE_MAX_CHARS.to_string()
+                            on:input=on_input
+                        />
+                        <button type="submit">"Send"</button>
+                    </form>
+                </section>
+                <aside class="people" aria-labelledby="people-title">
+                    <h2 id="people-title">
+                        "Online " <span class="count">{move || users.with(Vec::len)}</span>
+                    </h2>
+                    <ul id="user-list">
+                        <For each=move || users.get() key=|u| u.clone() let:name>
+                            <Person is_me=me.name().as_deref() == Some(name.as_str()) name on_pick=start_pm />
+                        </For>
+                    </ul>
+                    <p class="hint">"Click a name to send a private message."</p>
+                </aside>
+            </div>
         </main>
+    }
+}
+
+/// "alice is typing…", "alice and bob are typing…", "3 people are typing…".
+fn typing_line(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("{one} is typing…"),
+        [a, b] => format!("{a} and {b} are typing…"),
+        many => format!("{} people are typing…", many.len()),
     }
 }
 
@@ -226,17 +412,59 @@ fn MessageItem(m: ChatMessage, own: bool) -> impl IntoView {
     }
 }
 
-/// Keeps the log ordered by `seq` and free of duplicates, whatever order
-/// messages arrive in.
-fn insert_in_order(log: &mut Vec<ChatMessage>, m: ChatMessage) {
+/// A person in the online list: a button that starts a private message.
+#[component]
+fn Person(name: String, is_me: bool, on_pick: Callback<String>) -> impl IntoView {
+    let data = name.clone();
+    if is_me {
+        return view! {
+            <li data-user=data>
+                <span class="user me">{name}" (you)"</span>
+            </li>
+        }
+        .into_any();
+    }
+    let label = format!("Send {name} a private message");
+    let target = name.clone();
+    view! {
+        <li data-user=data>
+            <button type="button" class="user" title=label.clone() aria-label=label
+                on:click=move |_| on_pick.run(target.clone())>
+                {name}
+            </button>
+        </li>
+    }
+    .into_any()
+}
+
+#[component]
+fn PrivateItem(incoming: bool, peer: String, message: String) -> impl IntoView {
+    let label = if incoming {
+        format!("PM from {peer}")
+    } else {
+        format!("PM to {peer}")
+    };
+    view! {
+        <li class="msg pm" class:own=!incoming data-pm=if incoming { "from" } else { "to" }>
+            <div class="meta">
+                <span class="author">{label}</span>
+            </div>
+            <p class="text">{message}</p>
+        </li>
+    }
+}
+
+/// Keeps the log ordered (room messages by `seq`) and free of duplicates,
+/// whatever order messages arrive in.
+fn insert_in_order(log: &mut Vec<Entry>, entry: Entry) {
+    let key = entry.key();
     match log.last() {
-        None => log.push(m),
-        Some(last) if last.seq < m.seq => log.push(m),
-        _ => {
-            if let Err(at) = log.binary_search_by_key(&m.seq, |x| x.seq) {
-                log.insert(at, m);
+        Some(last) if last.key() >= key => {
+            if let Err(at) = log.binary_search_by_key(&key, Entry::key) {
+                log.insert(at, entry);
             }
         }
+        _ => log.push(entry),
     }
 }
 

@@ -98,6 +98,11 @@ impl GroupName {
         Self(format!("room.{room}").into())
     }
 
+    /// A person's inbox: every connection they have, in any room, joins it.
+    pub fn inbox(user: &str) -> Self {
+        Self(format!("user.{user}").into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -95,6 +95,7 @@ impl TestServer {
             .await
             .expect("connect");
         client.history = client.expect("history").await;
+        client.users = client.expect("user_list").await;
         client
     }
 
@@ -117,6 +118,7 @@ impl TestServer {
             .await
             .expect("connect");
         client.history = client.expect("history").await;
+        client.users = client.expect("user_list").await;
         client
     }
 }
@@ -145,6 +147,8 @@ pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>,
     /// The `history` event received on joining.
     pub history: Value,
+    /// The `user_list` event received on joining.
+    pub users: Value,
 }
 
 /// How an upgrade was refused: the HTTP status and the JSON body.
@@ -167,6 +171,7 @@ impl Client {
             Ok((ws, _)) => Ok(Self {
                 ws,
                 history: Value::Null,
+                users: Value::Null,
             }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status().as_u16();
@@ -230,11 +235,21 @@ impl Client {
             .collect()
     }
 
-    /// The next event, which must be of `kind`.
+    /// The next event of `kind`, passing over presence and typing events
+    /// (which tests about other things do not care about); any other event
+    /// in between fails the test.
     pub async fn expect(&mut self, kind: &str) -> Value {
-        let event = self.event().await;
-        assert_eq!(event["type"], kind, "unexpected event {event}");
-        event
+        loop {
+            let event = self.event().await;
+            if event["type"] == kind {
+                return event;
+            }
+            let background = ["user_join", "user_leave", "typing"];
+            assert!(
+                background.contains(&event["type"].as_str().unwrap_or("")),
+                "expected {kind}, got {event}"
+            );
+        }
     }
 
     /// Asserts that nothing arrives for a while.
