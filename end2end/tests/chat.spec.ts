@@ -19,7 +19,7 @@ test("two people in a room chat both ways; another room sees none of it", async 
 
   // Bob answers with the Send button instead of Enter.
   await bob.locator("#message-input").fill("hi alice, bob here");
-  await bob.getByRole("button", { name: "Send" }).click();
+  await bob.getByRole("button", { name: "Send", exact: true }).click();
   await expect(messageTexts(alice)).toHaveText(["hello from alice", "hi alice, bob here"]);
   await expect(messageTexts(bob)).toHaveText(["hello from alice", "hi alice, bob here"]);
   await expect(alice.locator("#log .msg .author").first()).toHaveText(aliceName);
@@ -101,7 +101,7 @@ test("on a phone in dark mode the room fits: log, box and button on screen", asy
   // Kept scrolled to the newest message, and the composer is on screen.
   await expect(messageTexts(page).last()).toBeInViewport();
   await expect(page.locator("#message-input")).toBeInViewport();
-  await expect(page.getByRole("button", { name: "Send" })).toBeInViewport();
+  await expect(page.getByRole("button", { name: "Send", exact: true })).toBeInViewport();
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   expect(bg).toBe("rgb(20, 22, 27)");
   await page.screenshot({ path: testInfo.outputPath("room-phone-dark.png") });
