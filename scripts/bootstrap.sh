@@ -18,7 +18,10 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
 
 has_version() { # command, expected substring of `command --version`
-  command -v "$1" >/dev/null 2>&1 && "$@" --version 2>/dev/null | grep -qF "$2"
+  local out
+  command -v "$1" >/dev/null 2>&1 || return 1
+  out=$("$1" --version 2>/dev/null) || return 1
+  [[ $out == *"$2"* ]]
 }
 
 as_root() {
