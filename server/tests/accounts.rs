@@ -257,14 +257,9 @@ async fn the_forms_work_without_javascript() {
     assert_eq!(r.headers()["location"], "/chat/");
 
     // The log-in page shows the refusal in words.
-    let html = http()
-        .get(server.http("/login?error=invalid_credentials&username=erin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = server
+        .page("/login?error=invalid_credentials&username=erin", None)
+        .await;
     assert!(html.contains("Wrong username or password."), "{html}");
     assert!(html.contains(r#"value="erin""#));
 }
@@ -273,17 +268,10 @@ async fn the_forms_work_without_javascript() {
 async fn the_header_shows_who_is_signed_in() {
     let server = TestServer::start().await;
     let alice = server.user("alice").await;
-    let page = |cookie: Option<&str>| {
-        let mut request = http().get(server.http("/chat/"));
-        if let Some(c) = cookie {
-            request = request.header("cookie", c);
-        }
-        async move { request.send().await.unwrap().text().await.unwrap() }
-    };
-    let signed_in = page(Some(&alice.cookie)).await;
+    let (_, signed_in) = server.page("/chat/", Some(&alice.cookie)).await;
     assert!(signed_in.contains("Signed in as"), "{signed_in}");
     assert!(signed_in.contains("Log out"));
-    let anonymous = page(None).await;
+    let (_, anonymous) = server.page("/chat/", None).await;
     assert!(anonymous.contains("Log in") && anonymous.contains("Register"));
     assert!(!anonymous.contains("Signed in as"));
 }

@@ -99,6 +99,21 @@ impl TestServer {
         client
     }
 
+    /// GETs a page as a browser would (without following redirects), with
+    /// an optional session cookie: its status and HTML.
+    pub async fn page(&self, path: &str, cookie: Option<&str>) -> (u16, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut request = client.get(self.http(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
     pub fn http(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
