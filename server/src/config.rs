@@ -9,6 +9,7 @@
 //! | `DATA_DIR` | `data` | where the SQLite database lives (created if missing) |
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |
 //! | `SECURE_COOKIES` | off | `1`/`true`: session cookie only over https |
+//! | `REDIS_URL` | unset | use the Redis channel layer (several processes share rooms) |
 
 use crate::layer::DEFAULT_CHANNEL_CAPACITY;
 use leptos::config::{LeptosOptions, get_configuration};
@@ -25,6 +26,8 @@ pub struct Config {
     pub channel_capacity: usize,
     pub database_url: String,
     pub secure_cookies: bool,
+    /// `None`: the in-memory channel layer.
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug)]
@@ -77,12 +80,14 @@ impl Config {
                 )));
             }
         };
+        let redis_url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
         Ok(Self {
             leptos,
             allowed_origins,
             channel_capacity,
             database_url,
             secure_cookies,
+            redis_url,
         })
     }
 }

@@ -20,6 +20,8 @@ pub mod layer;
 pub mod origin;
 pub mod presence;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 pub mod ws;
 
 use app::{
@@ -29,7 +31,7 @@ use app::{
 };
 use axum::{Router, extract::FromRef, response::Redirect, routing::get};
 use config::Config;
-use layer::{ChannelLayer, MemoryLayer};
+use layer::{ChannelLayer, MemoryLayer, RedisLayer};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use origin::OriginPolicy;
@@ -108,7 +110,7 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
     }
     router
         .route("/ws/chat/{room}/", get(ws::upgrade))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health))
         .merge(api::routes())
         .leptos_routes_with_context(
             &state,
@@ -119,6 +121,15 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
         .with_state(state)
+}
+
+/// 200 "ok", or 200 "degraded: …" when serving with a backend missing (the
+/// server still serves its own connections, so it should stay in rotation).
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> String {
+    match state.layer.degraded() {
+        None => "ok".to_owned(),
+        Some(why) => format!("degraded: {why}"),
+    }
 }
 
 /// Serves until `shutdown` resolves.
@@ -139,7 +150,14 @@ pub async fn serve(
             .clone()
             .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
     );
-    let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(config.channel_capacity));
+    let layer: Arc<dyn ChannelLayer> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisLayer::connect(url, config.channel_capacity)
+                .await
+                .map_err(io::Error::other)?,
+        ),
+        None => Arc::new(MemoryLayer::new(config.channel_capacity)),
+    };
     let (writer, _writer_task) = MessageWriter::start(storage.clone(), layer.clone());
     let state = AppState {
         origins: Arc::new(

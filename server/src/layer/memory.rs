@@ -58,6 +58,10 @@ impl ChannelLayer for MemoryLayer {
         self.registry.close_channel(channel);
     }
 
+    fn degraded(&self) -> Option<String> {
+        None
+    }
+
     fn lagging_total(&self) -> u64 {
         self.registry.lagging_total()
     }
@@ -66,148 +70,23 @@ impl ChannelLayer for MemoryLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::ChannelClosed;
-    use std::time::Duration;
 
-    fn group(name: &str) -> GroupName {
-        GroupName::room(&app::names::RoomName::parse(name).unwrap())
-    }
-
-    fn payload(s: &str) -> Payload {
-        Payload::event(s.to_owned())
-    }
-
-    /// Nothing arrives within a short wait.
-    async fn assert_silent(channel: &mut Channel) {
-        let got = tokio::time::timeout(Duration::from_millis(50), channel.receive()).await;
-        assert!(got.is_err(), "expected nothing, got {got:?}");
-    }
-
+    /// What only an in-process layer can report: delivery counts per member.
     #[tokio::test]
-    async fn group_send_reaches_members_of_that_group_only() {
-        let layer = MemoryLayer::new(8);
-        let mut a1 = layer.new_channel().await.unwrap();
-        let mut a2 = layer.new_channel().await.unwrap();
-        let mut b = layer.new_channel().await.unwrap();
-        layer.group_add(&group("a"), a1.name()).await.unwrap();
-        layer.group_add(&group("a"), a2.name()).await.unwrap();
-        layer.group_add(&group("b"), b.name()).await.unwrap();
-
-        let delivery = layer
-            .group_send(&group("a"), payload("hi a"))
-            .await
-            .unwrap();
-        assert_eq!(
-            delivery,
-            Delivery {
-                delivered: 2,
-                lagging: vec![]
-            }
-        );
-        assert_eq!(a1.receive().await.unwrap(), "hi a");
-        assert_eq!(a2.receive().await.unwrap(), "hi a");
-        assert_silent(&mut b).await;
-    }
-
-    #[tokio::test]
-    async fn unicode_group_names_work() {
-        let layer = MemoryLayer::new(8);
-        let mut c = layer.new_channel().await.unwrap();
-        layer.group_add(&group("聊天室"), c.name()).await.unwrap();
-        layer
-            .group_send(&group("聊天室"), payload("你好"))
-            .await
-            .unwrap();
-        assert_eq!(c.receive().await.unwrap(), "你好");
-    }
-
-    #[tokio::test]
-    async fn discard_removes_from_the_group_only() {
-        let layer = MemoryLayer::new(8);
-        let mut c = layer.new_channel().await.unwrap();
-        layer.group_add(&group("a"), c.name()).await.unwrap();
-        layer.group_add(&group("b"), c.name()).await.unwrap();
-        layer.group_discard(&group("a"), c.name()).await.unwrap();
-
-        let delivery = layer
-            .group_send(&group("a"), payload("to a"))
-            .await
-            .unwrap();
-        assert_eq!(delivery.delivered, 0);
-        assert_silent(&mut c).await;
-        layer
-            .group_send(&group("b"), payload("to b"))
-            .await
-            .unwrap();
-        assert_eq!(c.receive().await.unwrap(), "to b");
-    }
-
-    #[tokio::test]
-    async fn send_addresses_one_channel() {
-        let layer = MemoryLayer::new(8);
-        let mut one = layer.new_channel().await.unwrap();
-        let mut other = layer.new_channel().await.unwrap();
-        let delivery = layer.send(one.name(), payload("just you")).await.unwrap();
-        assert_eq!(delivery.delivered, 1);
-        assert_eq!(one.receive().await.unwrap(), "just you");
-        assert_silent(&mut other).await;
-    }
-
-    #[tokio::test]
-    async fn a_full_member_is_reported_dropped_and_told() {
-        let layer = MemoryLayer::new(2);
-        let mut slow = layer.new_channel().await.unwrap();
+    async fn delivery_reports_count_members_and_name_the_lagging() {
+        let layer = MemoryLayer::new(1);
+        let group = GroupName::inbox("x");
+        let slow = layer.new_channel().await.unwrap();
         let mut quick = layer.new_channel().await.unwrap();
-        layer.group_add(&group("a"), slow.name()).await.unwrap();
-        layer.group_add(&group("a"), quick.name()).await.unwrap();
-
-        for i in 0..2 {
-            let d = layer
-                .group_send(&group("a"), payload(&i.to_string()))
-                .await
-                .unwrap();
-            assert_eq!(d.delivered, 2);
-            assert_eq!(quick.receive().await.unwrap(), i.to_string().as_str());
-        }
-        // `slow` has read nothing: its queue of 2 is full.
-        let d = layer.group_send(&group("a"), payload("2")).await.unwrap();
-        assert_eq!(d.delivered, 1);
-        assert_eq!(d.lagging, vec![slow.name().clone()]);
-        assert_eq!(layer.lagging_total(), 1);
-        assert_eq!(quick.receive().await.unwrap(), "2");
-        // The slow consumer is told at once, not after draining its queue.
-        assert_eq!(slow.receive().await, Err(ChannelClosed::Lagging));
-
-        // It is out of the group: later sends neither count nor report it.
-        let d = layer.group_send(&group("a"), payload("3")).await.unwrap();
-        assert_eq!(
-            d,
-            Delivery {
-                delivered: 1,
-                lagging: vec![]
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn closed_channels_leave_their_groups() {
-        let layer = MemoryLayer::new(8);
-        let gone = layer.new_channel().await.unwrap();
-        layer.group_add(&group("a"), gone.name()).await.unwrap();
-        layer.close_channel(gone.name()).await;
-        let d = layer.group_send(&group("a"), payload("x")).await.unwrap();
-        assert_eq!(d.delivered, 0);
-        assert!(layer.group_add(&group("a"), gone.name()).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn a_dropped_receiver_is_pruned_not_counted_as_lagging() {
-        let layer = MemoryLayer::new(8);
-        let gone = layer.new_channel().await.unwrap();
-        layer.group_add(&group("a"), gone.name()).await.unwrap();
-        drop(gone);
-        let d = layer.group_send(&group("a"), payload("x")).await.unwrap();
-        assert_eq!(d, Delivery::default());
-        assert_eq!(layer.lagging_total(), 0);
+        layer.group_add(&group, slow.name()).await.unwrap();
+        layer.group_add(&group, quick.name()).await.unwrap();
+        let d = layer.group_send(&group, Payload::event("1")).await.unwrap();
+        assert_eq!(d, Delivery { delivered: 2, lagging: vec![] });
+        quick.receive().await.unwrap();
+        let d = layer.group_send(&group, Payload::event("2")).await.unwrap();
+        assert_eq!(d, Delivery { delivered: 1, lagging: vec![slow.name().clone()] });
+        quick.receive().await.unwrap();
+        let d = layer.group_send(&group, Payload::event("3")).await.unwrap();
+        assert_eq!(d, Delivery { delivered: 1, lagging: vec![] }, "reported once, then gone");
     }
 }

@@ -4,7 +4,9 @@
 //! of a group.
 //!
 //! One trait, [`ChannelLayer`], with an in-memory implementation
-//! ([`MemoryLayer`], the default: nothing to install). Messages are
+//! ([`MemoryLayer`], the default: nothing to install) and a Redis one
+//! ([`RedisLayer`], chosen by `REDIS_URL`) that lets several server
+//! processes share groups. Messages are
 //! [`Payload`]s: a broadcast is encoded to JSON once and every member gets
 //! a cheap clone of the same bytes.
 //!
@@ -14,9 +16,13 @@
 //! dedicated close code so the client reconnects and catches up.
 
 mod memory;
+mod redis;
 mod registry;
+#[cfg(test)]
+mod tests;
 
 pub use memory::MemoryLayer;
+pub use redis::RedisLayer;
 
 use app::names::RoomName;
 use async_trait::async_trait;
@@ -214,4 +220,8 @@ pub trait ChannelLayer: Send + Sync + 'static {
 
     /// Members dropped for lagging since start, for `/metrics`.
     fn lagging_total(&self) -> u64;
+
+    /// Why the layer is only partly working (e.g. its backend is
+    /// unreachable and only local members are served), if it is.
+    fn degraded(&self) -> Option<String>;
 }

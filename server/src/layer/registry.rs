@@ -158,8 +158,24 @@ impl Registry {
         delivery
     }
 
-    pub(crate) fn close_channel(&self, channel: &ChannelName) {
-        self.lock().remove(channel);
+    pub(crate) fn close_channel(&self, channel: &ChannelName) -> Vec<GroupName> {
+        self.lock()
+            .remove(channel)
+            .map(|m| m.groups.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether any local channel is in the group.
+    pub(crate) fn has_members(&self, group: &GroupName) -> bool {
+        self.lock().groups.contains_key(group)
+    }
+
+    /// Whether the channel lives in this registry.
+    pub(crate) fn owns(&self, channel: &ChannelName) -> bool {
+        channel
+            .as_str()
+            .strip_prefix(self.prefix.as_str())
+            .is_some_and(|rest| rest.starts_with('!'))
     }
 
     pub(crate) fn lagging_total(&self) -> u64 {
