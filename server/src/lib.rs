@@ -9,6 +9,7 @@
 //! - [`auth`]: passwords, sessions, login limits.
 //! - [`api`]: the JSON HTTP API.
 //! - [`presence`]: who is in which room.
+//! - [`ordering`]: each connection gets a room's messages in seq order, once.
 //! - [`origin`]: which pages may open a socket (`Origin` check).
 //! - [`error`]: the API's JSON error responses.
 
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod layer;
+pub mod ordering;
 pub mod origin;
 pub mod presence;
 pub mod storage;

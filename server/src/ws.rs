@@ -17,12 +17,16 @@ use crate::{
     AppState, auth,
     error::ApiError,
     layer::{Channel, ChannelClosed, ChannelName, GroupName, LayerError, Payload},
+    ordering::{LogOrder, Release},
     storage::{Page, writer::Post},
 };
 use app::{
     account::SessionUser,
     names::{RoomName, Username},
-    protocol::{ClientFrame, ErrorCode, FRAME_MAX_BYTES, HISTORY_PAGE, MessageText, ServerEvent},
+    protocol::{
+        ClientFrame, ErrorCode, FRAME_MAX_BYTES, HISTORY_MAX, HISTORY_PAGE, MessageText,
+        ServerEvent,
+    },
 };
 use axum::{
     extract::{
@@ -98,7 +102,7 @@ async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state
         group: GroupName::room(&room),
         room,
         user,
-        live_after: 0,
+        order: LogOrder::default(),
         last_typing: None,
     };
     let me = channel.name().clone();
@@ -124,9 +128,9 @@ struct Consumer {
     group: GroupName,
     /// `None` for an anonymous visitor.
     user: Option<SessionUser>,
-    /// The newest seq sent as history on joining: live copies of messages
-    /// up to it are duplicates.
-    live_after: u64,
+    /// Puts the room's messages in seq order, without duplicates (history
+    /// included) or holes.
+    order: LogOrder,
     last_typing: Option<tokio::time::Instant>,
 }
 
@@ -178,7 +182,8 @@ impl Consumer {
         let (mut sink, mut stream) = socket.split();
         let history = self.history(None, HISTORY_PAGE).await;
         if let ServerEvent::History(h) = &history {
-            self.live_after = h.messages.last().map_or(0, |m| m.seq);
+            self.order
+                .sent_up_to(h.messages.last().map_or(0, |m| m.seq));
         }
         let users = ServerEvent::UserList {
             users: self.state.presence.users(&self.room).await,
@@ -193,10 +198,14 @@ impl Consumer {
             }
         }
         loop {
+            let fill_at = self.order.fill_deadline();
             let outgoing = tokio::select! {
+                () = sleep_until_some(fill_at) => self.fill_hole().await,
                 delivered = channel.receive() => match delivered {
-                    Ok(payload) if payload.seq().is_some_and(|seq| seq <= self.live_after) => continue,
-                    Ok(payload) => payload.into_text(),
+                    Ok(payload) => match payload.seq() {
+                        Some(seq) => self.order.accept(seq, payload.into_text()),
+                        None => Release::One(Some(payload.into_text())),
+                    },
                     Err(ChannelClosed::Lagging) => {
                         return close(&mut sink, close_code::LAGGING, "lagging").await;
                     }
@@ -206,15 +215,15 @@ impl Consumer {
                 },
                 frame = stream.next() => match frame {
                     Some(Ok(Message::Text(text))) => match self.on_text(&text, &me).await {
-                        Some(reply) => reply.to_json().into(),
+                        Some(reply) => Release::One(Some(reply.to_json().into())),
                         None => continue,
                     },
-                    Some(Ok(Message::Binary(_))) => ServerEvent::error(
+                    Some(Ok(Message::Binary(_))) => Release::One(Some(ServerEvent::error(
                         ErrorCode::BinaryNotSupported,
                         "Binary frames are not supported: send JSON text frames.",
                     )
                     .to_json()
-                    .into(),
+                    .into())),
                     // tungstenite answers pings by itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => return,
@@ -226,15 +235,42 @@ impl Consumer {
                     }
                 },
             };
-            // A socket nobody reads blocks this write; the layer may drop us
-            // meanwhile, and then we stop waiting.
-            tokio::select! {
-                sent = sink.send(Message::Text(outgoing)) => if sent.is_err() { return },
-                () = channel.lagged() => {
-                    return close(&mut sink, close_code::LAGGING, "lagging").await;
+            for text in outgoing {
+                // A socket nobody reads blocks this write; the layer may drop
+                // us meanwhile, and then we stop waiting.
+                tokio::select! {
+                    sent = sink.send(Message::Text(text)) => if sent.is_err() { return },
+                    () = channel.lagged() => {
+                        return close(&mut sink, close_code::LAGGING, "lagging").await;
+                    }
                 }
             }
         }
+    }
+
+    /// Fills a hole in the room's log from storage (its message was lost or
+    /// is slow to arrive).
+    async fn fill_hole(&mut self) -> Release {
+        let Some((after, count)) = self.order.missing() else {
+            return self.order.fill([]);
+        };
+        let limit = count.clamp(1, u64::from(HISTORY_MAX)) as u32;
+        let found = match self
+            .state
+            .storage
+            .messages(&self.room, Page::After { seq: after, limit })
+            .await
+        {
+            Ok(page) => page.messages,
+            Err(e) => {
+                tracing::error!("filling a hole in {}: {e}", self.room);
+                Vec::new()
+            }
+        };
+        self.order.fill(found.into_iter().map(|m| {
+            let seq = m.seq;
+            (seq, ServerEvent::ChatMessage(m).to_json().into())
+        }))
     }
 
     /// Handles one text frame; returns the reply for this connection only.
@@ -350,6 +386,14 @@ impl Consumer {
                 ServerEvent::error(ErrorCode::Unavailable, "History cannot be read right now.")
             }
         }
+    }
+}
+
+/// Waits until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

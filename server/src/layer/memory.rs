@@ -81,12 +81,31 @@ mod tests {
         layer.group_add(&group, slow.name()).await.unwrap();
         layer.group_add(&group, quick.name()).await.unwrap();
         let d = layer.group_send(&group, Payload::event("1")).await.unwrap();
-        assert_eq!(d, Delivery { delivered: 2, lagging: vec![] });
+        assert_eq!(
+            d,
+            Delivery {
+                delivered: 2,
+                lagging: vec![]
+            }
+        );
         quick.receive().await.unwrap();
         let d = layer.group_send(&group, Payload::event("2")).await.unwrap();
-        assert_eq!(d, Delivery { delivered: 1, lagging: vec![slow.name().clone()] });
+        assert_eq!(
+            d,
+            Delivery {
+                delivered: 1,
+                lagging: vec![slow.name().clone()]
+            }
+        );
         quick.receive().await.unwrap();
         let d = layer.group_send(&group, Payload::event("3")).await.unwrap();
-        assert_eq!(d, Delivery { delivered: 1, lagging: vec![] }, "reported once, then gone");
+        assert_eq!(
+            d,
+            Delivery {
+                delivered: 1,
+                lagging: vec![]
+            },
+            "reported once, then gone"
+        );
     }
 }

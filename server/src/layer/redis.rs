@@ -113,8 +113,7 @@ impl Inner {
         let group_prefix = format!("{}:g:", self.namespace);
         if let Some(group) = topic.strip_prefix(&group_prefix) {
             if let Some(payload) = decode(body) {
-                self.registry
-                    .group_send(&GroupName(group.into()), payload);
+                self.registry.group_send(&GroupName(group.into()), payload);
             }
         } else if let Some(at) = body.iter().position(|b| *b == b'\n') {
             let (name, rest) = body.split_at(at);
@@ -188,7 +187,9 @@ async fn subscriber(
                 let Some(layer) = inner.upgrade() else { return };
                 layer.connected.store(false, Ordering::Relaxed);
                 layer.subs.lock().await.sink = None;
-                tracing::error!("lost the redis connection; serving local members until it is back");
+                tracing::error!(
+                    "lost the redis connection; serving local members until it is back"
+                );
                 reported_down = true;
             }
             Err(e) => {

@@ -33,7 +33,10 @@ async fn groups_isolate(layer: &dyn ChannelLayer) {
     layer.group_add(&group("a"), a2.name()).await.unwrap();
     layer.group_add(&group("b"), b.name()).await.unwrap();
 
-    layer.group_send(&group("a"), payload("hi a")).await.unwrap();
+    layer
+        .group_send(&group("a"), payload("hi a"))
+        .await
+        .unwrap();
     assert_eq!(receive(&mut a1).await, "hi a");
     assert_eq!(receive(&mut a2).await, "hi a");
     assert_silent(&mut b).await;
@@ -42,7 +45,10 @@ async fn groups_isolate(layer: &dyn ChannelLayer) {
 async fn unicode_group_names_work(layer: &dyn ChannelLayer) {
     let mut c = layer.new_channel().await.unwrap();
     layer.group_add(&group("聊天室"), c.name()).await.unwrap();
-    layer.group_send(&group("聊天室"), payload("你好")).await.unwrap();
+    layer
+        .group_send(&group("聊天室"), payload("你好"))
+        .await
+        .unwrap();
     assert_eq!(receive(&mut c).await, "你好");
 }
 
@@ -64,9 +70,15 @@ async fn discard_removes_from_that_group_only(layer: &dyn ChannelLayer) {
     layer.group_add(&group("b"), c.name()).await.unwrap();
     layer.group_discard(&group("a"), c.name()).await.unwrap();
 
-    layer.group_send(&group("a"), payload("to a")).await.unwrap();
+    layer
+        .group_send(&group("a"), payload("to a"))
+        .await
+        .unwrap();
     assert_silent(&mut c).await;
-    layer.group_send(&group("b"), payload("to b")).await.unwrap();
+    layer
+        .group_send(&group("b"), payload("to b"))
+        .await
+        .unwrap();
     assert_eq!(receive(&mut c).await, "to b");
 }
 
@@ -85,7 +97,10 @@ async fn a_full_member_is_dropped_counted_and_told(layer: &dyn ChannelLayer) {
     layer.group_add(&group("a"), slow.name()).await.unwrap();
     layer.group_add(&group("a"), quick.name()).await.unwrap();
     for i in 0..3 {
-        layer.group_send(&group("a"), payload(&i.to_string())).await.unwrap();
+        layer
+            .group_send(&group("a"), payload(&i.to_string()))
+            .await
+            .unwrap();
         assert_eq!(receive(&mut quick).await, i.to_string().as_str());
     }
     // `slow` read nothing: the third message found its queue full.
@@ -162,7 +177,10 @@ async fn redis_groups_span_processes() {
     one.group_add(&group("shared"), here.name()).await.unwrap();
     two.group_add(&group("shared"), there.name()).await.unwrap();
 
-    let d = one.group_send(&group("shared"), payload("both")).await.unwrap();
+    let d = one
+        .group_send(&group("shared"), payload("both"))
+        .await
+        .unwrap();
     assert_eq!(d.delivered, 2, "published once, received by both processes");
     assert_eq!(receive(&mut here).await, "both");
     assert_eq!(receive(&mut there).await, "both");
@@ -172,8 +190,13 @@ async fn redis_groups_span_processes() {
     assert_silent(&mut here).await;
 
     // The last local member leaving unsubscribes that process only.
-    two.group_discard(&group("shared"), there.name()).await.unwrap();
-    let d = one.group_send(&group("shared"), payload("one only")).await.unwrap();
+    two.group_discard(&group("shared"), there.name())
+        .await
+        .unwrap();
+    let d = one
+        .group_send(&group("shared"), payload("one only"))
+        .await
+        .unwrap();
     assert_eq!(d.delivered, 1);
     assert_eq!(receive(&mut here).await, "one only");
 }
