@@ -545,12 +545,31 @@ mod tests {
     fn log_stays_ordered_without_duplicates() {
         let mut log = Vec::new();
         for seq in [1, 3, 2, 3, 5, 4, 1] {
-            insert_in_order(&mut log, msg(seq));
+            insert_in_order(&mut log, Entry::Chat(msg(seq)));
         }
+        let pm = Entry::Private {
+            key: (3, 1),
+            incoming: true,
+            peer: "a".into(),
+            message: "x".into(),
+        };
+        insert_in_order(&mut log, pm);
+        let keys: Vec<_> = log.iter().map(Entry::key).collect();
+        assert_eq!(keys, [(1, 0), (2, 0), (3, 0), (3, 1), (4, 0), (5, 0)]);
+        assert_eq!(oldest_seq(&log), Some(1));
+        assert_eq!(newest_seq(&log), 5);
+    }
+
+    #[test]
+    fn typing_line_reads_naturally() {
+        assert_eq!(typing_line(&[]), "");
+        assert_eq!(typing_line(&["al".into()]), "al is typing…");
         assert_eq!(
-            log.iter().map(|m| m.seq).collect::<Vec<_>>(),
-            [1, 2, 3, 4, 5]
+            typing_line(&["al".into(), "bo".into()]),
+            "al and bo are typing…"
         );
+        let three = ["a".into(), "b".into(), "c".into()];
+        assert_eq!(typing_line(&three), "3 people are typing…");
     }
 
     #[test]
