@@ -37,7 +37,7 @@ use layer::{ChannelLayer, MemoryLayer, RedisLayer};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use origin::OriginPolicy;
-use presence::{MemoryPresence, Presence};
+use presence::{MemoryPresence, Presence, RedisPresence};
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 use storage::{Storage, StorageError, writer::MessageWriter};
 use tokio::net::TcpListener;
@@ -160,6 +160,14 @@ pub async fn serve(
         ),
         None => Arc::new(MemoryLayer::new(config.channel_capacity)),
     };
+    let presence: Arc<dyn Presence> = match &config.redis_url {
+        Some(url) => Arc::new(
+            RedisPresence::connect(url, layer.clone())
+                .await
+                .map_err(io::Error::other)?,
+        ),
+        None => Arc::new(MemoryPresence::default()),
+    };
     let (writer, _writer_task) = MessageWriter::start(storage.clone(), layer.clone());
     let state = AppState {
         origins: Arc::new(
@@ -168,7 +176,7 @@ pub async fn serve(
         layer,
         storage,
         writer,
-        presence: Arc::new(MemoryPresence::default()),
+        presence,
         limiter: Arc::default(),
         leptos: config.leptos,
     };
