@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Client, TestServer, User};
+use common::{Client, TestServer, post_many};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -13,17 +13,6 @@ use std::collections::HashSet;
 async fn get(server: &TestServer, path: &str) -> (StatusCode, Value) {
     let r = reqwest::get(server.http(path)).await.unwrap();
     (r.status(), r.json().await.unwrap())
-}
-
-/// Posts `n` messages as `user` in `room`, each once the previous one has
-/// come back stored (reading everything else meanwhile, as a client must).
-async fn post_many(server: &TestServer, user: &User, room: &str, n: usize) {
-    let mut client = server.join_as(user, room).await;
-    for i in 0..n {
-        let text = format!("{} #{i}", user.name);
-        client.say(&text).await;
-        while client.expect("chat_message").await["message"] != text.as_str() {}
-    }
 }
 
 #[tokio::test]

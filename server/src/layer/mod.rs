@@ -23,6 +23,7 @@ mod tests;
 
 pub use memory::MemoryLayer;
 pub use redis::RedisLayer;
+pub(crate) use redis::connection_manager;
 
 use app::names::RoomName;
 use async_trait::async_trait;

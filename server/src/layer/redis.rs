@@ -69,11 +69,25 @@ fn redis_error(e: redis::RedisError) -> LayerError {
     LayerError(format!("redis: {e}"))
 }
 
+/// A self-reconnecting Redis connection that fails fast while Redis is
+/// away (the default retries for seconds, stalling whoever is waiting),
+/// so the server can carry on with what it has locally.
+pub(crate) async fn connection_manager(
+    client: redis::Client,
+) -> redis::RedisResult<ConnectionManager> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(1)
+        .set_min_delay(Duration::from_millis(50))
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(Duration::from_secs(1)));
+    ConnectionManager::new_with_config(client, config).await
+}
+
 impl RedisLayer {
     /// Connects to Redis (failing if it cannot) and starts the subscriber task.
     pub async fn connect(url: &str, capacity: usize) -> Result<Self, LayerError> {
         let client = redis::Client::open(url).map_err(redis_error)?;
-        let publisher = ConnectionManager::new(client.clone())
+        let publisher = connection_manager(client.clone())
             .await
             .map_err(redis_error)?;
         let process = format!("p{:016x}", rand_u64());

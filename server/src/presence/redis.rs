@@ -15,7 +15,7 @@
 //! While Redis is unreachable, answers come from this process's own entries.
 
 use super::{MemoryPresence, Presence};
-use crate::layer::{ChannelLayer, GroupName, Payload};
+use crate::layer::{ChannelLayer, GroupName, Payload, connection_manager};
 use app::{names::RoomName, protocol::ServerEvent};
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script, aio::ConnectionManager};
@@ -95,7 +95,7 @@ impl RedisPresence {
         url: &str,
         layer: Arc<dyn ChannelLayer>,
     ) -> Result<Self, redis::RedisError> {
-        let conn = ConnectionManager::new(redis::Client::open(url)?).await?;
+        let conn = connection_manager(redis::Client::open(url)?).await?;
         let inner = Arc::new(Inner {
             process: format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0),
             conn,

@@ -17,8 +17,15 @@ pub const ARRIVES: Duration = Duration::from_secs(5);
 /// How long a test waits to be sure something does *not* arrive.
 pub const SILENCE: Duration = Duration::from_millis(300);
 
+/// A running server, wherever it runs: what tests can do with its address.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
+    endpoint: Endpoint,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     // Keeps the database until the server is dropped.
@@ -47,6 +54,7 @@ impl TestServer {
         let data = tempfile::tempdir().unwrap();
         let mut config = Config::from_env().expect("configuration");
         config.database_url = format!("sqlite://{}/chat.db", data.path().display());
+        config.redis_url = None;
         tweak(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, config, async {
@@ -54,6 +62,7 @@ impl TestServer {
         }));
         let server = Self {
             addr,
+            endpoint: Endpoint { addr },
             stop: Some(stop),
             task,
             _data: data,
@@ -61,8 +70,17 @@ impl TestServer {
         server.wait_until_up().await;
         server
     }
+}
 
-    async fn wait_until_up(&self) {
+impl std::ops::Deref for TestServer {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+impl Endpoint {
+    pub async fn wait_until_up(&self) {
         for _ in 0..200 {
             if let Ok(r) = reqwest::get(self.http("/healthz")).await
                 && r.status().is_success()
@@ -135,6 +153,68 @@ impl TestServer {
         client.history = client.expect("history").await;
         client.users = client.expect("user_list").await;
         client
+    }
+}
+
+/// Posts `n` messages as `user` in `room`, each once the previous one has
+/// come back stored (reading everything else meanwhile, as a client must).
+pub async fn post_many(server: &Endpoint, user: &User, room: &str, n: usize) {
+    let mut client = server.join_as(user, room).await;
+    for i in 0..n {
+        let text = format!("{} #{i}", user.name);
+        client.say(&text).await;
+        while client.expect("chat_message").await["message"] != text.as_str() {}
+    }
+}
+
+/// The server binary as a separate process (several can share a database
+/// file and a Redis), killed on drop.
+pub struct ServerProcess {
+    endpoint: Endpoint,
+    child: std::process::Child,
+}
+
+impl ServerProcess {
+    pub async fn start(database_url: &str, redis_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("LEPTOS_OUTPUT_NAME", "chat")
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis_url)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start the server binary");
+        let process = Self {
+            endpoint: Endpoint { addr },
+            child,
+        };
+        process.wait_until_up().await;
+        process
+    }
+
+    /// `kill -9`: no goodbyes.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl std::ops::Deref for ServerProcess {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -220,14 +300,23 @@ impl Client {
 
     /// The next frame, whatever it is (panics after [`ARRIVES`]).
     pub async fn next_frame(&mut self) -> Option<Message> {
+        self.next_frame_within(ARRIVES)
+            .await
+            .expect("a frame should arrive")
+    }
+
+    /// The next frame, or `Err` if none comes within `wait`.
+    pub async fn next_frame_within(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<Message>, tokio::time::error::Elapsed> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let frame = tokio::time::timeout(ARRIVES, self.ws.next())
-                .await
-                .expect("a frame should arrive");
+            let frame = tokio::time::timeout_at(deadline, self.ws.next()).await?;
             match frame {
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(m)) => return Some(m),
-                Some(Err(_)) | None => return None,
+                Some(Ok(m)) => return Ok(Some(m)),
+                Some(Err(_)) | None => return Ok(None),
             }
         }
     }

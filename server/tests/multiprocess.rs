@@ -1,0 +1,186 @@
+//! Several server processes over one Redis and one database file: a room is
+//! one room however many processes serve it.
+
+mod common;
+
+use common::{Client, Endpoint, ServerProcess, post_many};
+use futures::future::join_all;
+use serde_json::json;
+use server::testing::RedisServer;
+use std::time::Duration;
+
+struct Cluster {
+    redis: RedisServer,
+    processes: Vec<ServerProcess>,
+    _data: tempfile::TempDir,
+}
+
+async fn cluster(n: usize) -> Cluster {
+    let redis = RedisServer::start();
+    let data = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/chat.db", data.path().display());
+    let mut processes = Vec::new();
+    for _ in 0..n {
+        processes.push(ServerProcess::start(&db, &redis.url()).await);
+    }
+    Cluster {
+        redis,
+        processes,
+        _data: data,
+    }
+}
+
+impl Cluster {
+    fn at(&self, i: usize) -> &Endpoint {
+        &self.processes[i]
+    }
+}
+
+/// Reads chat messages until `last` arrives; returns their seqs in arrival order.
+async fn seqs_until(client: &mut Client, last: u64) -> Vec<u64> {
+    let mut seqs = Client::seqs(&client.history);
+    while seqs.last() != Some(&last) {
+        let m = client.expect("chat_message").await;
+        seqs.push(m["seq"].as_u64().unwrap());
+    }
+    seqs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_reaches_every_client_once_in_seq_order_across_three_processes() {
+    let c = cluster(3).await;
+    let mut posters = Vec::new();
+    for i in 0..3 {
+        posters.push(c.at(i).user(&format!("poster{i}")).await);
+    }
+    let reader = c.at(0).user("reader").await;
+    let mut clients = Vec::new();
+    for i in 0..3 {
+        for _ in 0..2 {
+            clients.push(c.at(i).join_as(&reader, "shared").await);
+        }
+    }
+    join_all((0..3).map(|i| post_many(c.at(i), &posters[i], "shared", 30))).await;
+    for client in &mut clients {
+        assert_eq!(seqs_until(client, 90).await, (1..=90).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_and_private_messages_cross_processes() {
+    let c = cluster(2).await;
+    let (alice, bob) = (c.at(0).user("alice").await, c.at(1).user("bob").await);
+    let mut a = c.at(0).join_as(&alice, "hall").await;
+    let b = c.at(1).join_as(&bob, "hall").await;
+    assert_eq!(b.users["users"], json!(["alice", "bob"]));
+    assert_eq!(a.expect("user_join").await["user"], "bob");
+
+    // Bob's second tab, on the other process, is still one Bob.
+    let mut b2 = c.at(0).join_as(&bob, "hall").await;
+    a.assert_silent().await;
+    let rooms: serde_json::Value = reqwest::get(c.at(1).http("/api/rooms"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rooms[0]["online"], 2);
+
+    a.say("/pm bob across the wire").await;
+    assert_eq!(a.expect("private_message_delivered").await["target"], "bob");
+    let mut b = b;
+    for tab in [&mut b, &mut b2] {
+        let pm = tab.expect("private_message").await;
+        assert_eq!(pm["user"], "alice");
+        assert_eq!(pm["message"], "across the wire");
+    }
+
+    drop(b);
+    a.assert_silent().await;
+    drop(b2);
+    assert_eq!(a.expect("user_leave").await["user"], "bob");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_process_has_its_people_leave_on_the_others_within_30_seconds() {
+    let mut c = cluster(2).await;
+    let (alice, carol) = (c.at(0).user("alice").await, c.at(1).user("carol").await);
+    let mut a = c.at(0).join_as(&alice, "hall").await;
+    let _carol = c.at(1).join_as(&carol, "hall").await;
+    assert_eq!(a.expect("user_join").await["user"], "carol");
+
+    c.processes[1].kill();
+    let started = std::time::Instant::now();
+    let frame = a
+        .next_frame_within(Duration::from_secs(30))
+        .await
+        .expect("carol leaves within 30 s");
+    let left: serde_json::Value = match frame {
+        Some(tokio_tungstenite::tungstenite::Message::Text(t)) => serde_json::from_str(&t).unwrap(),
+        other => panic!("expected user_leave, got {other:?}"),
+    };
+    assert_eq!(left, json!({"type": "user_leave", "user": "carol"}));
+    eprintln!("user_leave after the kill: {:?}", started.elapsed());
+    let rooms: serde_json::Value = reqwest::get(c.at(0).http("/api/rooms"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rooms[0]["online"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_mid_traffic_loses_nothing_once_recovered() {
+    let mut c = cluster(2).await;
+    let (p0, p1) = (c.at(0).user("poster0").await, c.at(1).user("poster1").await);
+    let reader = c.at(0).user("reader").await;
+    let mut readers = vec![
+        c.at(0).join_as(&reader, "busy").await,
+        c.at(1).join_as(&reader, "busy").await,
+    ];
+    let (e0, e1) = (*c.at(0), *c.at(1));
+    post_many(&e0, &p0, "busy", 10).await;
+
+    c.redis.stop();
+    // Both keep serving their own people while Redis is away.
+    let during = async {
+        post_many(&e0, &p0, "busy", 10).await;
+        post_many(&e1, &p1, "busy", 10).await;
+    };
+    let (_, ()) = tokio::join!(during, tokio::time::sleep(Duration::from_secs(3)));
+    let health = reqwest::get(e0.http("/healthz"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(health.starts_with("degraded"), "{health}");
+    c.redis.restart();
+
+    for e in [e0, e1] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while reqwest::get(e.http("/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            != "ok"
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "group traffic resumes within 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    join_all([
+        post_many(&e0, &p0, "busy", 5),
+        post_many(&e1, &p1, "busy", 5),
+    ])
+    .await;
+    for r in &mut readers {
+        assert_eq!(seqs_until(r, 40).await, (1..=40).collect::<Vec<_>>());
+    }
+}
