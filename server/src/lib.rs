@@ -12,12 +12,14 @@
 //! - [`ordering`]: each connection gets a room's messages in seq order, once.
 //! - [`origin`]: which pages may open a socket (`Origin` check).
 //! - [`error`]: the API's JSON error responses.
+//! - [`metrics`]: `/metrics` for Prometheus.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod layer;
+pub mod metrics;
 pub mod ordering;
 pub mod origin;
 pub mod presence;
@@ -56,6 +58,7 @@ pub struct AppState {
     pub writer: MessageWriter,
     pub presence: Arc<dyn Presence>,
     pub limiter: Arc<auth::LoginLimiter>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -113,6 +116,7 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
     router
         .route("/ws/chat/{room}/", get(ws::upgrade))
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics::render))
         .merge(api::routes())
         .leptos_routes_with_context(
             &state,
@@ -168,7 +172,9 @@ pub async fn serve(
         ),
         None => Arc::new(MemoryPresence::default()),
     };
-    let (writer, _writer_task) = MessageWriter::start(storage.clone(), layer.clone());
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (writer, _writer_task) =
+        MessageWriter::start(storage.clone(), layer.clone(), metrics.clone());
     let state = AppState {
         origins: Arc::new(
             OriginPolicy::new(&config.allowed_origins, bound).map_err(io::Error::other)?,
@@ -178,6 +184,7 @@ pub async fn serve(
         writer,
         presence,
         limiter: Arc::default(),
+        metrics,
         leptos: config.leptos,
     };
     let app = router(state, sessions, config.secure_cookies);

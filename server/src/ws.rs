@@ -88,6 +88,7 @@ pub async fn upgrade(
 }
 
 async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state: AppState) {
+    let _counted = state.metrics.connection();
     let mut channel = match state.layer.new_channel().await {
         Ok(channel) => channel,
         Err(e) => {

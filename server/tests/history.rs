@@ -222,3 +222,23 @@ async fn the_messages_api_pages_both_ways_and_refuses_bad_queries() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "invalid_room");
 }
+
+#[tokio::test]
+async fn metrics_count_connections_and_stored_messages() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let mut a = server.join_as(&alice, "counted").await;
+    let _b = server.join("counted").await;
+    a.say("one").await;
+    a.expect("chat_message").await;
+    let (status, text) = server.page("/metrics", None).await;
+    assert_eq!(status, 200);
+    for line in [
+        "chat_websocket_connections 2",
+        "chat_messages_stored_total 1",
+        "chat_lagging_disconnects_total 0",
+        "chat_layer_degraded 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+}

@@ -156,6 +156,16 @@ async fn a_redis_outage_mid_traffic_loses_nothing_once_recovered() {
         .await
         .unwrap();
     assert!(health.starts_with("degraded"), "{health}");
+    let metrics = reqwest::get(e0.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "chat_layer_degraded 1"),
+        "{metrics}"
+    );
     c.redis.restart();
 
     for e in [e0, e1] {

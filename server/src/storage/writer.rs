@@ -11,6 +11,7 @@
 
 use super::{Storage, StorageError, now_rfc3339};
 use crate::layer::{ChannelLayer, ChannelName, GroupName, Payload};
+use crate::metrics::Metrics;
 use app::{
     names::RoomName,
     protocol::{ChatMessage, ErrorCode, ServerEvent},
@@ -45,9 +46,10 @@ impl MessageWriter {
     pub fn start(
         storage: Storage,
         layer: Arc<dyn ChannelLayer>,
+        metrics: Arc<Metrics>,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(storage, layer, rx));
+        let task = tokio::spawn(run(storage, layer, metrics, rx));
         (Self { queue }, task)
     }
 
@@ -61,12 +63,23 @@ impl MessageWriter {
     }
 }
 
-async fn run(storage: Storage, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Receiver<Post>) {
+async fn run(
+    storage: Storage,
+    layer: Arc<dyn ChannelLayer>,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Post>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         match commit(&storage, &batch).await {
             Ok(stored) => {
                 batch.clear();
+                metrics
+                    .storage_batches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                metrics
+                    .messages_stored
+                    .fetch_add(stored.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 for message in stored {
                     let group = GroupName::room(&message.room);
                     let seq = message.seq;
