@@ -59,6 +59,8 @@ pub struct AppState {
     pub presence: Arc<dyn Presence>,
     pub limiter: Arc<auth::LoginLimiter>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Turns true when the server begins shutting down: sockets close with 1012.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -138,7 +140,12 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
     }
 }
 
-/// Serves until `shutdown` resolves.
+/// How long shutdown waits for sockets to close and the writer to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Serves until `shutdown` resolves; then stops accepting, closes every
+/// socket with 1012 (clients reconnect to a restarted or other process),
+/// stores what the writer still holds, and returns — within 10 s.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -173,8 +180,9 @@ pub async fn serve(
         None => Arc::new(MemoryPresence::default()),
     };
     let metrics = Arc::new(metrics::Metrics::default());
-    let (writer, _writer_task) =
+    let (writer, writer_task) =
         MessageWriter::start(storage.clone(), layer.clone(), metrics.clone());
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
         origins: Arc::new(
             OriginPolicy::new(&config.allowed_origins, bound).map_err(io::Error::other)?,
@@ -184,7 +192,8 @@ pub async fn serve(
         writer,
         presence,
         limiter: Arc::default(),
-        metrics,
+        metrics: metrics.clone(),
+        shutdown: stop_rx,
         leptos: config.leptos,
     };
     let app = router(state, sessions, config.secure_cookies);
@@ -192,6 +201,28 @@ pub async fn serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    })
+    .await?;
+    // No new connections now; the open sockets are closing with 1012.
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while metrics
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed)
+        > 0
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Every sender is gone once the sockets are: the writer stores what it
+    // holds and ends.
+    if tokio::time::timeout(SHUTDOWN_GRACE, writer_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the message writer did not finish in time");
+    }
+    Ok(())
 }

@@ -30,7 +30,7 @@ use app::{
 };
 use axum::{
     extract::{
-        Path, State,
+        Path, Query, State,
         ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
     },
     http::{HeaderMap, StatusCode},
@@ -49,14 +49,24 @@ pub mod close_code {
     pub const TOO_BIG: u16 = 1009;
     /// RFC 6455: the server hit an internal error.
     pub const INTERNAL: u16 = 1011;
+    /// RFC 6455: the server is restarting; reconnect shortly.
+    pub const RESTART: u16 = 1012;
 }
 
 /// How long a close frame may take to go out before we just drop the socket.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `?after_seq=N` on the upgrade: the client has shown the room up to N;
+/// it is sent everything after N instead of the latest page.
+#[derive(serde::Deserialize)]
+pub struct Resume {
+    after_seq: Option<String>,
+}
 
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(raw_room): Path<String>,
+    Query(resume): Query<Resume>,
     headers: HeaderMap,
     session: Session,
     ws: WebSocketUpgrade,
@@ -81,13 +91,31 @@ pub async fn upgrade(
         )
         .into_response();
     }
+    let resume_after = match resume.after_seq.as_deref().map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "after_seq must be a whole number.",
+            )
+            .into_response();
+        }
+    };
     let user = auth::current_user(&session).await;
     ws.max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
-        .on_upgrade(move |socket| run(socket, room, user, state))
+        .on_upgrade(move |socket| run(socket, room, user, resume_after, state))
 }
 
-async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state: AppState) {
+async fn run(
+    socket: WebSocket,
+    room: RoomName,
+    user: Option<SessionUser>,
+    resume_after: Option<u64>,
+    state: AppState,
+) {
     let _counted = state.metrics.connection();
     let mut channel = match state.layer.new_channel().await {
         Ok(channel) => channel,
@@ -108,7 +136,7 @@ async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state
     };
     let me = channel.name().clone();
     match consumer.enter(&me).await {
-        Ok(()) => consumer.pump(socket, &mut channel).await,
+        Ok(()) => consumer.pump(socket, &mut channel, resume_after).await,
         Err(e) => {
             tracing::error!("cannot join {}: {e}", consumer.group);
             let (mut sink, _) = socket.split();
@@ -118,6 +146,9 @@ async fn run(socket: WebSocket, room: RoomName, user: Option<SessionUser>, state
     consumer.exit(&me).await;
     state.layer.close_channel(&me).await;
 }
+
+/// Most missed messages sent on a reconnect before falling back to the latest page.
+const CATCH_UP_MAX: usize = 5_000;
 
 /// Typing signals closer together than this are dropped (clients send one
 /// every 2 s at most).
@@ -178,18 +209,40 @@ impl Consumer {
     }
 
     /// Sends the latest history, then moves frames both ways until either side ends.
-    async fn pump(&mut self, socket: WebSocket, channel: &mut Channel) {
+    async fn pump(&mut self, socket: WebSocket, channel: &mut Channel, resume_after: Option<u64>) {
         let me = channel.name().clone();
         let (mut sink, mut stream) = socket.split();
-        let history = self.history(None, HISTORY_PAGE).await;
-        if let ServerEvent::History(h) = &history {
-            self.order
-                .sent_up_to(h.messages.last().map_or(0, |m| m.seq));
-        }
-        let users = ServerEvent::UserList {
-            users: self.state.presence.users(&self.room).await,
+        let mut first = match resume_after {
+            Some(after) => self.catch_up(after).await,
+            None => vec![self.history(None, HISTORY_PAGE).await],
         };
-        for event in [history, users] {
+        let sent_up_to = first
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::History(h) => h.messages.last().map(|m| m.seq),
+                _ => None,
+            })
+            .max();
+        match sent_up_to {
+            Some(seq) => self.order.sent_up_to(seq),
+            // Nothing new: the log continues after the room's newest message.
+            None => match self
+                .state
+                .storage
+                .messages(&self.room, Page::Latest { limit: 1 })
+                .await
+            {
+                Ok(h) => self
+                    .order
+                    .sent_up_to(h.messages.last().map_or(0, |m| m.seq)),
+                Err(e) => tracing::error!("reading {}: {e}", self.room),
+            },
+        }
+        first.push(ServerEvent::UserList {
+            users: self.state.presence.users(&self.room).await,
+        });
+        let mut shutdown = self.state.shutdown.clone();
+        for event in first {
             if sink
                 .send(Message::Text(event.to_json().into()))
                 .await
@@ -201,6 +254,9 @@ impl Consumer {
         loop {
             let fill_at = self.order.fill_deadline();
             let outgoing = tokio::select! {
+                () = stopping(&mut shutdown) => {
+                    return close(&mut sink, close_code::RESTART, "server restart").await;
+                }
                 () = sleep_until_some(fill_at) => self.fill_hole().await,
                 delivered = channel.receive() => match delivered {
                     Ok(payload) => match payload.seq() {
@@ -374,6 +430,45 @@ impl Consumer {
         }
     }
 
+    /// Everything after `after`, as `history` events of up to 200 messages
+    /// (at most [`CATCH_UP_MAX`] in all; a client that missed more gets the
+    /// latest page and can scroll back).
+    async fn catch_up(&self, after: u64) -> Vec<ServerEvent> {
+        let mut events = Vec::new();
+        let mut after = after;
+        let mut sent = 0;
+        loop {
+            let page = Page::After {
+                seq: after,
+                limit: HISTORY_MAX,
+            };
+            match self.state.storage.messages(&self.room, page).await {
+                Ok(history) => {
+                    let more = history.has_more;
+                    sent += history.messages.len();
+                    if let Some(last) = history.messages.last() {
+                        after = last.seq;
+                    }
+                    events.push(ServerEvent::History(history));
+                    if !more {
+                        return events;
+                    }
+                    if sent >= CATCH_UP_MAX {
+                        return vec![self.history(None, HISTORY_PAGE).await];
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("catching up in {}: {e}", self.room);
+                    events.push(ServerEvent::error(
+                        ErrorCode::Unavailable,
+                        "Missed messages cannot be loaded right now; reload the page.",
+                    ));
+                    return events;
+                }
+            }
+        }
+    }
+
     /// A page of the room's log: the latest, or older than `before_seq`.
     async fn history(&self, before_seq: Option<u64>, limit: u32) -> ServerEvent {
         let page = match before_seq {
@@ -388,6 +483,11 @@ impl Consumer {
             }
         }
     }
+}
+
+/// Resolves when the server starts shutting down.
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
 }
 
 /// Waits until `deadline`, or forever without one.

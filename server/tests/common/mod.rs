@@ -145,6 +145,28 @@ impl Endpoint {
         )
     }
 
+    /// Rejoins as `user` after having shown the room up to `after_seq`:
+    /// reads the catch-up history (possibly several pages) and the user list.
+    /// Returns the client and the seqs caught up on.
+    pub async fn rejoin_as(&self, user: &User, room: &str, after_seq: u64) -> (Client, Vec<u64>) {
+        let url = format!("{}?after_seq={after_seq}", self.ws_url(room));
+        let mut client = Client::connect(&url, &[("Cookie", user.cookie.as_str())])
+            .await
+            .expect("connect");
+        let mut seqs = Vec::new();
+        loop {
+            let event = client.event().await;
+            match event["type"].as_str() {
+                Some("history") => seqs.extend(Client::seqs(&event)),
+                Some("user_list") => {
+                    client.users = event;
+                    return (client, seqs);
+                }
+                _ => panic!("unexpected {event} while catching up"),
+            }
+        }
+    }
+
     /// Joins a room anonymously and reads the history event sent on joining.
     pub async fn join(&self, room: &str) -> Client {
         let mut client = Client::connect(&self.ws_url(room), &[])
@@ -181,7 +203,12 @@ impl ServerProcess {
             .local_addr()
             .unwrap()
             .port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        Self::start_at(([127, 0, 0, 1], port).into(), database_url, redis_url).await
+    }
+
+    /// Starts on a given address (to restart in place); `redis_url` may be
+    /// empty for the in-memory layer.
+    pub async fn start_at(addr: SocketAddr, database_url: &str, redis_url: &str) -> Self {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .env("LEPTOS_OUTPUT_NAME", "chat")
             .env("LEPTOS_SITE_ADDR", addr.to_string())
@@ -196,6 +223,16 @@ impl ServerProcess {
         };
         process.wait_until_up().await;
         process
+    }
+
+    /// SIGTERM, as a service manager stops it; returns how long it took to exit.
+    pub fn terminate(&mut self) -> Duration {
+        let started = std::time::Instant::now();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        started.elapsed()
     }
 
     /// `kill -9`: no goodbyes.
