@@ -34,14 +34,24 @@ impl RoomSocket {
     /// Opens the room's socket in the background and keeps it open until
     /// [`RoomSocket::close`]. Frames sent while disconnected wait in order and
     /// go out once the socket is back.
+    ///
+    /// `resume_from` is asked at every (re)connect: the highest seq the page
+    /// shows with nothing missing before it. The server then sends
+    /// everything after it (`?after_seq=`), so a reconnect loses nothing and
+    /// repeats nothing.
     pub fn open(
         room: &RoomName,
+        resume_from: impl Fn() -> Option<u64> + 'static,
         on_event: impl Fn(ServerEvent) + 'static,
         on_status: impl Fn(ConnStatus) + 'static,
     ) -> Self {
         let (outbox, frames) = mpsc::unbounded();
         let stopped = Arc::new(AtomicBool::new(false));
         let url = ws_url(room);
+        let url = move || match resume_from() {
+            Some(seq) => format!("{url}?after_seq={seq}"),
+            None => url.clone(),
+        };
         leptos::task::spawn_local(run(url, frames, stopped.clone(), on_event, on_status));
         Self { outbox, stopped }
     }
@@ -77,7 +87,7 @@ enum SessionEnd {
 }
 
 async fn run(
-    url: String,
+    url: impl Fn() -> String,
     mut frames: mpsc::UnboundedReceiver<String>,
     stopped: Arc<AtomicBool>,
     on_event: impl Fn(ServerEvent),
@@ -85,7 +95,7 @@ async fn run(
 ) {
     let mut failures: u32 = 0;
     loop {
-        match session(&url, &mut frames, &on_event, &on_status).await {
+        match session(&url(), &mut frames, &on_event, &on_status).await {
             SessionEnd::Stopped => return,
             SessionEnd::WasLive => failures = 0,
             SessionEnd::NeverOpened => failures += 1,

@@ -32,6 +32,8 @@ pub enum ConnStatus {
     Connecting,
     Live,
     Reconnecting,
+    /// Live again after a drop, with this many missed messages caught up on.
+    BackOnline(usize),
 }
 
 impl ConnStatus {
@@ -39,16 +41,19 @@ impl ConnStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Connecting => "connecting",
-            Self::Live => "live",
+            Self::Live | Self::BackOnline(_) => "live",
             Self::Reconnecting => "reconnecting",
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self) -> String {
         match self {
-            Self::Connecting => "Connecting…",
-            Self::Live => "Live",
-            Self::Reconnecting => "Reconnecting…",
+            Self::Connecting => "Connecting…".into(),
+            Self::Live => "Live".into(),
+            Self::Reconnecting => "Reconnecting…".into(),
+            Self::BackOnline(0) => "Back online".into(),
+            Self::BackOnline(1) => "Back online — 1 missed message loaded".into(),
+            Self::BackOnline(n) => format!("Back online — {n} missed messages loaded"),
         }
     }
 }

@@ -1,85 +1,25 @@
 // Two server processes behind one Redis, sharing one database: two people
 // on different processes chat, see each other online and exchange a PM.
 import { expect, test } from "@playwright/test";
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, existsSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { messageTexts, say, unique, PASSWORD, hydrated } from "./helpers";
+import { PASSWORD, hydrated, messageTexts, say, unique } from "./helpers";
+import { ServerProcess, freshDatabase, startRedis } from "./processes";
+import type { ChildProcess } from "node:child_process";
 
-const root = path.resolve(__dirname, "../..");
-const serverBin = process.env.SERVER_BIN ?? path.join(root, "target/debug/server");
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-async function until(check: () => Promise<boolean>, what: string) {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const children: ChildProcess[] = [];
+let redis: ChildProcess | undefined;
+let servers: ServerProcess[] = [];
 let origins: string[] = [];
 
 test.beforeAll(async () => {
-  if (!existsSync(serverBin)) throw new Error(`no server binary at ${serverBin} (set SERVER_BIN)`);
-  const redisPort = await freePort();
-  children.push(
-    spawn("redis-server", ["--port", `${redisPort}`, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    }),
-  );
-  await until(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const socket = connect(redisPort, "127.0.0.1", () => {
-          socket.end();
-          resolve(true);
-        });
-        socket.on("error", () => resolve(false));
-      }),
-    "redis-server to listen",
-  );
-  const data = mkdtempSync(path.join(tmpdir(), "chat-cluster-"));
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    children.push(
-      spawn(serverBin, [], {
-        cwd: root,
-        stdio: "ignore",
-        env: {
-          ...process.env,
-          LEPTOS_OUTPUT_NAME: "chat",
-          LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-          DATABASE_URL: `sqlite://${data}/chat.db`,
-          REDIS_URL: `redis://127.0.0.1:${redisPort}/`,
-          RUST_LOG: "warn",
-        },
-      }),
-    );
-    origins.push(`http://127.0.0.1:${port}`);
-  }
-  for (const origin of origins) {
-    await until(async () => (await fetch(`${origin}/healthz`)).ok, `${origin} to serve`);
-  }
+  const started = await startRedis();
+  redis = started.child;
+  const database = freshDatabase();
+  servers = [await ServerProcess.start(database, started.url), await ServerProcess.start(database, started.url)];
+  origins = servers.map((s) => s.origin);
 });
 
 test.afterAll(() => {
-  for (const child of children) child.kill("SIGKILL");
-  origins = [];
+  for (const s of servers) s.kill();
+  redis?.kill("SIGKILL");
 });
 
 test("two people on two processes chat, see each other online and exchange a PM", async ({ browser }) => {

@@ -84,6 +84,27 @@ fn newest_seq(log: &[Entry]) -> u64 {
         .unwrap_or(0)
 }
 
+/// The newest seq with nothing missing between it and the oldest message
+/// shown: where a reconnect resumes from.
+fn contiguous_up_to(log: &[Entry]) -> Option<u64> {
+    let mut seqs = log.iter().filter_map(|e| match e {
+        Entry::Chat(m) => Some(m.seq),
+        Entry::Private { .. } => None,
+    });
+    let mut last = seqs.next()?;
+    for seq in seqs {
+        if seq != last + 1 {
+            break;
+        }
+        last = seq;
+    }
+    Some(last)
+}
+
+/// How long a hole in the log may wait for its message before the page
+/// asks for it (messages can overtake each other on the way).
+const HOLE_WAIT: std::time::Duration = std::time::Duration::from_millis(600);
+
 /// Milliseconds since the epoch, in the browser (typing signals are timed).
 fn now_ms() -> f64 {
     #[cfg(feature = "browser")]
@@ -112,6 +133,9 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     let typing_last_sent = StoredValue::new(f64::MIN);
     let private_count = StoredValue::new(0u32);
     let status = RwSignal::new(ConnStatus::Connecting);
+    // Set when the socket drops; the catch-up after reconnecting counts the
+    // messages it brings until the user list marks its end.
+    let recovering = StoredValue::new(None::<usize>);
     let notice = RwSignal::new(None::<Notice>);
     // Whether the server has older messages than the oldest shown, and
     // whether a request for them is on its way.
@@ -147,9 +171,44 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         }
     };
 
+    // Holds seqs just past a hole; asks the server for the hole if it lasts.
+    let socket_cell = StoredValue::new(None::<Connection>);
+    let check_hole = move |seq: u64| {
+        set_timeout(
+            move || {
+                let newest_before = entries.with_untracked(|l| {
+                    l.iter()
+                        .filter_map(|e| match e {
+                            Entry::Chat(m) if m.seq < seq => Some(m.seq),
+                            _ => None,
+                        })
+                        .max()
+                });
+                let Some(before) = newest_before else { return };
+                let missing = seq - before - 1;
+                if missing > 0
+                    && let Some(socket) = socket_cell.get_value()
+                {
+                    socket.send(
+                        ClientFrame::History {
+                            before_seq: Some(seq),
+                            limit: missing.min(u64::from(crate::protocol::HISTORY_MAX)) as u32,
+                        }
+                        .to_json(),
+                    );
+                }
+            },
+            HOLE_WAIT,
+        );
+    };
+
     let on_event = move |event: ServerEvent| match event {
         ServerEvent::ChatMessage(m) => {
             stop_typing(&m.user);
+            let newest = entries.with_untracked(|l| newest_seq(l));
+            if newest > 0 && m.seq > newest + 1 {
+                check_hole(m.seq);
+            }
             entries.update(|log| insert_in_order(log, Entry::Chat(m)))
         }
         ServerEvent::History(page) => {
@@ -166,9 +225,16 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 }
             }
             loading_older.set(false);
+            let before = entries.with_untracked(Vec::len);
             entries.update(|log| {
                 for m in page.messages {
                     insert_in_order(log, Entry::Chat(m));
+                }
+            });
+            let added = entries.with_untracked(Vec::len) - before;
+            recovering.update_value(|r| {
+                if let Some(n) = r {
+                    *n += added;
                 }
             });
         }
@@ -176,6 +242,11 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
             list.sort();
             list.dedup();
             users.set(list);
+            // The user list ends what the server sends on (re)connecting.
+            if let Some(missed) = recovering.get_value() {
+                recovering.set_value(None);
+                status.set(ConnStatus::BackOnline(missed));
+            }
         }
         ServerEvent::UserJoin { user } => users.update(|list| {
             if let Err(at) = list.binary_search(&user) {
@@ -222,7 +293,18 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
             }))
         }
     };
-    let socket = connect(&room, on_event, move |s| status.set(s));
+    let on_status = move |s: ConnStatus| {
+        if s == ConnStatus::Reconnecting {
+            recovering.set_value(Some(0));
+        }
+        // While catching up, keep saying "reconnecting" until it is done.
+        if !(s == ConnStatus::Live && recovering.get_value().is_some()) {
+            status.set(s);
+        }
+    };
+    let resume_from = move || entries.with_untracked(|l| contiguous_up_to(l));
+    let socket = connect(&room, resume_from, on_event, on_status);
+    socket_cell.set_value(Some(socket));
 
     Effect::new(move |_| {
         if let Some(input) = input.get() {
@@ -490,10 +572,11 @@ impl Connection {
 #[cfg(feature = "browser")]
 fn connect(
     room: &RoomName,
+    resume_from: impl Fn() -> Option<u64> + 'static,
     on_event: impl Fn(ServerEvent) + 'static,
     on_status: impl Fn(ConnStatus) + 'static,
 ) -> Connection {
-    let socket = crate::client::RoomSocket::open(room, on_event, on_status);
+    let socket = crate::client::RoomSocket::open(room, resume_from, on_event, on_status);
     let socket = StoredValue::new(Some(socket));
     on_cleanup(move || {
         socket.update_value(|s| {
@@ -508,6 +591,7 @@ fn connect(
 #[cfg(not(feature = "browser"))]
 fn connect(
     _room: &RoomName,
+    _resume_from: impl Fn() -> Option<u64> + 'static,
     _on_event: impl Fn(ServerEvent) + 'static,
     _on_status: impl Fn(ConnStatus) + 'static,
 ) -> Connection {
@@ -558,6 +642,10 @@ mod tests {
         assert_eq!(keys, [(1, 0), (2, 0), (3, 0), (3, 1), (4, 0), (5, 0)]);
         assert_eq!(oldest_seq(&log), Some(1));
         assert_eq!(newest_seq(&log), 5);
+        assert_eq!(contiguous_up_to(&log), Some(5));
+        insert_in_order(&mut log, Entry::Chat(msg(7)));
+        assert_eq!(contiguous_up_to(&log), Some(5), "6 is missing");
+        assert_eq!(contiguous_up_to(&[]), None);
     }
 
     #[test]

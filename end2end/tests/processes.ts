@@ -1,0 +1,99 @@
+// Extra server processes (and a Redis) for tests that need more than the
+// one server `cargo leptos end-to-end` starts: several processes, restarts.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const root = path.resolve(__dirname, "../..");
+const serverBin = process.env.SERVER_BIN ?? path.join(root, "target/debug/server");
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+export async function until(check: () => Promise<boolean>, what: string, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1", () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+/** A private redis-server on a free port. */
+export async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", `${port}`, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  await until(() => listening(port), "redis-server to listen");
+  return { url: `redis://127.0.0.1:${port}/`, child };
+}
+
+/** A fresh database location shared by the processes given it. */
+export function freshDatabase(): string {
+  return `sqlite://${mkdtempSync(path.join(tmpdir(), "chat-e2e-"))}/chat.db`;
+}
+
+export class ServerProcess {
+  child: ChildProcess;
+  constructor(
+    readonly port: number,
+    readonly database: string,
+    readonly redis?: string,
+  ) {
+    if (!existsSync(serverBin)) throw new Error(`no server binary at ${serverBin} (set SERVER_BIN)`);
+    this.child = spawn(serverBin, [], {
+      cwd: root,
+      stdio: "ignore",
+      env: {
+        ...process.env,
+        LEPTOS_OUTPUT_NAME: "chat",
+        LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+        DATABASE_URL: database,
+        REDIS_URL: redis ?? "",
+        RUST_LOG: "warn",
+      },
+    });
+  }
+
+  get origin() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(database: string, redis?: string, port?: number): Promise<ServerProcess> {
+    const server = new ServerProcess(port ?? (await freePort()), database, redis);
+    await until(async () => (await fetch(`${server.origin}/healthz`)).ok, `${server.origin} to serve`);
+    return server;
+  }
+
+  /** SIGTERM, and wait until it has exited. */
+  async stop() {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGTERM");
+    await exited;
+  }
+
+  kill() {
+    this.child.kill("SIGKILL");
+  }
+}
