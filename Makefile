@@ -11,13 +11,17 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 LEPTOS_RUSTFLAGS := --cfg erase_components
 CARGO := RUSTFLAGS="$(LEPTOS_RUSTFLAGS)" cargo
 
-.PHONY: run test tools-run tools-test fmt-check lint unit-test e2e csr-build
+.PHONY: run test bench tools-run tools-test fmt-check lint unit-test e2e csr-build
 
 run: tools-run
 	cargo leptos watch
 
 test: tools-test fmt-check lint unit-test e2e csr-build
 	@echo "make test: all passed"
+
+# Release builds, then the standard load scenarios; writes bench/RESULTS.md.
+bench:
+	scripts/bench.sh
 
 tools-run:
 	@scripts/bootstrap.sh run

@@ -2,6 +2,7 @@
 # Installs only what is missing, saying what and why.
 #   scripts/bootstrap.sh run    what `make run` needs
 #   scripts/bootstrap.sh test   that, plus what `make test` needs
+#   scripts/bootstrap.sh bench  that, plus redis-server (for `make bench`)
 # Every tool is pinned to a version that builds on rustc 1.95 and never
 # downloads binaries at run time (see README.md, "Toolchain").
 set -euo pipefail
@@ -65,6 +66,10 @@ if ! has_version wasm-bindgen "wasm-bindgen $WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
+if [ "$mode" = bench ]; then
+  apt_install redis-server "the benchmark runs the Redis layer too"
+  exit 0
+fi
 [ "$mode" = test ] || exit 0
 
 apt_install chromium "the browser the end-to-end tests drive"

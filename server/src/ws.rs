@@ -106,6 +106,9 @@ pub async fn upgrade(
     let user = auth::current_user(&session).await;
     ws.max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
+        // tungstenite reserves its read buffer up front (128 KiB by default):
+        // most chat frames are tiny, and 10,000 idle sockets must stay cheap.
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| run(socket, room, user, resume_after, state))
 }
 
@@ -146,6 +149,9 @@ async fn run(
     consumer.exit(&me).await;
     state.layer.close_channel(&me).await;
 }
+
+/// Initial read buffer per socket; it grows for the rare big frame.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// Most missed messages sent on a reconnect before falling back to the latest page.
 const CATCH_UP_MAX: usize = 5_000;

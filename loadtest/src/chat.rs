@@ -1,0 +1,346 @@
+//! Chat scenarios: R rooms × C signed-in clients, everyone posting at a
+//! share of a total rate; latency is measured from the send time embedded
+//! in each message to its arrival at each member.
+
+use crate::{args::Args, stats::Latencies};
+use futures::{SinkExt, StreamExt};
+use std::{sync::Arc, time::Duration};
+use tokio::{sync::Barrier, time::Instant};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+
+/// Time allowed after sending stops for the last messages to arrive.
+const DRAIN: Duration = Duration::from_secs(2);
+
+struct Setup {
+    http: String,
+    ws: String,
+    rooms: usize,
+    clients: usize,
+    label: String,
+}
+
+impl Setup {
+    fn from(args: &Args) -> Result<Self, String> {
+        Ok(Self {
+            http: args.text("url", "http://127.0.0.1:3000"),
+            ws: args.ws_base(),
+            rooms: args.number("rooms", 10)?,
+            clients: args.number("clients", 10)?,
+            label: args.text("label", ""),
+        })
+    }
+
+    fn connections(&self) -> usize {
+        self.rooms * self.clients
+    }
+}
+
+/// Registers one account per connection; returns their session cookies.
+async fn register(setup: &Setup) -> Result<Vec<String>, String> {
+    let prefix = format!("lt{:x}", std::process::id() ^ now_nanos());
+    let http = reqwest::Client::new();
+    let mut cookies = Vec::with_capacity(setup.connections());
+    for i in 0..setup.connections() {
+        let response = http
+            .post(format!("{}/api/register", setup.http))
+            .json(&serde_json::json!({"username": format!("{prefix}-{i}"), "password": "load test password"}))
+            .send()
+            .await
+            .map_err(|e| format!("registering: {e}"))?;
+        if response.status() != 201 {
+            return Err(format!("registering: HTTP {}", response.status()));
+        }
+        let cookie = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("chat_session="))
+            .and_then(|v| v.split(';').next())
+            .ok_or("no session cookie")?
+            .to_owned();
+        cookies.push(cookie);
+    }
+    Ok(cookies)
+}
+
+fn now_nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
+pub struct Report {
+    pub label: String,
+    pub rooms: usize,
+    pub clients: usize,
+    pub target_rate: f64,
+    pub secs: f64,
+    pub sent: u64,
+    pub expected: u64,
+    pub delivered: u64,
+    pub disconnects: usize,
+    pub connect: Latencies,
+    pub latency: Latencies,
+}
+
+impl Report {
+    pub fn loss(&self) -> u64 {
+        self.expected.saturating_sub(self.delivered)
+    }
+
+    fn sent_per_s(&self) -> f64 {
+        self.sent as f64 / self.secs
+    }
+
+    fn deliveries_per_s(&self) -> f64 {
+        self.delivered as f64 / self.secs
+    }
+
+    fn print(&mut self, mode: &str) {
+        let (p50, p90, p99, max) = (
+            self.latency.percentile_ms(50.0),
+            self.latency.percentile_ms(90.0),
+            self.latency.percentile_ms(99.0),
+            self.latency.percentile_ms(100.0),
+        );
+        let (c50, c99) = (
+            self.connect.percentile_ms(50.0),
+            self.connect.percentile_ms(99.0),
+        );
+        println!(
+            "{:<24} {:>3}×{:<4} target {:>7.0}/s  sent {:>8.0}/s  deliveries {:>9.0}/s  \
+             p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  loss {:>6}  dropped {:>3}  connect p50 {:.1} ms p99 {:.1} ms",
+            self.label,
+            self.rooms,
+            self.clients,
+            self.target_rate,
+            self.sent_per_s(),
+            self.deliveries_per_s(),
+            p50,
+            p90,
+            p99,
+            max,
+            self.loss(),
+            self.disconnects,
+            c50,
+            c99
+        );
+        let json = serde_json::json!({
+            "mode": mode, "label": self.label, "rooms": self.rooms, "clients": self.clients,
+            "target_rate": self.target_rate, "secs": self.secs, "sent": self.sent,
+            "sent_per_s": self.sent_per_s(), "expected": self.expected, "delivered": self.delivered,
+            "loss": self.loss(), "deliveries_per_s": self.deliveries_per_s(),
+            "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
+            "dropped_connections": self.disconnects, "connect_p50_ms": c50, "connect_p99_ms": c99,
+        });
+        println!("RESULT {json}");
+    }
+}
+
+struct ClientResult {
+    room: usize,
+    connect_us: u32,
+    sent: u64,
+    received: u64,
+    latencies: Vec<u32>,
+    dropped: bool,
+}
+
+/// One run: connect everyone, post at `rate` messages/s in total for `secs`,
+/// wait for stragglers, report.
+async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<Report, String> {
+    let clock = Instant::now();
+    let n = setup.connections();
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let run_id = format!("{:x}", now_nanos());
+    // Each client's share of the rate, staggered so sends do not bunch up.
+    let period = Duration::from_secs_f64(n as f64 / rate.max(0.001));
+    let mut tasks = Vec::with_capacity(n);
+    for (i, cookie) in cookies.iter().enumerate().take(n) {
+        let room = i % setup.rooms;
+        let url = format!("{}/ws/chat/lt-{run_id}-{room}/", setup.ws);
+        let cookie = cookie.clone();
+        let barrier = barrier.clone();
+        let offset = period.mul_f64(i as f64 / n as f64);
+        tasks.push(tokio::spawn(async move {
+            client(url, cookie, room, clock, barrier, period, offset, secs).await
+        }));
+    }
+    barrier.wait().await; // everyone connected
+    let mut report = Report {
+        label: setup.label.clone(),
+        rooms: setup.rooms,
+        clients: setup.clients,
+        target_rate: rate,
+        secs,
+        sent: 0,
+        expected: 0,
+        delivered: 0,
+        disconnects: 0,
+        connect: Latencies::default(),
+        latency: Latencies::default(),
+    };
+    let mut sent_per_room = vec![0u64; setup.rooms];
+    for task in tasks {
+        let r = task.await.map_err(|e| e.to_string())??;
+        sent_per_room[r.room] += r.sent;
+        report.sent += r.sent;
+        report.delivered += r.received;
+        report.disconnects += usize::from(r.dropped);
+        report.connect.0.push(r.connect_us);
+        report.latency.merge(r.latencies);
+    }
+    report.expected = sent_per_room.iter().map(|s| s * setup.clients as u64).sum();
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client(
+    url: String,
+    cookie: String,
+    room: usize,
+    clock: Instant,
+    barrier: Arc<Barrier>,
+    period: Duration,
+    offset: Duration,
+    secs: f64,
+) -> Result<ClientResult, String> {
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    request.headers_mut().insert(
+        "cookie",
+        HeaderValue::from_str(&cookie).map_err(|e| e.to_string())?,
+    );
+    let started = Instant::now();
+    let connected = tokio_tungstenite::connect_async(request).await;
+    let connect_us = started.elapsed().as_micros() as u32;
+    let (ws, _) = match connected {
+        Ok(ok) => ok,
+        Err(e) => {
+            barrier.wait().await;
+            return Err(format!("connecting: {e}"));
+        }
+    };
+    barrier.wait().await;
+    let (mut write, mut read) = ws.split();
+    let begin = Instant::now() + offset;
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let sender = async {
+        let mut sent = 0u64;
+        let mut ticks = tokio::time::interval_at(begin, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut text = String::with_capacity(64);
+        while ticks.tick().await < end {
+            use std::fmt::Write;
+            text.clear();
+            let _ = write!(
+                text,
+                r#"{{"message":"t:{}|load"}}"#,
+                clock.elapsed().as_micros()
+            );
+            if write.send(Message::text(text.as_str())).await.is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        sent
+    };
+    let receiver = async {
+        let mut received = 0u64;
+        let mut latencies = Vec::new();
+        let mut dropped = false;
+        let drain = end + DRAIN;
+        while let Ok(frame) = tokio::time::timeout_at(drain, read.next()).await {
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(sent_at) = sent_at(&text) {
+                        let now = clock.elapsed().as_micros() as u64;
+                        latencies.push(now.saturating_sub(sent_at) as u32);
+                        received += 1;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                    dropped = true;
+                    break;
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        (received, latencies, dropped)
+    };
+    let (sent, (received, latencies, dropped)) = tokio::join!(sender, receiver);
+    Ok(ClientResult {
+        room,
+        connect_us,
+        sent,
+        received,
+        latencies,
+        dropped,
+    })
+}
+
+/// The send time embedded in a chat message, found without parsing the JSON.
+fn sent_at(text: &str) -> Option<u64> {
+    const MARK: &str = r#""message":"t:"#;
+    let at = text.find(MARK)? + MARK.len();
+    let digits = &text[at..];
+    let end = digits.find('|')?;
+    digits[..end].parse().ok()
+}
+
+pub async fn run_once(args: &Args) -> Result<(), String> {
+    let setup = Setup::from(args)?;
+    let cookies = register(&setup).await?;
+    let rate = args.number("rate", 1000.0)?;
+    let secs = args.number("secs", 10.0)?;
+    let mut report = run(&setup, &cookies, rate, secs).await?;
+    report.print("chat");
+    Ok(())
+}
+
+/// Raises the rate step by step while p99 stays under the limit and
+/// nothing is lost; reports the highest rate that passed.
+pub async fn ramp(args: &Args) -> Result<(), String> {
+    let setup = Setup::from(args)?;
+    let cookies = register(&setup).await?;
+    let mut rate = args.number("rate", 1000.0)?;
+    let factor = args.number("factor", 1.5)?;
+    let secs = args.number("secs", 5.0)?;
+    let p99_limit = args.number("p99-ms", 250.0)?;
+    let max_rate = args.number("max-rate", 1_000_000.0)?;
+    let mut best: Option<Report> = None;
+    loop {
+        let mut report = run(&setup, &cookies, rate, secs).await?;
+        let p99 = report.latency.percentile_ms(99.0);
+        let kept_up = report.sent_per_s() >= 0.9 * rate;
+        report.print("ramp-step");
+        if p99 > p99_limit || report.loss() > 0 || !kept_up {
+            break;
+        }
+        best = Some(report);
+        rate *= factor;
+        if rate > max_rate {
+            break;
+        }
+    }
+    match best {
+        Some(mut best) => {
+            best.label = format!("{} (highest passing)", setup.label);
+            best.print("ramp");
+            Ok(())
+        }
+        None => Err("even the first step failed the budget".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sent_at;
+
+    #[test]
+    fn finds_the_embedded_send_time() {
+        let event = r#"{"type":"chat_message","room":"r","seq":3,"id":"x","user":"u","message":"t:123456|load","ts":"…"}"#;
+        assert_eq!(sent_at(event), Some(123_456));
+        assert_eq!(sent_at(r#"{"type":"user_join","user":"u"}"#), None);
+    }
+}

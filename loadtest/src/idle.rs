@@ -1,0 +1,82 @@
+//! Idle connections: open N sockets, keep them open, and report how much
+//! the server's resident memory grew per connection (from /proc/<pid>).
+
+use crate::args::Args;
+use futures::StreamExt;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Semaphore;
+
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("reading /proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS".to_owned())
+}
+
+pub async fn run(args: &Args) -> Result<(), String> {
+    let n: usize = args.number("connections", 1000)?;
+    let pid: u32 = args.number("pid", 0)?;
+    if pid == 0 {
+        return Err("--pid of the server is needed to read its memory".into());
+    }
+    let ws = args.ws_base();
+    let label = args.text("label", "");
+    let before = rss_kib(pid)?;
+    // Open at most 256 at a time, as a crowd arriving rather than a flood.
+    let opening = Arc::new(Semaphore::new(256));
+    let started = std::time::Instant::now();
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = opening
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        let url = format!("{ws}/ws/chat/idle-{}/", i % 100);
+        sockets.push(tokio::spawn(async move {
+            let result = tokio_tungstenite::connect_async(url).await;
+            drop(permit);
+            let (ws, _) = result.map_err(|e| e.to_string())?;
+            // Read (and drop) whatever comes, as an idle browser tab does.
+            let (_write, mut read) = ws.split();
+            tokio::spawn(async move { while let Some(Ok(_)) = read.next().await {} });
+            Ok::<_, String>(_write)
+        }));
+    }
+    let mut open = Vec::with_capacity(n);
+    let mut failed = 0;
+    for s in sockets {
+        match s.await.map_err(|e| e.to_string())? {
+            Ok(w) => open.push(w),
+            Err(e) => {
+                if failed == 0 {
+                    eprintln!("loadtest: a connection failed: {e}");
+                }
+                failed += 1;
+            }
+        }
+    }
+    let opened_in = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kib(pid)?;
+    let per_conn_kib = (after.saturating_sub(before)) as f64 / open.len().max(1) as f64;
+    println!(
+        "{label:<24} idle {n:>6} requested  {:>6} open  {failed:>4} failed  opened in {:.1} s  server RSS {} → {} KiB  = {:.2} KiB per connection",
+        open.len(),
+        opened_in.as_secs_f64(),
+        before,
+        after,
+        per_conn_kib
+    );
+    let json = serde_json::json!({
+        "mode": "idle", "label": label, "requested": n, "open": open.len(), "failed": failed,
+        "opened_secs": opened_in.as_secs_f64(), "rss_before_kib": before, "rss_after_kib": after,
+        "kib_per_connection": per_conn_kib,
+    });
+    println!("RESULT {json}");
+    drop(open);
+    Ok(())
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make bench`: builds the server and the load generator in release mode and
+# runs the standard scenarios with the in-memory layer and with Redis
+# (storage on in both), appending to bench/results.jsonl and rewriting
+# bench/RESULTS.md. Both programs share this machine, as the budget says.
+#   BENCH_SECS=10  seconds per scenario step (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+secs=${BENCH_SECS:-10}
+
+scripts/bootstrap.sh bench
+LEPTOS_OUTPUT_NAME=chat cargo build --release -p server -p loadtest
+server_bin=target/release/server
+loadtest=target/release/loadtest
+
+# 10,000 sockets on each side need more open files than the usual default.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -ge 25000 ] || echo "bench: warning: only $(ulimit -n) open files allowed; the 10,000-connection run may fail"
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 1 200); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "bench: $1 never answered" >&2; return 1; }
+
+run_id=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+results=bench/results.jsonl
+record() { # label, then loadtest arguments
+  local label=$1; shift
+  "$loadtest" "$@" --label "$label" | tee /dev/stderr | sed -n 's/^RESULT //p' \
+    | python3 -c 'import json,sys; [print(json.dumps({**json.loads(l), "run": sys.argv[1], "layer": sys.argv[2]})) for l in sys.stdin]' "$run_id" "$layer" >> "$results"
+}
+
+start_server() { # sets url and server_pid
+  local port data
+  port=$(free_port); data=$(mktemp -d -p "$work")
+  DATA_DIR=$data LEPTOS_SITE_ADDR=127.0.0.1:$port REDIS_URL=${redis_url:-} RUST_LOG=warn "$server_bin" &
+  server_pid=$!; pids+=("$server_pid")
+  url=http://127.0.0.1:$port
+  wait_for "$url/healthz"
+}
+stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
+
+for layer in memory redis; do
+  redis_url=
+  if [ "$layer" = redis ]; then
+    rport=$(free_port)
+    redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+    pids+=($!)
+    redis_url=redis://127.0.0.1:$rport/
+    for _ in $(seq 1 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  fi
+  echo "== $layer layer"
+  start_server
+  record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs"
+  record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs"
+  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 2000 --factor 1.5 --secs 5 --p99-ms 250
+  stop_server
+  for n in 1000 10000; do
+    start_server
+    record "d: idle $n" idle --url "$url" --connections "$n" --pid "$server_pid"
+    stop_server
+  done
+done
+
+python3 scripts/bench_report.py "$results" bench/RESULTS.md
+echo "bench: results in bench/RESULTS.md"
