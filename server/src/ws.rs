@@ -231,16 +231,20 @@ impl Consumer {
             .max();
         match sent_up_to {
             Some(seq) => self.order.sent_up_to(seq),
-            // Nothing new: the log continues after the room's newest message.
+            // Nothing to catch up on: continue after what the client has,
+            // or after the room's newest message if the client claims more
+            // (a message stored since our query is then still taken live).
             None => match self
                 .state
                 .storage
                 .messages(&self.room, Page::Latest { limit: 1 })
                 .await
             {
-                Ok(h) => self
-                    .order
-                    .sent_up_to(h.messages.last().map_or(0, |m| m.seq)),
+                Ok(h) => {
+                    let newest = h.messages.last().map_or(0, |m| m.seq);
+                    self.order
+                        .sent_up_to(newest.min(resume_after.unwrap_or(0)));
+                }
                 Err(e) => tracing::error!("reading {}: {e}", self.room),
             },
         }
