@@ -9,6 +9,10 @@
 //! - [`pages`]: lobby, room, log in, register.
 //! - `client` (browser only): the room's self-reconnecting WebSocket.
 
+// The room page's view is one deeply nested type; release builds (which do
+// not erase view types) need more than the default recursion depth to lay it out.
+#![recursion_limit = "256"]
+
 pub mod account;
 pub mod names;
 pub mod pages;

@@ -14,6 +14,10 @@
 //! - [`error`]: the API's JSON error responses.
 //! - [`metrics`]: `/metrics` for Prometheus.
 
+// The room page's view is one deeply nested type; release builds (which do
+// not erase view types) need more than the default recursion depth to lay it out.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod auth;
 pub mod config;

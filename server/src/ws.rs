@@ -242,8 +242,7 @@ impl Consumer {
             {
                 Ok(h) => {
                     let newest = h.messages.last().map_or(0, |m| m.seq);
-                    self.order
-                        .sent_up_to(newest.min(resume_after.unwrap_or(0)));
+                    self.order.sent_up_to(newest.min(resume_after.unwrap_or(0)));
                 }
                 Err(e) => tracing::error!("reading {}: {e}", self.room),
             },
