@@ -212,7 +212,8 @@ async fn client(
         HeaderValue::from_str(&cookie).map_err(|e| e.to_string())?,
     );
     let started = Instant::now();
-    let connected = tokio_tungstenite::connect_async(request).await;
+    // No Nagle delay on our side either, as browsers do for WebSockets.
+    let connected = tokio_tungstenite::connect_async_with_config(request, None, true).await;
     let connect_us = started.elapsed().as_micros() as u32;
     let (ws, _) = match connected {
         Ok(ok) => ok,

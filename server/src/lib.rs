@@ -37,7 +37,7 @@ use app::{
     server_fns::{RoomSummary, ssr::RoomDirectory},
     shell,
 };
-use axum::{Router, extract::FromRef, response::Redirect, routing::get};
+use axum::{Router, extract::FromRef, response::Redirect, routing::get, serve::ListenerExt};
 use config::Config;
 use layer::{ChannelLayer, MemoryLayer, RedisLayer};
 use leptos::{config::LeptosOptions, prelude::provide_context};
@@ -201,6 +201,13 @@ pub async fn serve(
         leptos: config.leptos,
     };
     let app = router(state, sessions, config.secure_cookies);
+    // Chat frames are small and latency matters: no Nagle delay (up to 40 ms
+    // against the peer's delayed ACK).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
