@@ -138,7 +138,9 @@ async fn run(
         last_typing: None,
     };
     let me = channel.name().clone();
-    match consumer.enter(&me).await {
+    // Rare, large futures are boxed so they do not swell every idle
+    // connection's task to their size (10,000 sockets must stay cheap).
+    match Box::pin(consumer.enter(&me)).await {
         Ok(()) => consumer.pump(socket, &mut channel, resume_after).await,
         Err(e) => {
             tracing::error!("cannot join {}: {e}", consumer.group);
@@ -146,7 +148,7 @@ async fn run(
             close(&mut sink, close_code::INTERNAL, "try again").await;
         }
     }
-    consumer.exit(&me).await;
+    Box::pin(consumer.exit(&me)).await;
     state.layer.close_channel(&me).await;
 }
 
@@ -219,8 +221,8 @@ impl Consumer {
         let me = channel.name().clone();
         let (mut sink, mut stream) = socket.split();
         let mut first = match resume_after {
-            Some(after) => self.catch_up(after).await,
-            None => vec![self.history(None, HISTORY_PAGE).await],
+            Some(after) => Box::pin(self.catch_up(after)).await,
+            None => vec![Box::pin(self.history(None, HISTORY_PAGE)).await],
         };
         let sent_up_to = first
             .iter()
@@ -266,7 +268,7 @@ impl Consumer {
                 () = stopping(&mut shutdown) => {
                     return close(&mut sink, close_code::RESTART, "server restart").await;
                 }
-                () = sleep_until_some(fill_at) => self.fill_hole().await,
+                () = sleep_until_some(fill_at) => Box::pin(self.fill_hole()).await,
                 delivered = channel.receive() => match delivered {
                     Ok(payload) => match payload.seq() {
                         Some(seq) => self.order.accept(seq, payload.into_text()),
@@ -280,7 +282,7 @@ impl Consumer {
                     }
                 },
                 frame = stream.next() => match frame {
-                    Some(Ok(Message::Text(text))) => match self.on_text(&text, &me).await {
+                    Some(Ok(Message::Text(text))) => match Box::pin(self.on_text(&text, &me)).await {
                         Some(reply) => Release::One(Some(reply.to_json().into())),
                         None => continue,
                     },
