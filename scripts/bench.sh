@@ -30,7 +30,8 @@ run_id=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 results=bench/results.jsonl
 record() { # label, then loadtest arguments
   local label=$1; shift
-  "$loadtest" "$@" --label "$label" | tee /dev/stderr | sed -n 's/^RESULT //p' \
+  { "$loadtest" "$@" --label "$label" || echo "bench: $label did not complete" >&2; } \
+    | tee /dev/stderr | sed -n 's/^RESULT //p' \
     | python3 -c 'import json,sys; [print(json.dumps({**json.loads(l), "run": sys.argv[1], "layer": sys.argv[2]})) for l in sys.stdin]' "$run_id" "$layer" >> "$results"
 }
 

@@ -310,28 +310,30 @@ pub async fn ramp(args: &Args) -> Result<(), String> {
     let p99_limit = args.number("p99-ms", 250.0)?;
     let max_rate = args.number("max-rate", 1_000_000.0)?;
     let mut best: Option<Report> = None;
-    loop {
+    let first_failure = loop {
         let mut report = run(&setup, &cookies, rate, secs).await?;
         let p99 = report.latency.percentile_ms(99.0);
         let kept_up = report.sent_per_s() >= 0.9 * rate;
         report.print("ramp-step");
         if p99 > p99_limit || report.loss() > 0 || !kept_up {
-            break;
+            break Some(report);
         }
         best = Some(report);
         rate *= factor;
         if rate > max_rate {
-            break;
+            break None;
         }
-    }
-    match best {
-        Some(mut best) => {
-            best.label = format!("{} (highest passing)", setup.label);
-            best.print("ramp");
-            Ok(())
-        }
-        None => Err("even the first step failed the budget".into()),
-    }
+    };
+    // The summary line: the highest step that passed, or, if none did, the
+    // first step with why it failed, so the result is never silently missing.
+    let (mut summary, label) = match (best, first_failure) {
+        (Some(best), _) => (best, "highest passing"),
+        (None, Some(failed)) => (failed, "no step passed"),
+        (None, None) => return Err("no ramp step ran".into()),
+    };
+    summary.label = format!("{} ({label})", setup.label);
+    summary.print("ramp");
+    Ok(())
 }
 
 #[cfg(test)]
