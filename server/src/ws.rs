@@ -369,6 +369,8 @@ impl Consumer {
                         "Log in to post.",
                     ));
                 };
+                // A sent message ends the typing; the next keystroke may signal at once.
+                self.last_typing = None;
                 let post = Post {
                     room: self.room.clone(),
                     user_id: user.id,

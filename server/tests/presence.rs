@@ -142,3 +142,18 @@ async fn typing_reaches_the_others_in_the_room_and_anonymous_typing_is_ignored()
     b.assert_silent().await;
     guest.assert_silent().await;
 }
+
+#[tokio::test]
+async fn typing_right_after_sending_a_message_is_not_throttled() {
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
+    let mut a = server.join_as(&alice, "quick").await;
+    let mut b = server.join_as(&bob, "quick").await;
+    a.send_json(json!({"type": "typing"})).await;
+    assert_eq!(b.expect("typing").await["user"], "alice");
+    a.say("done").await;
+    assert_eq!(b.expect("chat_message").await["message"], "done");
+    // Within the second, but after a message: a new burst of typing shows.
+    a.send_json(json!({"type": "typing"})).await;
+    assert_eq!(b.expect("typing").await["user"], "alice");
+}
