@@ -214,7 +214,6 @@ async fn client(
     let started = Instant::now();
     // No Nagle delay on our side either, as browsers do for WebSockets.
     let connected = tokio_tungstenite::connect_async_with_config(request, None, true).await;
-    let connect_us = started.elapsed().as_micros() as u32;
     let (ws, _) = match connected {
         Ok(ok) => ok,
         Err(e) => {
@@ -222,8 +221,26 @@ async fn client(
             return Err(format!("connecting: {e}"));
         }
     };
-    barrier.wait().await;
     let (mut write, mut read) = ws.split();
+    // Joined once the server has sent the user list, which ends what it
+    // sends on joining; only then do messages reach this client live (earlier
+    // ones would come inside the history event, which is not counted).
+    let joined = async {
+        while let Some(Ok(frame)) = read.next().await {
+            if let Message::Text(text) = frame
+                && text.contains(r#""type":"user_list""#)
+            {
+                return true;
+            }
+        }
+        false
+    };
+    let joined = tokio::time::timeout(Duration::from_secs(30), joined).await;
+    barrier.wait().await;
+    if !matches!(joined, Ok(true)) {
+        return Err("the server never finished the join (no user_list)".into());
+    }
+    let connect_us = started.elapsed().as_micros() as u32;
     let begin = Instant::now() + offset;
     let end = Instant::now() + Duration::from_secs_f64(secs);
     let sender = async {
