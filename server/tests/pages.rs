@@ -5,18 +5,21 @@ mod common;
 use common::TestServer;
 
 #[tokio::test]
-async fn root_redirects_to_the_lobby() {
+async fn root_and_bare_chat_redirect_to_the_lobby() {
     let server = TestServer::start().await;
-    let response = reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap()
-        .get(server.http("/"))
-        .send()
-        .await
         .unwrap();
-    assert!(response.status().is_redirection(), "{}", response.status());
-    assert_eq!(response.headers()["location"], "/chat/");
+    for path in ["/", "/chat"] {
+        let response = client.get(server.http(path)).send().await.unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "{path}: {}",
+            response.status()
+        );
+        assert_eq!(response.headers()["location"], "/chat/", "{path}");
+    }
 }
 
 #[tokio::test]

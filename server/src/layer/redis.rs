@@ -46,6 +46,9 @@ pub struct RedisLayer {
 struct Inner {
     /// Topic names start with this, so several deployments can share a Redis.
     namespace: String,
+    /// `<namespace>:g:`, the start of every group topic (built once: it is
+    /// checked for every message that arrives).
+    group_prefix: String,
     process: String,
     registry: Registry,
     publisher: ConnectionManager,
@@ -93,6 +96,7 @@ impl RedisLayer {
         let process = format!("p{:016x}", rand_u64());
         let inner = Arc::new(Inner {
             namespace: "chat".to_owned(),
+            group_prefix: "chat:g:".to_owned(),
             registry: Registry::new(process.clone(), capacity),
             process,
             publisher,
@@ -115,7 +119,7 @@ fn rand_u64() -> u64 {
 
 impl Inner {
     fn group_topic(&self, group: &GroupName) -> String {
-        format!("{}:g:{}", self.namespace, group.as_str())
+        format!("{}{}", self.group_prefix, group.as_str())
     }
 
     fn process_topic(&self, process: &str) -> String {
@@ -124,8 +128,7 @@ impl Inner {
 
     /// Routes one published message to local members.
     fn dispatch(&self, topic: &str, body: &[u8]) {
-        let group_prefix = format!("{}:g:", self.namespace);
-        if let Some(group) = topic.strip_prefix(&group_prefix) {
+        if let Some(group) = topic.strip_prefix(self.group_prefix.as_str()) {
             if let Some(payload) = decode(body) {
                 self.registry.group_send(&GroupName(group.into()), payload);
             }
