@@ -58,7 +58,7 @@ for layer in memory redis; do
   start_server
   record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs"
   record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs"
-  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 2000 --factor 1.5 --secs 5 --p99-ms 250
+  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 5000 --factor 1.2 --secs 5 --p99-ms 250
   stop_server
   for n in 1000 10000; do
     start_server

@@ -31,7 +31,7 @@ use app::{
 use axum::{
     extract::{
         Path, Query, State,
-        ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
     },
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -152,6 +152,21 @@ async fn run(
     state.layer.close_channel(&me).await;
 }
 
+/// Most frames put into one socket write.
+const WRITE_BATCH: usize = 64;
+
+/// Writes the frames (emptying `frames`) and flushes once: tungstenite
+/// buffers each frame, so the socket sees one write for the lot.
+async fn write_all(
+    sink: &mut SplitSink<WebSocket, Message>,
+    frames: &mut Vec<Utf8Bytes>,
+) -> Result<(), axum::Error> {
+    for text in frames.drain(..) {
+        sink.feed(Message::Text(text)).await?;
+    }
+    sink.flush().await
+}
+
 /// Initial read buffer per socket; it grows for the rare big frame.
 const READ_BUFFER: usize = 4 * 1024;
 
@@ -262,6 +277,7 @@ impl Consumer {
                 return;
             }
         }
+        let mut frames = Vec::with_capacity(WRITE_BATCH);
         loop {
             let fill_at = self.order.fill_deadline();
             let outgoing = tokio::select! {
@@ -270,10 +286,7 @@ impl Consumer {
                 }
                 () = sleep_until_some(fill_at) => Box::pin(self.fill_hole()).await,
                 delivered = channel.receive() => match delivered {
-                    Ok(payload) => match payload.seq() {
-                        Some(seq) => self.order.accept(seq, payload.into_text()),
-                        None => Release::One(Some(payload.into_text())),
-                    },
+                    Ok(payload) => self.release(payload),
                     Err(ChannelClosed::Lagging) => {
                         return close(&mut sink, close_code::LAGGING, "lagging").await;
                     }
@@ -303,16 +316,35 @@ impl Consumer {
                     }
                 },
             };
-            for text in outgoing {
-                // A socket nobody reads blocks this write; the layer may drop
-                // us meanwhile, and then we stop waiting.
-                tokio::select! {
-                    sent = sink.send(Message::Text(text)) => if sent.is_err() { return },
-                    () = channel.lagged() => {
-                        return close(&mut sink, close_code::LAGGING, "lagging").await;
-                    }
+            // Whatever else is already queued goes out in the same write:
+            // one syscall for many frames when a room is busy.
+            frames.extend(outgoing);
+            while frames.len() < WRITE_BATCH {
+                let Some(payload) = channel.try_receive() else {
+                    break;
+                };
+                frames.extend(self.release(payload));
+            }
+            if frames.is_empty() {
+                continue;
+            }
+            // A socket nobody reads blocks this write; the layer may drop
+            // us meanwhile, and then we stop waiting.
+            tokio::select! {
+                sent = write_all(&mut sink, &mut frames) => if sent.is_err() { return },
+                () = channel.lagged() => {
+                    return close(&mut sink, close_code::LAGGING, "lagging").await;
                 }
             }
+        }
+    }
+
+    /// What a delivered payload lets us send: a log message goes through
+    /// [`LogOrder`], anything else straight out.
+    fn release(&mut self, payload: Payload) -> Release {
+        match payload.seq() {
+            Some(seq) => self.order.accept(seq, payload.into_text()),
+            None => Release::One(Some(payload.into_text())),
         }
     }
 

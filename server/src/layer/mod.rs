@@ -160,6 +160,17 @@ impl Channel {
         }
     }
 
+    /// The next message if one is already queued, without waiting; `None`
+    /// when the queue is empty or the member has been dropped (then
+    /// [`Channel::receive`] says why). Lets a consumer put everything
+    /// queued into one socket write.
+    pub fn try_receive(&mut self) -> Option<Payload> {
+        if *self.lagging.borrow() {
+            return None;
+        }
+        self.queue.try_recv().ok()
+    }
+
     /// Resolves once the layer has dropped this member for lagging; a
     /// consumer blocked writing to a slow socket waits on this too.
     pub async fn lagged(&mut self) {
@@ -215,6 +226,16 @@ pub trait ChannelLayer: Send + Sync + 'static {
     /// Delivers to every member of the group.
     async fn group_send(&self, group: &GroupName, payload: Payload)
     -> Result<Delivery, LayerError>;
+
+    /// Delivers each payload to its group, in order: what the message
+    /// writer does after every commit. A layer with a network round trip
+    /// per send overrides this to pay for one round trip per batch.
+    async fn group_send_all(&self, sends: Vec<(GroupName, Payload)>) -> Result<(), LayerError> {
+        for (group, payload) in sends {
+            self.group_send(&group, payload).await?;
+        }
+        Ok(())
+    }
 
     /// Forgets a channel whose consumer has ended: it leaves every group.
     async fn close_channel(&self, channel: &ChannelName);

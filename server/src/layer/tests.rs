@@ -126,6 +126,25 @@ async fn closed_channels_leave_their_groups(layer: &dyn ChannelLayer) {
     assert_eq!(layer.lagging_total(), 0);
 }
 
+async fn send_all_delivers_each_to_its_group_in_order(layer: &dyn ChannelLayer) {
+    let mut a = layer.new_channel().await.unwrap();
+    let mut b = layer.new_channel().await.unwrap();
+    layer.group_add(&group("a"), a.name()).await.unwrap();
+    layer.group_add(&group("b"), b.name()).await.unwrap();
+    let sends = vec![
+        (group("a"), Payload::logged(1, "a1")),
+        (group("b"), Payload::logged(1, "b1")),
+        (group("a"), Payload::logged(2, "a2")),
+        (group("b"), Payload::logged(2, "b2")),
+    ];
+    layer.group_send_all(sends).await.unwrap();
+    assert_eq!(receive(&mut a).await, Payload::logged(1, "a1"));
+    assert_eq!(receive(&mut a).await, Payload::logged(2, "a2"));
+    assert_eq!(receive(&mut b).await, Payload::logged(1, "b1"));
+    assert_eq!(receive(&mut b).await, Payload::logged(2, "b2"));
+    assert_silent(&mut a).await;
+}
+
 macro_rules! layer_tests {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -138,7 +157,8 @@ macro_rules! layer_tests {
                 discard_removes_from_that_group_only,
                 send_addresses_one_channel,
                 a_full_member_is_dropped_counted_and_told,
-                closed_channels_leave_their_groups);
+                closed_channels_leave_their_groups,
+                send_all_delivers_each_to_its_group_in_order);
         }
     };
     (@each $make:expr, $($body:ident),*) => {

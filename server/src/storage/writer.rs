@@ -80,15 +80,20 @@ async fn run(
                 metrics
                     .messages_stored
                     .fetch_add(stored.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                for message in stored {
-                    let group = GroupName::room(&message.room);
-                    let seq = message.seq;
-                    // Encoded once; every member gets the same bytes.
-                    let payload = Payload::logged(seq, ServerEvent::ChatMessage(message).to_json());
-                    if let Err(e) = layer.group_send(&group, payload).await {
-                        // Stored, so nobody loses it: clients fetch it from history.
-                        tracing::warn!("broadcast of {group} #{seq} failed: {e}");
-                    }
+                let count = stored.len();
+                let sends = stored
+                    .into_iter()
+                    .map(|message| {
+                        let group = GroupName::room(&message.room);
+                        let seq = message.seq;
+                        // Encoded once; every member gets the same bytes.
+                        let json = ServerEvent::ChatMessage(message).to_json();
+                        (group, Payload::logged(seq, json))
+                    })
+                    .collect();
+                if let Err(e) = layer.group_send_all(sends).await {
+                    // Stored, so nobody loses them: clients fetch them from history.
+                    tracing::warn!("broadcast of {count} messages failed: {e}");
                 }
             }
             Err(e) => {
@@ -108,46 +113,167 @@ async fn run(
     }
 }
 
+/// Rows per multi-row INSERT: 7 parameters each stays well under SQLite's
+/// limit of 32,766 bound parameters per statement.
+const ROWS_PER_INSERT: usize = 500;
+
 /// Stores the batch in one transaction; each message gets the room's next seq.
+///
+/// The number of statements does not grow with the batch: one UPSERT per
+/// room reserves that room's block of seqs, and the messages go in with
+/// multi-row INSERTs. Each statement is a round trip to SQLite's thread,
+/// so one or two per message used to cap the writer at a few thousand
+/// messages a second (measured: `bench/NOTES.md`).
 async fn commit(storage: &Storage, batch: &[Post]) -> Result<Vec<ChatMessage>, StorageError> {
-    let mut tx = storage.pool().begin().await?;
-    let mut stored = Vec::with_capacity(batch.len());
+    let ts = now_rfc3339();
+    // Rooms in the order they first appear, with how many posts each has.
+    let mut rooms: Vec<(&RoomName, i64)> = Vec::new();
     for post in batch {
-        let ts = now_rfc3339();
+        match rooms.iter_mut().find(|(room, _)| *room == &post.room) {
+            Some((_, count)) => *count += 1,
+            None => rooms.push((&post.room, 1)),
+        }
+    }
+    let mut tx = storage.pool().begin().await?;
+    // Per room: its id and the first seq of its block.
+    let mut next: Vec<(&RoomName, i64, i64)> = Vec::with_capacity(rooms.len());
+    for (room, count) in rooms {
         let row = sqlx::query(
-            "INSERT INTO rooms (name, created_at, last_seq, last_message_at) VALUES ($1, $2, 1, $2)
+            "INSERT INTO rooms (name, created_at, last_seq, last_message_at) VALUES ($1, $2, $3, $2)
              ON CONFLICT (name) DO UPDATE
-                SET last_seq = rooms.last_seq + 1, last_message_at = excluded.last_message_at
+                SET last_seq = rooms.last_seq + excluded.last_seq,
+                    last_message_at = excluded.last_message_at
              RETURNING id, last_seq",
         )
-        .bind(post.room.as_str())
+        .bind(room.as_str())
         .bind(&ts)
+        .bind(count)
         .fetch_one(&mut *tx)
         .await?;
-        let (room_id, seq): (i64, i64) = (row.get(0), row.get(1));
-        let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
-            "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(room_id)
-        .bind(seq)
-        .bind(&id)
-        .bind(post.user_id)
-        .bind(&post.username)
-        .bind(&post.text)
-        .bind(&ts)
-        .execute(&mut *tx)
-        .await?;
+        let (room_id, last_seq): (i64, i64) = (row.get(0), row.get(1));
+        next.push((room, room_id, last_seq - count + 1));
+    }
+    let mut stored = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
+    for post in batch {
+        let (_, room_id, seq) = next
+            .iter_mut()
+            .find(|(room, _, _)| *room == &post.room)
+            .expect("every post's room has a block of seqs");
+        rows.push((*room_id, *seq, post));
         stored.push(ChatMessage {
             room: post.room.clone(),
-            seq: seq as u64,
-            id,
+            seq: *seq as u64,
+            // Time-ordered ids land at the end of the id index; random
+            // (v4) ones dirtied a different index page per message, which
+            // made each commit write several times the data.
+            id: uuid::Uuid::now_v7().to_string(),
             user: post.username.clone(),
             message: post.text.clone(),
-            ts,
+            ts: ts.clone(),
         });
+        *seq += 1;
+    }
+    for (chunk, messages) in rows
+        .chunks(ROWS_PER_INSERT)
+        .zip(stored.chunks(ROWS_PER_INSERT))
+    {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at) ",
+        );
+        insert.push_values(
+            chunk.iter().zip(messages),
+            |mut row, ((room_id, seq, post), m)| {
+                row.push_bind(*room_id)
+                    .push_bind(*seq)
+                    .push_bind(&m.id)
+                    .push_bind(post.user_id)
+                    .push_bind(&post.username)
+                    .push_bind(&post.text)
+                    .push_bind(&ts);
+            },
+        );
+        insert.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::MemoryLayer;
+    use crate::storage::Page;
+    use app::names::Username;
+
+    /// Posts to two rooms interleaved, queued faster than one commit, so
+    /// they are stored in shared batches: each room still gets seqs 1..n in
+    /// posting order, live and in storage.
+    #[tokio::test]
+    async fn batched_posts_to_several_rooms_get_each_rooms_next_seqs() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let storage = Storage::open(&url).await.unwrap();
+        let user = storage
+            .create_user(&Username::parse("alice").unwrap(), "x")
+            .await
+            .unwrap();
+        let layer = Arc::new(MemoryLayer::new(1024));
+        let rooms = [
+            RoomName::parse("one").unwrap(),
+            RoomName::parse("two").unwrap(),
+        ];
+        let mut channels = Vec::new();
+        for room in &rooms {
+            let channel = layer.new_channel().await.unwrap();
+            layer
+                .group_add(&GroupName::room(room), channel.name())
+                .await
+                .unwrap();
+            channels.push(channel);
+        }
+        let metrics = Arc::new(Metrics::default());
+        let (writer, task) = MessageWriter::start(storage.clone(), layer.clone(), metrics.clone());
+        const EACH: u64 = 300;
+        for i in 0..EACH {
+            for room in &rooms {
+                let post = Post {
+                    room: room.clone(),
+                    user_id: user.id,
+                    username: "alice".into(),
+                    text: format!("{room} {i}"),
+                    reply_to: channels[0].name().clone(),
+                };
+                writer.post(post).await.unwrap();
+            }
+        }
+        drop(writer);
+        task.await.unwrap();
+        let batches = metrics
+            .storage_batches
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(batches < 2 * EACH, "posts were batched ({batches} commits)");
+
+        for (room, channel) in rooms.iter().zip(&mut channels) {
+            for i in 0..EACH {
+                let payload = channel.receive().await.unwrap();
+                assert_eq!(payload.seq(), Some(i + 1));
+                let event: serde_json::Value = serde_json::from_str(payload.text()).unwrap();
+                assert_eq!(event["message"], format!("{room} {i}"));
+            }
+            let stored = storage
+                .messages(
+                    room,
+                    Page::After {
+                        seq: 0,
+                        limit: 1000,
+                    },
+                )
+                .await
+                .unwrap();
+            let seqs: Vec<u64> = stored.messages.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, (1..=EACH).collect::<Vec<_>>());
+            assert_eq!(stored.messages[7].message, format!("{room} 7"));
+        }
+    }
 }
