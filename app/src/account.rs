@@ -48,10 +48,12 @@ pub enum AuthError {
     TooManyAttempts,
     NotAuthenticated,
     InvalidRequest,
+    /// An admin disabled the account: no logins, no sockets.
+    AccountDisabled,
 }
 
 impl AuthError {
-    pub const ALL: [AuthError; 7] = [
+    pub const ALL: [AuthError; 8] = [
         Self::InvalidUsername,
         Self::WeakPassword,
         Self::UsernameTaken,
@@ -59,6 +61,7 @@ impl AuthError {
         Self::TooManyAttempts,
         Self::NotAuthenticated,
         Self::InvalidRequest,
+        Self::AccountDisabled,
     ];
 
     pub fn code(self) -> &'static str {
@@ -70,6 +73,7 @@ impl AuthError {
             Self::TooManyAttempts => "too_many_attempts",
             Self::NotAuthenticated => "not_authenticated",
             Self::InvalidRequest => "invalid_request",
+            Self::AccountDisabled => "account_disabled",
         }
     }
 
@@ -88,6 +92,7 @@ impl AuthError {
             Self::TooManyAttempts => "Too many failed attempts. Wait a few minutes and try again.",
             Self::NotAuthenticated => "Log in first.",
             Self::InvalidRequest => "Send a username and a password.",
+            Self::AccountDisabled => "This account has been disabled by an admin.",
         }
     }
 }

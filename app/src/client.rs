@@ -80,6 +80,8 @@ fn ws_url(room: &RoomName) -> String {
 enum SessionEnd {
     /// The page closed the socket on purpose.
     Stopped,
+    /// The server ended it for good (`session_ended`): do not reconnect.
+    EndedByServer,
     /// The socket was open and then dropped: reconnect promptly.
     WasLive,
     /// The socket never opened: back off further.
@@ -97,6 +99,10 @@ async fn run(
     loop {
         match session(&url(), &mut frames, &on_event, &on_status).await {
             SessionEnd::Stopped => return,
+            SessionEnd::EndedByServer => {
+                on_status(ConnStatus::Ended);
+                return;
+            }
             SessionEnd::WasLive => failures = 0,
             SessionEnd::NeverOpened => failures += 1,
         }
@@ -141,6 +147,10 @@ async fn session(
         select! {
             incoming = read.next() => match incoming {
                 Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerEvent>(&text) {
+                    Ok(event @ ServerEvent::SessionEnded { .. }) => {
+                        on_event(event);
+                        return SessionEnd::EndedByServer;
+                    }
                     Ok(event) => on_event(event),
                     // A newer server may send events this page does not know yet.
                     Err(e) => leptos::logging::debug_warn!("ignoring event: {e}"),

@@ -14,6 +14,7 @@
 #![recursion_limit = "256"]
 
 pub mod account;
+pub mod admin;
 pub mod names;
 pub mod pages;
 pub mod protocol;
@@ -38,6 +39,8 @@ pub enum ConnStatus {
     Reconnecting,
     /// Live again after a drop, with this many missed messages caught up on.
     BackOnline(usize),
+    /// The server closed the connection for good (see the notice for why).
+    Ended,
 }
 
 impl ConnStatus {
@@ -47,6 +50,7 @@ impl ConnStatus {
             Self::Connecting => "connecting",
             Self::Live | Self::BackOnline(_) => "live",
             Self::Reconnecting => "reconnecting",
+            Self::Ended => "ended",
         }
     }
 
@@ -55,6 +59,7 @@ impl ConnStatus {
             Self::Connecting => "Connecting…".into(),
             Self::Live => "Live".into(),
             Self::Reconnecting => "Reconnecting…".into(),
+            Self::Ended => "Disconnected".into(),
             Self::BackOnline(0) => "Back online".into(),
             Self::BackOnline(1) => "Back online — 1 missed message loaded".into(),
             Self::BackOnline(n) => format!("Back online — {n} missed messages loaded"),
@@ -131,6 +136,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/chat/:room/") view=pages::RoomPage />
                     <Route path=path!("/login") view=pages::LoginPage />
                     <Route path=path!("/register") view=pages::RegisterPage />
+                    <Route path=path!("/admin") view=pages::AdminPage />
                 </Routes>
             </div>
         </Router>
@@ -149,6 +155,7 @@ fn AccountBar(me: CurrentUser) -> impl IntoView {
                 <span class="signed-in">
                     "Signed in as " <strong id="whoami">{me.username}</strong>
                 </span>
+                {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
                 <form method="post" action="/api/logout?next=/chat/">
                     <button type="submit" class="link-button">"Log out"</button>
                 </form>

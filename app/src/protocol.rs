@@ -52,7 +52,42 @@ pub enum ServerEvent {
     Typing {
         user: String,
     },
+    /// The author changed message `seq`.
+    MessageEdited {
+        room: RoomName,
+        seq: u64,
+        message: String,
+        edited_at: String,
+    },
+    /// Message `seq` was deleted (by its author or an admin); it stays in
+    /// the log as a tombstone so seqs remain contiguous.
+    MessageDeleted {
+        room: RoomName,
+        seq: u64,
+    },
+    /// Who now reacts to message `seq` with `emoji` (empty: nobody).
+    Reaction {
+        room: RoomName,
+        seq: u64,
+        emoji: String,
+        users: Vec<String>,
+    },
+    /// This connection is being closed by the server (the account was
+    /// disabled); the socket closes right after.
+    SessionEnded {
+        reason: String,
+    },
     Error(ErrorEvent),
+}
+
+/// How long after posting its author may edit or delete a message.
+pub const EDIT_WINDOW_SECS: i64 = 10 * 60;
+
+/// One emoji on a message and who reacted with it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<String>,
 }
 
 /// A page of stored messages, oldest first. `has_more`: there are older
@@ -74,6 +109,14 @@ pub struct ChatMessage {
     pub message: String,
     /// RFC 3339 UTC time at which the server accepted the message.
     pub ts: String,
+    /// When the author last edited it, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// Deleted: `message` is then empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
 
 /// A refusal addressed to one connection; the connection stays open.
@@ -83,6 +126,9 @@ pub struct ErrorEvent {
     pub code: String,
     /// For people: says what was wrong and what to do instead.
     pub message: String,
+    /// With `rate_limited`: when the next attempt will be accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// The error codes the server uses, so neither side spells them by hand.
@@ -105,6 +151,14 @@ pub enum ErrorCode {
     UnknownUser,
     /// `/pm` to someone with no connection open.
     UserOffline,
+    /// Edit, delete or react to a seq the room does not have (or a deleted message).
+    UnknownMessage,
+    /// Editing or deleting someone else's message, or after the edit window.
+    Forbidden,
+    /// Not a single emoji.
+    InvalidEmoji,
+    /// Too many messages, edits or reactions too fast; see `retry_after_ms`.
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -122,6 +176,10 @@ impl ErrorCode {
             Self::InvalidCommand => "invalid_command",
             Self::UnknownUser => "unknown_user",
             Self::UserOffline => "user_offline",
+            Self::UnknownMessage => "unknown_message",
+            Self::Forbidden => "forbidden",
+            Self::InvalidEmoji => "invalid_emoji",
+            Self::RateLimited => "rate_limited",
         }
     }
 }
@@ -131,6 +189,17 @@ impl ServerEvent {
         Self::Error(ErrorEvent {
             code: code.as_str().to_owned(),
             message: message.into(),
+            retry_after_ms: None,
+        })
+    }
+
+    /// `rate_limited`, saying when to try again.
+    pub fn rate_limited(what: &str, retry_after_ms: u64) -> Self {
+        let secs = (retry_after_ms as f64 / 1000.0).max(0.1);
+        Self::Error(ErrorEvent {
+            code: ErrorCode::RateLimited.as_str().to_owned(),
+            message: format!("Slow down: too many {what}. Try again in {secs:.1} s."),
+            retry_after_ms: Some(retry_after_ms),
         })
     }
 
@@ -185,6 +254,38 @@ pub enum ClientFrame {
     PrivateMessage { to: Username, text: MessageText },
     /// `{"type":"typing"}`.
     Typing,
+    /// `{"type":"edit","seq":42,"message":"hi, fixed"}`: own message, within 10 minutes.
+    Edit { seq: u64, text: MessageText },
+    /// `{"type":"delete","seq":42}`: own message within 10 minutes, or any as an admin.
+    Delete { seq: u64 },
+    /// `{"type":"react","seq":42,"emoji":"👍"}`: toggles this person's reaction.
+    React { seq: u64, emoji: Emoji },
+}
+
+/// One emoji (or a short emoji sequence): 1–8 characters, none of them
+/// whitespace, ASCII letters or digits — so reactions stay pictures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Emoji(String);
+
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, FrameError> {
+        let chars = raw.chars().count();
+        let pictorial = raw
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_ascii_alphanumeric() && !c.is_control());
+        if (1..=8).contains(&chars) && pictorial {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(FrameError::new(
+                ErrorCode::InvalidEmoji,
+                "React with one emoji, such as 👍.",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// What follows `/pm `, split into the name and the text.
@@ -281,6 +382,35 @@ impl ClientFrame {
                 Ok(Self::History { before_seq, limit })
             }
             "typing" => Ok(Self::Typing),
+            "edit" => {
+                let seq = required_seq(&fields)?;
+                match fields.get("message") {
+                    Some(Value::String(text)) => Ok(Self::Edit {
+                        seq,
+                        text: MessageText::parse(text)?,
+                    }),
+                    _ => Err(FrameError::new(
+                        ErrorCode::InvalidMessage,
+                        r#"An edit needs the new "message" string."#,
+                    )),
+                }
+            }
+            "delete" => Ok(Self::Delete {
+                seq: required_seq(&fields)?,
+            }),
+            "react" => {
+                let seq = required_seq(&fields)?;
+                match fields.get("emoji") {
+                    Some(Value::String(emoji)) => Ok(Self::React {
+                        seq,
+                        emoji: Emoji::parse(emoji)?,
+                    }),
+                    _ => Err(FrameError::new(
+                        ErrorCode::InvalidEmoji,
+                        r#"A reaction needs an "emoji" string, such as "👍"."#,
+                    )),
+                }
+            }
             other => Err(FrameError::new(
                 ErrorCode::UnknownType,
                 format!("Unknown frame type {other:?}."),
@@ -299,8 +429,27 @@ impl ClientFrame {
                 serde_json::json!({ "message": format!("/pm {to} {}", text.as_str()) }).to_string()
             }
             Self::Typing => r#"{"type":"typing"}"#.to_owned(),
+            Self::Edit { seq, text } => {
+                serde_json::json!({ "type": "edit", "seq": seq, "message": text.as_str() })
+                    .to_string()
+            }
+            Self::Delete { seq } => serde_json::json!({ "type": "delete", "seq": seq }).to_string(),
+            Self::React { seq, emoji } => {
+                serde_json::json!({ "type": "react", "seq": seq, "emoji": emoji.as_str() })
+                    .to_string()
+            }
         }
     }
+}
+
+/// The `seq` an edit, delete or reaction is about.
+fn required_seq(fields: &serde_json::Map<String, Value>) -> Result<u64, FrameError> {
+    optional_count(fields, "seq", u64::MAX)?.ok_or_else(|| {
+        FrameError::new(
+            ErrorCode::InvalidFrame,
+            r#"Say which message: "seq" is missing."#,
+        )
+    })
 }
 
 /// An optional field holding a whole number from 1 to `max`.
@@ -362,6 +511,50 @@ mod tests {
         );
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(MESSAGE_MAX_CHARS + 1));
         assert_eq!(code(&long), ErrorCode::MessageTooLong);
+    }
+
+    #[test]
+    fn edit_delete_react_frames_parse_and_round_trip() {
+        let edit = ClientFrame::parse(r#"{"type":"edit","seq":42,"message":"hi, fixed"}"#).unwrap();
+        assert_eq!(
+            edit,
+            ClientFrame::Edit {
+                seq: 42,
+                text: MessageText::parse("hi, fixed").unwrap()
+            }
+        );
+        let delete = ClientFrame::parse(r#"{"type":"delete","seq":3}"#).unwrap();
+        let react = ClientFrame::parse(r#"{"type":"react","seq":3,"emoji":"👍"}"#).unwrap();
+        for frame in [edit, delete, react] {
+            assert_eq!(ClientFrame::parse(&frame.to_json()).unwrap(), frame);
+        }
+        assert_eq!(
+            code(r#"{"type":"edit","message":"x"}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            code(r#"{"type":"edit","seq":1}"#),
+            ErrorCode::InvalidMessage
+        );
+        assert_eq!(
+            code(r#"{"type":"edit","seq":1,"message":" "}"#),
+            ErrorCode::EmptyMessage
+        );
+        assert_eq!(
+            code(r#"{"type":"delete","seq":0}"#),
+            ErrorCode::InvalidFrame
+        );
+        assert_eq!(
+            code(r#"{"type":"react","seq":1,"emoji":"ok"}"#),
+            ErrorCode::InvalidEmoji
+        );
+        assert_eq!(
+            code(r#"{"type":"react","seq":1,"emoji":""}"#),
+            ErrorCode::InvalidEmoji
+        );
+        assert_eq!(code(r#"{"type":"react","seq":1}"#), ErrorCode::InvalidEmoji);
+        assert!(Emoji::parse("👍🏽").is_ok());
+        assert!(Emoji::parse("❤️").is_ok());
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Server functions the pages call: who is signed in, and the room list.
+//! Server functions the pages call: who is signed in, the room list, who
+//! may enter a room, and the admin page's lists.
 //! Their bodies run only on the server (`ssr`), reading what the server
 //! provides as context; in the browser each is a POST to the server.
 
-use crate::{account::Me, names::RoomName};
+use crate::{account::Me, admin::AdminOverview, names::RoomName};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -18,39 +19,97 @@ pub struct RoomSummary {
 /// The signed-in person, or `None` for an anonymous visitor.
 #[server]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
-    use crate::account::SessionUser;
-    let Some(parts) = use_context::<http::request::Parts>() else {
-        return Ok(None);
-    };
-    let Some(session) = parts.extensions.get::<tower_sessions::Session>() else {
-        return Ok(None);
-    };
-    let user = session
-        .get::<SessionUser>(SessionUser::KEY)
-        .await
-        .map_err(|e| ServerFnError::new(format!("session: {e}")))?;
-    Ok(user.map(|u| u.me()))
+    Ok(ssr::session_user().await?.map(|u| u.me()))
 }
 
 /// Rooms with who is online and when they were last active, busiest first.
+/// Admin-only rooms are listed for admins only.
 #[server]
 pub async fn list_rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
-    let directory = use_context::<ssr::RoomDirectory>()
-        .ok_or_else(|| ServerFnError::new("the server provides no room directory"))?;
-    (directory.0)().await.map_err(ServerFnError::new)
+    let viewer = ssr::session_user().await?.map(|u| u.username);
+    ssr::backend()?
+        .rooms(viewer)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Whether this person may open the room: `false` for an admin-only room
+/// and anyone but an admin (the page answers 403 then).
+#[server]
+pub async fn may_enter(room: RoomName) -> Result<bool, ServerFnError> {
+    let viewer = ssr::session_user().await?.map(|u| u.username);
+    let allowed = ssr::backend()?
+        .may_enter(viewer, room)
+        .await
+        .map_err(ServerFnError::new)?;
+    if !allowed {
+        ssr::forbidden();
+    }
+    Ok(allowed)
+}
+
+/// The admin page's lists; `None` (and HTTP 403) for anyone but an admin.
+#[server]
+pub async fn admin_lists() -> Result<Option<AdminOverview>, ServerFnError> {
+    let viewer = ssr::session_user().await?.map(|u| u.username);
+    let overview = ssr::backend()?
+        .admin_overview(viewer)
+        .await
+        .map_err(ServerFnError::new)?;
+    if overview.is_none() {
+        ssr::forbidden();
+    }
+    Ok(overview)
 }
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    //! What the server hands the app as context.
+    //! What the server hands the app: the [`Backend`] context (storage and
+    //! presence behind it), and helpers for the server functions.
     use super::RoomSummary;
+    use crate::{account::SessionUser, admin::AdminOverview, names::RoomName};
+    use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
 
-    type ListRooms = dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<RoomSummary>, String>> + Send>>
-        + Send
-        + Sync;
+    pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
 
-    /// Lists the rooms (the server's storage and presence behind it).
+    /// The server's side of the server functions. `viewer` is the signed-in
+    /// username; the server checks their current rights itself.
+    pub trait Backend: Send + Sync {
+        fn rooms(&self, viewer: Option<String>) -> Answer<Vec<RoomSummary>>;
+        fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<bool>;
+        /// `None` unless the viewer is an admin.
+        fn admin_overview(&self, viewer: Option<String>) -> Answer<Option<AdminOverview>>;
+    }
+
+    /// Provided as context by the server.
     #[derive(Clone)]
-    pub struct RoomDirectory(pub Arc<ListRooms>);
+    pub struct BackendContext(pub Arc<dyn Backend>);
+
+    pub fn backend() -> Result<Arc<dyn Backend>, ServerFnError> {
+        use_context::<BackendContext>()
+            .map(|b| b.0)
+            .ok_or_else(|| ServerFnError::new("the server provides no backend"))
+    }
+
+    /// The session's user, if signed in.
+    pub async fn session_user() -> Result<Option<SessionUser>, ServerFnError> {
+        let Some(parts) = use_context::<http::request::Parts>() else {
+            return Ok(None);
+        };
+        let Some(session) = parts.extensions.get::<tower_sessions::Session>() else {
+            return Ok(None);
+        };
+        session
+            .get::<SessionUser>(SessionUser::KEY)
+            .await
+            .map_err(|e| ServerFnError::new(format!("session: {e}")))
+    }
+
+    /// Answers this page with 403.
+    pub fn forbidden() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::FORBIDDEN);
+        }
+    }
 }

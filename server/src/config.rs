@@ -10,8 +10,11 @@
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |
 //! | `SECURE_COOKIES` | off | `1`/`true`: session cookie only over https |
 //! | `REDIS_URL` | unset | use the Redis channel layer (several processes share rooms) |
+//! | `FLOOD_RATE` | 5 | messages (and edits, deletes, PMs) per second per person |
+//! | `FLOOD_BURST` | 10 | messages a person may send at once before `FLOOD_RATE` applies |
+//! | `ADMIN_PASSWORD` | unset | `server create-admin <name>` takes the password from here instead of asking |
 
-use crate::layer::DEFAULT_CHANNEL_CAPACITY;
+use crate::{flood::Limit, layer::DEFAULT_CHANNEL_CAPACITY};
 use leptos::config::{LeptosOptions, get_configuration};
 use std::fmt;
 
@@ -28,6 +31,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `None`: the in-memory channel layer.
     pub redis_url: Option<String>,
+    /// Messages per second per person, and the burst allowed (`FLOOD_RATE`, `FLOOD_BURST`).
+    pub flood: Limit,
 }
 
 #[derive(Debug)]
@@ -81,6 +86,10 @@ impl Config {
             }
         };
         let redis_url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
+        let flood = Limit {
+            rate: positive_number("FLOOD_RATE", Limit::MESSAGES.rate)?,
+            burst: positive_number("FLOOD_BURST", Limit::MESSAGES.burst)?,
+        };
         Ok(Self {
             leptos,
             allowed_origins,
@@ -88,6 +97,19 @@ impl Config {
             database_url,
             secure_cookies,
             redis_url,
+            flood,
         })
+    }
+}
+
+/// An optional positive number from the environment.
+fn positive_number(name: &str, default: f64) -> Result<f64, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n > 0.0)
+            .ok_or_else(|| ConfigError(format!("{name}: {v:?} is not a positive number"))),
+        _ => Ok(default),
     }
 }

@@ -9,6 +9,9 @@
 //! - [`auth`]: passwords, sessions, login limits.
 //! - [`api`]: the JSON HTTP API.
 //! - [`presence`]: who is in which room.
+//! - [`moderation`]: deletes, ending connections, admin actions and their audit log.
+//! - [`flood`]: per-person rate limits on messages and reactions.
+//! - [`backend`]: the app's server functions, answered from the state.
 //! - [`ordering`]: each connection gets a room's messages in seq order, once.
 //! - [`origin`]: which pages may open a socket (`Origin` check).
 //! - [`error`]: the API's JSON error responses.
@@ -20,10 +23,13 @@
 
 pub mod api;
 pub mod auth;
+mod backend;
 pub mod config;
 pub mod error;
+pub mod flood;
 pub mod layer;
 pub mod metrics;
+pub mod moderation;
 pub mod ordering;
 pub mod origin;
 pub mod presence;
@@ -34,7 +40,7 @@ pub mod ws;
 
 use app::{
     App,
-    server_fns::{RoomSummary, ssr::RoomDirectory},
+    server_fns::{RoomSummary, ssr::BackendContext},
     shell,
 };
 use axum::{Router, extract::FromRef, response::Redirect, routing::get, serve::ListenerExt};
@@ -62,6 +68,7 @@ pub struct AppState {
     pub writer: MessageWriter,
     pub presence: Arc<dyn Presence>,
     pub limiter: Arc<auth::LoginLimiter>,
+    pub flood: Arc<flood::FloodControl>,
     pub metrics: Arc<metrics::Metrics>,
     /// Turns true when the server begins shutting down: sockets close with 1012.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -74,10 +81,14 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    /// Rooms with their online counts, busiest first, then most recently active.
-    pub async fn room_summaries(&self) -> Result<Vec<RoomSummary>, StorageError> {
+    /// Rooms with their online counts, busiest first, then most recently
+    /// active; admin-only rooms only if `admin` is viewing.
+    pub async fn room_summaries(&self, admin: bool) -> Result<Vec<RoomSummary>, StorageError> {
         let mut rooms = Vec::new();
         for r in self.storage.rooms().await? {
+            if r.admin_only && !admin {
+                continue;
+            }
             rooms.push(RoomSummary {
                 online: self.presence.online(&r.name).await,
                 name: r.name,
@@ -101,13 +112,7 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
         .into_iter()
         .filter(|route| !TO_LOBBY.contains(&route.path()))
         .collect();
-    let directory = {
-        let state = state.clone();
-        RoomDirectory(Arc::new(move || {
-            let state = state.clone();
-            Box::pin(async move { state.room_summaries().await.map_err(|e| e.to_string()) })
-        }))
-    };
+    let backend = BackendContext(Arc::new(state.clone()));
     let sessions = SessionManagerLayer::new(sessions)
         .with_name(auth::SESSION_COOKIE)
         .with_http_only(true)
@@ -127,7 +132,7 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
         .leptos_routes_with_context(
             &state,
             pages,
-            move || provide_context(directory.clone()),
+            move || provide_context(backend.clone()),
             move || shell(leptos.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -196,6 +201,7 @@ pub async fn serve(
         writer,
         presence,
         limiter: Arc::default(),
+        flood: Arc::new(flood::FloodControl::new(config.flood)),
         metrics: metrics.clone(),
         shutdown: stop_rx,
         leptos: config.leptos,

@@ -1,4 +1,7 @@
 //! `server`: serves the chat on `LEPTOS_SITE_ADDR` (default 127.0.0.1:3000).
+//! `server create-admin <name>`: creates an admin account (or makes an
+//! existing account an admin), like Django's `createsuperuser`; the
+//! password comes from `ADMIN_PASSWORD` or is asked for on the terminal.
 
 use server::{config::Config, serve};
 use std::process::ExitCode;
@@ -20,6 +23,23 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => {}
+        ["create-admin", name] => return create_admin(&config, name).await,
+        _ => {
+            eprintln!("usage: server               serve the chat");
+            eprintln!(
+                "       server create-admin <name>   (password from ADMIN_PASSWORD or the terminal)"
+            );
+            return ExitCode::from(2);
+        }
+    }
     let addr = config.leptos.site_addr;
     let listener = match TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -36,6 +56,72 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn create_admin(config: &Config, name: &str) -> ExitCode {
+    let password = match std::env::var("ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => match ask_password(name) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("server: cannot read the password: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let storage = match server::storage::Storage::open(&config.database_url).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server::auth::create_admin(&storage, name, &password).await {
+        Ok(done) => {
+            println!("{name} is an admin ({done}).");
+            ExitCode::SUCCESS
+        }
+        Err(server::auth::AccountError::Refused(e)) => {
+            eprintln!("server: {}", e.message());
+            ExitCode::FAILURE
+        }
+        Err(server::auth::AccountError::Internal(e)) => {
+            eprintln!("server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Asks on the terminal without echoing (stty), twice to catch typos.
+fn ask_password(name: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let tty = std::io::stdin().is_terminal();
+    let stty = |arg: &str| {
+        if tty {
+            let _ = std::process::Command::new("stty")
+                .arg(arg)
+                .stdin(std::process::Stdio::inherit())
+                .status();
+        }
+    };
+    let read = |prompt: &str| -> std::io::Result<String> {
+        eprint!("{prompt}");
+        std::io::stderr().flush()?;
+        stty("-echo");
+        let mut line = String::new();
+        let result = std::io::stdin().lock().read_line(&mut line);
+        stty("echo");
+        if tty {
+            eprintln!();
+        }
+        result?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    let first = read(&format!("Password for {name}: "))?;
+    if tty && read("Again: ")? != first {
+        return Err(std::io::Error::other("the passwords differ"));
+    }
+    Ok(first)
 }
 
 /// Ctrl-C or SIGTERM.

@@ -16,7 +16,9 @@
 use crate::{
     AppState, auth,
     error::ApiError,
+    flood::Action,
     layer::{Channel, ChannelClosed, ChannelName, GroupName, LayerError, Payload},
+    moderation,
     ordering::{LogOrder, Release},
     storage::{Page, writer::Post},
 };
@@ -24,8 +26,8 @@ use app::{
     account::SessionUser,
     names::{RoomName, Username},
     protocol::{
-        ClientFrame, ErrorCode, FRAME_MAX_BYTES, HISTORY_MAX, HISTORY_PAGE, MessageText,
-        ServerEvent,
+        ClientFrame, EDIT_WINDOW_SECS, Emoji, ErrorCode, FRAME_MAX_BYTES, HISTORY_MAX,
+        HISTORY_PAGE, MessageText, ServerEvent,
     },
 };
 use axum::{
@@ -51,7 +53,15 @@ pub mod close_code {
     pub const INTERNAL: u16 = 1011;
     /// RFC 6455: the server is restarting; reconnect shortly.
     pub const RESTART: u16 = 1012;
+    /// The server ended this connection for good (the account was disabled,
+    /// the room deleted or made admin-only); a `session_ended` event says
+    /// why. Do not reconnect automatically.
+    pub const ENDED: u16 = 4003;
 }
+
+/// How a `session_ended` event begins, so a consumer spots one among the
+/// payloads it forwards without parsing each.
+const SESSION_ENDED_PREFIX: &str = r#"{"type":"session_ended""#;
 
 /// How long a close frame may take to go out before we just drop the socket.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,6 +92,22 @@ pub async fn upgrade(
                 .into_response();
         }
     };
+    let user = match auth::current_account(&state, &session).await {
+        Ok(user) => user,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match state.storage.room(&room).await {
+        Ok(Some(record)) if record.admin_only && !user.as_ref().is_some_and(|u| u.is_admin) => {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_only",
+                format!("{room} is for admins only."),
+            )
+            .into_response();
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("reading room {room}: {e}"),
+    }
     if let Err(e) = state.storage.ensure_room(&room).await {
         tracing::error!("cannot create room {room}: {e}");
         return ApiError::new(
@@ -103,7 +129,6 @@ pub async fn upgrade(
             .into_response();
         }
     };
-    let user = auth::current_user(&session).await;
     ws.max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
         // tungstenite reserves its read buffer up front (128 KiB by default):
@@ -130,12 +155,13 @@ async fn run(
         }
     };
     let mut consumer = Consumer {
-        state: state.clone(),
+        state,
         group: GroupName::room(&room),
         room,
         user,
         order: LogOrder::default(),
         last_typing: None,
+        ended: false,
     };
     let me = channel.name().clone();
     // Rare, large futures are boxed so they do not swell every idle
@@ -149,7 +175,7 @@ async fn run(
         }
     }
     Box::pin(consumer.exit(&me)).await;
-    state.layer.close_channel(&me).await;
+    consumer.state.layer.close_channel(&me).await;
 }
 
 /// Most frames put into one socket write.
@@ -168,7 +194,7 @@ async fn write_all(
 }
 
 /// Initial read buffer per socket; it grows for the rare big frame.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// Most missed messages sent on a reconnect before falling back to the latest page.
 const CATCH_UP_MAX: usize = 5_000;
@@ -187,6 +213,8 @@ struct Consumer {
     /// included) or holes.
     order: LogOrder,
     last_typing: Option<tokio::time::Instant>,
+    /// A `session_ended` event was forwarded: close once it is written.
+    ended: bool,
 }
 
 impl Consumer {
@@ -336,6 +364,9 @@ impl Consumer {
                     return close(&mut sink, close_code::LAGGING, "lagging").await;
                 }
             }
+            if self.ended {
+                return close(&mut sink, close_code::ENDED, "ended by the server").await;
+            }
         }
     }
 
@@ -344,7 +375,13 @@ impl Consumer {
     fn release(&mut self, payload: Payload) -> Release {
         match payload.seq() {
             Some(seq) => self.order.accept(seq, payload.into_text()),
-            None => Release::One(Some(payload.into_text())),
+            None => {
+                let text = payload.into_text();
+                if text.as_str().starts_with(SESSION_ENDED_PREFIX) {
+                    self.ended = true;
+                }
+                Release::One(Some(text))
+            }
         }
     }
 
@@ -378,8 +415,14 @@ impl Consumer {
         match ClientFrame::parse(text) {
             Err(refusal) => Some(refusal.into()),
             Ok(ClientFrame::PrivateMessage { to, text }) => {
+                if let Err(slow_down) = self.flood_check(Action::Message) {
+                    return Some(slow_down);
+                }
                 Some(self.private_message(to, text).await)
             }
+            Ok(ClientFrame::Edit { seq, text }) => self.edit(seq, text).await,
+            Ok(ClientFrame::Delete { seq }) => self.delete(seq).await,
+            Ok(ClientFrame::React { seq, emoji }) => self.react(seq, emoji).await,
             Ok(ClientFrame::Typing) => {
                 let user = self.user.as_ref()?;
                 let now = tokio::time::Instant::now();
@@ -401,6 +444,10 @@ impl Consumer {
                         "Log in to post.",
                     ));
                 };
+                let user = user.clone();
+                if let Err(slow_down) = self.flood_check(Action::Message) {
+                    return Some(slow_down);
+                }
                 // A sent message ends the typing; the next keystroke may signal at once.
                 self.last_typing = None;
                 let post = Post {
@@ -422,6 +469,172 @@ impl Consumer {
                         ))
                     }
                 }
+            }
+        }
+    }
+
+    /// Takes a token from the person's bucket, or says how long to wait.
+    fn flood_check(&self, action: Action) -> Result<(), ServerEvent> {
+        let Some(user) = &self.user else {
+            return Ok(());
+        };
+        self.state
+            .flood
+            .check(action, &user.username)
+            .map_err(|wait| {
+                let what = match action {
+                    Action::Message => "messages",
+                    Action::Reaction => "reactions",
+                };
+                ServerEvent::rate_limited(what, wait.as_millis().max(1) as u64)
+            })
+    }
+
+    /// Checks that this person may change message `seq`: signed in, not
+    /// flooding, the message exists and is not deleted, and it is their own
+    /// and within the edit window (admins may delete any message).
+    async fn may_change(&self, seq: u64, admin_may: bool) -> Result<&SessionUser, ServerEvent> {
+        let Some(user) = &self.user else {
+            return Err(ServerEvent::error(
+                ErrorCode::NotAuthenticated,
+                "Log in to change messages.",
+            ));
+        };
+        self.flood_check(Action::Message)?;
+        let meta = match self.state.storage.message_meta(&self.room, seq).await {
+            Ok(Some(meta)) if !meta.deleted => meta,
+            Ok(_) => {
+                return Err(ServerEvent::error(
+                    ErrorCode::UnknownMessage,
+                    format!("This room has no message {seq}."),
+                ));
+            }
+            Err(e) => {
+                tracing::error!("reading {} #{seq}: {e}", self.room);
+                return Err(ServerEvent::error(
+                    ErrorCode::Unavailable,
+                    "Try again in a moment.",
+                ));
+            }
+        };
+        if admin_may && user.is_admin {
+            return Ok(user);
+        }
+        if meta.user_id != user.id {
+            return Err(ServerEvent::error(
+                ErrorCode::Forbidden,
+                "You can only change your own messages.",
+            ));
+        }
+        let age = time::OffsetDateTime::now_utc() - meta.created_at;
+        if age > time::Duration::seconds(EDIT_WINDOW_SECS) {
+            return Err(ServerEvent::error(
+                ErrorCode::Forbidden,
+                "Messages can only be changed within 10 minutes of sending them.",
+            ));
+        }
+        Ok(user)
+    }
+
+    /// `{"type":"edit"}`: the room hears `message_edited`.
+    async fn edit(&self, seq: u64, text: MessageText) -> Option<ServerEvent> {
+        if let Err(refusal) = self.may_change(seq, false).await {
+            return Some(refusal);
+        }
+        let text = text.into_string();
+        match self
+            .state
+            .storage
+            .edit_message(&self.room, seq, &text)
+            .await
+        {
+            Ok(edited_at) => {
+                self.broadcast(ServerEvent::MessageEdited {
+                    room: self.room.clone(),
+                    seq,
+                    message: text,
+                    edited_at,
+                })
+                .await;
+                None
+            }
+            Err(e) => {
+                tracing::error!("editing {} #{seq}: {e}", self.room);
+                Some(ServerEvent::error(
+                    ErrorCode::Unavailable,
+                    "Your edit could not be saved; try again.",
+                ))
+            }
+        }
+    }
+
+    /// `{"type":"delete"}`: the room hears `message_deleted`.
+    async fn delete(&self, seq: u64) -> Option<ServerEvent> {
+        if let Err(refusal) = self.may_change(seq, true).await {
+            return Some(refusal);
+        }
+        match moderation::delete_message(&self.state, &self.room, seq).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!("deleting {} #{seq}: {e}", self.room);
+                Some(ServerEvent::error(
+                    ErrorCode::Unavailable,
+                    "The message could not be deleted; try again.",
+                ))
+            }
+        }
+    }
+
+    /// `{"type":"react"}`: toggles the reaction; the room hears `reaction`
+    /// with everyone who now reacts with that emoji.
+    async fn react(&self, seq: u64, emoji: Emoji) -> Option<ServerEvent> {
+        let Some(user) = &self.user else {
+            return Some(ServerEvent::error(
+                ErrorCode::NotAuthenticated,
+                "Log in to react.",
+            ));
+        };
+        if let Err(slow_down) = self.flood_check(Action::Reaction) {
+            return Some(slow_down);
+        }
+        match self.state.storage.message_meta(&self.room, seq).await {
+            Ok(Some(meta)) if !meta.deleted => {}
+            Ok(_) => {
+                return Some(ServerEvent::error(
+                    ErrorCode::UnknownMessage,
+                    format!("This room has no message {seq}."),
+                ));
+            }
+            Err(e) => {
+                tracing::error!("reading {} #{seq}: {e}", self.room);
+                return Some(ServerEvent::error(
+                    ErrorCode::Unavailable,
+                    "Try again in a moment.",
+                ));
+            }
+        }
+        let toggled = self
+            .state
+            .storage
+            .toggle_reaction(&self.room, seq, user.id, &user.username, emoji.as_str())
+            .await;
+        match toggled {
+            Ok(toggled) => {
+                self.broadcast(ServerEvent::Reaction {
+                    room: self.room.clone(),
+                    seq,
+                    emoji: emoji.as_str().to_owned(),
+                    users: toggled.users,
+                })
+                .await;
+                None
+            }
+            Err(e) => {
+                tracing::error!("reacting to {} #{seq}: {e}", self.room);
+                Some(ServerEvent::error(
+                    ErrorCode::Unavailable,
+                    "Your reaction could not be saved; try again.",
+                ))
             }
         }
     }

@@ -1,10 +1,12 @@
 //! The app's pages, one module each.
 
 mod account;
+mod admin;
 mod lobby;
 mod room;
 
 pub use account::{LoginPage, RegisterPage};
+pub use admin::AdminPage;
 pub use lobby::LobbyPage;
 pub use room::RoomPage;
 

@@ -3,7 +3,11 @@
 use crate::{
     ConnStatus, CurrentUser,
     names::{RoomName, percent_encode},
-    protocol::{ChatMessage, ClientFrame, ErrorCode, HISTORY_PAGE, MessageText, ServerEvent},
+    protocol::{
+        ChatMessage, ClientFrame, EDIT_WINDOW_SECS, Emoji, ErrorCode, HISTORY_PAGE, MessageText,
+        Reaction, ServerEvent,
+    },
+    server_fns::may_enter,
 };
 use leptos::{ev::SubmitEvent, html, prelude::*};
 use leptos_meta::Title;
@@ -29,7 +33,7 @@ pub fn RoomPage() -> impl IntoView {
     let room = Memo::new(move |_| RoomName::parse(&params.read().get("room").unwrap_or_default()));
     // Keyed on the room: moving to another room builds a fresh page (and socket).
     move || match room.get() {
-        Ok(room) => view! { <ChatRoom room /> }.into_any(),
+        Ok(room) => view! { <AllowedRoom room /> }.into_any(),
         Err(e) => view! {
             <Title text="Invalid room · Chat" />
             <main class="page narrow">
@@ -41,6 +45,38 @@ pub fn RoomPage() -> impl IntoView {
             </main>
         }
         .into_any(),
+    }
+}
+
+/// The room, or a refusal (HTTP 403) if it is for admins only and the
+/// visitor is not one.
+#[component]
+fn AllowedRoom(room: RoomName) -> impl IntoView {
+    let access = Resource::new_blocking(move || room.clone(), may_enter);
+    view! {
+        <Suspense fallback=|| view! { <main class="page room"></main> }>
+            {move || Suspend::new(async move {
+                let room = RoomName::parse(&use_params_map().read_untracked().get("room").unwrap_or_default());
+                match (access.await, room) {
+                    (Ok(true), Ok(room)) => view! { <ChatRoom room /> }.into_any(),
+                    (Ok(false), Ok(room)) => view! {
+                        <Title text="Admins only · Chat" />
+                        <main class="page narrow">
+                            <h1>"This room is for admins only"</h1>
+                            <p class="form-error">{format!("{room} is open to admins only. Ask an admin if you need to be in it.")}</p>
+                            <p><a href="/chat/">"Back to the lobby"</a></p>
+                        </main>
+                    }.into_any(),
+                    (Err(e), _) => view! {
+                        <main class="page narrow">
+                            <h1>"The room cannot be opened right now"</h1>
+                            <p class="form-error">{e.to_string()}</p>
+                        </main>
+                    }.into_any(),
+                    (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
@@ -65,7 +101,42 @@ impl Entry {
             Self::Private { key, .. } => *key,
         }
     }
+
+    /// The key the log renders by: changes when a message is edited,
+    /// deleted or reacted to, so that line is drawn again.
+    fn render_key(&self) -> (u64, u32, u64) {
+        use std::hash::{Hash, Hasher};
+        let (seq, n) = self.key();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        if let Self::Chat(m) = self {
+            (&m.message, &m.edited_at, m.deleted).hash(&mut hasher);
+            for r in &m.reactions {
+                (&r.emoji, &r.users).hash(&mut hasher);
+            }
+        }
+        (seq, n, hasher.finish())
+    }
 }
+
+/// Applies `change` to the room message `seq`, if shown.
+fn change_message(log: &mut [Entry], seq: u64, change: impl FnOnce(&mut ChatMessage)) {
+    if let Ok(at) = log.binary_search_by_key(&(seq, 0), Entry::key)
+        && let Entry::Chat(m) = &mut log[at]
+    {
+        change(m);
+    }
+}
+
+/// What a person can do to a message from its toolbar.
+#[derive(Clone, Debug, PartialEq)]
+enum MessageAction {
+    React(u64, String),
+    Edit(u64, String),
+    Delete(u64),
+}
+
+/// The reactions offered on every message.
+const REACTIONS: [&str; 5] = ["👍", "❤️", "😂", "🎉", "😮"];
 
 fn oldest_seq(log: &[Entry]) -> Option<u64> {
     log.iter().find_map(|e| match e {
@@ -137,6 +208,10 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     // messages it brings until the user list marks its end.
     let recovering = StoredValue::new(None::<usize>);
     let notice = RwSignal::new(None::<Notice>);
+    // The message being edited in the composer, if any.
+    let editing = RwSignal::new(None::<u64>);
+    // What was last sent, put back in the composer if the server says slow down.
+    let last_sent = StoredValue::new(String::new());
     // Whether the server has older messages than the oldest shown, and
     // whether a request for them is on its way.
     let older_available = RwSignal::new(false);
@@ -285,8 +360,51 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 TYPING_SHOWN,
             );
         }
+        ServerEvent::MessageEdited {
+            seq,
+            message,
+            edited_at,
+            ..
+        } => entries.update(|log| {
+            change_message(log, seq, |m| {
+                m.message = message;
+                m.edited_at = Some(edited_at);
+            })
+        }),
+        ServerEvent::MessageDeleted { seq, .. } => entries.update(|log| {
+            change_message(log, seq, |m| {
+                m.message.clear();
+                m.deleted = true;
+                m.reactions.clear();
+            })
+        }),
+        ServerEvent::Reaction {
+            seq, emoji, users, ..
+        } => entries.update(|log| {
+            change_message(log, seq, |m| {
+                match m.reactions.iter().position(|r| r.emoji == emoji) {
+                    Some(at) if users.is_empty() => {
+                        m.reactions.remove(at);
+                    }
+                    Some(at) => m.reactions[at].users = users,
+                    None if users.is_empty() => {}
+                    None => m.reactions.push(Reaction { emoji, users }),
+                }
+            })
+        }),
+        ServerEvent::SessionEnded { reason } => notice.set(Some(Notice {
+            text: reason,
+            login: false,
+        })),
         ServerEvent::Error(e) => {
             loading_older.set(false);
+            // Slowed down: give the refused message back to the composer.
+            if e.code == ErrorCode::RateLimited.as_str()
+                && let Some(field) = input.get_untracked()
+                && field.value().is_empty()
+            {
+                field.set_value(&last_sent.get_value());
+            }
             notice.set(Some(Notice {
                 login: e.code == ErrorCode::NotAuthenticated.as_str(),
                 text: e.message,
@@ -364,7 +482,13 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         let Some(field) = input.get() else { return };
         match MessageText::parse(&field.value()) {
             Ok(text) => {
-                socket.send(ClientFrame::Chat(text).to_json());
+                last_sent.set_value(text.as_str().to_owned());
+                let frame = match editing.get_untracked() {
+                    Some(seq) => ClientFrame::Edit { seq, text },
+                    None => ClientFrame::Chat(text),
+                };
+                editing.set(None);
+                socket.send(frame.to_json());
                 field.set_value("");
                 notice.set(None);
                 stick_to_bottom.set_value(true);
@@ -377,6 +501,31 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
             })),
         }
         let _ = field.focus();
+    };
+
+    let on_action = Callback::new(move |action: MessageAction| match action {
+        MessageAction::React(seq, emoji) => {
+            if let Ok(emoji) = Emoji::parse(&emoji) {
+                socket.send(ClientFrame::React { seq, emoji }.to_json());
+            }
+        }
+        MessageAction::Delete(seq) => socket.send(ClientFrame::Delete { seq }.to_json()),
+        MessageAction::Edit(seq, text) => {
+            if let Some(field) = input.get() {
+                editing.set(Some(seq));
+                field.set_value(&text);
+                let _ = field.focus();
+            }
+        }
+    });
+    // Escape leaves editing without changing the message.
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && editing.get_untracked().is_some() {
+            editing.set(None);
+            if let Some(field) = input.get() {
+                field.set_value("");
+            }
+        }
     };
 
     // Clicking a name starts a private message to them.
@@ -416,11 +565,13 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                                 "This is the start of the room."
                             }}
                         </li>
-                        <For each=move || entries.get() key=Entry::key let:entry>
+                        <For each=move || entries.get() key=Entry::render_key let:entry>
                             {match entry {
                                 Entry::Chat(m) => {
                                     let own = me.name().is_some_and(|me| me == m.user);
-                                    view! { <MessageItem own m /> }.into_any()
+                                    let admin = me.get().is_some_and(|me| me.is_admin);
+                                    let me = me.name();
+                                    view! { <MessageItem own admin me m on_action /> }.into_any()
                                 }
                                 Entry::Private { incoming, peer, message, .. } => {
                                     view! { <PrivateItem incoming peer message /> }.into_any()
@@ -435,6 +586,9 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                             {n.login.then(|| view! { " " <a href=login_href.clone()>"Log in"</a> })}
                         })}
                     </p>
+                    <p class="editing" hidden=move || editing.get().is_none()>
+                        "Editing your message — Enter saves, Esc cancels."
+                    </p>
                     <form class="composer" on:submit=on_submit>
                         <label for="message-input" class="visually-hidden">
                             "Message"
@@ -448,8 +602,9 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                             placeholder="Write a message…"
                             maxlength=crate::protocol::MESSAGE_MAX_CHARS.to_string()
                             on:input=on_input
+                            on:keydown=on_keydown
                         />
-                        <button type="submit">"Send"</button>
+                        <button type="submit">{move || if editing.get().is_some() { "Save" } else { "Send" }}</button>
                     </form>
                 </section>
                 <aside class="people" aria-labelledby="people-title">
@@ -479,18 +634,87 @@ fn typing_line(names: &[String]) -> String {
 }
 
 #[component]
-fn MessageItem(m: ChatMessage, own: bool) -> impl IntoView {
+fn MessageItem(
+    m: ChatMessage,
+    own: bool,
+    admin: bool,
+    me: Option<String>,
+    on_action: Callback<MessageAction>,
+) -> impl IntoView {
     let time = short_time(&m.ts);
+    let seq = m.seq;
+    let signed_in = me.is_some();
+    // Own messages may be changed for 10 minutes (the server checks too).
+    let recent = within_edit_window(&m.ts);
+    let can_edit = own && recent && !m.deleted;
+    let can_delete = !m.deleted && ((own && recent) || admin);
+    let text = m.message.clone();
+    let reactions = m
+        .reactions
+        .iter()
+        .map(|r| {
+            let mine = me.as_ref().is_some_and(|me| r.users.contains(me));
+            let emoji = r.emoji.clone();
+            let label = format!("{} {} — {}", r.emoji, r.users.len(), r.users.join(", "));
+            view! {
+                <button type="button" class="reaction" class:mine=mine aria-pressed=mine.to_string()
+                    title=label.clone() aria-label=label disabled=!signed_in
+                    on:click=move |_| on_action.run(MessageAction::React(seq, emoji.clone()))>
+                    {r.emoji.clone()} " " <span class="n">{r.users.len()}</span>
+                </button>
+            }
+        })
+        .collect_view();
     view! {
-        <li class="msg" class:own=own data-seq=m.seq>
+        <li class="msg" class:own=own class:deleted=m.deleted data-seq=m.seq>
             <div class="meta">
                 <span class="author">{m.user}</span>
                 <time datetime=m.ts.clone() title=m.ts>
                     {time}
                 </time>
+                {m.edited_at.is_some().then(|| view! { <span class="edited">"(edited)"</span> })}
             </div>
-            <p class="text">{m.message}</p>
+            {if m.deleted {
+                view! { <p class="text deleted">"message deleted"</p> }.into_any()
+            } else {
+                view! { <p class="text">{m.message}</p> }.into_any()
+            }}
+            <div class="reactions">{reactions}</div>
+            {(signed_in && !m.deleted).then(|| view! {
+                <div class="actions" role="toolbar" aria-label="Message actions">
+                    {REACTIONS.map(|emoji| view! {
+                        <button type="button" class="react" aria-label=format!("React with {emoji}")
+                            on:click=move |_| on_action.run(MessageAction::React(seq, emoji.to_owned()))>
+                            {emoji}
+                        </button>
+                    })}
+                    {can_edit.then(|| view! {
+                        <button type="button" class="edit" on:click=move |_| on_action.run(MessageAction::Edit(seq, text.clone()))>
+                            "Edit"
+                        </button>
+                    })}
+                    {can_delete.then(|| view! {
+                        <button type="button" class="delete" on:click=move |_| on_action.run(MessageAction::Delete(seq))>
+                            "Delete"
+                        </button>
+                    })}
+                </div>
+            })}
         </li>
+    }
+}
+
+/// Whether a message sent at `ts` may still be edited or deleted by its author.
+fn within_edit_window(ts: &str) -> bool {
+    #[cfg(feature = "browser")]
+    {
+        let sent = js_sys::Date::parse(ts);
+        !sent.is_nan() && now_ms() - sent < (EDIT_WINDOW_SECS * 1000) as f64
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = (ts, EDIT_WINDOW_SECS);
+        false
     }
 }
 
@@ -622,7 +846,24 @@ mod tests {
             user: "u".into(),
             message: "m".into(),
             ts: "2026-11-21T10:05:00Z".into(),
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn edits_and_reactions_change_the_render_key_not_the_order() {
+        let mut log = vec![Entry::Chat(msg(1)), Entry::Chat(msg(2))];
+        let before = log[1].render_key();
+        change_message(&mut log, 2, |m| m.edited_at = Some("t".into()));
+        assert_ne!(log[1].render_key(), before);
+        assert_eq!(log[1].key(), (2, 0));
+        change_message(&mut log, 9, |m| m.deleted = true);
+        assert!(
+            log.iter()
+                .all(|e| matches!(e, Entry::Chat(m) if !m.deleted))
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn status_of(e: AuthError) -> StatusCode {
         AuthError::UsernameTaken => StatusCode::CONFLICT,
         AuthError::InvalidCredentials | AuthError::NotAuthenticated => StatusCode::UNAUTHORIZED,
         AuthError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        AuthError::AccountDisabled => StatusCode::FORBIDDEN,
     }
 }
 

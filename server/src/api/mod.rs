@@ -6,6 +6,7 @@
 //! answered with a redirect instead of JSON.
 
 mod accounts;
+mod admin;
 mod rooms;
 
 use crate::{AppState, error::ApiError};
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/me", get(accounts::me))
         .route("/api/rooms", get(rooms::list))
         .route("/api/rooms/{room}/messages", get(rooms::messages))
+        .route("/api/admin", get(admin::overview).post(admin::act))
 }
 
 /// A request body sent either as JSON (scripts, bots) or as an HTML form.

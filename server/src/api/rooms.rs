@@ -1,6 +1,6 @@
 //! `/api/rooms` and `/api/rooms/{room}/messages`.
 
-use crate::{AppState, error::ApiError, storage::Page};
+use crate::{AppState, auth, error::ApiError, storage::Page};
 use app::{
     names::RoomName,
     protocol::{HISTORY_MAX, HISTORY_PAGE, History},
@@ -12,9 +12,16 @@ use axum::{
     http::StatusCode,
 };
 use std::collections::HashMap;
+use tower_sessions::Session;
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<RoomSummary>>, ApiError> {
-    state.room_summaries().await.map(Json).map_err(|e| {
+/// Admin-only rooms are listed for admins only.
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<RoomSummary>>, ApiError> {
+    let viewer = auth::current_account(&state, &session).await?;
+    let admin = viewer.is_some_and(|u| u.is_admin);
+    state.room_summaries(admin).await.map(Json).map_err(|e| {
         tracing::error!("listing rooms: {e}");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -53,9 +60,21 @@ pub async fn messages(
     State(state): State<AppState>,
     Path(room): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    session: Session,
 ) -> Result<Json<History>, ApiError> {
     let room = RoomName::parse(&room)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string()))?;
+    let viewer = auth::current_account(&state, &session).await?;
+    if let Ok(Some(record)) = state.storage.room(&room).await
+        && record.admin_only
+        && !viewer.is_some_and(|u| u.is_admin)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_only",
+            format!("{room} is for admins only."),
+        ));
+    }
     let limit = number(&query, "limit", 1..=HISTORY_MAX.into())?.map_or(HISTORY_PAGE, |n| n as u32);
     let page = match (
         number(&query, "before_seq", 1..=i64::MAX as u64)?,

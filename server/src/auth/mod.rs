@@ -10,7 +10,11 @@ pub mod password;
 
 pub use limiter::LoginLimiter;
 
-use crate::storage::{Storage, StorageError};
+use crate::{
+    AppState,
+    error::ApiError,
+    storage::{Storage, StorageError},
+};
 use app::{
     account::{AuthError, SessionUser, check_password},
     names::Username,
@@ -58,6 +62,34 @@ pub async fn current_user(session: &Session) -> Option<SessionUser> {
         .flatten()
 }
 
+/// The signed-in user as the database has them now: an admin flag given
+/// or taken since they logged in counts at once, and a disabled account is
+/// refused (403 `account_disabled`).
+pub async fn current_account(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<SessionUser>, ApiError> {
+    let Some(mut user) = current_user(session).await else {
+        return Ok(None);
+    };
+    match state.storage.user_by_name(&user.username).await {
+        Ok(Some(record)) if record.disabled => Err(AuthError::AccountDisabled.into()),
+        Ok(Some(record)) => {
+            user.is_admin = record.is_admin;
+            Ok(Some(user))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::error!("reading account {}: {e}", user.username);
+            Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Try again in a moment.",
+            ))
+        }
+    }
+}
+
 pub async fn register(
     storage: &Storage,
     session: &Session,
@@ -101,6 +133,9 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials.into());
     };
     limiter.succeeded(username);
+    if record.disabled {
+        return Err(AuthError::AccountDisabled.into());
+    }
     let user = SessionUser {
         id: record.id,
         username: record.username,
@@ -108,6 +143,32 @@ pub async fn login(
     };
     start_session(session, &user).await?;
     Ok(user)
+}
+
+/// `server create-admin <name>`: creates the account as an admin, or makes
+/// an existing one an admin (enabled, with this password). Returns what it did.
+pub async fn create_admin(
+    storage: &Storage,
+    username: &str,
+    password: &str,
+) -> Result<&'static str, AccountError> {
+    let username = Username::parse(username).map_err(|_| AuthError::InvalidUsername)?;
+    check_password(password)?;
+    let hash = password::hash(password.to_owned()).await?;
+    let done = match storage.create_user(&username, &hash).await {
+        Ok(_) => "created",
+        Err(StorageError::UsernameTaken) => {
+            storage.set_password_hash(username.as_str(), &hash).await?;
+            storage.set_disabled(username.as_str(), false).await?;
+            "updated"
+        }
+        Err(e) => return Err(e.into()),
+    };
+    storage.set_admin(username.as_str(), true).await?;
+    storage
+        .audit("(command line)", "made admin", username.as_str())
+        .await?;
+    Ok(done)
 }
 
 pub async fn logout(session: &Session) -> Result<(), AccountError> {

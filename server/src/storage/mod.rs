@@ -7,7 +7,12 @@
 //! accumulated in one transaction (group commit) and broadcasts each message
 //! only after it is committed.
 
+mod admin;
+mod moderation;
 pub mod writer;
+
+pub use admin::{AuditEntry, UserSummary};
+pub use moderation::{MessageMeta, Toggled};
 
 use app::{
     names::{RoomName, Username},
@@ -33,6 +38,7 @@ pub struct UserRecord {
     pub username: String,
     pub password_hash: String,
     pub is_admin: bool,
+    pub disabled: bool,
 }
 
 /// A room and when its last message arrived.
@@ -40,6 +46,8 @@ pub struct UserRecord {
 pub struct RoomRecord {
     pub name: RoomName,
     pub last_message_at: Option<String>,
+    /// Only admins may see, read or join it.
+    pub admin_only: bool,
 }
 
 /// Which slice of a room's log to read.
@@ -133,6 +141,7 @@ impl Storage {
                 username: username.to_string(),
                 password_hash: password_hash.to_owned(),
                 is_admin: false,
+                disabled: false,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StorageError::UsernameTaken)
@@ -143,7 +152,7 @@ impl Storage {
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
         let row = sqlx::query(
-            "SELECT id, username, password_hash, is_admin FROM users WHERE username = $1",
+            "SELECT id, username, password_hash, is_admin, disabled FROM users WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -153,6 +162,7 @@ impl Storage {
             username: row.get(1),
             password_hash: row.get(2),
             is_admin: row.get::<i64, _>(3) != 0,
+            disabled: row.get::<i64, _>(4) != 0,
         }))
     }
 
@@ -171,7 +181,7 @@ impl Storage {
     /// Every room, most recently active first.
     pub async fn rooms(&self) -> Result<Vec<RoomRecord>, StorageError> {
         let rows = sqlx::query(
-            "SELECT name, last_message_at FROM rooms
+            "SELECT name, last_message_at, admin_only FROM rooms
              ORDER BY last_message_at IS NULL, last_message_at DESC, name",
         )
         .fetch_all(&self.pool)
@@ -182,6 +192,7 @@ impl Storage {
                 Some(RoomRecord {
                     name: RoomName::parse(row.get::<&str, _>(0)).ok()?,
                     last_message_at: row.get(1),
+                    admin_only: row.get::<i64, _>(2) != 0,
                 })
             })
             .collect())
@@ -189,7 +200,8 @@ impl Storage {
 
     /// A page of the room's log, oldest first.
     pub async fn messages(&self, room: &RoomName, page: Page) -> Result<History, StorageError> {
-        const COLUMNS: &str = "SELECT m.seq, m.id, m.username, m.body, m.created_at
+        const COLUMNS: &str = "SELECT m.seq, m.id, m.username, m.body, m.created_at,
+                m.edited_at, m.deleted_at IS NOT NULL
              FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = $1";
         // Fetch one extra row to learn whether there is more beyond the page.
         let (sql, seq, limit, newest_first) = match page {
@@ -228,6 +240,7 @@ impl Storage {
         if newest_first {
             messages.reverse();
         }
+        self.attach_reactions(room, &mut messages).await?;
         Ok(History { messages, has_more })
     }
 }
@@ -240,5 +253,8 @@ fn message_from_row(room: &RoomName, row: &SqliteRow) -> ChatMessage {
         user: row.get(2),
         message: row.get(3),
         ts: row.get(4),
+        edited_at: row.get(5),
+        deleted: row.get(6),
+        reactions: Vec::new(),
     }
 }

@@ -171,6 +171,9 @@ async fn commit(storage: &Storage, batch: &[Post]) -> Result<Vec<ChatMessage>, S
             user: post.username.clone(),
             message: post.text.clone(),
             ts: ts.clone(),
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
         });
         *seq += 1;
     }

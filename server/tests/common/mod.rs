@@ -28,6 +28,7 @@ pub struct TestServer {
     endpoint: Endpoint,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    pub database_url: String,
     // Keeps the database until the server is dropped.
     _data: tempfile::TempDir,
 }
@@ -55,7 +56,13 @@ impl TestServer {
         let mut config = Config::from_env().expect("configuration");
         config.database_url = format!("sqlite://{}/chat.db", data.path().display());
         config.redis_url = None;
+        // Tests post as fast as they can; the flood tests set their own limit.
+        config.flood = server::flood::Limit {
+            rate: 1e6,
+            burst: 1e6,
+        };
         tweak(&mut config);
+        let database_url = config.database_url.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, config, async {
             let _ = stopped.await;
@@ -65,10 +72,24 @@ impl TestServer {
             endpoint: Endpoint { addr },
             stop: Some(stop),
             task,
+            database_url,
             _data: data,
         };
         server.wait_until_up().await;
         server
+    }
+}
+
+impl TestServer {
+    /// Creates an admin the way `server create-admin` does, and logs them in.
+    pub async fn admin(&self, name: &str) -> User {
+        let storage = server::storage::Storage::open(&self.database_url)
+            .await
+            .unwrap();
+        server::auth::create_admin(&storage, name, PASSWORD)
+            .await
+            .expect("create-admin");
+        self.login(name).await
     }
 }
 
@@ -101,6 +122,21 @@ impl Endpoint {
             .await
             .unwrap();
         assert_eq!(response.status(), 201, "registering {name}");
+        User {
+            name: name.to_owned(),
+            cookie: session_cookie(&response).expect("a session cookie"),
+        }
+    }
+
+    /// Logs `name` in through the API and returns the session.
+    pub async fn login(&self, name: &str) -> User {
+        let response = reqwest::Client::new()
+            .post(self.http("/api/login"))
+            .json(&serde_json::json!({"username": name, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "logging in {name}");
         User {
             name: name.to_owned(),
             cookie: session_cookie(&response).expect("a session cookie"),
@@ -215,6 +251,8 @@ impl ServerProcess {
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url)
             .env("RUST_LOG", "warn")
+            .env("FLOOD_RATE", "1000000")
+            .env("FLOOD_BURST", "1000000")
             .spawn()
             .expect("start the server binary");
         let process = Self {

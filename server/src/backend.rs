@@ -1,0 +1,61 @@
+//! The app's server functions, answered from the server's state: the room
+//! list, who may enter a room, and the admin page's lists. The viewer's
+//! rights are read from the database each time, so making someone an admin
+//! (or no longer one) counts at once.
+
+use crate::{AppState, moderation};
+use app::{
+    admin::AdminOverview,
+    names::RoomName,
+    server_fns::{
+        RoomSummary,
+        ssr::{Answer, Backend},
+    },
+};
+
+impl AppState {
+    /// Whether `viewer` is an admin now (and not disabled).
+    pub async fn is_admin(&self, viewer: Option<&str>) -> Result<bool, String> {
+        let Some(name) = viewer else { return Ok(false) };
+        let record = self
+            .storage
+            .user_by_name(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(record.is_some_and(|r| r.is_admin && !r.disabled))
+    }
+}
+
+impl Backend for AppState {
+    fn rooms(&self, viewer: Option<String>) -> Answer<Vec<RoomSummary>> {
+        let state = self.clone();
+        Box::pin(async move {
+            let admin = state.is_admin(viewer.as_deref()).await?;
+            state.room_summaries(admin).await.map_err(|e| e.to_string())
+        })
+    }
+
+    fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<bool> {
+        let state = self.clone();
+        Box::pin(async move {
+            let admin_only = match state.storage.room(&room).await.map_err(|e| e.to_string())? {
+                Some(record) => record.admin_only,
+                None => false,
+            };
+            Ok(!admin_only || state.is_admin(viewer.as_deref()).await?)
+        })
+    }
+
+    fn admin_overview(&self, viewer: Option<String>) -> Answer<Option<AdminOverview>> {
+        let state = self.clone();
+        Box::pin(async move {
+            if !state.is_admin(viewer.as_deref()).await? {
+                return Ok(None);
+            }
+            moderation::overview(&state)
+                .await
+                .map(Some)
+                .map_err(|e| e.to_string())
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! Flood control: a token bucket per person and kind of action. A person
+//! may post `rate` messages a second on average with bursts of `burst`
+//! (defaults 5 and 10, `FLOOD_RATE` / `FLOOD_BURST`); reactions have their
+//! own, looser bucket. Beyond it the action is refused with `rate_limited`
+//! and how long to wait; the connection stays up.
+//!
+//! Buckets are per server process: behind several processes a person
+//! connected to two of them gets each process's allowance.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+/// What is being limited; each has its own bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Chat messages, private messages, edits and deletes.
+    Message,
+    Reaction,
+}
+
+/// Average rate (per second) and burst of one kind of action.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limit {
+    pub rate: f64,
+    pub burst: f64,
+}
+
+impl Limit {
+    pub const MESSAGES: Limit = Limit {
+        rate: 5.0,
+        burst: 10.0,
+    };
+    pub const REACTIONS: Limit = Limit {
+        rate: 5.0,
+        burst: 20.0,
+    };
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+pub struct FloodControl {
+    messages: Limit,
+    reactions: Limit,
+    buckets: Mutex<HashMap<(Action, String), Bucket>>,
+}
+
+/// Buckets kept before idle (full) ones are forgotten.
+const PRUNE_ABOVE: usize = 10_000;
+
+impl FloodControl {
+    pub fn new(messages: Limit) -> Self {
+        Self {
+            messages,
+            reactions: Limit::REACTIONS,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `user`, or says how long until one is available.
+    pub fn check(&self, action: Action, user: &str) -> Result<(), Duration> {
+        self.check_at(action, user, Instant::now())
+    }
+
+    fn check_at(&self, action: Action, user: &str, now: Instant) -> Result<(), Duration> {
+        let limit = match action {
+            Action::Message => self.messages,
+            Action::Reaction => self.reactions,
+        };
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > PRUNE_ABOVE {
+            buckets.retain(|(kind, _), b| {
+                let limit = if *kind == Action::Message {
+                    self.messages
+                } else {
+                    self.reactions
+                };
+                b.tokens + now.duration_since(b.at).as_secs_f64() * limit.rate < limit.burst
+            });
+        }
+        let bucket = buckets.entry((action, user.to_owned())).or_insert(Bucket {
+            tokens: limit.burst,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * limit.rate).min(limit.burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / limit.rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_passes_then_the_rate_applies_per_person() {
+        let flood = FloodControl::new(Limit::MESSAGES);
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert!(flood.check_at(Action::Message, "alice", t0).is_ok());
+        }
+        let wait = flood.check_at(Action::Message, "alice", t0).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(200));
+        // Bob and alice's reactions have buckets of their own.
+        assert!(flood.check_at(Action::Message, "bob", t0).is_ok());
+        assert!(flood.check_at(Action::Reaction, "alice", t0).is_ok());
+        // 5 per second: after 200 ms one more message is allowed, not two.
+        let later = t0 + Duration::from_millis(200);
+        assert!(flood.check_at(Action::Message, "alice", later).is_ok());
+        assert!(flood.check_at(Action::Message, "alice", later).is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! Admins: `create-admin`, admin-only rooms, disabling users, deleting any
+//! message, the admin API and its audit log — and that nobody else can.
+
+mod common;
+
+use common::{Client, TestServer, User};
+use serde_json::{Value, json};
+
+/// POSTs an admin action as JSON; returns the status and body.
+async fn act(server: &TestServer, user: &User, action: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(server.http("/api/admin"))
+        .header("cookie", &user.cookie)
+        .json(&action)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_json(server: &TestServer, path: &str, user: &User) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(server.http(path))
+        .header("cookie", &user.cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn only_admins_may_act_and_every_action_is_audited() {
+    let server = TestServer::start().await;
+    let bob = server.user("bob").await;
+    let root = server.admin("root").await;
+
+    let (status, body) = act(
+        &server,
+        &bob,
+        json!({"action": "set_admin", "username": "bob", "is_admin": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(get_json(&server, "/api/admin", &bob).await.0, 403);
+    assert_eq!(server.page("/admin", Some(&bob.cookie)).await.0, 403);
+
+    let (status, _) = act(
+        &server,
+        &root,
+        json!({"action": "create_room", "room": "staff", "admin_only": true}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = act(
+        &server,
+        &root,
+        json!({"action": "disable_user", "username": "nobody", "disabled": true}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_user"))
+    );
+    let (status, overview) = get_json(&server, "/api/admin", &root).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        overview["rooms"][0],
+        json!({"name": "staff", "admin_only": true, "last_message_at": null})
+    );
+    let audit = &overview["audit"];
+    assert_eq!(audit[0]["actor"], "root");
+    assert_eq!(audit[0]["action"], "created admin-only room");
+    assert_eq!(audit[0]["target"], "staff");
+    assert_eq!(
+        audit[1]["action"], "made admin",
+        "create-admin is recorded too"
+    );
+
+    // The admin page renders the lists for an admin.
+    let (status, html) = server.page("/admin", Some(&root.cookie)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("created admin-only room"));
+}
+
+#[tokio::test]
+async fn admin_only_rooms_refuse_and_hide_from_everyone_else() {
+    let server = TestServer::start().await;
+    let bob = server.user("bob").await;
+    let root = server.admin("root").await;
+    let mut bobs = server.join_as(&bob, "ops").await;
+    server.join_as(&root, "ops").await;
+
+    let (status, _) = act(
+        &server,
+        &root,
+        json!({"action": "set_room_admin_only", "room": "ops", "admin_only": true}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // Bob, already inside, is told and disconnected; he cannot come back.
+    let ended = bobs.expect("session_ended").await;
+    assert!(ended["reason"].as_str().unwrap().contains("admins only"));
+    match bobs.next_frame().await {
+        Some(tokio_tungstenite::tungstenite::Message::Close(Some(frame))) => {
+            assert_eq!(u16::from(frame.code), 4003)
+        }
+        other => panic!("expected a close, got {other:?}"),
+    }
+    let refused = Client::connect(&server.ws_url("ops"), &[("Cookie", bob.cookie.as_str())])
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].as_str()),
+        (403, Some("admin_only"))
+    );
+    assert_eq!(
+        Client::connect(&server.ws_url("ops"), &[])
+            .await
+            .err()
+            .unwrap()
+            .status,
+        403
+    );
+    assert_eq!(server.page("/chat/ops/", Some(&bob.cookie)).await.0, 403);
+    assert_eq!(
+        get_json(&server, "/api/rooms/ops/messages", &bob).await.0,
+        403
+    );
+    let (_, rooms) = get_json(&server, "/api/rooms", &bob).await;
+    assert_eq!(rooms, json!([]));
+
+    // Admins still see it and get in.
+    let (_, rooms) = get_json(&server, "/api/rooms", &root).await;
+    assert_eq!(rooms[0]["name"], "ops");
+    server.join_as(&root, "ops").await;
+    assert_eq!(server.page("/chat/ops/", Some(&root.cookie)).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_thrown_out_and_cannot_return() {
+    let server = TestServer::start().await;
+    let bob = server.user("bob").await;
+    let root = server.admin("root").await;
+    let mut tab1 = server.join_as(&bob, "one").await;
+    let mut tab2 = server.join_as(&bob, "two").await;
+
+    let (status, _) = act(
+        &server,
+        &root,
+        json!({"action": "disable_user", "username": "bob", "disabled": true}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    for tab in [&mut tab1, &mut tab2] {
+        assert_eq!(tab.expect("session_ended").await["type"], "session_ended");
+        assert!(matches!(
+            tab.next_frame().await,
+            Some(tokio_tungstenite::tungstenite::Message::Close(_))
+        ));
+    }
+    let refused = Client::connect(&server.ws_url("one"), &[("Cookie", bob.cookie.as_str())])
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].as_str()),
+        (403, Some("account_disabled"))
+    );
+    let login = reqwest::Client::new()
+        .post(server.http("/api/login"))
+        .json(&json!({"username": "bob", "password": common::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 403);
+
+    // Enabled again, bob logs in and chats.
+    act(
+        &server,
+        &root,
+        json!({"action": "disable_user", "username": "bob", "disabled": false}),
+    )
+    .await;
+    let bob = server.login("bob").await;
+    server.join_as(&bob, "one").await;
+    // An admin cannot lock themselves out.
+    let (status, _) = act(
+        &server,
+        &root,
+        json!({"action": "disable_user", "username": "root", "disabled": true}),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn admins_delete_any_message_from_the_socket_or_the_page() {
+    let server = TestServer::start().await;
+    let bob = server.user("bob").await;
+    let root = server.admin("root").await;
+    let mut b = server.join_as(&bob, "mod").await;
+    let mut r = server.join_as(&root, "mod").await;
+    for text in ["rude", "ruder"] {
+        b.say(text).await;
+        b.expect("chat_message").await;
+        r.expect("chat_message").await;
+    }
+    r.send_json(json!({"type": "delete", "seq": 1})).await;
+    assert_eq!(b.expect("message_deleted").await["seq"], 1);
+    let (status, _) = act(
+        &server,
+        &root,
+        json!({"action": "delete_message", "room": "mod", "seq": 2}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(b.expect("message_deleted").await["seq"], 2);
+    let (_, overview) = get_json(&server, "/api/admin", &root).await;
+    assert_eq!(
+        overview["messages"],
+        json!([]),
+        "deleted messages leave the recent list"
+    );
+    assert_eq!(overview["audit"][0]["target"], "mod #2");
+}
+
+#[tokio::test]
+async fn admin_forms_post_and_come_back_to_the_page() {
+    let server = TestServer::start().await;
+    let root = server.admin("root").await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(server.http("/api/admin"))
+        .header("cookie", &root.cookie)
+        .form(&[("action", "create_room"), ("room", "bad name!")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/admin?error="), "{location}");
+    let (_, html) = server.page(&location, Some(&root.cookie)).await;
+    assert!(html.contains("admin-error"));
+
+    let response = client
+        .post(server.http("/api/admin"))
+        .header("cookie", &root.cookie)
+        .form(&[
+            ("action", "create_room"),
+            ("room", "news"),
+            ("value", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/admin");
+    let (_, overview) = get_json(&server, "/api/admin", &root).await;
+    assert_eq!(overview["rooms"][0]["admin_only"], true);
+}
