@@ -662,13 +662,35 @@ mod tests {
             user: "alice".into(),
             message: "hi".into(),
             ts: "2026-11-21T10:00:00Z".into(),
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
         });
         let json: Value = serde_json::from_str(&event.to_json()).unwrap();
+        // Unedited, undeleted, unreacted: exactly the tutorials' shape.
         assert_eq!(
             json,
             serde_json::json!({"type":"chat_message","room":"lobby","seq":42,"id":"m1",
                 "user":"alice","message":"hi","ts":"2026-11-21T10:00:00Z"})
         );
+        let edited: Value = serde_json::from_str(
+            &ServerEvent::MessageEdited {
+                room: RoomName::parse("lobby").unwrap(),
+                seq: 42,
+                message: "hi!".into(),
+                edited_at: "t".into(),
+            }
+            .to_json(),
+        )
+        .unwrap();
+        assert_eq!(
+            edited,
+            serde_json::json!({"type":"message_edited","room":"lobby","seq":42,"message":"hi!","edited_at":"t"})
+        );
+        let limited: Value =
+            serde_json::from_str(&ServerEvent::rate_limited("messages", 200).to_json()).unwrap();
+        assert_eq!(limited["code"], "rate_limited");
+        assert_eq!(limited["retry_after_ms"], 200);
         let err: Value =
             serde_json::from_str(&ServerEvent::error(ErrorCode::EmptyMessage, "x").to_json())
                 .unwrap();

@@ -416,7 +416,7 @@ impl Consumer {
             Err(refusal) => Some(refusal.into()),
             Ok(ClientFrame::PrivateMessage { to, text }) => {
                 if let Err(slow_down) = self.flood_check(Action::Message) {
-                    return Some(slow_down);
+                    return Some(*slow_down);
                 }
                 Some(self.private_message(to, text).await)
             }
@@ -446,7 +446,7 @@ impl Consumer {
                 };
                 let user = user.clone();
                 if let Err(slow_down) = self.flood_check(Action::Message) {
-                    return Some(slow_down);
+                    return Some(*slow_down);
                 }
                 // A sent message ends the typing; the next keystroke may signal at once.
                 self.last_typing = None;
@@ -474,7 +474,7 @@ impl Consumer {
     }
 
     /// Takes a token from the person's bucket, or says how long to wait.
-    fn flood_check(&self, action: Action) -> Result<(), ServerEvent> {
+    fn flood_check(&self, action: Action) -> Result<(), Box<ServerEvent>> {
         let Some(user) = &self.user else {
             return Ok(());
         };
@@ -486,52 +486,59 @@ impl Consumer {
                     Action::Message => "messages",
                     Action::Reaction => "reactions",
                 };
-                ServerEvent::rate_limited(what, wait.as_millis().max(1) as u64)
+                Box::new(ServerEvent::rate_limited(
+                    what,
+                    wait.as_millis().max(1) as u64,
+                ))
             })
     }
 
     /// Checks that this person may change message `seq`: signed in, not
     /// flooding, the message exists and is not deleted, and it is their own
     /// and within the edit window (admins may delete any message).
-    async fn may_change(&self, seq: u64, admin_may: bool) -> Result<&SessionUser, ServerEvent> {
+    async fn may_change(
+        &self,
+        seq: u64,
+        admin_may: bool,
+    ) -> Result<&SessionUser, Box<ServerEvent>> {
         let Some(user) = &self.user else {
-            return Err(ServerEvent::error(
+            return Err(Box::new(ServerEvent::error(
                 ErrorCode::NotAuthenticated,
                 "Log in to change messages.",
-            ));
+            )));
         };
         self.flood_check(Action::Message)?;
         let meta = match self.state.storage.message_meta(&self.room, seq).await {
             Ok(Some(meta)) if !meta.deleted => meta,
             Ok(_) => {
-                return Err(ServerEvent::error(
+                return Err(Box::new(ServerEvent::error(
                     ErrorCode::UnknownMessage,
                     format!("This room has no message {seq}."),
-                ));
+                )));
             }
             Err(e) => {
                 tracing::error!("reading {} #{seq}: {e}", self.room);
-                return Err(ServerEvent::error(
+                return Err(Box::new(ServerEvent::error(
                     ErrorCode::Unavailable,
                     "Try again in a moment.",
-                ));
+                )));
             }
         };
         if admin_may && user.is_admin {
             return Ok(user);
         }
         if meta.user_id != user.id {
-            return Err(ServerEvent::error(
+            return Err(Box::new(ServerEvent::error(
                 ErrorCode::Forbidden,
                 "You can only change your own messages.",
-            ));
+            )));
         }
         let age = time::OffsetDateTime::now_utc() - meta.created_at;
         if age > time::Duration::seconds(EDIT_WINDOW_SECS) {
-            return Err(ServerEvent::error(
+            return Err(Box::new(ServerEvent::error(
                 ErrorCode::Forbidden,
                 "Messages can only be changed within 10 minutes of sending them.",
-            ));
+            )));
         }
         Ok(user)
     }
@@ -539,7 +546,7 @@ impl Consumer {
     /// `{"type":"edit"}`: the room hears `message_edited`.
     async fn edit(&self, seq: u64, text: MessageText) -> Option<ServerEvent> {
         if let Err(refusal) = self.may_change(seq, false).await {
-            return Some(refusal);
+            return Some(*refusal);
         }
         let text = text.into_string();
         match self
@@ -571,7 +578,7 @@ impl Consumer {
     /// `{"type":"delete"}`: the room hears `message_deleted`.
     async fn delete(&self, seq: u64) -> Option<ServerEvent> {
         if let Err(refusal) = self.may_change(seq, true).await {
-            return Some(refusal);
+            return Some(*refusal);
         }
         match moderation::delete_message(&self.state, &self.room, seq).await {
             Ok(()) => None,
@@ -595,7 +602,7 @@ impl Consumer {
             ));
         };
         if let Err(slow_down) = self.flood_check(Action::Reaction) {
-            return Some(slow_down);
+            return Some(*slow_down);
         }
         match self.state.storage.message_meta(&self.room, seq).await {
             Ok(Some(meta)) if !meta.deleted => {}

@@ -229,7 +229,7 @@ async fn a_flooding_client_is_told_to_slow_down_and_stays_connected() {
         }
     }
     assert!(
-        stored >= 10 && stored < 15,
+        (10..15).contains(&stored),
         "the burst passes, then the limit: {stored} stored"
     );
     let first = &refused[0];

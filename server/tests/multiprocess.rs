@@ -194,3 +194,45 @@ async fn a_redis_outage_mid_traffic_loses_nothing_once_recovered() {
         assert_eq!(seqs_until(r, 40).await, (1..=40).collect::<Vec<_>>());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_reactions_deletes_and_disabling_cross_processes() {
+    let c = cluster(2).await;
+    let alice = c.at(0).user("alice").await;
+    let bob = c.at(1).user("bob").await;
+    let db = format!("sqlite://{}/chat.db", c._data.path().display());
+    let storage = server::storage::Storage::open(&db).await.unwrap();
+    server::auth::create_admin(&storage, "root", common::PASSWORD)
+        .await
+        .unwrap();
+    let root = c.at(0).login("root").await;
+
+    let mut a = c.at(0).join_as(&alice, "both").await;
+    let mut b = c.at(1).join_as(&bob, "both").await;
+    a.say("frist").await;
+    let seq = a.expect("chat_message").await["seq"].clone();
+    b.expect("chat_message").await;
+
+    a.send_json(json!({"type": "edit", "seq": seq, "message": "first"}))
+        .await;
+    assert_eq!(b.expect("message_edited").await["message"], "first");
+    a.expect("message_edited").await;
+    b.send_json(json!({"type": "react", "seq": seq, "emoji": "🎉"}))
+        .await;
+    assert_eq!(a.expect("reaction").await["users"], json!(["bob"]));
+    a.send_json(json!({"type": "delete", "seq": seq})).await;
+    b.expect("reaction").await;
+    assert_eq!(b.expect("message_deleted").await["seq"], seq);
+
+    // Disabled on process 0, thrown out of process 1.
+    let status = reqwest::Client::new()
+        .post(c.at(0).http("/api/admin"))
+        .header("cookie", &root.cookie)
+        .json(&json!({"action": "disable_user", "username": "bob", "disabled": true}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    assert_eq!(b.expect("session_ended").await["type"], "session_ended");
+}
