@@ -41,9 +41,11 @@ unit-test:
 	$(CARGO) test --workspace
 
 # On a free port, so a `make run` in another terminal does not get in the way.
+# The main test server lets the history tests post 120 messages at once;
+# the flood-control test runs its own server with the product's limits.
 e2e:
 	port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
-	LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port cargo leptos end-to-end
+	FLOOD_RATE=50 FLOOD_BURST=200 LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port cargo leptos end-to-end
 
 csr-build:
 	trunk build --offline --skip-version-check

@@ -1,6 +1,6 @@
 // Extra server processes (and a Redis) for tests that need more than the
 // one server `cargo leptos end-to-end` starts: several processes, restarts.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -49,6 +49,17 @@ export async function startRedis(): Promise<{ url: string; child: ChildProcess }
   return { url: `redis://127.0.0.1:${port}/`, child };
 }
 
+/** `server create-admin <name>` on a database, as an operator would run it. */
+export function createAdmin(database: string, name: string, password: string) {
+  const run = spawnSync(serverBin, ["create-admin", name], {
+    cwd: root,
+    env: { ...process.env, LEPTOS_OUTPUT_NAME: "chat", DATABASE_URL: database, ADMIN_PASSWORD: password },
+    encoding: "utf8",
+  });
+  if (run.status !== 0) throw new Error(`create-admin failed: ${run.stderr}`);
+  return run.stdout;
+}
+
 /** A fresh database location shared by the processes given it. */
 export function freshDatabase(): string {
   return `sqlite://${mkdtempSync(path.join(tmpdir(), "chat-e2e-"))}/chat.db`;
@@ -60,6 +71,7 @@ export class ServerProcess {
     readonly port: number,
     readonly database: string,
     readonly redis?: string,
+    env: Record<string, string> = {},
   ) {
     if (!existsSync(serverBin)) throw new Error(`no server binary at ${serverBin} (set SERVER_BIN)`);
     this.child = spawn(serverBin, [], {
@@ -72,6 +84,10 @@ export class ServerProcess {
         DATABASE_URL: database,
         REDIS_URL: redis ?? "",
         RUST_LOG: "warn",
+        // The product's flood limits, not the looser ones the main test server runs with.
+        FLOOD_RATE: "",
+        FLOOD_BURST: "",
+        ...env,
       },
     });
   }
@@ -80,8 +96,8 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(database: string, redis?: string, port?: number): Promise<ServerProcess> {
-    const server = new ServerProcess(port ?? (await freePort()), database, redis);
+  static async start(database: string, redis?: string, port?: number, env: Record<string, string> = {}): Promise<ServerProcess> {
+    const server = new ServerProcess(port ?? (await freePort()), database, redis, env);
     await until(async () => (await fetch(`${server.origin}/healthz`)).ok, `${server.origin} to serve`);
     return server;
   }

@@ -73,10 +73,10 @@ fn Overview(data: AdminOverview) -> impl IntoView {
                 <td><a href=format!("/chat/{}/", crate::names::percent_encode(&r.name))>{r.name.clone()}</a></td>
                 <td>{r.admin_only.then_some("admin-only")}</td>
                 <td>{r.last_message_at.unwrap_or_default()}</td>
-                <td class="row-actions">
+                <td><div class="row-actions">
                     <ActionButton action="set_room_admin_only" label=toggle.into() room=r.name.clone() value=!r.admin_only />
                     <ActionButton action="delete_room" label=format!("Delete {}", r.name) room=r.name danger=true />
-                </td>
+                </div></td>
             </tr>
         }
     }).collect_view();
@@ -88,10 +88,10 @@ fn Overview(data: AdminOverview) -> impl IntoView {
             <tr data-user=name>
                 <td>{u.username.clone()}</td>
                 <td>{u.is_admin.then_some("admin")} " " {u.disabled.then_some("disabled")}</td>
-                <td class="row-actions">
+                <td><div class="row-actions">
                     <ActionButton action="set_admin" label=admin_label username=u.username.clone() value=!u.is_admin />
                     <ActionButton action="disable_user" label=disable_label username=u.username value=!u.disabled danger=!u.disabled />
-                </td>
+                </div></td>
             </tr>
         }
     }).collect_view();
@@ -100,9 +100,9 @@ fn Overview(data: AdminOverview) -> impl IntoView {
             <td>{m.room.to_string()} " #" {m.seq}</td>
             <td>{m.user}</td>
             <td class="message-text">{m.message}</td>
-            <td class="row-actions">
+            <td><div class="row-actions">
                 <ActionButton action="delete_message" label="Delete".into() room=m.room.to_string() seq=m.seq danger=true />
-            </td>
+            </div></td>
         </tr>
     }).collect_view();
     let audit = data

@@ -210,8 +210,6 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     let notice = RwSignal::new(None::<Notice>);
     // The message being edited in the composer, if any.
     let editing = RwSignal::new(None::<u64>);
-    // What was last sent, put back in the composer if the server says slow down.
-    let last_sent = StoredValue::new(String::new());
     // Whether the server has older messages than the oldest shown, and
     // whether a request for them is on its way.
     let older_available = RwSignal::new(false);
@@ -398,13 +396,6 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         })),
         ServerEvent::Error(e) => {
             loading_older.set(false);
-            // Slowed down: give the refused message back to the composer.
-            if e.code == ErrorCode::RateLimited.as_str()
-                && let Some(field) = input.get_untracked()
-                && field.value().is_empty()
-            {
-                field.set_value(&last_sent.get_value());
-            }
             notice.set(Some(Notice {
                 login: e.code == ErrorCode::NotAuthenticated.as_str(),
                 text: e.message,
@@ -482,7 +473,6 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         let Some(field) = input.get() else { return };
         match MessageText::parse(&field.value()) {
             Ok(text) => {
-                last_sent.set_value(text.as_str().to_owned());
                 let frame = match editing.get_untracked() {
                     Some(seq) => ClientFrame::Edit { seq, text },
                     None => ClientFrame::Chat(text),
