@@ -25,7 +25,13 @@ struct Notice {
     text: String,
     /// Offer the log-in link (the server said: log in to post).
     login: bool,
+    /// Sending again does not clear it before this time (ms since the
+    /// epoch): "slow down" must stay readable while someone keeps typing.
+    keep_until: f64,
 }
+
+/// How long a "slow down" notice stays up at least.
+const SLOW_DOWN_SHOWN_MS: f64 = 3_000.0;
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -393,12 +399,19 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         ServerEvent::SessionEnded { reason } => notice.set(Some(Notice {
             text: reason,
             login: false,
+            keep_until: f64::INFINITY,
         })),
         ServerEvent::Error(e) => {
             loading_older.set(false);
+            let slow_down = e.code == ErrorCode::RateLimited.as_str();
             notice.set(Some(Notice {
                 login: e.code == ErrorCode::NotAuthenticated.as_str(),
                 text: e.message,
+                keep_until: if slow_down {
+                    now_ms() + SLOW_DOWN_SHOWN_MS
+                } else {
+                    0.0
+                },
             }))
         }
     };
@@ -415,9 +428,16 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     let socket = connect(&room, resume_from, on_event, on_status);
     socket_cell.set_value(Some(socket));
 
+    // Focus the message box once it is in the document: the room renders
+    // inside a Suspense (the admin-only check), which may build it detached
+    // first, and a detached input cannot take focus.
     Effect::new(move |_| {
-        if let Some(input) = input.get() {
-            let _ = input.focus();
+        if input.get().is_some() {
+            request_animation_frame(move || {
+                if let Some(input) = input.get_untracked() {
+                    let _ = input.focus();
+                }
+            });
         }
     });
     // Follow new messages, unless the reader has scrolled up to read older
@@ -480,7 +500,9 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 editing.set(None);
                 socket.send(frame.to_json());
                 field.set_value("");
-                notice.set(None);
+                if notice.with_untracked(|n| n.as_ref().is_some_and(|n| n.keep_until <= now_ms())) {
+                    notice.set(None);
+                }
                 stick_to_bottom.set_value(true);
                 // The next keystroke may signal typing again at once.
                 typing_last_sent.set_value(f64::MIN);
@@ -488,6 +510,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
             Err(e) => notice.set(Some(Notice {
                 text: e.message,
                 login: false,
+                keep_until: 0.0,
             })),
         }
         let _ = field.focus();
