@@ -19,7 +19,15 @@ pub struct RoomSummary {
 /// The signed-in person, or `None` for an anonymous visitor.
 #[server]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
-    Ok(ssr::session_user().await?.map(|u| u.me()))
+    let Some(user) = ssr::session_user().await? else {
+        return Ok(None);
+    };
+    // As the database has them now: admin rights given or taken since they
+    // logged in count at once, and a disabled account is signed out.
+    ssr::backend()?
+        .me(user.username)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 /// Rooms with who is online and when they were last active, busiest first.
@@ -67,7 +75,11 @@ pub mod ssr {
     //! What the server hands the app: the [`Backend`] context (storage and
     //! presence behind it), and helpers for the server functions.
     use super::RoomSummary;
-    use crate::{account::SessionUser, admin::AdminOverview, names::RoomName};
+    use crate::{
+        account::{Me, SessionUser},
+        admin::AdminOverview,
+        names::RoomName,
+    };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -76,6 +88,8 @@ pub mod ssr {
     /// The server's side of the server functions. `viewer` is the signed-in
     /// username; the server checks their current rights itself.
     pub trait Backend: Send + Sync {
+        /// The person as they are now; `None` if disabled or gone.
+        fn me(&self, viewer: String) -> Answer<Option<Me>>;
         fn rooms(&self, viewer: Option<String>) -> Answer<Vec<RoomSummary>>;
         fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<bool>;
         /// `None` unless the viewer is an admin.

@@ -138,9 +138,13 @@ test.describe("admins", () => {
     await expect(bob.locator("#notice")).toHaveText("Your account has been disabled by an admin.");
     await expect(bob.locator("#status")).toHaveAttribute("data-state", "ended");
     await bob.screenshot({ path: testInfo.outputPath("disabled.png") });
-    // And stays out: no reconnecting.
+    // And stays out: no reconnecting; after a reload he is signed out.
     await bob.waitForTimeout(1500);
     await expect(bob.locator("#status")).toHaveAttribute("data-state", "ended");
+    await bob.reload();
+    await hydrated(bob);
+    await expect(bob.getByRole("link", { name: "Log in" })).toBeVisible();
+    await expect(bob.locator("#whoami")).toHaveCount(0);
   });
 
   test("a flooding client is told to slow down", async ({ browser }) => {

@@ -5,6 +5,7 @@
 
 use crate::{AppState, moderation};
 use app::{
+    account::Me,
     admin::AdminOverview,
     names::RoomName,
     server_fns::{
@@ -27,6 +28,21 @@ impl AppState {
 }
 
 impl Backend for AppState {
+    fn me(&self, viewer: String) -> Answer<Option<Me>> {
+        let state = self.clone();
+        Box::pin(async move {
+            let record = state
+                .storage
+                .user_by_name(&viewer)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(record.filter(|r| !r.disabled).map(|r| Me {
+                username: r.username,
+                is_admin: r.is_admin,
+            }))
+        })
+    }
+
     fn rooms(&self, viewer: Option<String>) -> Answer<Vec<RoomSummary>> {
         let state = self.clone();
         Box::pin(async move {

@@ -164,14 +164,22 @@ async fn a_disabled_user_is_thrown_out_and_cannot_return() {
             Some(tokio_tungstenite::tungstenite::Message::Close(_))
         ));
     }
-    let refused = Client::connect(&server.ws_url("one"), &[("Cookie", bob.cookie.as_str())])
+    // His session is over: with the old cookie he is a visitor who can read
+    // but not post, and the API does not know him.
+    let mut visitor = Client::connect(&server.ws_url("one"), &[("Cookie", bob.cookie.as_str())])
         .await
-        .err()
-        .expect("refused");
-    assert_eq!(
-        (refused.status, refused.body["error"]["code"].as_str()),
-        (403, Some("account_disabled"))
-    );
+        .expect("readers are let in");
+    visitor.expect("history").await;
+    assert_eq!(visitor.expect("user_list").await["users"], json!([]));
+    visitor.say("still here?").await;
+    assert_eq!(visitor.expect("error").await["code"], "not_authenticated");
+    let me = reqwest::Client::new()
+        .get(server.http("/api/me"))
+        .header("cookie", &bob.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401);
     let login = reqwest::Client::new()
         .post(server.http("/api/login"))
         .json(&json!({"username": "bob", "password": common::PASSWORD}))
@@ -179,6 +187,8 @@ async fn a_disabled_user_is_thrown_out_and_cannot_return() {
         .await
         .unwrap();
     assert_eq!(login.status(), 403);
+    let body: Value = login.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "account_disabled");
 
     // Enabled again, bob logs in and chats.
     act(
@@ -265,4 +275,27 @@ async fn admin_forms_post_and_come_back_to_the_page() {
     assert_eq!(response.headers()["location"], "/admin");
     let (_, overview) = get_json(&server, "/api/admin", &root).await;
     assert_eq!(overview["rooms"][0]["admin_only"], true);
+}
+
+#[tokio::test]
+async fn admin_rights_count_at_once_without_logging_in_again() {
+    let server = TestServer::start().await;
+    let bob = server.user("bob").await;
+    let root = server.admin("root").await;
+    let (_, page) = server.page("/chat/", Some(&bob.cookie)).await;
+    assert!(!page.contains(r#"href="/admin""#));
+    let (status, _) = act(
+        &server,
+        &root,
+        json!({"action": "set_admin", "username": "bob", "is_admin": true}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, page) = server.page("/chat/", Some(&bob.cookie)).await;
+    assert!(
+        page.contains(r#"href="/admin""#),
+        "the header links to /admin"
+    );
+    assert_eq!(get_json(&server, "/api/admin", &bob).await.0, 200);
+    assert_eq!(get_json(&server, "/api/me", &bob).await.1["is_admin"], true);
 }

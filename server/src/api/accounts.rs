@@ -141,9 +141,14 @@ pub async fn logout(session: Session, Query(next): Query<Next>, headers: HeaderM
     }
 }
 
-pub async fn me(session: Session) -> Result<Json<app::account::Me>, ApiError> {
-    auth::current_user(&session)
-        .await
+/// The signed-in person as the database has them now (a disabled
+/// account's session has ended: 401).
+pub async fn me(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<app::account::Me>, ApiError> {
+    auth::current_account(&state, &session)
+        .await?
         .map(|u| Json(u.me()))
         .ok_or_else(|| AuthError::NotAuthenticated.into())
 }

@@ -63,8 +63,8 @@ pub async fn current_user(session: &Session) -> Option<SessionUser> {
 }
 
 /// The signed-in user as the database has them now: an admin flag given
-/// or taken since they logged in counts at once, and a disabled account is
-/// refused (403 `account_disabled`).
+/// or taken since they logged in counts at once, and a disabled account's
+/// session ends here (it is signed out and continues as a visitor).
 pub async fn current_account(
     state: &AppState,
     session: &Session,
@@ -73,12 +73,15 @@ pub async fn current_account(
         return Ok(None);
     };
     match state.storage.user_by_name(&user.username).await {
-        Ok(Some(record)) if record.disabled => Err(AuthError::AccountDisabled.into()),
-        Ok(Some(record)) => {
+        Ok(Some(record)) if !record.disabled => {
             user.is_admin = record.is_admin;
             Ok(Some(user))
         }
-        Ok(None) => Ok(None),
+        Ok(_) => {
+            // Disabled (or gone): this session is over.
+            let _ = session.flush().await;
+            Ok(None)
+        }
         Err(e) => {
             tracing::error!("reading account {}: {e}", user.username);
             Err(ApiError::new(
