@@ -299,3 +299,45 @@ async fn admin_rights_count_at_once_without_logging_in_again() {
     assert_eq!(get_json(&server, "/api/admin", &bob).await.0, 200);
     assert_eq!(get_json(&server, "/api/me", &bob).await.1["is_admin"], true);
 }
+
+#[tokio::test]
+async fn deleting_a_room_takes_its_messages_and_ends_its_connections() {
+    let server = TestServer::start().await;
+    let bob = server.user("bob").await;
+    let root = server.admin("root").await;
+    let mut b = server.join_as(&bob, "doomed").await;
+    b.say("last words").await;
+    b.expect("chat_message").await;
+    b.send_json(json!({"type": "react", "seq": 1, "emoji": "👍"}))
+        .await;
+    b.expect("reaction").await;
+
+    let (status, _) = act(
+        &server,
+        &root,
+        json!({"action": "delete_room", "room": "doomed"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        b.expect("session_ended").await["reason"],
+        "This room was deleted."
+    );
+    let (_, rooms) = get_json(&server, "/api/rooms", &root).await;
+    assert_eq!(rooms, json!([]));
+    let (status, history) = get_json(&server, "/api/rooms/doomed/messages", &root).await;
+    assert_eq!((status, history["messages"].clone()), (200, json!([])));
+    let (_, overview) = get_json(&server, "/api/admin", &root).await;
+    assert_eq!(overview["audit"][0]["action"], "deleted room");
+    // Deleting it again: there is no such room.
+    let (status, body) = act(
+        &server,
+        &root,
+        json!({"action": "delete_room", "room": "doomed"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_room"))
+    );
+}
