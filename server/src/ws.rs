@@ -6,7 +6,11 @@
 //! goes out on the socket. Anonymous visitors read but cannot post. Bad
 //! frames get an `error` event and the socket stays up; frames over 64 KiB
 //! close it with 1009; a consumer that cannot keep up is closed with 4008
-//! so its client reconnects.
+//! so its client reconnects. Edits, deletes and reactions are checked
+//! (own message, 10-minute window, admins may delete any), stored, then
+//! told to the room; posting is flood-controlled per person
+//! ([`crate::flood`]). A `session_ended` event from the layer (account
+//! disabled, room deleted or made admin-only) closes the socket with 4003.
 //!
 //! History, then live, with no gap and no duplicate: the consumer joins the
 //! group *before* reading history, and messages are broadcast only after
