@@ -20,6 +20,14 @@ test("alice edits and deletes her message and bob's log follows", async ({ brows
   const input = alice.locator("#message-input");
   await expect(input).toHaveValue("helo wrold");
   await expect(alice.locator(".editing")).toBeVisible();
+  // Esc leaves editing without changing anything; Edit again to go on.
+  await input.press("Escape");
+  await expect(input).toHaveValue("");
+  await expect(alice.locator(".editing")).toBeHidden();
+  await expect(alice.locator("#log .msg .edited")).toHaveCount(0);
+  await message(alice, "helo wrold").hover();
+  await message(alice, "helo wrold").getByRole("button", { name: "Edit" }).click();
+  await expect(input).toHaveValue("helo wrold");
   await input.fill("hello world");
   await input.press("Enter");
   await expect(messageTexts(bob)).toHaveText(["hello world"]);

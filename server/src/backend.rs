@@ -20,10 +20,10 @@ impl AppState {
         let Some(name) = viewer else { return Ok(false) };
         let record = self
             .storage
-            .user_by_name(name)
+            .active_user(name)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(record.is_some_and(|r| r.is_admin && !r.disabled))
+        Ok(record.is_some_and(|r| r.is_admin))
     }
 }
 
@@ -33,10 +33,10 @@ impl Backend for AppState {
         Box::pin(async move {
             let record = state
                 .storage
-                .user_by_name(&viewer)
+                .active_user(&viewer)
                 .await
                 .map_err(|e| e.to_string())?;
-            Ok(record.filter(|r| !r.disabled).map(|r| Me {
+            Ok(record.map(|r| Me {
                 username: r.username,
                 is_admin: r.is_admin,
             }))

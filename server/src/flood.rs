@@ -17,8 +17,8 @@ use std::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Chat messages, private messages, edits and deletes.
-    Message,
-    Reaction,
+    Message = 0,
+    Reaction = 1,
 }
 
 /// Average rate (per second) and burst of one kind of action.
@@ -44,20 +44,38 @@ struct Bucket {
     at: Instant,
 }
 
-pub struct FloodControl {
-    messages: Limit,
-    reactions: Limit,
-    buckets: Mutex<HashMap<(Action, String), Bucket>>,
+impl Bucket {
+    fn full(limit: Limit, now: Instant) -> Self {
+        Self {
+            tokens: limit.burst,
+            at: now,
+        }
+    }
+
+    /// Refills for the time since the last call.
+    fn refill(&mut self, limit: Limit, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * limit.rate).min(limit.burst);
+        self.at = now;
+    }
 }
 
-/// Buckets kept before idle (full) ones are forgotten.
+/// One person's buckets, indexed by [`Action`].
+type Buckets = [Bucket; 2];
+
+pub struct FloodControl {
+    /// Indexed by [`Action`].
+    limits: [Limit; 2],
+    buckets: Mutex<HashMap<String, Buckets>>,
+}
+
+/// People tracked before those with full buckets are forgotten.
 const PRUNE_ABOVE: usize = 10_000;
 
 impl FloodControl {
     pub fn new(messages: Limit) -> Self {
         Self {
-            messages,
-            reactions: Limit::REACTIONS,
+            limits: [messages, Limit::REACTIONS],
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -68,28 +86,23 @@ impl FloodControl {
     }
 
     fn check_at(&self, action: Action, user: &str, now: Instant) -> Result<(), Duration> {
-        let limit = match action {
-            Action::Message => self.messages,
-            Action::Reaction => self.reactions,
-        };
+        let limits = self.limits;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() > PRUNE_ABOVE {
-            buckets.retain(|(kind, _), b| {
-                let limit = if *kind == Action::Message {
-                    self.messages
-                } else {
-                    self.reactions
-                };
-                b.tokens + now.duration_since(b.at).as_secs_f64() * limit.rate < limit.burst
+            buckets.retain(|_, person| {
+                person.iter_mut().zip(limits).any(|(b, limit)| {
+                    b.refill(limit, now);
+                    b.tokens < limit.burst
+                })
             });
         }
-        let bucket = buckets.entry((action, user.to_owned())).or_insert(Bucket {
-            tokens: limit.burst,
-            at: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * limit.rate).min(limit.burst);
-        bucket.at = now;
+        // Looked up by reference: a known person costs no allocation.
+        if !buckets.contains_key(user) {
+            buckets.insert(user.to_owned(), limits.map(|l| Bucket::full(l, now)));
+        }
+        let person = buckets.get_mut(user).expect("just inserted");
+        let (bucket, limit) = (&mut person[action as usize], limits[action as usize]);
+        bucket.refill(limit, now);
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
             Ok(())

@@ -24,7 +24,7 @@ use crate::{
     layer::{Channel, ChannelClosed, ChannelName, GroupName, LayerError, Payload},
     moderation,
     ordering::{LogOrder, Release},
-    storage::{Page, writer::Post},
+    storage::{MessageMeta, Page, writer::Post},
 };
 use app::{
     account::SessionUser,
@@ -512,22 +512,7 @@ impl Consumer {
             )));
         };
         self.flood_check(Action::Message)?;
-        let meta = match self.state.storage.message_meta(&self.room, seq).await {
-            Ok(Some(meta)) if !meta.deleted => meta,
-            Ok(_) => {
-                return Err(Box::new(ServerEvent::error(
-                    ErrorCode::UnknownMessage,
-                    format!("This room has no message {seq}."),
-                )));
-            }
-            Err(e) => {
-                tracing::error!("reading {} #{seq}: {e}", self.room);
-                return Err(Box::new(ServerEvent::error(
-                    ErrorCode::Unavailable,
-                    "Try again in a moment.",
-                )));
-            }
-        };
+        let meta = self.live_message(seq).await?;
         if admin_may && user.is_admin {
             return Ok(user);
         }
@@ -545,6 +530,24 @@ impl Consumer {
             )));
         }
         Ok(user)
+    }
+
+    /// Message `seq` of this room, if it exists and is not deleted.
+    async fn live_message(&self, seq: u64) -> Result<MessageMeta, Box<ServerEvent>> {
+        match self.state.storage.message_meta(&self.room, seq).await {
+            Ok(Some(meta)) if !meta.deleted => Ok(meta),
+            Ok(_) => Err(Box::new(ServerEvent::error(
+                ErrorCode::UnknownMessage,
+                format!("This room has no message {seq}."),
+            ))),
+            Err(e) => {
+                tracing::error!("reading {} #{seq}: {e}", self.room);
+                Err(Box::new(ServerEvent::error(
+                    ErrorCode::Unavailable,
+                    "Try again in a moment.",
+                )))
+            }
+        }
     }
 
     /// `{"type":"edit"}`: the room hears `message_edited`.
@@ -608,21 +611,8 @@ impl Consumer {
         if let Err(slow_down) = self.flood_check(Action::Reaction) {
             return Some(*slow_down);
         }
-        match self.state.storage.message_meta(&self.room, seq).await {
-            Ok(Some(meta)) if !meta.deleted => {}
-            Ok(_) => {
-                return Some(ServerEvent::error(
-                    ErrorCode::UnknownMessage,
-                    format!("This room has no message {seq}."),
-                ));
-            }
-            Err(e) => {
-                tracing::error!("reading {} #{seq}: {e}", self.room);
-                return Some(ServerEvent::error(
-                    ErrorCode::Unavailable,
-                    "Try again in a moment.",
-                ));
-            }
+        if let Err(refusal) = self.live_message(seq).await {
+            return Some(*refusal);
         }
         let toggled = self
             .state

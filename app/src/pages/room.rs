@@ -58,14 +58,16 @@ pub fn RoomPage() -> impl IntoView {
 /// visitor is not one.
 #[component]
 fn AllowedRoom(room: RoomName) -> impl IntoView {
-    let access = Resource::new_blocking(move || room.clone(), may_enter);
+    let asked = room.clone();
+    let access = Resource::new_blocking(move || asked.clone(), may_enter);
     view! {
         <Suspense fallback=|| view! { <main class="page room"></main> }>
-            {move || Suspend::new(async move {
-                let room = RoomName::parse(&use_params_map().read_untracked().get("room").unwrap_or_default());
-                match (access.await, room) {
-                    (Ok(true), Ok(room)) => view! { <ChatRoom room /> }.into_any(),
-                    (Ok(false), Ok(room)) => view! {
+            {move || {
+                let room = room.clone();
+                Suspend::new(async move {
+                match access.await {
+                    Ok(true) => view! { <ChatRoom room /> }.into_any(),
+                    Ok(false) => view! {
                         <Title text="Admins only · Chat" />
                         <main class="page narrow">
                             <h1>"This room is for admins only"</h1>
@@ -73,15 +75,14 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
                             <p><a href="/chat/">"Back to the lobby"</a></p>
                         </main>
                     }.into_any(),
-                    (Err(e), _) => view! {
+                    Err(e) => view! {
                         <main class="page narrow">
                             <h1>"The room cannot be opened right now"</h1>
                             <p class="form-error">{e.to_string()}</p>
                         </main>
                     }.into_any(),
-                    (_, Err(e)) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                 }
-            })}
+            })}}
         </Suspense>
     }
 }

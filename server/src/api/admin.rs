@@ -2,12 +2,12 @@
 //! action, as JSON or as the admin page's HTML form, which is answered with
 //! a redirect back to the page). Admins only.
 
-use super::is_form;
+use super::{is_form, read_body};
 use crate::{AppState, auth, error::ApiError, moderation};
-use app::admin::{AdminAction, AdminForm, AdminOverview};
+use app::admin::{AdminForm, AdminOverview};
 use axum::{
-    Form, Json,
-    extract::{FromRequest, Request, State},
+    Json,
+    extract::{Request, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
@@ -31,22 +31,12 @@ pub async fn overview(
 
 pub async fn act(State(state): State<AppState>, session: Session, request: Request) -> Response {
     let from_form = is_form(request.headers());
-    let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e);
-    let action: Result<AdminAction, ApiError> = if from_form {
-        match Form::<AdminForm>::from_request(request, &state).await {
-            Ok(Form(form)) => form.into_action().map_err(bad),
-            Err(e) => Err(bad(e.body_text())),
-        }
-    } else {
-        match Json::<AdminAction>::from_request(request, &state).await {
-            Ok(Json(action)) => Ok(action),
-            Err(e) => Err(bad(e.body_text())),
-        }
-    };
+    let action = read_body(request, &state, AdminForm::into_action).await;
     let result = async {
+        // Who is asking comes first: a non-admin learns nothing about the body.
         let user = auth::current_account(&state, &session).await?;
         let admin = moderation::require_admin(user.as_ref())?;
-        moderation::perform(&state, admin, action?).await
+        moderation::perform(&state, admin, action?.value).await
     }
     .await;
     match (result, from_form) {

@@ -47,24 +47,33 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Submitted<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_form = is_form(req.headers());
-        let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e);
-        if is_form {
-            let Form(value) = Form::<T>::from_request(req, state)
-                .await
-                .map_err(|e| bad(e.body_text()))?;
-            Ok(Self {
-                value,
-                from_form: true,
-            })
-        } else {
-            let Json(value) = Json::<T>::from_request(req, state)
-                .await
-                .map_err(|e| bad(e.body_text()))?;
-            Ok(Self {
-                value,
-                from_form: false,
-            })
-        }
+        read_body::<T, T, S>(req, state, Ok).await
+    }
+}
+
+/// Reads a JSON body as `T`, or an HTML form as `F` turned into `T` by
+/// `from_form` (for when a form cannot carry `T`'s types, such as booleans).
+pub async fn read_body<T: DeserializeOwned, F: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+    from_form: impl FnOnce(F) -> Result<T, String>,
+) -> Result<Submitted<T>, ApiError> {
+    let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e);
+    if is_form(req.headers()) {
+        let Form(form) = Form::<F>::from_request(req, state)
+            .await
+            .map_err(|e| bad(e.body_text()))?;
+        Ok(Submitted {
+            value: from_form(form).map_err(bad)?,
+            from_form: true,
+        })
+    } else {
+        let Json(value) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(|e| bad(e.body_text()))?;
+        Ok(Submitted {
+            value,
+            from_form: false,
+        })
     }
 }

@@ -72,12 +72,12 @@ pub async fn current_account(
     let Some(mut user) = current_user(session).await else {
         return Ok(None);
     };
-    match state.storage.user_by_name(&user.username).await {
-        Ok(Some(record)) if !record.disabled => {
+    match state.storage.active_user(&user.username).await {
+        Ok(Some(record)) => {
             user.is_admin = record.is_admin;
             Ok(Some(user))
         }
-        Ok(_) => {
+        Ok(None) => {
             // Disabled (or gone): this session is over.
             let _ = session.flush().await;
             Ok(None)

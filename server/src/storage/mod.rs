@@ -166,6 +166,11 @@ impl Storage {
         }))
     }
 
+    /// The user if they exist and are not disabled: who counts as signed in.
+    pub async fn active_user(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
+        Ok(self.user_by_name(username).await?.filter(|r| !r.disabled))
+    }
+
     /// Creates the room if it does not exist yet (Django's `get_or_create`).
     pub async fn ensure_room(&self, room: &RoomName) -> Result<(), StorageError> {
         sqlx::query(

@@ -17,7 +17,7 @@ use app::{
     protocol::{ChatMessage, ErrorCode, ServerEvent},
 };
 use sqlx::Row;
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 use tokio::sync::mpsc;
 
 /// Most posts stored in one transaction.
@@ -126,18 +126,21 @@ const ROWS_PER_INSERT: usize = 500;
 /// messages a second (measured: `bench/NOTES.md`).
 async fn commit(storage: &Storage, batch: &[Post]) -> Result<Vec<ChatMessage>, StorageError> {
     let ts = now_rfc3339();
-    // Rooms in the order they first appear, with how many posts each has.
-    let mut rooms: Vec<(&RoomName, i64)> = Vec::new();
+    // Per room: how many posts it has in the batch, in the order rooms
+    // first appear (so statements run in a stable order).
+    let mut rooms: Vec<&RoomName> = Vec::new();
+    let mut counts: HashMap<&RoomName, i64> = HashMap::new();
     for post in batch {
-        match rooms.iter_mut().find(|(room, _)| *room == &post.room) {
-            Some((_, count)) => *count += 1,
-            None => rooms.push((&post.room, 1)),
-        }
+        *counts.entry(&post.room).or_insert_with(|| {
+            rooms.push(&post.room);
+            0
+        }) += 1;
     }
     let mut tx = storage.pool().begin().await?;
-    // Per room: its id and the first seq of its block.
-    let mut next: Vec<(&RoomName, i64, i64)> = Vec::with_capacity(rooms.len());
-    for (room, count) in rooms {
+    // Per room: its id and the next seq of its block.
+    let mut blocks: HashMap<&RoomName, (i64, i64)> = HashMap::with_capacity(rooms.len());
+    for room in rooms {
+        let count = counts[room];
         let row = sqlx::query(
             "INSERT INTO rooms (name, created_at, last_seq, last_message_at) VALUES ($1, $2, $3, $2)
              ON CONFLICT (name) DO UPDATE
@@ -151,51 +154,47 @@ async fn commit(storage: &Storage, batch: &[Post]) -> Result<Vec<ChatMessage>, S
         .fetch_one(&mut *tx)
         .await?;
         let (room_id, last_seq): (i64, i64) = (row.get(0), row.get(1));
-        next.push((room, room_id, last_seq - count + 1));
+        blocks.insert(room, (room_id, last_seq - count + 1));
     }
-    let mut stored = Vec::with_capacity(batch.len());
-    let mut rows = Vec::with_capacity(batch.len());
-    for post in batch {
-        let (_, room_id, seq) = next
-            .iter_mut()
-            .find(|(room, _, _)| *room == &post.room)
-            .expect("every post's room has a block of seqs");
-        rows.push((*room_id, *seq, post));
-        stored.push(ChatMessage {
-            room: post.room.clone(),
-            seq: *seq as u64,
-            // Time-ordered ids land at the end of the id index; random
-            // (v4) ones dirtied a different index page per message, which
-            // made each commit write several times the data.
-            id: uuid::Uuid::now_v7().to_string(),
-            user: post.username.clone(),
-            message: post.text.clone(),
-            ts: ts.clone(),
-            edited_at: None,
-            deleted: false,
-            reactions: Vec::new(),
-        });
-        *seq += 1;
-    }
-    for (chunk, messages) in rows
-        .chunks(ROWS_PER_INSERT)
-        .zip(stored.chunks(ROWS_PER_INSERT))
-    {
+    let mut room_ids = Vec::with_capacity(batch.len());
+    let stored: Vec<ChatMessage> = batch
+        .iter()
+        .map(|post| {
+            let (room_id, seq) = blocks
+                .get_mut(&post.room)
+                .expect("every post's room has a block of seqs");
+            room_ids.push(*room_id);
+            *seq += 1;
+            ChatMessage {
+                room: post.room.clone(),
+                seq: (*seq - 1) as u64,
+                // Time-ordered ids land at the end of the id index; random
+                // (v4) ones dirtied a different index page per message, which
+                // made each commit write several times the data.
+                id: uuid::Uuid::now_v7().to_string(),
+                user: post.username.clone(),
+                message: post.text.clone(),
+                ts: ts.clone(),
+                edited_at: None,
+                deleted: false,
+                reactions: Vec::new(),
+            }
+        })
+        .collect();
+    let rows: Vec<_> = batch.iter().zip(&room_ids).zip(&stored).collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut insert = sqlx::QueryBuilder::new(
             "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at) ",
         );
-        insert.push_values(
-            chunk.iter().zip(messages),
-            |mut row, ((room_id, seq, post), m)| {
-                row.push_bind(*room_id)
-                    .push_bind(*seq)
-                    .push_bind(&m.id)
-                    .push_bind(post.user_id)
-                    .push_bind(&post.username)
-                    .push_bind(&post.text)
-                    .push_bind(&ts);
-            },
-        );
+        insert.push_values(chunk, |mut row, ((post, room_id), m)| {
+            row.push_bind(**room_id)
+                .push_bind(m.seq as i64)
+                .push_bind(&m.id)
+                .push_bind(post.user_id)
+                .push_bind(&post.username)
+                .push_bind(&post.text)
+                .push_bind(&ts);
+        });
         insert.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
