@@ -7,14 +7,12 @@
 //! - [`account`]: who is signed in, the password rule, account refusals.
 //! - [`server_fns`]: server functions the pages call.
 //! - [`pages`]: lobby, room, log in, register.
+//! - [`browser`]: the clock and time zone, with a plain arm for the server.
 //! - `client` (browser only): the room's self-reconnecting WebSocket.
-
-// The room page's view is one deeply nested type; release builds (which do
-// not erase view types) need more than the default recursion depth to lay it out.
-#![recursion_limit = "256"]
 
 pub mod account;
 pub mod admin;
+pub mod browser;
 pub mod names;
 pub mod pages;
 pub mod protocol;

@@ -1,7 +1,8 @@
 import { expect, test, type WebSocketRoute } from "@playwright/test";
 import { hydrated, messageTexts, personInRoom, say, signedIn, unique, uniqueRoom } from "./helpers";
 
-test("two people in a room chat both ways; another room sees none of it", async ({ browser }, testInfo) => {
+// @release: also run against the release build (scripts/release_check.sh).
+test("two people in a room chat both ways; another room sees none of it", { tag: "@release" }, async ({ browser }, testInfo) => {
   const room = uniqueRoom("lobby");
   const aliceName = unique("alice");
   const alice = await personInRoom(browser, room, aliceName);
@@ -44,7 +45,7 @@ test("a blank message is refused in the page, not sent", async ({ browser }) => 
   await expect(messageTexts(page)).toHaveCount(0);
 });
 
-test("the lobby: a room name and Enter land in the room, input focused and live", async ({ page }, testInfo) => {
+test("the lobby: a room name and Enter land in the room, input focused and live", { tag: "@release" }, async ({ page }, testInfo) => {
   await page.goto("/");
   await expect(page).toHaveURL(/\/chat\/$/);
   await hydrated(page);

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | address to listen on |
 //! | `LEPTOS_SITE_ROOT` | `target/site` | built assets (relative to the working directory) |
-//! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::origin`]) |
+//! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::ws::origin`]) |
 //! | `CHANNEL_CAPACITY` | 256 | messages queued per connection before it counts as lagging |
 //! | `DATA_DIR` | `data` | where the SQLite database lives (created if missing) |
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |
@@ -14,7 +14,7 @@
 //! | `FLOOD_BURST` | 10 | messages a person may send at once before `FLOOD_RATE` applies |
 //! | `ADMIN_PASSWORD` | unset | `server create-admin <name>` takes the password from here instead of asking |
 
-use crate::{flood::Limit, layer::DEFAULT_CHANNEL_CAPACITY};
+use crate::{layer::DEFAULT_CHANNEL_CAPACITY, ws::flood::Limit};
 use leptos::config::{LeptosOptions, get_configuration};
 use std::fmt;
 

@@ -212,7 +212,7 @@ async fn reactions_toggle_live_for_everyone_and_are_stored() {
 #[tokio::test]
 async fn a_flooding_client_is_told_to_slow_down_and_stays_connected() {
     // The defaults: 5 a second, bursts of 10.
-    let server = TestServer::start_with(|c| c.flood = server::flood::Limit::MESSAGES).await;
+    let server = TestServer::start_with(|c| c.flood = server::ws::flood::Limit::MESSAGES).await;
     let (alice, bob) = (server.user("alice").await, server.user("bob").await);
     let mut a = server.join_as(&alice, "flood").await;
     let mut b = server.join_as(&bob, "flood").await;

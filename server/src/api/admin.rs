@@ -3,7 +3,11 @@
 //! a redirect back to the page). Admins only.
 
 use super::{is_form, read_body};
-use crate::{AppState, auth, error::ApiError, moderation};
+use crate::{
+    AppState, auth,
+    chat::moderation::{self, ModerationError},
+    error::ApiError,
+};
 use app::admin::{AdminForm, AdminOverview};
 use axum::{
     Json,
@@ -18,15 +22,22 @@ pub async fn overview(
     session: Session,
 ) -> Result<Json<AdminOverview>, ApiError> {
     let user = auth::current_account(&state, &session).await?;
-    moderation::require_admin(user.as_ref())?;
-    moderation::overview(&state).await.map(Json).map_err(|e| {
-        tracing::error!("admin overview: {e}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Try again in a moment.",
-        )
-    })
+    auth::require_admin(user.as_ref())?;
+    Ok(Json(moderation::overview(&state).await?))
+}
+
+impl From<ModerationError> for ApiError {
+    fn from(e: ModerationError) -> Self {
+        let message = e.to_string();
+        match e {
+            ModerationError::InvalidRoom(_) => ApiError::bad_request("invalid_room", message),
+            ModerationError::DisableSelf => ApiError::invalid_request(message),
+            ModerationError::UnknownRoom(_) => ApiError::not_found("unknown_room", message),
+            ModerationError::UnknownUser(_) => ApiError::not_found("unknown_user", message),
+            ModerationError::UnknownMessage(..) => ApiError::not_found("unknown_message", message),
+            ModerationError::Storage(e) => e.into(),
+        }
+    }
 }
 
 pub async fn act(State(state): State<AppState>, session: Session, request: Request) -> Response {
@@ -35,8 +46,8 @@ pub async fn act(State(state): State<AppState>, session: Session, request: Reque
     let result = async {
         // Who is asking comes first: a non-admin learns nothing about the body.
         let user = auth::current_account(&state, &session).await?;
-        let admin = moderation::require_admin(user.as_ref())?;
-        moderation::perform(&state, admin, action?.value).await
+        let admin = auth::require_admin(user.as_ref())?;
+        Ok::<_, ApiError>(moderation::perform(&state, admin, action?.value).await?)
     }
     .await;
     match (result, from_form) {

@@ -13,7 +13,7 @@ use crate::{AppState, error::ApiError};
 use axum::{
     Form, Json, Router,
     extract::{FromRequest, Request},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, header},
     routing::{get, post},
 };
 use serde::de::DeserializeOwned;
@@ -58,19 +58,18 @@ pub async fn read_body<T: DeserializeOwned, F: DeserializeOwned, S: Send + Sync>
     state: &S,
     from_form: impl FnOnce(F) -> Result<T, String>,
 ) -> Result<Submitted<T>, ApiError> {
-    let bad = |e: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e);
     if is_form(req.headers()) {
         let Form(form) = Form::<F>::from_request(req, state)
             .await
-            .map_err(|e| bad(e.body_text()))?;
+            .map_err(|e| ApiError::invalid_request(e.body_text()))?;
         Ok(Submitted {
-            value: from_form(form).map_err(bad)?,
+            value: from_form(form).map_err(ApiError::invalid_request)?,
             from_form: true,
         })
     } else {
         let Json(value) = Json::<T>::from_request(req, state)
             .await
-            .map_err(|e| bad(e.body_text()))?;
+            .map_err(|e| ApiError::invalid_request(e.body_text()))?;
         Ok(Submitted {
             value,
             from_form: false,

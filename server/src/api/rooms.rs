@@ -9,7 +9,6 @@ use app::{
 use axum::{
     Json,
     extract::{Path, Query, State},
-    http::StatusCode,
 };
 use std::collections::HashMap;
 use tower_sessions::Session;
@@ -21,18 +20,10 @@ pub async fn list(
 ) -> Result<Json<Vec<RoomSummary>>, ApiError> {
     let viewer = auth::current_account(&state, &session).await?;
     let admin = viewer.is_some_and(|u| u.is_admin);
-    state.room_summaries(admin).await.map(Json).map_err(|e| {
-        tracing::error!("listing rooms: {e}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Rooms cannot be listed right now.",
-        )
-    })
-}
-
-fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    let rooms = state.room_summaries(admin).await.map_err(|e| {
+        ApiError::from(e).saying("Rooms cannot be listed right now.")
+    })?;
+    Ok(Json(rooms))
 }
 
 /// A whole number in `range` from the query string.
@@ -45,7 +36,7 @@ fn number(
         None | Some("") => Ok(None),
         Some(raw) => match raw.parse::<u64>() {
             Ok(n) if range.contains(&n) => Ok(Some(n)),
-            _ => Err(bad(format!(
+            _ => Err(ApiError::invalid_request(format!(
                 "{name} must be a whole number from {} to {}.",
                 range.start(),
                 range.end()
@@ -63,14 +54,13 @@ pub async fn messages(
     session: Session,
 ) -> Result<Json<History>, ApiError> {
     let room = RoomName::parse(&room)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
     let viewer = auth::current_account(&state, &session).await?;
     if let Ok(Some(record)) = state.storage.room(&room).await
         && record.admin_only
         && !viewer.is_some_and(|u| u.is_admin)
     {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
+        return Err(ApiError::forbidden(
             "admin_only",
             format!("{room} is for admins only."),
         ));
@@ -81,22 +71,15 @@ pub async fn messages(
         // after_seq=0: from the very start.
         number(&query, "after_seq", 0..=i64::MAX as u64)?,
     ) {
-        (Some(_), Some(_)) => return Err(bad("Give before_seq or after_seq, not both.")),
+        (Some(_), Some(_)) => return Err(ApiError::invalid_request(
+            "Give before_seq or after_seq, not both.",
+        )),
         (Some(seq), None) => Page::Before { seq, limit },
         (None, Some(seq)) => Page::After { seq, limit },
         (None, None) => Page::Latest { limit },
     };
-    state
-        .storage
-        .messages(&room, page)
-        .await
-        .map(Json)
-        .map_err(|e| {
-            tracing::error!("reading {room}: {e}");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "History cannot be read right now.",
-            )
-        })
+    let history = state.storage.messages(&room, page).await.map_err(|e| {
+        ApiError::from(e).saying("History cannot be read right now.")
+    })?;
+    Ok(Json(history))
 }

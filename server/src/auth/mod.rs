@@ -84,12 +84,23 @@ pub async fn current_account(
         }
         Err(e) => {
             tracing::error!("reading account {}: {e}", user.username);
-            Err(ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Try again in a moment.",
-            ))
+            Err(ApiError::unavailable("Try again in a moment."))
         }
+    }
+}
+
+/// Only admins get past this (403 `forbidden` otherwise).
+pub fn require_admin(user: Option<&SessionUser>) -> Result<&SessionUser, ApiError> {
+    match user {
+        Some(user) if user.is_admin => Ok(user),
+        Some(_) => Err(ApiError::forbidden(
+            "forbidden",
+            "Only admins can do that.",
+        )),
+        None => Err(ApiError::unauthorized(
+            "not_authenticated",
+            "Log in first.",
+        )),
     }
 }
 

@@ -75,7 +75,7 @@ mod tests {
     #[tokio::test]
     async fn delivery_reports_count_members_and_name_the_lagging() {
         let layer = MemoryLayer::new(1);
-        let group = GroupName::inbox("x");
+        let group = GroupName::new("user.x");
         let slow = layer.new_channel().await.unwrap();
         let mut quick = layer.new_channel().await.unwrap();
         layer.group_add(&group, slow.name()).await.unwrap();

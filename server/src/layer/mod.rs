@@ -25,7 +25,6 @@ pub use memory::MemoryLayer;
 pub use redis::RedisLayer;
 pub(crate) use redis::connection_manager;
 
-use app::names::RoomName;
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use std::{fmt, sync::Arc};
@@ -99,15 +98,10 @@ impl ChannelName {
 }
 
 impl GroupName {
-    /// The group every connection to a room joins. Any room name we accept
-    /// is a valid group name, Unicode included.
-    pub fn room(room: &RoomName) -> Self {
-        Self(format!("room.{room}").into())
-    }
-
-    /// A person's inbox: every connection they have, in any room, joins it.
-    pub fn inbox(user: &str) -> Self {
-        Self(format!("user.{user}").into())
+    /// Any non-empty string names a group, Unicode included (the chat's
+    /// names for rooms and inboxes are `crate::chat::groups`).
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Self(name.into())
     }
 
     pub fn as_str(&self) -> &str {

@@ -5,7 +5,7 @@ use super::*;
 use std::time::Duration;
 
 fn group(name: &str) -> GroupName {
-    GroupName::room(&app::names::RoomName::parse(name).unwrap())
+    GroupName::new(format!("room.{name}"))
 }
 
 fn payload(s: &str) -> Payload {

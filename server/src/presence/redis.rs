@@ -15,7 +15,10 @@
 //! While Redis is unreachable, answers come from this process's own entries.
 
 use super::{MemoryPresence, Presence};
-use crate::layer::{ChannelLayer, GroupName, Payload, connection_manager};
+use crate::{
+    chat::groups,
+    layer::{ChannelLayer, Payload, connection_manager},
+};
 use app::{names::RoomName, protocol::ServerEvent};
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script, aio::ConnectionManager};
@@ -196,7 +199,7 @@ impl Inner {
                 let event = ServerEvent::UserLeave { user }.to_json();
                 let _ = self
                     .layer
-                    .group_send(&GroupName::room(&room), Payload::event(event))
+                    .group_send(&groups::room(&room), Payload::event(event))
                     .await;
             }
         }
@@ -295,7 +298,7 @@ mod tests {
             Arc::new(RedisLayer::connect(&redis.url(), 8).await.unwrap());
         let mut watcher = layer.new_channel().await.unwrap();
         layer
-            .group_add(&GroupName::room(&room("hall")), watcher.name())
+            .group_add(&groups::room(&room("hall")), watcher.name())
             .await
             .unwrap();
         let survivor = RedisPresence::connect(&redis.url(), layer.clone())

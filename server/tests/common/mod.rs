@@ -57,7 +57,7 @@ impl TestServer {
         config.database_url = format!("sqlite://{}/chat.db", data.path().display());
         config.redis_url = None;
         // Tests post as fast as they can; the flood tests set their own limit.
-        config.flood = server::flood::Limit {
+        config.flood = server::ws::flood::Limit {
             rate: 1e6,
             burst: 1e6,
         };

@@ -3,7 +3,7 @@
 //! rights are read from the database each time, so making someone an admin
 //! (or no longer one) counts at once.
 
-use crate::{AppState, moderation};
+use crate::{AppState, chat::moderation};
 use app::{
     account::Me,
     admin::AdminOverview,

@@ -1,7 +1,5 @@
-//! Changes to stored messages after the fact: edits, deletes (tombstones,
-//! so a room's seqs stay contiguous) and reactions. Rare next to posting,
-//! so they go straight to the database instead of through the batching
-//! writer; the caller broadcasts the resulting event.
+//! The `reactions` table: who reacted to which message with which emoji.
+//! SQL only: never imports the layer or the protocol's events.
 
 use super::{Storage, StorageError, now_rfc3339};
 use app::{
@@ -10,14 +8,6 @@ use app::{
 };
 use sqlx::Row;
 
-/// Who wrote a message and when: what permission checks need.
-#[derive(Clone, Debug)]
-pub struct MessageMeta {
-    pub user_id: i64,
-    pub created_at: time::OffsetDateTime,
-    pub deleted: bool,
-}
-
 /// The reaction's users after a toggle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Toggled {
@@ -25,78 +15,6 @@ pub struct Toggled {
 }
 
 impl Storage {
-    /// The message's author and age, if the room has that seq.
-    pub async fn message_meta(
-        &self,
-        room: &RoomName,
-        seq: u64,
-    ) -> Result<Option<MessageMeta>, StorageError> {
-        let row = sqlx::query(
-            "SELECT m.user_id, m.created_at, m.deleted_at IS NOT NULL
-             FROM messages m JOIN rooms r ON r.id = m.room_id
-             WHERE r.name = $1 AND m.seq = $2",
-        )
-        .bind(room.as_str())
-        .bind(seq as i64)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|row| MessageMeta {
-            user_id: row.get(0),
-            created_at: time::OffsetDateTime::parse(
-                row.get::<&str, _>(1),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-            deleted: row.get(2),
-        }))
-    }
-
-    /// Replaces the text; returns the edit time.
-    pub async fn edit_message(
-        &self,
-        room: &RoomName,
-        seq: u64,
-        text: &str,
-    ) -> Result<String, StorageError> {
-        let at = now_rfc3339();
-        sqlx::query(
-            "UPDATE messages SET body = $1, edited_at = $2
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $3) AND seq = $4",
-        )
-        .bind(text)
-        .bind(&at)
-        .bind(room.as_str())
-        .bind(seq as i64)
-        .execute(self.pool())
-        .await?;
-        Ok(at)
-    }
-
-    /// Leaves a tombstone: the row stays (seqs remain contiguous), the text
-    /// and its reactions go.
-    pub async fn delete_message(&self, room: &RoomName, seq: u64) -> Result<(), StorageError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "DELETE FROM reactions
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2",
-        )
-        .bind(room.as_str())
-        .bind(seq as i64)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE messages SET body = '', deleted_at = $1
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $2) AND seq = $3",
-        )
-        .bind(now_rfc3339())
-        .bind(room.as_str())
-        .bind(seq as i64)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Adds the person's reaction, or removes it if they had it; returns
     /// who reacts with that emoji now, in the order they reacted.
     pub async fn toggle_reaction(

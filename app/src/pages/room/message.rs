@@ -1,0 +1,187 @@
+//! The log as people see it: the scrolling list ([`Messages`]), one room
+//! message with its reactions and its toolbar ([`MessageItem`]), one
+//! private message ([`PrivateItem`]). What a toolbar button does is a
+//! [`MessageAction`], carried out by [`act`].
+
+use super::{
+    log::{Entry, RoomLog},
+    state::RoomState,
+};
+use crate::{
+    browser::{short_time, within_edit_window},
+    protocol::{ChatMessage, ClientFrame, Emoji},
+};
+use leptos::prelude::*;
+
+/// The reactions offered on every message.
+const REACTIONS: [&str; 5] = ["👍", "❤️", "😂", "🎉", "😮"];
+
+/// What a person can do to a message from its toolbar.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MessageAction {
+    React(u64, String),
+    Edit(u64, String),
+    Delete(u64),
+}
+
+/// Carries out a toolbar action: a frame to the server, or editing in the
+/// composer.
+fn act(state: RoomState, action: MessageAction) {
+    match action {
+        MessageAction::React(seq, emoji) => {
+            if let Ok(emoji) = Emoji::parse(&emoji) {
+                state.send(ClientFrame::React { seq, emoji });
+            }
+        }
+        MessageAction::Delete(seq) => state.send(ClientFrame::Delete { seq }),
+        MessageAction::Edit(seq, text) => {
+            if state.fill_input(&text) {
+                state.editing.set(Some(seq));
+            }
+        }
+    }
+}
+
+/// The scrolling log: newest at the bottom, older pages loaded on the way up.
+#[component]
+pub fn Messages() -> impl IntoView {
+    let state = expect_context::<RoomState>();
+    // Follow new messages, unless the reader has scrolled up to read older
+    // ones; when older ones were put on top, keep what the reader was looking at.
+    Effect::new(move |_| {
+        state.log.track();
+        state.keep_scroll_place();
+    });
+    let on_action = Callback::new(move |action| act(state, action));
+    view! {
+        <ol id="log" class="log" node_ref=state.log_view aria-label="Messages" aria-live="polite"
+            tabindex="0" on:scroll=move |_| state.on_scroll()>
+            <li class="log-top">{move || state.log_top()}</li>
+            <For each=move || state.log.with(|l: &RoomLog| l.entries().to_vec()) key=Entry::render_key let:entry>
+                {match entry {
+                    Entry::Chat(m) => {
+                        let own = state.is_me(&m.user);
+                        let admin = state.me.get().is_some_and(|me| me.is_admin);
+                        let me = state.me.name();
+                        view! { <MessageItem own admin me m on_action /> }.into_any()
+                    }
+                    Entry::Private { incoming, peer, message, .. } => {
+                        view! { <PrivateItem incoming peer message /> }.into_any()
+                    }
+                }}
+            </For>
+        </ol>
+     }
+    // Erased: the room's view type stays shallow enough for release builds.
+    .into_any()
+}
+
+#[component]
+fn MessageItem(
+    m: ChatMessage,
+    own: bool,
+    admin: bool,
+    me: Option<String>,
+    on_action: Callback<MessageAction>,
+) -> impl IntoView {
+    let time = short_time(&m.ts);
+    let signed_in = me.is_some();
+    // Own messages may be changed for 10 minutes (the server checks too).
+    let recent = within_edit_window(&m.ts);
+    let can_edit = own && recent && !m.deleted;
+    let can_delete = !m.deleted && ((own && recent) || admin);
+    let toolbar = (signed_in && !m.deleted).then(|| {
+        view! { <Toolbar seq=m.seq text=m.message.clone() can_edit can_delete on_action /> }
+    });
+    let reactions = view! { <Reactions m=m.clone() me on_action /> };
+    view! {
+        <li class="msg" class:own=own class:deleted=m.deleted data-seq=m.seq>
+            <div class="meta">
+                <span class="author">{m.user}</span>
+                <time datetime=m.ts.clone() title=m.ts>
+                    {time}
+                </time>
+                {m.edited_at.is_some().then(|| view! { <span class="edited">"(edited)"</span> })}
+            </div>
+            {if m.deleted {
+                view! { <p class="text deleted">"message deleted"</p> }.into_any()
+            } else {
+                view! { <p class="text">{m.message}</p> }.into_any()
+            }}
+            {reactions}
+            {toolbar}
+        </li>
+    }
+}
+
+/// The reactions a message has, each a button that toggles one's own.
+#[component]
+fn Reactions(m: ChatMessage, me: Option<String>, on_action: Callback<MessageAction>) -> impl IntoView {
+    let seq = m.seq;
+    let signed_in = me.is_some();
+    let buttons = m
+        .reactions
+        .into_iter()
+        .map(|r| {
+            let mine = me.as_ref().is_some_and(|me| r.users.contains(me));
+            let emoji = r.emoji.clone();
+            let label = format!("{} {} — {}", r.emoji, r.users.len(), r.users.join(", "));
+            view! {
+                <button type="button" class="reaction" class:mine=mine aria-pressed=mine.to_string()
+                    title=label.clone() aria-label=label disabled=!signed_in
+                    on:click=move |_| on_action.run(MessageAction::React(seq, emoji.clone()))>
+                    {r.emoji} " " <span class="n">{r.users.len()}</span>
+                </button>
+            }
+        })
+        .collect_view();
+    view! { <div class="reactions">{buttons}</div> }
+}
+
+/// React, edit, delete: what the reader may do to this message.
+#[component]
+fn Toolbar(
+    seq: u64,
+    text: String,
+    can_edit: bool,
+    can_delete: bool,
+    on_action: Callback<MessageAction>,
+) -> impl IntoView {
+    view! {
+        <div class="actions" role="toolbar" aria-label="Message actions">
+            {REACTIONS.map(|emoji| view! {
+                <button type="button" class="react" aria-label=format!("React with {emoji}")
+                    on:click=move |_| on_action.run(MessageAction::React(seq, emoji.to_owned()))>
+                    {emoji}
+                </button>
+            })}
+            {can_edit.then(|| view! {
+                <button type="button" class="edit" on:click=move |_| on_action.run(MessageAction::Edit(seq, text.clone()))>
+                    "Edit"
+                </button>
+            })}
+            {can_delete.then(|| view! {
+                <button type="button" class="delete" on:click=move |_| on_action.run(MessageAction::Delete(seq))>
+                    "Delete"
+                </button>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn PrivateItem(incoming: bool, peer: String, message: String) -> impl IntoView {
+    let label = if incoming {
+        format!("PM from {peer}")
+    } else {
+        format!("PM to {peer}")
+    };
+    view! {
+        <li class="msg pm" class:own=!incoming data-pm=if incoming { "from" } else { "to" }>
+            <div class="meta">
+                <span class="author">{label}</span>
+            </div>
+            <p class="text">{message}</p>
+        </li>
+    }
+}

@@ -1,0 +1,53 @@
+//! The "Online" aside: who is in the room now. Clicking a name starts a
+//! private message to them (`/pm <name> ` in the message box).
+
+use super::state::RoomState;
+use leptos::prelude::*;
+
+#[component]
+pub fn People() -> impl IntoView {
+    let state = expect_context::<RoomState>();
+    let start_pm = Callback::new(move |name: String| {
+        state.fill_input(&format!("/pm {name} "));
+    });
+    view! {
+        <aside class="people" aria-labelledby="people-title">
+            <h2 id="people-title">
+                "Online " <span class="count">{move || state.users.with(Vec::len)}</span>
+            </h2>
+            <ul id="user-list">
+                <For each=move || state.users.get() key=|u| u.clone() let:name>
+                    <Person is_me=state.is_me(&name) name on_pick=start_pm />
+                </For>
+            </ul>
+            <p class="hint">"Click a name to send a private message."</p>
+        </aside>
+     }
+    // Erased: the room's view type stays shallow enough for release builds.
+    .into_any()
+}
+
+/// A person in the online list: a button that starts a private message.
+#[component]
+fn Person(name: String, is_me: bool, on_pick: Callback<String>) -> impl IntoView {
+    let data = name.clone();
+    if is_me {
+        return view! {
+            <li data-user=data>
+                <span class="user me">{name}" (you)"</span>
+            </li>
+        }
+        .into_any();
+    }
+    let label = format!("Send {name} a private message");
+    let target = name.clone();
+    view! {
+        <li data-user=data>
+            <button type="button" class="user" title=label.clone() aria-label=label
+                on:click=move |_| on_pick.run(target.clone())>
+                {name}
+            </button>
+        </li>
+    }
+    .into_any()
+}

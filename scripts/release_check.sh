@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# After `cargo leptos build --release` (what a production deploy builds):
+# checks the gzipped WASM against its budget, then serves the release site
+# with the release binary, as an operator would, on a free port with its own
+# data directory, and runs the Playwright tests tagged @release against it:
+# the pages hydrate from the release WASM and two people can chat.
+#   WASM_GZIP_BUDGET=204800   bytes allowed for pkg/chat.wasm, gzipped
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+site=target/site
+wasm=$site/pkg/chat.wasm
+bin=target/release/server
+budget=${WASM_GZIP_BUDGET:-204800}
+
+[ -f "$wasm" ] || { echo "release: $wasm is missing (run cargo leptos build --release)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "release: $bin is missing" >&2; exit 1; }
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+echo "release: chat.wasm is $raw bytes, $gz gzipped (budget $budget)"
+if [ "$gz" -gt "$budget" ]; then
+  echo "release: the gzipped WASM is over its budget" >&2
+  exit 1
+fi
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+data=$(mktemp -d)
+log="$data/server.log"
+LEPTOS_ENV=PROD LEPTOS_SITE_ROOT="$site" LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+  DATA_DIR="$data" DATABASE_URL= REDIS_URL= RUST_LOG=warn "$bin" >"$log" 2>&1 &
+pid=$!
+cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+
+cd end2end
+if ! BASE_URL="http://127.0.0.1:$port" npx playwright test --grep @release; then
+  echo "release: the release server's log:" >&2
+  cat "$log" >&2
+  exit 1
+fi

@@ -1,0 +1,234 @@
+//! Moderation: the actions that change what people already see — deleting
+//! a message, ending someone's connections, admin actions on rooms and
+//! users — each applied to storage and then told to every connected client
+//! (through the channel layer, so every server process hears it). Admin
+//! actions are also written to the audit log. One function per action;
+//! [`perform`] only dispatches and records. Refusals are
+//! [`ModerationError`]s; `api/` turns them into HTTP answers. Must never
+//! import HTTP types or the consumer (`ws/`).
+
+use super::{groups, tell};
+use crate::{
+    AppState,
+    layer::GroupName,
+    storage::{Storage, StorageError},
+};
+use app::{
+    account::SessionUser,
+    admin::{AdminAction, AdminOverview, AdminRoom, AdminUser, AuditLine},
+    names::RoomName,
+    protocol::ServerEvent,
+};
+use std::fmt;
+
+/// Why an admin action was refused, or could not be carried out.
+#[derive(Debug)]
+pub enum ModerationError {
+    /// Not a room name we accept; says why.
+    InvalidRoom(String),
+    UnknownRoom(RoomName),
+    UnknownUser(String),
+    /// The room has no such message, or it is deleted already.
+    UnknownMessage(RoomName, u64),
+    /// An admin may not disable their own account.
+    DisableSelf,
+    Storage(StorageError),
+}
+
+impl From<StorageError> for ModerationError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(e)
+    }
+}
+
+impl fmt::Display for ModerationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidRoom(why) => f.write_str(why),
+            Self::UnknownRoom(room) => write!(f, "There is no room {room}."),
+            Self::UnknownUser(name) => write!(f, "There is no user named {name:?}."),
+            Self::UnknownMessage(room, seq) => write!(f, "{room} has no message {seq}."),
+            Self::DisableSelf => f.write_str("You cannot disable yourself."),
+            Self::Storage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What an action did, for the audit log: a verb and its target.
+type Done = (&'static str, String);
+
+/// Leaves a tombstone for message `seq` and tells the room.
+pub async fn delete_message(
+    state: &AppState,
+    room: &RoomName,
+    seq: u64,
+) -> Result<(), StorageError> {
+    state.storage.delete_message(room, seq).await?;
+    let event = ServerEvent::MessageDeleted {
+        room: room.clone(),
+        seq,
+    };
+    tell(state.layer.as_ref(), &groups::room(room), event).await;
+    Ok(())
+}
+
+/// Closes every connection in the group (a person's inbox, or a room),
+/// telling each client why; the clients do not reconnect by themselves.
+pub async fn end_connections(state: &AppState, group: &GroupName, reason: &str) {
+    let event = ServerEvent::SessionEnded {
+        reason: reason.to_owned(),
+    };
+    tell(state.layer.as_ref(), group, event).await;
+}
+
+fn room_name(raw: &str) -> Result<RoomName, ModerationError> {
+    RoomName::parse(raw).map_err(|e| ModerationError::InvalidRoom(e.to_string()))
+}
+
+/// Carries out an admin action, tells whoever is affected, and records it.
+pub async fn perform(
+    state: &AppState,
+    admin: &SessionUser,
+    action: AdminAction,
+) -> Result<(), ModerationError> {
+    let (verb, target) = match action {
+        AdminAction::CreateRoom { room, admin_only } => {
+            create_room(&state.storage, &room, admin_only).await?
+        }
+        AdminAction::SetRoomAdminOnly { room, admin_only } => {
+            set_room_admin_only(state, &room, admin_only).await?
+        }
+        AdminAction::DeleteRoom { room } => delete_room(state, &room).await?,
+        AdminAction::SetAdmin { username, is_admin } => {
+            set_admin(&state.storage, username, is_admin).await?
+        }
+        AdminAction::DisableUser { username, disabled } => {
+            disable_user(state, admin, username, disabled).await?
+        }
+        AdminAction::DeleteMessage { room, seq } => admin_delete(state, &room, seq).await?,
+    };
+    state.storage.audit(&admin.username, verb, &target).await?;
+    tracing::info!(admin = %admin.username, "{verb} {target}");
+    Ok(())
+}
+
+async fn create_room(
+    storage: &Storage,
+    room: &str,
+    admin_only: bool,
+) -> Result<Done, ModerationError> {
+    let room = room_name(room)?;
+    storage.create_room(&room, admin_only).await?;
+    let verb = if admin_only {
+        "created admin-only room"
+    } else {
+        "created room"
+    };
+    Ok((verb, room.to_string()))
+}
+
+async fn set_room_admin_only(
+    state: &AppState,
+    room: &str,
+    admin_only: bool,
+) -> Result<Done, ModerationError> {
+    let room = room_name(room)?;
+    state.storage.create_room(&room, admin_only).await?;
+    if !admin_only {
+        return Ok(("opened room to everyone", room.to_string()));
+    }
+    // Everyone in it reconnects; non-admins are then refused.
+    let why = "This room is now for admins only.";
+    end_connections(state, &groups::room(&room), why).await;
+    Ok(("marked room admin-only", room.to_string()))
+}
+
+async fn delete_room(state: &AppState, room: &str) -> Result<Done, ModerationError> {
+    let room = room_name(room)?;
+    if !state.storage.delete_room(&room).await? {
+        return Err(ModerationError::UnknownRoom(room));
+    }
+    end_connections(state, &groups::room(&room), "This room was deleted.").await;
+    Ok(("deleted room", room.to_string()))
+}
+
+async fn set_admin(
+    storage: &Storage,
+    username: String,
+    is_admin: bool,
+) -> Result<Done, ModerationError> {
+    if !storage.set_admin(&username, is_admin).await? {
+        return Err(ModerationError::UnknownUser(username));
+    }
+    let verb = if is_admin { "made admin" } else { "removed admin" };
+    Ok((verb, username))
+}
+
+async fn disable_user(
+    state: &AppState,
+    admin: &SessionUser,
+    username: String,
+    disabled: bool,
+) -> Result<Done, ModerationError> {
+    if username == admin.username && disabled {
+        return Err(ModerationError::DisableSelf);
+    }
+    if !state.storage.set_disabled(&username, disabled).await? {
+        return Err(ModerationError::UnknownUser(username));
+    }
+    if !disabled {
+        return Ok(("enabled user", username));
+    }
+    let why = "Your account has been disabled by an admin.";
+    end_connections(state, &groups::inbox(&username), why).await;
+    Ok(("disabled user", username))
+}
+
+async fn admin_delete(state: &AppState, room: &str, seq: u64) -> Result<Done, ModerationError> {
+    let room = room_name(room)?;
+    match state.storage.message_meta(&room, seq).await? {
+        Some(meta) if !meta.deleted => {}
+        _ => return Err(ModerationError::UnknownMessage(room, seq)),
+    }
+    delete_message(state, &room, seq).await?;
+    Ok(("deleted message", format!("{room} #{seq}")))
+}
+
+/// What the admin page lists.
+pub async fn overview(state: &AppState) -> Result<AdminOverview, StorageError> {
+    let storage = &state.storage;
+    Ok(AdminOverview {
+        rooms: storage
+            .rooms()
+            .await?
+            .into_iter()
+            .map(|r| AdminRoom {
+                name: r.name.to_string(),
+                admin_only: r.admin_only,
+                last_message_at: r.last_message_at,
+            })
+            .collect(),
+        users: storage
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| AdminUser {
+                username: u.username,
+                is_admin: u.is_admin,
+                disabled: u.disabled,
+            })
+            .collect(),
+        messages: storage.recent_messages(50).await?,
+        audit: storage
+            .audit_log(50)
+            .await?
+            .into_iter()
+            .map(|a| AuditLine {
+                at: a.at,
+                actor: a.actor,
+                action: a.action,
+                target: a.target,
+            })
+            .collect(),
+    })
+}

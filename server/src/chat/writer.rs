@@ -1,0 +1,204 @@
+//! The message writer: the one task that stores chat messages. It takes
+//! whatever posts have queued up, stores them all in one transaction (group
+//! commit: one disk sync for the whole batch, so storage does not cap
+//! throughput), and only then broadcasts each to its room, in seq order.
+//! A batch waits for nothing but the previous commit, so a lone message is
+//! stored and sent at once.
+//!
+//! Posting does not wait for the commit: a consumer must keep forwarding
+//! the room to its socket meanwhile. If storing fails, the writer tells the
+//! poster's channel with an `error` event.
+//!
+//! The SQL of a batch is storage's ([`Storage::insert_batch`]); this task
+//! only decides when to commit and whom to tell.
+
+use super::groups;
+use crate::{
+    layer::{ChannelLayer, ChannelName, Payload},
+    metrics::Metrics,
+    storage::{NewMessage, Storage, StorageError},
+};
+use app::protocol::{ChatMessage, ErrorCode, ServerEvent};
+use std::sync::{Arc, atomic::Ordering::Relaxed};
+use tokio::sync::mpsc;
+
+/// Most posts stored in one transaction.
+const MAX_BATCH: usize = 1024;
+/// Posts waiting for the writer; senders wait when it is full.
+const QUEUE: usize = 8192;
+
+/// A message to store and broadcast.
+pub struct Post {
+    pub message: NewMessage,
+    /// The poster's channel, told if the message cannot be stored.
+    pub reply_to: ChannelName,
+}
+
+#[derive(Clone)]
+pub struct MessageWriter {
+    queue: mpsc::Sender<Post>,
+}
+
+impl MessageWriter {
+    /// Starts the writer task. It ends when every `MessageWriter` is dropped,
+    /// after storing what was queued.
+    pub fn start(
+        storage: Storage,
+        layer: Arc<dyn ChannelLayer>,
+        metrics: Arc<Metrics>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(run(storage, layer, metrics, rx));
+        (Self { queue }, task)
+    }
+
+    /// Queues the post to be stored and broadcast. Waits only while the
+    /// writer's queue is full.
+    pub async fn post(&self, post: Post) -> Result<(), StorageError> {
+        self.queue
+            .send(post)
+            .await
+            .map_err(|_| StorageError::WriterGone)
+    }
+}
+
+async fn run(
+    storage: Storage,
+    layer: Arc<dyn ChannelLayer>,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Post>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let messages: Vec<&NewMessage> = batch.iter().map(|post| &post.message).collect();
+        match storage.insert_batch(&messages).await {
+            Ok(stored) => {
+                batch.clear();
+                metrics.storage_batches.fetch_add(1, Relaxed);
+                metrics
+                    .messages_stored
+                    .fetch_add(stored.len() as u64, Relaxed);
+                broadcast(layer.as_ref(), stored).await;
+            }
+            Err(e) => {
+                tracing::error!("storing {} messages failed: {e}", batch.len());
+                refuse(layer.as_ref(), batch.drain(..)).await;
+            }
+        }
+    }
+}
+
+/// Tells each room its newly stored messages, in seq order, with one
+/// round trip to the layer for the whole batch.
+async fn broadcast(layer: &dyn ChannelLayer, stored: Vec<ChatMessage>) {
+    let count = stored.len();
+    let sends = stored
+        .into_iter()
+        .map(|message| {
+            let group = groups::room(&message.room);
+            let seq = message.seq;
+            // Encoded once; every member gets the same bytes.
+            let json = ServerEvent::ChatMessage(message).to_json();
+            (group, Payload::logged(seq, json))
+        })
+        .collect();
+    if let Err(e) = layer.group_send_all(sends).await {
+        // Stored, so nobody loses them: clients fetch them from history.
+        tracing::warn!("broadcast of {count} messages failed: {e}");
+    }
+}
+
+/// Tells each poster of a batch that could not be stored.
+async fn refuse(layer: &dyn ChannelLayer, posts: impl Iterator<Item = Post>) {
+    let refusal = Payload::event(
+        ServerEvent::error(
+            ErrorCode::Unavailable,
+            "Your message could not be saved; try again.",
+        )
+        .to_json(),
+    );
+    for post in posts {
+        let _ = layer.send(&post.reply_to, refusal.clone()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::MemoryLayer;
+    use crate::storage::Page;
+    use app::names::{RoomName, Username};
+
+    /// Posts to two rooms interleaved, queued faster than one commit, so
+    /// they are stored in shared batches: each room still gets seqs 1..n in
+    /// posting order, live and in storage.
+    #[tokio::test]
+    async fn batched_posts_to_several_rooms_get_each_rooms_next_seqs() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let storage = Storage::open(&url).await.unwrap();
+        let user = storage
+            .create_user(&Username::parse("alice").unwrap(), "x")
+            .await
+            .unwrap();
+        let layer = Arc::new(MemoryLayer::new(1024));
+        let rooms = [
+            RoomName::parse("one").unwrap(),
+            RoomName::parse("two").unwrap(),
+        ];
+        let mut channels = Vec::new();
+        for room in &rooms {
+            let channel = layer.new_channel().await.unwrap();
+            layer
+                .group_add(&groups::room(room), channel.name())
+                .await
+                .unwrap();
+            channels.push(channel);
+        }
+        let metrics = Arc::new(Metrics::default());
+        let (writer, task) = MessageWriter::start(storage.clone(), layer.clone(), metrics.clone());
+        const EACH: u64 = 300;
+        for i in 0..EACH {
+            for room in &rooms {
+                let post = Post {
+                    message: NewMessage {
+                        room: room.clone(),
+                        user_id: user.id,
+                        username: "alice".into(),
+                        text: format!("{room} {i}"),
+                    },
+                    reply_to: channels[0].name().clone(),
+                };
+                writer.post(post).await.unwrap();
+            }
+        }
+        drop(writer);
+        task.await.unwrap();
+        let batches = metrics
+            .storage_batches
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(batches < 2 * EACH, "posts were batched ({batches} commits)");
+
+        for (room, channel) in rooms.iter().zip(&mut channels) {
+            for i in 0..EACH {
+                let payload = channel.receive().await.unwrap();
+                assert_eq!(payload.seq(), Some(i + 1));
+                let event: serde_json::Value = serde_json::from_str(payload.text()).unwrap();
+                assert_eq!(event["message"], format!("{room} {i}"));
+            }
+            let stored = storage
+                .messages(
+                    room,
+                    Page::After {
+                        seq: 0,
+                        limit: 1000,
+                    },
+                )
+                .await
+                .unwrap();
+            let seqs: Vec<u64> = stored.messages.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, (1..=EACH).collect::<Vec<_>>());
+            assert_eq!(stored.messages[7].message, format!("{room} 7"));
+        }
+    }
+}

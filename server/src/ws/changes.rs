@@ -1,0 +1,115 @@
+//! Changing a message already in the log: edit, delete, react. Each is
+//! checked here (signed in, not flooding, the message exists, own message
+//! within the edit window; admins may delete any), stored, then told to the
+//! room. Must never import storage's SQL or a layer implementation.
+
+use super::{Consumer, flood::Action, frames::Answer, refusal::Refusal};
+use crate::{chat, storage::MessageMeta};
+use app::{
+    account::SessionUser,
+    protocol::{EDIT_WINDOW_SECS, Emoji, MessageText, ServerEvent},
+};
+
+impl Consumer {
+    /// `{"type":"edit"}`: the room hears `message_edited`.
+    pub(super) async fn edit(&self, seq: u64, text: MessageText) -> Answer {
+        self.may_change(seq, false).await?;
+        let text = text.into_string();
+        let edited_at = self
+            .state
+            .storage
+            .edit_message(&self.room, seq, &text)
+            .await
+            .map_err(|e| {
+                Refusal::unavailable(
+                    format_args!("editing {} #{seq}", self.room),
+                    e,
+                    "Your edit could not be saved; try again.",
+                )
+            })?;
+        self.broadcast(ServerEvent::MessageEdited {
+            room: self.room.clone(),
+            seq,
+            message: text,
+            edited_at,
+        })
+        .await;
+        Ok(None)
+    }
+
+    /// `{"type":"delete"}`: the room hears `message_deleted`.
+    pub(super) async fn delete(&self, seq: u64) -> Answer {
+        self.may_change(seq, true).await?;
+        chat::moderation::delete_message(&self.state, &self.room, seq)
+            .await
+            .map_err(|e| {
+                Refusal::unavailable(
+                    format_args!("deleting {} #{seq}", self.room),
+                    e,
+                    "The message could not be deleted; try again.",
+                )
+            })?;
+        Ok(None)
+    }
+
+    /// `{"type":"react"}`: toggles the reaction; the room hears `reaction`
+    /// with everyone who now reacts with that emoji.
+    pub(super) async fn react(&self, seq: u64, emoji: Emoji) -> Answer {
+        let user = self.signed_in("Log in to react.")?;
+        self.flood_check(Action::Reaction)?;
+        self.live_message(seq).await?;
+        let toggled = self
+            .state
+            .storage
+            .toggle_reaction(&self.room, seq, user.id, &user.username, emoji.as_str())
+            .await
+            .map_err(|e| {
+                Refusal::unavailable(
+                    format_args!("reacting to {} #{seq}", self.room),
+                    e,
+                    "Your reaction could not be saved; try again.",
+                )
+            })?;
+        self.broadcast(ServerEvent::Reaction {
+            room: self.room.clone(),
+            seq,
+            emoji: emoji.as_str().to_owned(),
+            users: toggled.users,
+        })
+        .await;
+        Ok(None)
+    }
+
+    /// Checks that this person may change message `seq`: signed in, not
+    /// flooding, the message exists and is not deleted, and it is their own
+    /// and within the edit window (admins may delete any message).
+    async fn may_change(&self, seq: u64, admin_may: bool) -> Result<&SessionUser, Refusal> {
+        let user = self.signed_in("Log in to change messages.")?;
+        self.flood_check(Action::Message)?;
+        let meta = self.live_message(seq).await?;
+        if admin_may && user.is_admin {
+            return Ok(user);
+        }
+        if meta.user_id != user.id {
+            return Err(Refusal::NotYours);
+        }
+        let age = time::OffsetDateTime::now_utc() - meta.created_at;
+        if age > time::Duration::seconds(EDIT_WINDOW_SECS) {
+            return Err(Refusal::TooLate);
+        }
+        Ok(user)
+    }
+
+    /// Message `seq` of this room, if it exists and is not deleted.
+    async fn live_message(&self, seq: u64) -> Result<MessageMeta, Refusal> {
+        match self.state.storage.message_meta(&self.room, seq).await {
+            Ok(Some(meta)) if !meta.deleted => Ok(meta),
+            Ok(_) => Err(Refusal::NoSuchMessage(seq)),
+            Err(e) => Err(Refusal::unavailable(
+                format_args!("reading {} #{seq}", self.room),
+                e,
+                "Try again in a moment.",
+            )),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The life of one connection: get a channel, join the room, greet, then
+//! [`Consumer::pump`]: a loop that waits for whichever comes first (server
+//! shutdown, a hole in the log to fill, a delivery from the layer, a frame
+//! from the client), turns it into a [`Step`], and carries the step out.
+//! Each arm has its own short method; the loop only dispatches.
+//! Must never import storage's SQL or a layer implementation.
+
+use super::{
+    Consumer,
+    close_code::{ENDED, INTERNAL, LAGGING, RESTART, TOO_BIG},
+    order::Release,
+    socket::{Socket, is_too_big, refuse},
+};
+use crate::{
+    AppState, chat,
+    layer::{Channel, ChannelClosed, ChannelName, LayerError, Payload},
+};
+use app::{
+    account::SessionUser,
+    names::RoomName,
+    protocol::{ErrorCode, ServerEvent},
+};
+use axum::extract::ws::{Message, WebSocket};
+use futures::StreamExt;
+
+/// How a `session_ended` event begins, so a consumer spots one among the
+/// payloads it forwards without parsing each.
+const SESSION_ENDED_PREFIX: &str = r#"{"type":"session_ended""#;
+
+/// What the pump does after one wake-up.
+enum Step {
+    /// Nothing to send.
+    Skip,
+    /// The client is gone.
+    Stop,
+    /// Close the socket with this code.
+    Close(u16, &'static str),
+    /// Send these (and whatever else is queued already).
+    Send(Release),
+}
+
+/// How a batch write ended.
+enum Flushed {
+    Written,
+    Gone,
+    Lagged,
+}
+
+/// Runs one connection from its upgrade to its end.
+pub(super) async fn run(
+    socket: WebSocket,
+    room: RoomName,
+    user: Option<SessionUser>,
+    resume_after: Option<u64>,
+    state: AppState,
+) {
+    let _counted = state.metrics.connection();
+    let mut channel = match state.layer.new_channel().await {
+        Ok(channel) => channel,
+        Err(e) => {
+            tracing::error!("cannot open a channel: {e}");
+            return refuse(socket, INTERNAL, "try again").await;
+        }
+    };
+    let mut consumer = Consumer::new(state, room, user);
+    let me = channel.name().clone();
+    // Rare, large futures are boxed so they do not swell every idle
+    // connection's task to their size (10,000 sockets must stay cheap).
+    match Box::pin(consumer.enter(&me)).await {
+        Ok(()) => consumer.pump(socket, &mut channel, resume_after).await,
+        Err(e) => {
+            tracing::error!("cannot join {}: {e}", consumer.group);
+            refuse(socket, INTERNAL, "try again").await;
+        }
+    }
+    Box::pin(consumer.exit(&me)).await;
+    consumer.state.layer.close_channel(&me).await;
+}
+
+impl Consumer {
+    /// Joins the room's group and, for a signed-in person, their inbox; the
+    /// room hears `user_join` if this is the person's first connection.
+    async fn enter(&self, me: &ChannelName) -> Result<(), LayerError> {
+        if let Some(user) = &self.user {
+            if self.state.presence.join(&self.room, &user.username).await {
+                // Sent before we join the group: we learn of ourselves from user_list.
+                self.broadcast(ServerEvent::UserJoin {
+                    user: user.username.clone(),
+                })
+                .await;
+            }
+            let inbox = chat::groups::inbox(&user.username);
+            self.state.layer.group_add(&inbox, me).await?;
+        }
+        self.state.layer.group_add(&self.group, me).await
+    }
+
+    /// Leaves the groups; the room hears `user_leave` if this was the
+    /// person's last connection.
+    async fn exit(&self, me: &ChannelName) {
+        let _ = self.state.layer.group_discard(&self.group, me).await;
+        if let Some(user) = &self.user {
+            let inbox = chat::groups::inbox(&user.username);
+            let _ = self.state.layer.group_discard(&inbox, me).await;
+            if self.state.presence.leave(&self.room, &user.username).await {
+                self.broadcast(ServerEvent::UserLeave {
+                    user: user.username.clone(),
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Sends an event to everyone in the room.
+    pub(super) async fn broadcast(&self, event: ServerEvent) {
+        chat::tell(self.state.layer.as_ref(), &self.group, event).await;
+    }
+
+    /// Greets, then moves frames both ways until either side ends.
+    async fn pump(&mut self, socket: WebSocket, channel: &mut Channel, resume_after: Option<u64>) {
+        let me = channel.name().clone();
+        let (sink, mut stream) = socket.split();
+        let mut socket = Socket::new(sink);
+        if Box::pin(self.greet(&mut socket, resume_after)).await.is_err() {
+            return;
+        }
+        let mut shutdown = self.state.shutdown.clone();
+        loop {
+            let step = tokio::select! {
+                () = stopping(&mut shutdown) => Step::Close(RESTART, "server restart"),
+                () = sleep_until_some(self.order.fill_deadline()) => {
+                    Step::Send(Box::pin(self.fill_hole()).await)
+                }
+                delivered = channel.receive() => self.on_delivery(delivered),
+                frame = stream.next() => Box::pin(self.on_frame(frame, &me)).await,
+            };
+            match step {
+                Step::Skip => continue,
+                Step::Stop => return,
+                Step::Close(code, why) => return socket.close(code, why).await,
+                Step::Send(first) => match self.flush(&mut socket, channel, first).await {
+                    Flushed::Written => {}
+                    Flushed::Gone => return,
+                    Flushed::Lagged => return socket.close(LAGGING, "lagging").await,
+                },
+            }
+            if self.ended {
+                return socket.close(ENDED, "ended by the server").await;
+            }
+        }
+    }
+
+    /// What the layer delivered, or why it stopped.
+    fn on_delivery(&mut self, delivered: Result<Payload, ChannelClosed>) -> Step {
+        match delivered {
+            Ok(payload) => Step::Send(self.release(payload)),
+            Err(ChannelClosed::Lagging) => Step::Close(LAGGING, "lagging"),
+            Err(ChannelClosed::Closed) => Step::Close(INTERNAL, "channel closed"),
+        }
+    }
+
+    /// What the client sent: a text frame is handled, the rest is control.
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<Message, axum::Error>>,
+        me: &ChannelName,
+    ) -> Step {
+        match frame {
+            Some(Ok(Message::Text(text))) => match self.on_text(&text, me).await {
+                Some(reply) => Step::Send(Release::One(Some(reply.to_json().into()))),
+                None => Step::Skip,
+            },
+            Some(Ok(Message::Binary(_))) => Step::Send(Release::One(Some(
+                ServerEvent::error(
+                    ErrorCode::BinaryNotSupported,
+                    "Binary frames are not supported: send JSON text frames.",
+                )
+                .to_json()
+                .into(),
+            ))),
+            // tungstenite answers pings by itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
+            Some(Ok(Message::Close(_))) | None => Step::Stop,
+            Some(Err(e)) => match is_too_big(e) {
+                true => Step::Close(TOO_BIG, "frames are limited to 64 KiB"),
+                false => Step::Stop,
+            },
+        }
+    }
+
+    /// Writes `first` and whatever else is already queued in one write (one
+    /// syscall for many frames when a room is busy). A socket nobody reads
+    /// blocks the write; the layer may drop us meanwhile, and then we stop
+    /// waiting.
+    async fn flush(&mut self, socket: &mut Socket, channel: &mut Channel, first: Release) -> Flushed {
+        socket.queue(first);
+        while socket.has_room() {
+            let Some(payload) = channel.try_receive() else {
+                break;
+            };
+            socket.queue(self.release(payload));
+        }
+        if socket.is_empty() {
+            return Flushed::Written;
+        }
+        tokio::select! {
+            sent = socket.write_batch() => match sent {
+                Ok(()) => Flushed::Written,
+                Err(_) => Flushed::Gone,
+            },
+            () = channel.lagged() => Flushed::Lagged,
+        }
+    }
+
+    /// What a delivered payload lets us send: a log message goes through
+    /// the ordering (held, dropped as a duplicate, or released with what it
+    /// unblocks); anything else goes out as it is.
+    fn release(&mut self, payload: Payload) -> Release {
+        match payload.seq() {
+            Some(seq) => self.order.accept(seq, payload.into_text()),
+            None => {
+                let text = payload.into_text();
+                if text.as_str().starts_with(SESSION_ENDED_PREFIX) {
+                    self.ended = true;
+                }
+                Release::One(Some(text))
+            }
+        }
+    }
+}
+
+/// Resolves when the server starts shutting down.
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stopping| *stopping).await;
+}
+
+/// Waits until `deadline`, or forever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,139 @@
+//! What a client's text frame does: one dispatch over [`ClientFrame`], one
+//! handler per kind (chat, `/pm`, typing, history here; edit, delete and
+//! react in `changes`). A handler answers this connection with an event,
+//! with nothing (what it did reaches the room through the layer), or with
+//! a [`Refusal`]. Must never import storage's SQL or a layer implementation.
+
+use super::{Consumer, flood::Action, refusal::Refusal};
+use crate::{chat, chat::writer::Post, layer::ChannelName, storage::NewMessage};
+use app::{
+    account::SessionUser,
+    names::Username,
+    protocol::{ClientFrame, MessageText, ServerEvent},
+};
+use std::time::Duration;
+
+/// Typing signals closer together than this are dropped (clients send one
+/// every 2 s at most).
+const TYPING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a handler says to this connection: an event, or nothing.
+pub(super) type Answer = Result<Option<ServerEvent>, Refusal>;
+
+impl Consumer {
+    /// Handles one text frame; returns the reply for this connection only.
+    pub(super) async fn on_text(&mut self, text: &str, me: &ChannelName) -> Option<ServerEvent> {
+        let answer = match ClientFrame::parse(text) {
+            Err(refusal) => Err(refusal.into()),
+            Ok(frame) => self.dispatch(frame, me).await,
+        };
+        answer.unwrap_or_else(|refusal| Some(refusal.into()))
+    }
+
+    async fn dispatch(&mut self, frame: ClientFrame, me: &ChannelName) -> Answer {
+        match frame {
+            ClientFrame::Chat(text) => self.chat(text, me).await,
+            ClientFrame::PrivateMessage { to, text } => self.private_message(to, text).await,
+            ClientFrame::Typing => self.typing().await,
+            ClientFrame::History { before_seq, limit } => {
+                Ok(Some(self.history(before_seq, limit).await))
+            }
+            ClientFrame::Edit { seq, text } => self.edit(seq, text).await,
+            ClientFrame::Delete { seq } => self.delete(seq).await,
+            ClientFrame::React { seq, emoji } => self.react(seq, emoji).await,
+        }
+    }
+
+    /// The signed-in person, or the refusal an anonymous visitor gets.
+    pub(super) fn signed_in(&self, say: &'static str) -> Result<&SessionUser, Refusal> {
+        self.user.as_ref().ok_or(Refusal::SignInFirst(say))
+    }
+
+    /// Takes a token from the person's bucket, or says how long to wait.
+    pub(super) fn flood_check(&self, action: Action) -> Result<(), Refusal> {
+        let Some(user) = &self.user else {
+            return Ok(());
+        };
+        self.state
+            .flood
+            .check(action, &user.username)
+            .map_err(|wait| Refusal::SlowDown {
+                what: match action {
+                    Action::Message => "messages",
+                    Action::Reaction => "reactions",
+                },
+                wait,
+            })
+    }
+
+    /// A chat message: the writer stores it and broadcasts it to the room,
+    /// us included.
+    async fn chat(&mut self, text: MessageText, me: &ChannelName) -> Answer {
+        let user = self.signed_in("Log in to post.")?.clone();
+        self.flood_check(Action::Message)?;
+        // A sent message ends the typing; the next keystroke may signal at once.
+        self.last_typing = None;
+        let post = Post {
+            message: NewMessage {
+                room: self.room.clone(),
+                user_id: user.id,
+                // Always the session's name, never anything from the frame.
+                username: user.username,
+                text: text.into_string(),
+            },
+            reply_to: me.clone(),
+        };
+        self.state.writer.post(post).await.map_err(|e| {
+            Refusal::unavailable(
+                format_args!("storing a message in {}", self.room),
+                e,
+                "Your message could not be saved; try again.",
+            )
+        })?;
+        Ok(None)
+    }
+
+    /// `{"type":"typing"}`: the room hears who types, at most once a second.
+    async fn typing(&mut self) -> Answer {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        let now = tokio::time::Instant::now();
+        if self.last_typing.is_some_and(|t| now - t < TYPING_INTERVAL) {
+            return Ok(None);
+        }
+        self.last_typing = Some(now);
+        let user = user.username.clone();
+        self.broadcast(ServerEvent::Typing { user }).await;
+        Ok(None)
+    }
+
+    /// Delivers `/pm <to> <text>` to every connection of `to` and answers
+    /// the sender with a receipt or the reason it could not be delivered.
+    async fn private_message(&self, to: Username, text: MessageText) -> Answer {
+        self.flood_check(Action::Message)?;
+        let user = self.signed_in("Log in to send private messages.")?;
+        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+            Refusal::unavailable(format_args!("{what} {to}"), e, "Try again in a moment.")
+        };
+        match self.state.storage.user_by_name(to.as_str()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(Refusal::NoSuchUser(to.to_string())),
+            Err(e) => return Err(unavailable("looking up", &e)),
+        }
+        let message = text.into_string();
+        let event = ServerEvent::PrivateMessage {
+            user: user.username.clone(),
+            message: message.clone(),
+        };
+        let inbox = chat::groups::inbox(to.as_str());
+        match chat::tell_reached(self.state.layer.as_ref(), &inbox, event).await {
+            Ok(0) => Err(Refusal::Offline(to.to_string())),
+            Ok(_) => Ok(Some(ServerEvent::PrivateMessageDelivered {
+                target: to.to_string(),
+                message,
+            })),
+            Err(e) => Err(unavailable("private message to", &e)),
+        }
+    }
+}

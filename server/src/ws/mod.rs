@@ -1,0 +1,154 @@
+//! The WebSocket consumer for `/ws/chat/<room>/`, one per connection, like a
+//! Channels `AsyncWebsocketConsumer`: on connect it reads the session, gets a
+//! channel, joins the room's group and sends the latest history; then each
+//! chat frame from a signed-in user goes to the message writer (stored,
+//! numbered, then broadcast to the group), and whatever the layer delivers
+//! goes out on the socket. Anonymous visitors read but cannot post. Bad
+//! frames get an `error` event and the socket stays up; frames over 64 KiB
+//! close it with 1009; a consumer that cannot keep up is closed with 4008
+//! so its client reconnects. Edits, deletes and reactions are checked
+//! (own message, 10-minute window, admins may delete any), stored, then
+//! told to the room; posting is flood-controlled per person ([`flood`]).
+//! A `session_ended` event from the layer (account disabled, room deleted
+//! or made admin-only) closes the socket with 4003.
+//!
+//! History, then live, with no gap and no duplicate: the consumer joins the
+//! group *before* reading history, and messages are broadcast only after
+//! they are committed. So every message is in the history page, or arrives
+//! live afterwards, or both; the "both" are dropped by seq ([`order`]).
+//!
+//! The files: this one (upgrade, close codes, the consumer's state),
+//! [`consumer`] (joining, the pump loop), `sync` (greeting, catch-up,
+//! history, filling holes), `frames` (chat, `/pm`, typing, history),
+//! `changes` (edit, delete, react), `refusal` (what a frame is refused
+//! with), `socket` (writing events). Only the consumer uses [`order`],
+//! [`flood`] and [`origin`], so they live here too.
+//!
+//! Must never import storage's SQL or the layer's implementations: it talks
+//! to `Storage`'s methods, the `ChannelLayer` trait and [`crate::chat`].
+
+mod changes;
+pub mod consumer;
+pub mod flood;
+mod frames;
+pub mod order;
+pub mod origin;
+mod refusal;
+mod socket;
+mod sync;
+
+use crate::{AppState, auth, chat, error::ApiError, layer::GroupName};
+use app::{account::SessionUser, names::RoomName, protocol::FRAME_MAX_BYTES};
+use axum::{
+    extract::{
+        Path, Query, State,
+        ws::WebSocketUpgrade,
+    },
+    http::HeaderMap,
+    response::Response,
+};
+use order::LogOrder;
+use tower_sessions::Session;
+
+/// Close codes. The standard ones are RFC 6455's, as axum names them; the
+/// two of our own are in the 4000 range applications may use.
+pub mod close_code {
+    pub use axum::extract::ws::close_code::{
+        ERROR as INTERNAL, RESTART, SIZE as TOO_BIG,
+    };
+    /// The connection fell too far behind the room and was dropped; reconnect
+    /// and fetch what was missed.
+    pub const LAGGING: u16 = 4008;
+    /// The server ended this connection for good (the account was disabled,
+    /// the room deleted or made admin-only); a `session_ended` event says
+    /// why. Do not reconnect automatically.
+    pub const ENDED: u16 = 4003;
+}
+
+/// Initial read buffer per socket; it grows for the rare big frame.
+const READ_BUFFER: usize = 1024;
+
+/// `?after_seq=N` on the upgrade: the client has shown the room up to N;
+/// it is sent everything after N instead of the latest page.
+#[derive(serde::Deserialize)]
+pub struct Resume {
+    after_seq: Option<String>,
+}
+
+impl Resume {
+    fn after(&self) -> Result<Option<u64>, ApiError> {
+        self.after_seq
+            .as_deref()
+            .map(str::parse::<u64>)
+            .transpose()
+            .map_err(|_| ApiError::invalid_request("after_seq must be a whole number."))
+    }
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(raw_room): Path<String>,
+    Query(resume): Query<Resume>,
+    headers: HeaderMap,
+    session: Session,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    state
+        .origins
+        .check(&headers)
+        .map_err(|refused| ApiError::forbidden("origin_not_allowed", refused.0))?;
+    let room = RoomName::parse(&raw_room)
+        .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
+    let user = auth::current_account(&state, &session).await?;
+    match state.storage.room(&room).await {
+        Ok(Some(record)) if record.admin_only && !user.as_ref().is_some_and(|u| u.is_admin) => {
+            return Err(ApiError::forbidden(
+                "admin_only",
+                format!("{room} is for admins only."),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!("reading room {room}: {e}"),
+    }
+    state.storage.ensure_room(&room).await.map_err(|e| {
+        ApiError::from(e).saying("The room cannot be opened right now; try again.")
+    })?;
+    let resume_after = resume.after()?;
+    Ok(ws
+        .max_message_size(FRAME_MAX_BYTES)
+        .max_frame_size(FRAME_MAX_BYTES)
+        // tungstenite reserves its read buffer up front (128 KiB by default):
+        // most chat frames are tiny, and 10,000 idle sockets must stay cheap.
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| consumer::run(socket, room, user, resume_after, state)))
+}
+
+/// One connection's consumer. Defined here so that every file of the
+/// folder, each with its own `impl Consumer`, sees the fields.
+struct Consumer {
+    state: AppState,
+    room: RoomName,
+    group: GroupName,
+    /// `None` for an anonymous visitor.
+    user: Option<SessionUser>,
+    /// Puts the room's messages in seq order, without duplicates (history
+    /// included) or holes.
+    order: LogOrder,
+    last_typing: Option<tokio::time::Instant>,
+    /// A `session_ended` event was forwarded: close once it is written.
+    ended: bool,
+}
+
+impl Consumer {
+    fn new(state: AppState, room: RoomName, user: Option<SessionUser>) -> Self {
+        Self {
+            state,
+            group: chat::groups::room(&room),
+            room,
+            user,
+            order: LogOrder::default(),
+            last_typing: None,
+            ended: false,
+        }
+    }
+}

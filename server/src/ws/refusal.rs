@@ -1,0 +1,79 @@
+//! Why the consumer refuses a frame: a small typed enum that becomes the
+//! `error` event for this connection only (the socket stays open). The
+//! texts are what people read; the codes are the protocol's. A fault of
+//! ours is logged once, where it is made ([`Refusal::unavailable`]), and
+//! the client hears only that it may try again. Must never import storage.
+
+use app::protocol::{ErrorCode, FrameError, ServerEvent};
+use std::{fmt, time::Duration};
+
+#[derive(Debug)]
+pub(super) enum Refusal {
+    /// Anonymous visitors read but cannot do this ("Log in to …").
+    SignInFirst(&'static str),
+    /// The person's flood bucket is empty for `what` (messages, reactions).
+    SlowDown { what: &'static str, wait: Duration },
+    /// Someone else's message.
+    NotYours,
+    /// Past the edit window.
+    TooLate,
+    /// The room has no (live) message with this seq.
+    NoSuchMessage(u64),
+    /// `/pm` to a name nobody has.
+    NoSuchUser(String),
+    /// `/pm` to someone with no connection open.
+    Offline(String),
+    /// A backend failed; the text says what to do.
+    Unavailable(&'static str),
+    /// The frame itself was malformed.
+    Frame(FrameError),
+}
+
+impl Refusal {
+    /// Logs what failed and why, and refuses with `say`.
+    pub(super) fn unavailable(
+        what: fmt::Arguments<'_>,
+        why: impl fmt::Display,
+        say: &'static str,
+    ) -> Self {
+        tracing::error!("{what}: {why}");
+        Self::Unavailable(say)
+    }
+}
+
+impl From<FrameError> for Refusal {
+    fn from(e: FrameError) -> Self {
+        Self::Frame(e)
+    }
+}
+
+impl From<Refusal> for ServerEvent {
+    fn from(refusal: Refusal) -> Self {
+        use ErrorCode as C;
+        match refusal {
+            Refusal::SignInFirst(say) => ServerEvent::error(C::NotAuthenticated, say),
+            Refusal::SlowDown { what, wait } => {
+                ServerEvent::rate_limited(what, wait.as_millis().max(1) as u64)
+            }
+            Refusal::NotYours => {
+                ServerEvent::error(C::Forbidden, "You can only change your own messages.")
+            }
+            Refusal::TooLate => ServerEvent::error(
+                C::Forbidden,
+                "Messages can only be changed within 10 minutes of sending them.",
+            ),
+            Refusal::NoSuchMessage(seq) => {
+                ServerEvent::error(C::UnknownMessage, format!("This room has no message {seq}."))
+            }
+            Refusal::NoSuchUser(name) => {
+                ServerEvent::error(C::UnknownUser, format!("There is no user named {name:?}."))
+            }
+            Refusal::Offline(name) => ServerEvent::error(
+                C::UserOffline,
+                format!("{name} is not online; private messages reach people who are."),
+            ),
+            Refusal::Unavailable(say) => ServerEvent::error(C::Unavailable, say),
+            Refusal::Frame(e) => e.into(),
+        }
+    }
+}

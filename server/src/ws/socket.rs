@@ -1,0 +1,82 @@
+//! The sending half of a WebSocket, so the consumer talks in events and
+//! batches rather than `Message`s: one event at a time while greeting, then
+//! batches of already-encoded frames written with a single flush.
+//! Must never import storage or the layer.
+
+use app::protocol::ServerEvent;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::{SinkExt, stream::SplitSink};
+use std::time::Duration;
+
+/// Most frames put into one socket write.
+pub(super) const WRITE_BATCH: usize = 64;
+
+/// How long a close frame may take to go out before we just drop the socket.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) struct Socket {
+    sink: SplitSink<WebSocket, Message>,
+    /// Frames waiting for the next [`Socket::write_batch`].
+    queued: Vec<Utf8Bytes>,
+}
+
+impl Socket {
+    pub(super) fn new(sink: SplitSink<WebSocket, Message>) -> Self {
+        Self {
+            sink,
+            queued: Vec::with_capacity(WRITE_BATCH),
+        }
+    }
+
+    /// Sends one event at once.
+    pub(super) async fn send_event(&mut self, event: &ServerEvent) -> Result<(), axum::Error> {
+        self.sink.send(Message::Text(event.to_json().into())).await
+    }
+
+    /// Queues frames for the next batch.
+    pub(super) fn queue(&mut self, frames: impl IntoIterator<Item = Utf8Bytes>) {
+        self.queued.extend(frames);
+    }
+
+    /// Whether the next batch may take more frames.
+    pub(super) fn has_room(&self) -> bool {
+        self.queued.len() < WRITE_BATCH
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
+    /// Writes the queued frames and flushes once: tungstenite buffers each
+    /// frame, so the socket sees one write for the lot.
+    pub(super) async fn write_batch(&mut self) -> Result<(), axum::Error> {
+        for text in self.queued.drain(..) {
+            self.sink.feed(Message::Text(text)).await?;
+        }
+        self.sink.flush().await
+    }
+
+    /// Says goodbye with a close code, waiting at most [`CLOSE_TIMEOUT`].
+    pub(super) async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }));
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.sink.send(frame)).await;
+    }
+}
+
+/// Closes a socket the consumer never started on (no channel, no group).
+pub(super) async fn refuse(socket: WebSocket, code: u16, reason: &'static str) {
+    use futures::StreamExt;
+    let (sink, _) = socket.split();
+    Socket::new(sink).close(code, reason).await;
+}
+
+/// Whether a read failed because the frame was over the limit.
+pub(super) fn is_too_big(e: axum::Error) -> bool {
+    matches!(
+        e.into_inner().downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
