@@ -122,8 +122,8 @@ pub struct ChatMessage {
 /// A refusal addressed to one connection; the connection stays open.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEvent {
-    /// Stable, machine-readable: see [`ErrorCode`].
-    pub code: String,
+    /// Stable, machine-readable.
+    pub code: ErrorCode,
     /// For people: says what was wrong and what to do instead.
     pub message: String,
     /// With `rate_limited`: when the next attempt will be accepted.
@@ -132,7 +132,9 @@ pub struct ErrorEvent {
 }
 
 /// The error codes the server uses, so neither side spells them by hand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// On the wire each is its name in snake_case (`rate_limited`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidJson,
     InvalidFrame,
@@ -159,35 +161,16 @@ pub enum ErrorCode {
     InvalidEmoji,
     /// Too many messages, edits or reactions too fast; see `retry_after_ms`.
     RateLimited,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InvalidJson => "invalid_json",
-            Self::InvalidFrame => "invalid_frame",
-            Self::InvalidMessage => "invalid_message",
-            Self::EmptyMessage => "empty_message",
-            Self::MessageTooLong => "message_too_long",
-            Self::UnknownType => "unknown_type",
-            Self::BinaryNotSupported => "binary_not_supported",
-            Self::Unavailable => "unavailable",
-            Self::NotAuthenticated => "not_authenticated",
-            Self::InvalidCommand => "invalid_command",
-            Self::UnknownUser => "unknown_user",
-            Self::UserOffline => "user_offline",
-            Self::UnknownMessage => "unknown_message",
-            Self::Forbidden => "forbidden",
-            Self::InvalidEmoji => "invalid_emoji",
-            Self::RateLimited => "rate_limited",
-        }
-    }
+    /// A code this build does not know (sent by a newer server): read the
+    /// message.
+    #[serde(other)]
+    Other,
 }
 
 impl ServerEvent {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Error(ErrorEvent {
-            code: code.as_str().to_owned(),
+            code,
             message: message.into(),
             retry_after_ms: None,
         })
@@ -197,7 +180,7 @@ impl ServerEvent {
     pub fn rate_limited(what: &str, retry_after_ms: u64) -> Self {
         let secs = (retry_after_ms as f64 / 1000.0).max(0.1);
         Self::Error(ErrorEvent {
-            code: ErrorCode::RateLimited.as_str().to_owned(),
+            code: ErrorCode::RateLimited,
             message: format!("Slow down: too many {what}. Try again in {secs:.1} s."),
             retry_after_ms: Some(retry_after_ms),
         })
@@ -698,5 +681,36 @@ mod tests {
             err,
             serde_json::json!({"type":"error","code":"empty_message","message":"x"})
         );
+    }
+
+    /// The wire names are the contract other clients match on: serde's
+    /// snake_case must give exactly the names the protocol has always used.
+    #[test]
+    fn error_codes_keep_their_wire_names() {
+        use ErrorCode as C;
+        let names = [
+            (C::InvalidJson, "invalid_json"),
+            (C::InvalidFrame, "invalid_frame"),
+            (C::InvalidMessage, "invalid_message"),
+            (C::EmptyMessage, "empty_message"),
+            (C::MessageTooLong, "message_too_long"),
+            (C::UnknownType, "unknown_type"),
+            (C::BinaryNotSupported, "binary_not_supported"),
+            (C::Unavailable, "unavailable"),
+            (C::NotAuthenticated, "not_authenticated"),
+            (C::InvalidCommand, "invalid_command"),
+            (C::UnknownUser, "unknown_user"),
+            (C::UserOffline, "user_offline"),
+            (C::UnknownMessage, "unknown_message"),
+            (C::Forbidden, "forbidden"),
+            (C::InvalidEmoji, "invalid_emoji"),
+            (C::RateLimited, "rate_limited"),
+        ];
+        for (code, name) in names {
+            assert_eq!(serde_json::to_value(code).unwrap(), name);
+            assert_eq!(serde_json::from_value::<C>(name.into()).unwrap(), code);
+        }
+        let newer: C = serde_json::from_value("some_future_code".into()).unwrap();
+        assert_eq!(newer, C::Other);
     }
 }

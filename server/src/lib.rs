@@ -18,7 +18,7 @@
 //!   knows no chat), [`presence`] (who is in which room), [`auth`]
 //!   (passwords, sessions, login limits).
 //! - **Ground**: [`config`] (settings from the environment), [`error`] (the
-//!   API's one error type), `testing` (a private redis-server for tests).
+//!   API's one error type), `testing` (a private redis-server; tests only).
 
 pub mod api;
 pub mod auth;
@@ -31,6 +31,9 @@ pub mod presence;
 mod serve;
 mod server_fns;
 pub mod storage;
+// Test helpers, gated like axum's `test_helpers`: compiled for this crate's
+// tests and, through the `test-support` feature, for the integration tests.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod testing;
 pub mod ws;

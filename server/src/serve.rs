@@ -34,30 +34,8 @@ pub async fn serve(
     let storage = Storage::open(&config.database_url)
         .await
         .map_err(io::Error::other)?;
-    let sessions = SqliteStore::new(storage.pool().clone());
-    sessions.migrate().await.map_err(io::Error::other)?;
-    // Expired sessions are swept hourly so the table does not grow forever.
-    tokio::spawn(
-        sessions
-            .clone()
-            .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
-    );
-    let layer: Arc<dyn ChannelLayer> = match &config.redis_url {
-        Some(url) => Arc::new(
-            RedisLayer::connect(url, config.channel_capacity)
-                .await
-                .map_err(io::Error::other)?,
-        ),
-        None => Arc::new(MemoryLayer::new(config.channel_capacity)),
-    };
-    let presence: Arc<dyn Presence> = match &config.redis_url {
-        Some(url) => Arc::new(
-            RedisPresence::connect(url, layer.clone())
-                .await
-                .map_err(io::Error::other)?,
-        ),
-        None => Arc::new(MemoryPresence::default()),
-    };
+    let sessions = open_sessions(&storage).await?;
+    let (layer, presence) = backends(&config).await?;
     let metrics = Arc::new(metrics::Metrics::default());
     let (writer, writer_task) =
         MessageWriter::start(storage.clone(), layer.clone(), metrics.clone());
@@ -93,7 +71,47 @@ pub async fn serve(
         let _ = stopping.send(true);
     })
     .await?;
-    // No new connections now; the open sockets are closing with 1012.
+    drain(&metrics, writer_task).await;
+    Ok(())
+}
+
+/// The session store, in the same database; expired sessions are swept
+/// hourly so the table does not grow forever.
+async fn open_sessions(storage: &Storage) -> io::Result<SqliteStore> {
+    let sessions = SqliteStore::new(storage.pool().clone());
+    sessions.migrate().await.map_err(io::Error::other)?;
+    tokio::spawn(
+        sessions
+            .clone()
+            .continuously_delete_expired(std::time::Duration::from_secs(60 * 60)),
+    );
+    Ok(sessions)
+}
+
+/// The channel layer and presence: in memory, or over Redis when
+/// `REDIS_URL` is set (what lets several processes share rooms).
+async fn backends(config: &Config) -> io::Result<(Arc<dyn ChannelLayer>, Arc<dyn Presence>)> {
+    let Some(url) = &config.redis_url else {
+        return Ok((
+            Arc::new(MemoryLayer::new(config.channel_capacity)),
+            Arc::new(MemoryPresence::default()),
+        ));
+    };
+    let layer: Arc<dyn ChannelLayer> = Arc::new(
+        RedisLayer::connect(url, config.channel_capacity)
+            .await
+            .map_err(io::Error::other)?,
+    );
+    let presence = RedisPresence::connect(url, layer.clone())
+        .await
+        .map_err(io::Error::other)?;
+    Ok((layer, Arc::new(presence)))
+}
+
+/// After the listener stopped: waits for the sockets (closing with 1012),
+/// then for the writer, which stores what it holds and ends once every
+/// sender is gone.
+async fn drain(metrics: &metrics::Metrics, writer_task: tokio::task::JoinHandle<()>) {
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     while metrics
         .connections
@@ -103,13 +121,10 @@ pub async fn serve(
     {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    // Every sender is gone once the sockets are: the writer stores what it
-    // holds and ends.
     if tokio::time::timeout(SHUTDOWN_GRACE, writer_task)
         .await
         .is_err()
     {
         tracing::warn!("the message writer did not finish in time");
     }
-    Ok(())
 }

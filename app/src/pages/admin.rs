@@ -4,7 +4,11 @@
 //! `POST /api/admin`, answered with a redirect back here, so the page works
 //! before (or without) the WASM. Anyone but an admin gets a 403 page.
 
-use crate::{admin::AdminOverview, server_fns::admin_lists};
+use crate::{
+    admin::{AdminOverview, AdminRoom, AdminUser, AuditLine},
+    protocol::ChatMessage,
+    server_fns::admin_lists,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -61,11 +65,24 @@ fn ActionButton(
             <button type="submit" class:danger=danger>{label}</button>
         </form>
     }
+    .into_any()
+}
+
+/// The four lists, each its own component (and each erased, so the page's
+/// view type stays shallow enough for release builds).
+#[component]
+fn Overview(data: AdminOverview) -> impl IntoView {
+    view! {
+        <RoomsSection rooms=data.rooms />
+        <UsersSection users=data.users />
+        <MessagesSection messages=data.messages />
+        <AuditSection audit=data.audit />
+    }
 }
 
 #[component]
-fn Overview(data: AdminOverview) -> impl IntoView {
-    let rooms = data.rooms.into_iter().map(|r| {
+fn RoomsSection(rooms: Vec<AdminRoom>) -> impl IntoView {
+    let rooms = rooms.into_iter().map(|r| {
         let toggle = if r.admin_only { "Open to everyone" } else { "Make admin-only" };
         let name = r.name.clone();
         view! {
@@ -80,45 +97,6 @@ fn Overview(data: AdminOverview) -> impl IntoView {
             </tr>
         }
     }).collect_view();
-    let users = data.users.into_iter().map(|u| {
-        let admin_label = if u.is_admin { format!("Remove admin from {}", u.username) } else { format!("Make {} admin", u.username) };
-        let disable_label = if u.disabled { format!("Enable {}", u.username) } else { format!("Disable {}", u.username) };
-        let name = u.username.clone();
-        view! {
-            <tr data-user=name>
-                <td>{u.username.clone()}</td>
-                <td>{u.is_admin.then_some("admin")} " " {u.disabled.then_some("disabled")}</td>
-                <td><div class="row-actions">
-                    <ActionButton action="set_admin" label=admin_label username=u.username.clone() value=!u.is_admin />
-                    <ActionButton action="disable_user" label=disable_label username=u.username value=!u.disabled danger=!u.disabled />
-                </div></td>
-            </tr>
-        }
-    }).collect_view();
-    let messages = data.messages.into_iter().map(|m| view! {
-        <tr data-seq=m.seq>
-            <td>{m.room.to_string()} " #" {m.seq}</td>
-            <td>{m.user}</td>
-            <td class="message-text">{m.message}</td>
-            <td><div class="row-actions">
-                <ActionButton action="delete_message" label="Delete".into() room=m.room.to_string() seq=m.seq danger=true />
-            </div></td>
-        </tr>
-    }).collect_view();
-    let audit = data
-        .audit
-        .into_iter()
-        .map(|a| {
-            view! {
-                <tr>
-                    <td><time datetime=a.at.clone()>{a.at.clone()}</time></td>
-                    <td>{a.actor}</td>
-                    <td>{a.action}</td>
-                    <td>{a.target}</td>
-                </tr>
-            }
-        })
-        .collect_view();
     view! {
         <section aria-labelledby="rooms-title">
             <h2 id="rooms-title">"Rooms"</h2>
@@ -134,6 +112,28 @@ fn Overview(data: AdminOverview) -> impl IntoView {
                 <tbody>{rooms}</tbody>
             </table>
         </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
+    let users = users.into_iter().map(|u| {
+        let admin_label = if u.is_admin { format!("Remove admin from {}", u.username) } else { format!("Make {} admin", u.username) };
+        let disable_label = if u.disabled { format!("Enable {}", u.username) } else { format!("Disable {}", u.username) };
+        let name = u.username.clone();
+        view! {
+            <tr data-user=name>
+                <td>{u.username.clone()}</td>
+                <td>{u.is_admin.then_some("admin")} " " {u.disabled.then_some("disabled")}</td>
+                <td><div class="row-actions">
+                    <ActionButton action="set_admin" label=admin_label username=u.username.clone() value=!u.is_admin />
+                    <ActionButton action="disable_user" label=disable_label username=u.username value=!u.disabled danger=!u.disabled />
+                </div></td>
+            </tr>
+        }
+    }).collect_view();
+    view! {
         <section aria-labelledby="users-title">
             <h2 id="users-title">"Users"</h2>
             <table id="admin-users">
@@ -141,6 +141,23 @@ fn Overview(data: AdminOverview) -> impl IntoView {
                 <tbody>{users}</tbody>
             </table>
         </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn MessagesSection(messages: Vec<ChatMessage>) -> impl IntoView {
+    let messages = messages.into_iter().map(|m| view! {
+        <tr data-seq=m.seq>
+            <td>{m.room.to_string()} " #" {m.seq}</td>
+            <td>{m.user}</td>
+            <td class="message-text">{m.message}</td>
+            <td><div class="row-actions">
+                <ActionButton action="delete_message" label="Delete".into() room=m.room.to_string() seq=m.seq danger=true />
+            </div></td>
+        </tr>
+    }).collect_view();
+    view! {
         <section aria-labelledby="messages-title">
             <h2 id="messages-title">"Recent messages"</h2>
             <table id="admin-messages">
@@ -148,6 +165,26 @@ fn Overview(data: AdminOverview) -> impl IntoView {
                 <tbody>{messages}</tbody>
             </table>
         </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn AuditSection(audit: Vec<AuditLine>) -> impl IntoView {
+    let audit = audit
+        .into_iter()
+        .map(|a| {
+            view! {
+                <tr>
+                    <td><time datetime=a.at.clone()>{a.at.clone()}</time></td>
+                    <td>{a.actor}</td>
+                    <td>{a.action}</td>
+                    <td>{a.target}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
         <section aria-labelledby="audit-title">
             <h2 id="audit-title">"Audit log"</h2>
             <table id="admin-audit">
@@ -156,4 +193,5 @@ fn Overview(data: AdminOverview) -> impl IntoView {
             </table>
         </section>
     }
+    .into_any()
 }

@@ -224,9 +224,9 @@ impl RoomState {
 
     fn on_error(self, e: ErrorEvent) {
         self.loading_older.set(false);
-        let slow_down = e.code == ErrorCode::RateLimited.as_str();
+        let slow_down = e.code == ErrorCode::RateLimited;
         self.notice.set(Some(Notice {
-            login: e.code == ErrorCode::NotAuthenticated.as_str(),
+            login: e.code == ErrorCode::NotAuthenticated,
             text: e.message,
             keep_until: if slow_down {
                 now_ms() + SLOW_DOWN_SHOWN_MS

@@ -2,9 +2,8 @@
 //! and on request, contiguous seqs under concurrent posters, and the rooms
 //! and messages API.
 
-mod common;
 
-use common::{Client, TestServer, post_many};
+use crate::common::{Client, TestServer, post_many};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

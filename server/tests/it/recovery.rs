@@ -1,9 +1,8 @@
 //! Nothing a person would notice is lost: reconnecting with the last seq
 //! shown, a client too slow to keep up, and a server restart.
 
-mod common;
 
-use common::{Client, ServerProcess, TestServer, post_many};
+use crate::common::{Client, ServerProcess, TestServer, post_many};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
 
 #[tokio::test]

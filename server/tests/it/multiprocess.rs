@@ -1,9 +1,8 @@
 //! Several server processes over one Redis and one database file: a room is
 //! one room however many processes serve it.
 
-mod common;
 
-use common::{Client, Endpoint, ServerProcess, post_many};
+use crate::common::{Client, Endpoint, ServerProcess, post_many};
 use futures::future::join_all;
 use serde_json::json;
 use server::testing::RedisServer;
@@ -202,7 +201,7 @@ async fn edits_reactions_deletes_and_disabling_cross_processes() {
     let bob = c.at(1).user("bob").await;
     let db = format!("sqlite://{}/chat.db", c._data.path().display());
     let storage = server::storage::Storage::open(&db).await.unwrap();
-    server::auth::create_admin(&storage, "root", common::PASSWORD)
+    server::auth::create_admin(&storage, "root", crate::common::PASSWORD)
         .await
         .unwrap();
     let root = c.at(0).login("root").await;

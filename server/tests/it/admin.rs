@@ -1,9 +1,8 @@
 //! Admins: `create-admin`, admin-only rooms, disabling users, deleting any
 //! message, the admin API and its audit log — and that nobody else can.
 
-mod common;
 
-use common::{Client, TestServer, User};
+use crate::common::{Client, TestServer, User};
 use serde_json::{Value, json};
 
 /// POSTs an admin action as JSON; returns the status and body.
@@ -182,7 +181,7 @@ async fn a_disabled_user_is_thrown_out_and_cannot_return() {
     assert_eq!(me.status(), 401);
     let login = reqwest::Client::new()
         .post(server.http("/api/login"))
-        .json(&json!({"username": "bob", "password": common::PASSWORD}))
+        .json(&json!({"username": "bob", "password": crate::common::PASSWORD}))
         .send()
         .await
         .unwrap();

@@ -1,8 +1,7 @@
 //! The pages as a browser first receives them: server-rendered HTML.
 
-mod common;
 
-use common::TestServer;
+use crate::common::TestServer;
 
 #[tokio::test]
 async fn root_and_bare_chat_redirect_to_the_lobby() {

@@ -1,9 +1,8 @@
 //! The account API over HTTP: every status code of the contract, the form
 //! posts the pages make, and login limits.
 
-mod common;
 
-use common::{PASSWORD, TestServer, session_cookie};
+use crate::common::{PASSWORD, TestServer, session_cookie};
 use reqwest::{Client, StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 

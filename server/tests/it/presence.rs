@@ -1,8 +1,7 @@
 //! Presence, private messages and typing over real sockets.
 
-mod common;
 
-use common::TestServer;
+use crate::common::TestServer;
 use serde_json::json;
 
 #[tokio::test]

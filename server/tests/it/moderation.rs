@@ -2,9 +2,8 @@
 //! everyone in the room sees, what history and `after_seq` say afterwards,
 //! and every refusal.
 
-mod common;
 
-use common::{Client, TestServer};
+use crate::common::{Client, TestServer};
 use serde_json::{Value, json};
 
 /// Posts `text` and returns the stored message as the poster saw it.

@@ -1,0 +1,14 @@
+//! The server's integration tests, in one binary (one link instead of
+//! nine): each module starts real servers on port 0 and talks HTTP and
+//! WebSocket to them, as clients do; `common` holds the helpers.
+
+mod accounts;
+mod admin;
+mod common;
+mod history;
+mod moderation;
+mod multiprocess;
+mod pages;
+mod presence;
+mod recovery;
+mod ws_chat;
