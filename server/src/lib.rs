@@ -122,4 +122,3 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
         Some(why) => format!("degraded: {why}"),
     }
 }
-

@@ -8,8 +8,9 @@ use crate::{
     chat::writer::MessageWriter,
     config::Config,
     layer::{ChannelLayer, MemoryLayer, RedisLayer},
-    metrics, router,
+    metrics,
     presence::{MemoryPresence, Presence, RedisPresence},
+    router,
     storage::Storage,
     ws::{flood, origin::OriginPolicy},
 };

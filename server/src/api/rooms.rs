@@ -20,9 +20,10 @@ pub async fn list(
 ) -> Result<Json<Vec<RoomSummary>>, ApiError> {
     let viewer = auth::current_account(&state, &session).await?;
     let admin = viewer.is_some_and(|u| u.is_admin);
-    let rooms = state.room_summaries(admin).await.map_err(|e| {
-        ApiError::from(e).saying("Rooms cannot be listed right now.")
-    })?;
+    let rooms = state
+        .room_summaries(admin)
+        .await
+        .map_err(|e| ApiError::from(e).saying("Rooms cannot be listed right now."))?;
     Ok(Json(rooms))
 }
 
@@ -53,8 +54,8 @@ pub async fn messages(
     Query(query): Query<HashMap<String, String>>,
     session: Session,
 ) -> Result<Json<History>, ApiError> {
-    let room = RoomName::parse(&room)
-        .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
+    let room =
+        RoomName::parse(&room).map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
     let viewer = auth::current_account(&state, &session).await?;
     if let Ok(Some(record)) = state.storage.room(&room).await
         && record.admin_only
@@ -71,15 +72,19 @@ pub async fn messages(
         // after_seq=0: from the very start.
         number(&query, "after_seq", 0..=i64::MAX as u64)?,
     ) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid_request(
-            "Give before_seq or after_seq, not both.",
-        )),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "Give before_seq or after_seq, not both.",
+            ));
+        }
         (Some(seq), None) => Page::Before { seq, limit },
         (None, Some(seq)) => Page::After { seq, limit },
         (None, None) => Page::Latest { limit },
     };
-    let history = state.storage.messages(&room, page).await.map_err(|e| {
-        ApiError::from(e).saying("History cannot be read right now.")
-    })?;
+    let history = state
+        .storage
+        .messages(&room, page)
+        .await
+        .map_err(|e| ApiError::from(e).saying("History cannot be read right now."))?;
     Ok(Json(history))
 }

@@ -93,14 +93,8 @@ pub async fn current_account(
 pub fn require_admin(user: Option<&SessionUser>) -> Result<&SessionUser, ApiError> {
     match user {
         Some(user) if user.is_admin => Ok(user),
-        Some(_) => Err(ApiError::forbidden(
-            "forbidden",
-            "Only admins can do that.",
-        )),
-        None => Err(ApiError::unauthorized(
-            "not_authenticated",
-            "Log in first.",
-        )),
+        Some(_) => Err(ApiError::forbidden("forbidden", "Only admins can do that.")),
+        None => Err(ApiError::unauthorized("not_authenticated", "Log in first.")),
     }
 }
 

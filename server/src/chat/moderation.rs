@@ -160,7 +160,11 @@ async fn set_admin(
     if !storage.set_admin(&username, is_admin).await? {
         return Err(ModerationError::UnknownUser(username));
     }
-    let verb = if is_admin { "made admin" } else { "removed admin" };
+    let verb = if is_admin {
+        "made admin"
+    } else {
+        "removed admin"
+    };
     Ok((verb, username))
 }
 

@@ -305,4 +305,3 @@ fn stored_message(new: &NewMessage, seq: u64, ts: &str) -> ChatMessage {
         reactions: Vec::new(),
     }
 }
-

@@ -121,7 +121,10 @@ impl Consumer {
         let me = channel.name().clone();
         let (sink, mut stream) = socket.split();
         let mut socket = Socket::new(sink);
-        if Box::pin(self.greet(&mut socket, resume_after)).await.is_err() {
+        if Box::pin(self.greet(&mut socket, resume_after))
+            .await
+            .is_err()
+        {
             return;
         }
         let mut shutdown = self.state.shutdown.clone();
@@ -192,7 +195,12 @@ impl Consumer {
     /// syscall for many frames when a room is busy). A socket nobody reads
     /// blocks the write; the layer may drop us meanwhile, and then we stop
     /// waiting.
-    async fn flush(&mut self, socket: &mut Socket, channel: &mut Channel, first: Release) -> Flushed {
+    async fn flush(
+        &mut self,
+        socket: &mut Socket,
+        channel: &mut Channel,
+        first: Release,
+    ) -> Flushed {
         socket.queue(first);
         while socket.has_room() {
             let Some(payload) = channel.try_receive() else {

@@ -40,10 +40,7 @@ mod sync;
 use crate::{AppState, auth, chat, error::ApiError, layer::GroupName};
 use app::{account::SessionUser, names::RoomName, protocol::FRAME_MAX_BYTES};
 use axum::{
-    extract::{
-        Path, Query, State,
-        ws::WebSocketUpgrade,
-    },
+    extract::{Path, Query, State, ws::WebSocketUpgrade},
     http::HeaderMap,
     response::Response,
 };
@@ -53,9 +50,7 @@ use tower_sessions::Session;
 /// Close codes. The standard ones are RFC 6455's, as axum names them; the
 /// two of our own are in the 4000 range applications may use.
 pub mod close_code {
-    pub use axum::extract::ws::close_code::{
-        ERROR as INTERNAL, RESTART, SIZE as TOO_BIG,
-    };
+    pub use axum::extract::ws::close_code::{ERROR as INTERNAL, RESTART, SIZE as TOO_BIG};
     /// The connection fell too far behind the room and was dropped; reconnect
     /// and fetch what was missed.
     pub const LAGGING: u16 = 4008;
@@ -110,9 +105,11 @@ pub async fn upgrade(
         Ok(_) => {}
         Err(e) => tracing::error!("reading room {room}: {e}"),
     }
-    state.storage.ensure_room(&room).await.map_err(|e| {
-        ApiError::from(e).saying("The room cannot be opened right now; try again.")
-    })?;
+    state
+        .storage
+        .ensure_room(&room)
+        .await
+        .map_err(|e| ApiError::from(e).saying("The room cannot be opened right now; try again."))?;
     let resume_after = resume.after()?;
     Ok(ws
         .max_message_size(FRAME_MAX_BYTES)

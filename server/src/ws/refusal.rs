@@ -62,9 +62,10 @@ impl From<Refusal> for ServerEvent {
                 C::Forbidden,
                 "Messages can only be changed within 10 minutes of sending them.",
             ),
-            Refusal::NoSuchMessage(seq) => {
-                ServerEvent::error(C::UnknownMessage, format!("This room has no message {seq}."))
-            }
+            Refusal::NoSuchMessage(seq) => ServerEvent::error(
+                C::UnknownMessage,
+                format!("This room has no message {seq}."),
+            ),
             Refusal::NoSuchUser(name) => {
                 ServerEvent::error(C::UnknownUser, format!("There is no user named {name:?}."))
             }

@@ -1,7 +1,6 @@
 //! The account API over HTTP: every status code of the contract, the form
 //! posts the pages make, and login limits.
 
-
 use crate::common::{PASSWORD, TestServer, session_cookie};
 use reqwest::{Client, StatusCode, redirect::Policy};
 use serde_json::{Value, json};

@@ -1,7 +1,6 @@
 //! Admins: `create-admin`, admin-only rooms, disabling users, deleting any
 //! message, the admin API and its audit log — and that nobody else can.
 
-
 use crate::common::{Client, TestServer, User};
 use serde_json::{Value, json};
 

@@ -2,7 +2,6 @@
 //! and on request, contiguous seqs under concurrent posters, and the rooms
 //! and messages API.
 
-
 use crate::common::{Client, TestServer, post_many};
 use futures::future::join_all;
 use reqwest::StatusCode;

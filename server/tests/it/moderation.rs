@@ -2,7 +2,6 @@
 //! everyone in the room sees, what history and `after_seq` say afterwards,
 //! and every refusal.
 
-
 use crate::common::{Client, TestServer};
 use serde_json::{Value, json};
 

@@ -1,7 +1,6 @@
 //! Several server processes over one Redis and one database file: a room is
 //! one room however many processes serve it.
 
-
 use crate::common::{Client, Endpoint, ServerProcess, post_many};
 use futures::future::join_all;
 use serde_json::json;

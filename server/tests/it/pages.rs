@@ -1,6 +1,5 @@
 //! The pages as a browser first receives them: server-rendered HTML.
 
-
 use crate::common::TestServer;
 
 #[tokio::test]

@@ -1,6 +1,5 @@
 //! Presence, private messages and typing over real sockets.
 
-
 use crate::common::TestServer;
 use serde_json::json;
 

@@ -1,7 +1,6 @@
 //! Nothing a person would notice is lost: reconnecting with the last seq
 //! shown, a client too slow to keep up, and a server restart.
 
-
 use crate::common::{Client, ServerProcess, TestServer, post_many};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
 

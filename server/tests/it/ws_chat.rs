@@ -1,7 +1,6 @@
 //! The room endpoint over a real socket: group fan-out, room isolation,
 //! Unicode rooms, bad frames and refused upgrades.
 
-
 use crate::common::{Client, TestServer};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};

@@ -35,7 +35,9 @@ pub fn Composer(room: RoomName) -> impl IntoView {
     let on_input = move |_| {
         let typed = input.get().is_some_and(|i| !i.value().trim().is_empty());
         let now = now_ms();
-        if typed && state.me.get().is_some() && now - typing_last_sent.get_value() >= TYPING_EVERY_MS
+        if typed
+            && state.me.get().is_some()
+            && now - typing_last_sent.get_value() >= TYPING_EVERY_MS
         {
             typing_last_sent.set_value(now);
             state.send(ClientFrame::Typing);

@@ -116,7 +116,11 @@ fn MessageItem(
 
 /// The reactions a message has, each a button that toggles one's own.
 #[component]
-fn Reactions(m: ChatMessage, me: Option<String>, on_action: Callback<MessageAction>) -> impl IntoView {
+fn Reactions(
+    m: ChatMessage,
+    me: Option<String>,
+    on_action: Callback<MessageAction>,
+) -> impl IntoView {
     let seq = m.seq;
     let signed_in = me.is_some();
     let buttons = m

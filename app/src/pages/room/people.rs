@@ -11,18 +11,18 @@ pub fn People() -> impl IntoView {
         state.fill_input(&format!("/pm {name} "));
     });
     view! {
-        <aside class="people" aria-labelledby="people-title">
-            <h2 id="people-title">
-                "Online " <span class="count">{move || state.users.with(Vec::len)}</span>
-            </h2>
-            <ul id="user-list">
-                <For each=move || state.users.get() key=|u| u.clone() let:name>
-                    <Person is_me=state.is_me(&name) name on_pick=start_pm />
-                </For>
-            </ul>
-            <p class="hint">"Click a name to send a private message."</p>
-        </aside>
-     }
+       <aside class="people" aria-labelledby="people-title">
+           <h2 id="people-title">
+               "Online " <span class="count">{move || state.users.with(Vec::len)}</span>
+           </h2>
+           <ul id="user-list">
+               <For each=move || state.users.get() key=|u| u.clone() let:name>
+                   <Person is_me=state.is_me(&name) name on_pick=start_pm />
+               </For>
+           </ul>
+           <p class="hint">"Click a name to send a private message."</p>
+       </aside>
+    }
     // Erased: the room's view type stays shallow enough for release builds.
     .into_any()
 }

@@ -12,8 +12,10 @@ use super::{
 use crate::{
     ConnStatus, CurrentUser,
     browser::now_ms,
-    protocol::{ChatMessage, ClientFrame, ErrorCode, ErrorEvent, HISTORY_MAX, HISTORY_PAGE, History},
     protocol::ServerEvent,
+    protocol::{
+        ChatMessage, ClientFrame, ErrorCode, ErrorEvent, HISTORY_MAX, HISTORY_PAGE, History,
+    },
 };
 use leptos::{html, prelude::*};
 
