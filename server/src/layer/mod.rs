@@ -14,6 +14,10 @@
 //! silently: the layer drops it from every group, counts it, and tells its
 //! consumer ([`ChannelClosed::Lagging`]), which closes the socket with a
 //! dedicated close code so the client reconnects and catches up.
+//!
+//! TRANSPORT only: must never import the chat (`app`'s names or protocol,
+//! `crate::chat`), storage or the consumer. Group names are opaque strings;
+//! `crate::chat::groups` says which group a room or an inbox is.
 
 mod memory;
 mod redis;

@@ -6,6 +6,8 @@
 //!
 //! Buckets are per server process: behind several processes a person
 //! connected to two of them gets each process's allowance.
+//!
+//! Used by the consumer only; must never import storage or the layer.
 
 use std::{
     collections::HashMap,

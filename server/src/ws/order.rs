@@ -5,6 +5,9 @@
 //! the hole is filled it is released, and if the hole is still there after a
 //! short wait (its message was lost on the way, say while Redis was away) it
 //! is filled from storage.
+//!
+//! Used by the consumer only; pure bookkeeping that must never import
+//! storage, the layer or the socket.
 
 use axum::extract::ws::Utf8Bytes;
 use std::collections::BTreeMap;

@@ -10,6 +10,8 @@
 //!   `localhost`/`127.0.0.1`/`[::1]` on our port when bound to loopback.
 //! - No `Origin` header at all: allowed. Only non-browser clients (bots,
 //!   scripts) omit it, and they can set any header they like anyway.
+//!
+//! Checked once, at the upgrade; must never import storage or the layer.
 
 use axum::http::{HeaderMap, header};
 use std::net::SocketAddr;

@@ -1,0 +1,198 @@
+//! What a client may send: [`ClientFrame`], parsed from one JSON text
+//! frame by a dispatch on `type`, one small parser per kind (as mini-redis
+//! parses its commands), each refusal naming what was wrong.
+
+use super::{Emoji, ErrorCode, FrameError, HISTORY_MAX, HISTORY_PAGE, MessageText};
+use crate::names::Username;
+use serde_json::{Map, Value};
+
+/// Everything a client may send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientFrame {
+    /// `{"message": "hi"}` (the tutorials' frame; `"type"` may be omitted).
+    Chat(MessageText),
+    /// `{"type":"history","before_seq":40,"limit":50}`: older messages.
+    /// Without `before_seq`, the latest page.
+    History { before_seq: Option<u64>, limit: u32 },
+    /// `{"message": "/pm bob psst"}`: to every connection of `to`, nobody else.
+    PrivateMessage { to: Username, text: MessageText },
+    /// `{"type":"typing"}`.
+    Typing,
+    /// `{"type":"edit","seq":42,"message":"hi, fixed"}`: own message, within 10 minutes.
+    Edit { seq: u64, text: MessageText },
+    /// `{"type":"delete","seq":42}`: own message within 10 minutes, or any as an admin.
+    Delete { seq: u64 },
+    /// `{"type":"react","seq":42,"emoji":"👍"}`: toggles this person's reaction.
+    React { seq: u64, emoji: Emoji },
+}
+impl ClientFrame {
+    /// Parses one text frame. Every refusal names what was wrong.
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            FrameError::new(ErrorCode::InvalidJson, format!("Not valid JSON: {e}."))
+        })?;
+        let Value::Object(mut fields) = value else {
+            return Err(FrameError::new(
+                ErrorCode::InvalidFrame,
+                r#"Send a JSON object, such as {"message": "hi"}."#,
+            ));
+        };
+        let kind = match fields.get("type") {
+            None => "chat_message",
+            Some(Value::String(t)) => t.as_str(),
+            Some(_) => {
+                return Err(FrameError::new(
+                    ErrorCode::UnknownType,
+                    r#""type" must be a string."#,
+                ));
+            }
+        };
+        match kind {
+            "chat_message" => parse_chat(fields.remove("message")),
+            "history" => parse_history(&fields),
+            "typing" => Ok(Self::Typing),
+            "edit" => parse_edit(&fields),
+            "delete" => Ok(Self::Delete {
+                seq: required_seq(&fields)?,
+            }),
+            "react" => parse_react(&fields),
+            other => Err(FrameError::new(
+                ErrorCode::UnknownType,
+                format!("Unknown frame type {other:?}."),
+            )),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        match self {
+            Self::Chat(text) => serde_json::json!({ "message": text.as_str() }).to_string(),
+            Self::History { before_seq, limit } => {
+                serde_json::json!({ "type": "history", "before_seq": before_seq, "limit": limit })
+                    .to_string()
+            }
+            Self::PrivateMessage { to, text } => {
+                serde_json::json!({ "message": format!("/pm {to} {}", text.as_str()) }).to_string()
+            }
+            Self::Typing => r#"{"type":"typing"}"#.to_owned(),
+            Self::Edit { seq, text } => {
+                serde_json::json!({ "type": "edit", "seq": seq, "message": text.as_str() })
+                    .to_string()
+            }
+            Self::Delete { seq } => serde_json::json!({ "type": "delete", "seq": seq }).to_string(),
+            Self::React { seq, emoji } => {
+                serde_json::json!({ "type": "react", "seq": seq, "emoji": emoji.as_str() })
+                    .to_string()
+            }
+        }
+    }
+}
+/// `{"message": "hi"}`, or `{"message": "/pm bob psst"}`.
+fn parse_chat(message: Option<Value>) -> Result<ClientFrame, FrameError> {
+    match message {
+        Some(Value::String(text)) => match text.strip_prefix("/pm") {
+            Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
+                parse_pm(rest)
+            }
+            _ => Ok(ClientFrame::Chat(MessageText::parse(&text)?)),
+        },
+        Some(_) => Err(FrameError::new(
+            ErrorCode::InvalidMessage,
+            r#""message" must be a string."#,
+        )),
+        None => Err(FrameError::new(
+            ErrorCode::InvalidMessage,
+            r#"A chat frame needs a "message" string."#,
+        )),
+    }
+}
+
+/// `{"type":"history","before_seq":40,"limit":50}`.
+fn parse_history(fields: &Map<String, Value>) -> Result<ClientFrame, FrameError> {
+    let before_seq = optional_count(fields, "before_seq", u64::MAX)?;
+    let limit =
+        optional_count(fields, "limit", HISTORY_MAX as u64)?.map_or(HISTORY_PAGE, |n| n as u32);
+    Ok(ClientFrame::History { before_seq, limit })
+}
+
+/// `{"type":"edit","seq":42,"message":"hi, fixed"}`.
+fn parse_edit(fields: &Map<String, Value>) -> Result<ClientFrame, FrameError> {
+    let seq = required_seq(fields)?;
+    match fields.get("message") {
+        Some(Value::String(text)) => Ok(ClientFrame::Edit {
+            seq,
+            text: MessageText::parse(text)?,
+        }),
+        _ => Err(FrameError::new(
+            ErrorCode::InvalidMessage,
+            r#"An edit needs the new "message" string."#,
+        )),
+    }
+}
+
+/// `{"type":"react","seq":42,"emoji":"👍"}`.
+fn parse_react(fields: &Map<String, Value>) -> Result<ClientFrame, FrameError> {
+    let seq = required_seq(fields)?;
+    match fields.get("emoji") {
+        Some(Value::String(emoji)) => Ok(ClientFrame::React {
+            seq,
+            emoji: Emoji::parse(emoji)?,
+        }),
+        _ => Err(FrameError::new(
+            ErrorCode::InvalidEmoji,
+            r#"A reaction needs an "emoji" string, such as "👍"."#,
+        )),
+    }
+}
+
+/// The `seq` an edit, delete or reaction is about.
+fn required_seq(fields: &Map<String, Value>) -> Result<u64, FrameError> {
+    optional_count(fields, "seq", u64::MAX)?.ok_or_else(|| {
+        FrameError::new(
+            ErrorCode::InvalidFrame,
+            r#"Say which message: "seq" is missing."#,
+        )
+    })
+}
+
+/// An optional field holding a whole number from 1 to `max`.
+fn optional_count(
+    fields: &Map<String, Value>,
+    name: &str,
+    max: u64,
+) -> Result<Option<u64>, FrameError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(FrameError::new(
+                ErrorCode::InvalidFrame,
+                format!("{name:?} must be a whole number from 1 to {max}."),
+            )),
+        },
+    }
+}
+/// What follows `/pm `, split into the name and the text.
+fn parse_pm(rest: &str) -> Result<ClientFrame, FrameError> {
+    let rest = rest.trim_start();
+    let (name, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    if name.is_empty() {
+        return Err(FrameError::new(
+            ErrorCode::InvalidCommand,
+            "Usage: /pm <user> <message>",
+        ));
+    }
+    let to = Username::parse(name).map_err(|_| {
+        FrameError::new(
+            ErrorCode::UnknownUser,
+            format!("There is no user named {name:?}."),
+        )
+    })?;
+    let text = MessageText::parse(text).map_err(|e| match e.code {
+        ErrorCode::EmptyMessage => FrameError::new(
+            ErrorCode::EmptyMessage,
+            format!("Write a message after the name: /pm {name} <message>"),
+        ),
+        _ => e,
+    })?;
+    Ok(ClientFrame::PrivateMessage { to, text })
+}

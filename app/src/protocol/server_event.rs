@@ -1,0 +1,139 @@
+//! What the server sends: [`ServerEvent`], tagged by `type` as the
+//! tutorials name them, and the rows it carries.
+
+use super::ErrorCode;
+use crate::names::RoomName;
+use serde::{Deserialize, Serialize};
+
+/// Everything the server sends to a client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    ChatMessage(ChatMessage),
+    /// A page of the room's log, oldest first. Sent on joining (the latest
+    /// page) and in answer to a `history` frame.
+    History(History),
+    /// The signed-in people in the room, sent on connecting.
+    UserList {
+        users: Vec<String>,
+    },
+    /// A person's first connection to the room opened.
+    UserJoin {
+        user: String,
+    },
+    /// A person's last connection to the room closed.
+    UserLeave {
+        user: String,
+    },
+    /// A private message to this person, from `user`.
+    PrivateMessage {
+        user: String,
+        message: String,
+    },
+    /// Receipt for the sender: the private message reached `target`.
+    PrivateMessageDelivered {
+        target: String,
+        message: String,
+    },
+    /// `user` is typing in the room (sent at most every 2 s while they type).
+    Typing {
+        user: String,
+    },
+    /// The author changed message `seq`.
+    MessageEdited {
+        room: RoomName,
+        seq: u64,
+        message: String,
+        edited_at: String,
+    },
+    /// Message `seq` was deleted (by its author or an admin); it stays in
+    /// the log as a tombstone so seqs remain contiguous.
+    MessageDeleted {
+        room: RoomName,
+        seq: u64,
+    },
+    /// Who now reacts to message `seq` with `emoji` (empty: nobody).
+    Reaction {
+        room: RoomName,
+        seq: u64,
+        emoji: String,
+        users: Vec<String>,
+    },
+    /// This connection is being closed by the server (the account was
+    /// disabled); the socket closes right after.
+    SessionEnded {
+        reason: String,
+    },
+    Error(ErrorEvent),
+}
+/// One emoji on a message and who reacted with it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<String>,
+}
+
+/// A page of stored messages, oldest first. `has_more`: there are older
+/// ones (or, for `after_seq` queries, newer ones) beyond this page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub messages: Vec<ChatMessage>,
+    pub has_more: bool,
+}
+
+/// One stored chat message as everyone in the room sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub room: RoomName,
+    /// Position in the room's log: 1, 2, 3 … with no gaps.
+    pub seq: u64,
+    pub id: String,
+    pub user: String,
+    pub message: String,
+    /// RFC 3339 UTC time at which the server accepted the message.
+    pub ts: String,
+    /// When the author last edited it, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// Deleted: `message` is then empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// A refusal addressed to one connection; the connection stays open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    /// Stable, machine-readable.
+    pub code: ErrorCode,
+    /// For people: says what was wrong and what to do instead.
+    pub message: String,
+    /// With `rate_limited`: when the next attempt will be accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+impl ServerEvent {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error(ErrorEvent {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        })
+    }
+
+    /// `rate_limited`, saying when to try again.
+    pub fn rate_limited(what: &str, retry_after_ms: u64) -> Self {
+        let secs = (retry_after_ms as f64 / 1000.0).max(0.1);
+        Self::Error(ErrorEvent {
+            code: ErrorCode::RateLimited,
+            message: format!("Slow down: too many {what}. Try again in {secs:.1} s."),
+            retry_after_ms: Some(retry_after_ms),
+        })
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail.
+        serde_json::to_string(self).expect("server events serialize")
+    }
+}

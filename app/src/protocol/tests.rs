@@ -1,0 +1,262 @@
+//! The protocol's tests: parsing every kind of frame and the exact JSON
+//! of every event (the contract other clients rely on).
+
+use super::*;
+use crate::names::{RoomName, Username};
+use serde_json::Value;
+
+fn code(text: &str) -> ErrorCode {
+    ClientFrame::parse(text).unwrap_err().code
+}
+
+#[test]
+fn tutorial_frame_parses() {
+    let frame = ClientFrame::parse(r#"{"message":"hi"}"#).unwrap();
+    assert_eq!(frame, ClientFrame::Chat(MessageText::parse("hi").unwrap()));
+    assert_eq!(ClientFrame::parse(&frame.to_json()).unwrap(), frame);
+}
+
+#[test]
+fn bad_frames_get_specific_codes() {
+    assert_eq!(code("{nope"), ErrorCode::InvalidJson);
+    assert_eq!(code("[1,2]"), ErrorCode::InvalidFrame);
+    assert_eq!(code(r#"{"message":5}"#), ErrorCode::InvalidMessage);
+    assert_eq!(code(r#"{"text":"hi"}"#), ErrorCode::InvalidMessage);
+    assert_eq!(code(r#"{"message":"  \n"}"#), ErrorCode::EmptyMessage);
+    assert_eq!(
+        code(r#"{"type":"dance","message":"hi"}"#),
+        ErrorCode::UnknownType
+    );
+    assert_eq!(code(r#"{"type":7}"#), ErrorCode::UnknownType);
+    assert_eq!(
+        code(r#"{"type":"history","before_seq":0}"#),
+        ErrorCode::InvalidFrame
+    );
+    assert_eq!(
+        code(r#"{"type":"history","limit":500}"#),
+        ErrorCode::InvalidFrame
+    );
+    assert_eq!(
+        code(r#"{"type":"history","limit":"5"}"#),
+        ErrorCode::InvalidFrame
+    );
+    let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(MESSAGE_MAX_CHARS + 1));
+    assert_eq!(code(&long), ErrorCode::MessageTooLong);
+}
+
+#[test]
+fn edit_delete_react_frames_parse_and_round_trip() {
+    let edit = ClientFrame::parse(r#"{"type":"edit","seq":42,"message":"hi, fixed"}"#).unwrap();
+    assert_eq!(
+        edit,
+        ClientFrame::Edit {
+            seq: 42,
+            text: MessageText::parse("hi, fixed").unwrap()
+        }
+    );
+    let delete = ClientFrame::parse(r#"{"type":"delete","seq":3}"#).unwrap();
+    let react = ClientFrame::parse(r#"{"type":"react","seq":3,"emoji":"👍"}"#).unwrap();
+    for frame in [edit, delete, react] {
+        assert_eq!(ClientFrame::parse(&frame.to_json()).unwrap(), frame);
+    }
+    assert_eq!(
+        code(r#"{"type":"edit","message":"x"}"#),
+        ErrorCode::InvalidFrame
+    );
+    assert_eq!(
+        code(r#"{"type":"edit","seq":1}"#),
+        ErrorCode::InvalidMessage
+    );
+    assert_eq!(
+        code(r#"{"type":"edit","seq":1,"message":" "}"#),
+        ErrorCode::EmptyMessage
+    );
+    assert_eq!(
+        code(r#"{"type":"delete","seq":0}"#),
+        ErrorCode::InvalidFrame
+    );
+    assert_eq!(
+        code(r#"{"type":"react","seq":1,"emoji":"ok"}"#),
+        ErrorCode::InvalidEmoji
+    );
+    assert_eq!(
+        code(r#"{"type":"react","seq":1,"emoji":""}"#),
+        ErrorCode::InvalidEmoji
+    );
+    assert_eq!(code(r#"{"type":"react","seq":1}"#), ErrorCode::InvalidEmoji);
+    assert!(Emoji::parse("👍🏽").is_ok());
+    assert!(Emoji::parse("❤️").is_ok());
+}
+
+#[test]
+fn history_frames_parse_with_defaults() {
+    assert_eq!(
+        ClientFrame::parse(r#"{"type":"history","before_seq":40,"limit":10}"#).unwrap(),
+        ClientFrame::History {
+            before_seq: Some(40),
+            limit: 10
+        }
+    );
+    let latest = ClientFrame::parse(r#"{"type":"history"}"#).unwrap();
+    assert_eq!(
+        latest,
+        ClientFrame::History {
+            before_seq: None,
+            limit: HISTORY_PAGE
+        }
+    );
+    assert_eq!(ClientFrame::parse(&latest.to_json()).unwrap(), latest);
+}
+
+#[test]
+fn pm_commands_parse_and_explain_mistakes() {
+    assert_eq!(
+        ClientFrame::parse(r#"{"message":"/pm bob  psst, hi"}"#).unwrap(),
+        ClientFrame::PrivateMessage {
+            to: Username::parse("bob").unwrap(),
+            text: MessageText::parse(" psst, hi").unwrap()
+        }
+    );
+    assert_eq!(code(r#"{"message":"/pm"}"#), ErrorCode::InvalidCommand);
+    assert_eq!(code(r#"{"message":"/pm   "}"#), ErrorCode::InvalidCommand);
+    assert_eq!(code(r#"{"message":"/pm bob"}"#), ErrorCode::EmptyMessage);
+    assert_eq!(code(r#"{"message":"/pm bob   "}"#), ErrorCode::EmptyMessage);
+    assert_eq!(code(r#"{"message":"/pm b@d hi"}"#), ErrorCode::UnknownUser);
+    // Not the command: ordinary text.
+    assert!(matches!(
+        ClientFrame::parse(r#"{"message":"/pmx hi"}"#).unwrap(),
+        ClientFrame::Chat(_)
+    ));
+    let pm = ClientFrame::parse(r#"{"message":"/pm bob psst"}"#).unwrap();
+    assert_eq!(ClientFrame::parse(&pm.to_json()).unwrap(), pm);
+    assert_eq!(
+        ClientFrame::parse(r#"{"type":"typing"}"#).unwrap(),
+        ClientFrame::Typing
+    );
+}
+
+#[test]
+fn presence_events_have_the_documented_shape() {
+    let cases = [
+        (
+            ServerEvent::UserList {
+                users: vec!["alice".into(), "bob".into()],
+            },
+            serde_json::json!({"type":"user_list","users":["alice","bob"]}),
+        ),
+        (
+            ServerEvent::UserJoin {
+                user: "carol".into(),
+            },
+            serde_json::json!({"type":"user_join","user":"carol"}),
+        ),
+        (
+            ServerEvent::UserLeave {
+                user: "carol".into(),
+            },
+            serde_json::json!({"type":"user_leave","user":"carol"}),
+        ),
+        (
+            ServerEvent::PrivateMessage {
+                user: "alice".into(),
+                message: "psst".into(),
+            },
+            serde_json::json!({"type":"private_message","user":"alice","message":"psst"}),
+        ),
+        (
+            ServerEvent::PrivateMessageDelivered {
+                target: "bob".into(),
+                message: "psst".into(),
+            },
+            serde_json::json!({"type":"private_message_delivered","target":"bob","message":"psst"}),
+        ),
+    ];
+    for (event, json) in cases {
+        assert_eq!(
+            serde_json::from_str::<Value>(&event.to_json()).unwrap(),
+            json
+        );
+    }
+}
+
+#[test]
+fn limit_counts_characters_not_bytes() {
+    assert!(MessageText::parse(&"é".repeat(MESSAGE_MAX_CHARS)).is_ok());
+}
+
+#[test]
+fn events_have_the_documented_shape() {
+    let event = ServerEvent::ChatMessage(ChatMessage {
+        room: RoomName::parse("lobby").unwrap(),
+        seq: 42,
+        id: "m1".into(),
+        user: "alice".into(),
+        message: "hi".into(),
+        ts: "2026-11-21T10:00:00Z".into(),
+        edited_at: None,
+        deleted: false,
+        reactions: Vec::new(),
+    });
+    let json: Value = serde_json::from_str(&event.to_json()).unwrap();
+    // Unedited, undeleted, unreacted: exactly the tutorials' shape.
+    assert_eq!(
+        json,
+        serde_json::json!({"type":"chat_message","room":"lobby","seq":42,"id":"m1",
+            "user":"alice","message":"hi","ts":"2026-11-21T10:00:00Z"})
+    );
+    let edited: Value = serde_json::from_str(
+        &ServerEvent::MessageEdited {
+            room: RoomName::parse("lobby").unwrap(),
+            seq: 42,
+            message: "hi!".into(),
+            edited_at: "t".into(),
+        }
+        .to_json(),
+    )
+    .unwrap();
+    assert_eq!(
+        edited,
+        serde_json::json!({"type":"message_edited","room":"lobby","seq":42,"message":"hi!","edited_at":"t"})
+    );
+    let limited: Value =
+        serde_json::from_str(&ServerEvent::rate_limited("messages", 200).to_json()).unwrap();
+    assert_eq!(limited["code"], "rate_limited");
+    assert_eq!(limited["retry_after_ms"], 200);
+    let err: Value =
+        serde_json::from_str(&ServerEvent::error(ErrorCode::EmptyMessage, "x").to_json()).unwrap();
+    assert_eq!(
+        err,
+        serde_json::json!({"type":"error","code":"empty_message","message":"x"})
+    );
+}
+
+/// The wire names are the contract other clients match on: serde's
+/// snake_case must give exactly the names the protocol has always used.
+#[test]
+fn error_codes_keep_their_wire_names() {
+    use ErrorCode as C;
+    let names = [
+        (C::InvalidJson, "invalid_json"),
+        (C::InvalidFrame, "invalid_frame"),
+        (C::InvalidMessage, "invalid_message"),
+        (C::EmptyMessage, "empty_message"),
+        (C::MessageTooLong, "message_too_long"),
+        (C::UnknownType, "unknown_type"),
+        (C::BinaryNotSupported, "binary_not_supported"),
+        (C::Unavailable, "unavailable"),
+        (C::NotAuthenticated, "not_authenticated"),
+        (C::InvalidCommand, "invalid_command"),
+        (C::UnknownUser, "unknown_user"),
+        (C::UserOffline, "user_offline"),
+        (C::UnknownMessage, "unknown_message"),
+        (C::Forbidden, "forbidden"),
+        (C::InvalidEmoji, "invalid_emoji"),
+        (C::RateLimited, "rate_limited"),
+    ];
+    for (code, name) in names {
+        assert_eq!(serde_json::to_value(code).unwrap(), name);
+        assert_eq!(serde_json::from_value::<C>(name.into()).unwrap(), code);
+    }
+    let newer: C = serde_json::from_value("some_future_code".into()).unwrap();
+    assert_eq!(newer, C::Other);
+}
