@@ -1,6 +1,7 @@
 //! The browser end of a room's WebSocket: opens `/ws/chat/<room>/`, hands
 //! every decoded [`ServerEvent`] to the page, and reconnects by itself with
-//! jittered backoff (1 s, growing to 5 s) whenever the socket drops.
+//! jittered backoff (1 s, growing to 5 s) whenever the socket drops, or
+//! has not opened within 3 s.
 //!
 //! Browser-only (features `hydrate`/`csr`): the server never links it.
 
@@ -22,6 +23,10 @@ use std::time::Duration;
 
 const BACKOFF_MIN_MS: f64 = 1_000.0;
 const BACKOFF_MAX_MS: f64 = 5_000.0;
+/// A socket still connecting after this long is given up and tried again:
+/// a server (or network) that never answers can otherwise leave it
+/// connecting for minutes, with the page stuck on "Reconnecting…".
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The page's handle on its room connection: frames to send, and a switch
 /// to stop for good when the page goes away.
@@ -136,8 +141,11 @@ async fn session(
         return SessionEnd::NeverOpened;
     };
     // gloo's sink is ready once the socket has left CONNECTING, open or not.
-    let _ = poll_fn(|cx| Pin::new(&mut ws).poll_ready(cx)).await;
-    if !matches!(ws.state(), State::Open) {
+    let settled = select! {
+        _ = poll_fn(|cx| Pin::new(&mut ws).poll_ready(cx)).fuse() => true,
+        () = sleep(CONNECT_TIMEOUT).fuse() => false,
+    };
+    if !settled || !matches!(ws.state(), State::Open) {
         return SessionEnd::NeverOpened;
     }
     on_status(ConnStatus::Live);

@@ -184,10 +184,8 @@ impl Consumer {
             // tungstenite answers pings by itself.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
             Some(Ok(Message::Close(_))) | None => Step::Stop,
-            Some(Err(e)) => match is_too_big(e) {
-                true => Step::Close(TOO_BIG, "frames are limited to 64 KiB"),
-                false => Step::Stop,
-            },
+            Some(Err(e)) if is_too_big(&e) => Step::Close(TOO_BIG, "frames are limited to 64 KiB"),
+            Some(Err(_)) => Step::Stop,
         }
     }
 

@@ -74,9 +74,11 @@ pub(super) async fn refuse(socket: WebSocket, code: u16, reason: &'static str) {
 }
 
 /// Whether a read failed because the frame was over the limit.
-pub(super) fn is_too_big(e: axum::Error) -> bool {
+pub(super) fn is_too_big(e: &axum::Error) -> bool {
+    use std::error::Error;
     matches!(
-        e.into_inner().downcast_ref::<tungstenite::Error>(),
+        e.source()
+            .and_then(|e| e.downcast_ref::<tungstenite::Error>()),
         Some(tungstenite::Error::Capacity(_))
     )
 }

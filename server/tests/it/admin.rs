@@ -339,3 +339,58 @@ async fn deleting_a_room_takes_its_messages_and_ends_its_connections() {
         (404, Some("unknown_room"))
     );
 }
+
+/// Every refusal of an admin action has its own status and code, and
+/// leaves nothing in the audit log.
+#[tokio::test]
+async fn refused_admin_actions_say_why_with_fitting_statuses() {
+    let server = TestServer::start().await;
+    let root = server.admin("root").await;
+    let refusals = [
+        (
+            json!({"action": "delete_room", "room": "two words"}),
+            400,
+            "invalid_room",
+        ),
+        (
+            json!({"action": "delete_room", "room": "nowhere"}),
+            404,
+            "unknown_room",
+        ),
+        (
+            json!({"action": "set_admin", "username": "nobody", "is_admin": true}),
+            404,
+            "unknown_user",
+        ),
+        (
+            json!({"action": "delete_message", "room": "hall", "seq": 9}),
+            404,
+            "unknown_message",
+        ),
+        (
+            json!({"action": "disable_user", "username": "root", "disabled": true}),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (action, status, code) in refusals {
+        let (got, body) = act(&server, &root, action.clone()).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{action}"
+        );
+        assert!(!body["error"]["message"].as_str().unwrap_or("").is_empty());
+    }
+    let (_, overview) = get_json(&server, "/api/admin", &root).await;
+    let recorded: Vec<_> = overview["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].clone())
+        .collect();
+    assert!(
+        recorded.iter().all(|a| a == "made admin"),
+        "only the setup is audited: {recorded:?}"
+    );
+}
