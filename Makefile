@@ -42,12 +42,14 @@ unit-test:
 
 # On a free port and with its own data directory, so a `make run` in another
 # terminal does not get in the way and never shows the tests' rooms.
-# The main test server lets the history tests post 120 messages at once;
-# the flood-control test runs its own server with the product's limits.
+# The main test server has the abuse limits raised (scripts/loopback.env:
+# every test signs up from 127.0.0.1) and lets the history tests post 120
+# messages at once; the flood-control test runs its own server with the
+# product's flood limits.
 e2e:
 	port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
-	DATA_DIR=$$data DATABASE_URL= FLOOD_RATE=50 FLOOD_BURST=200 LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port cargo leptos end-to-end
+	env $$(cat scripts/loopback.env) FLOOD_RATE=50 FLOOD_BURST=200 DATA_DIR=$$data DATABASE_URL= LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port cargo leptos end-to-end
 
 # Exactly what a production deploy builds (README: "Serving it on another
 # machine"), then the release binary serves it and Chromium checks that the

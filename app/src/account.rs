@@ -50,10 +50,14 @@ pub enum AuthError {
     InvalidRequest,
     /// An admin disabled the account: no logins, no sockets.
     AccountDisabled,
+    /// Too many sign-ups or logins from one address: 429 with `Retry-After`.
+    RateLimited,
+    /// Every password-hashing slot stayed taken: 503, try again shortly.
+    Busy,
 }
 
 impl AuthError {
-    pub const ALL: [AuthError; 8] = [
+    pub const ALL: [AuthError; 10] = [
         Self::InvalidUsername,
         Self::WeakPassword,
         Self::UsernameTaken,
@@ -62,6 +66,8 @@ impl AuthError {
         Self::NotAuthenticated,
         Self::InvalidRequest,
         Self::AccountDisabled,
+        Self::RateLimited,
+        Self::Busy,
     ];
 
     pub fn code(self) -> &'static str {
@@ -74,6 +80,8 @@ impl AuthError {
             Self::NotAuthenticated => "not_authenticated",
             Self::InvalidRequest => "invalid_request",
             Self::AccountDisabled => "account_disabled",
+            Self::RateLimited => "rate_limited",
+            Self::Busy => "busy",
         }
     }
 
@@ -93,6 +101,8 @@ impl AuthError {
             Self::NotAuthenticated => "Log in first.",
             Self::InvalidRequest => "Send a username and a password.",
             Self::AccountDisabled => "This account has been disabled by an admin.",
+            Self::RateLimited => "Too many attempts from your network. Wait a while and try again.",
+            Self::Busy => "The server is busy. Try again in a moment.",
         }
     }
 }

@@ -13,10 +13,12 @@
 //! | `FLOOD_RATE` | 5 | messages (and edits, deletes, PMs) per second per person |
 //! | `FLOOD_BURST` | 10 | messages a person may send at once before `FLOOD_RATE` applies |
 //! | `ADMIN_PASSWORD` | unset | `server create-admin <name>` takes the password from here instead of asking |
+//!
+//! and the abuse limits of [`Limits`], each with its own variable.
 
 use crate::{layer::DEFAULT_CHANNEL_CAPACITY, ws::flood::Limit};
 use leptos::config::{LeptosOptions, get_configuration};
-use std::fmt;
+use std::{fmt, time::Duration};
 
 /// The name cargo-leptos builds the bundle under (`[[workspace.metadata.leptos]] name`);
 /// used when the binary was built by plain cargo, which does not set it.
@@ -33,6 +35,126 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Messages per second per person, and the burst allowed (`FLOOD_RATE`, `FLOOD_BURST`).
     pub flood: Limit,
+    pub limits: Limits,
+}
+
+/// What one client may make the server spend: every limit of the README's
+/// "Limits" table, with defaults a small public instance can live with.
+/// Loopback load tests raise them through the same variables.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// `ROOMS_PER_HOUR`: new rooms one person may bring into being (by
+    /// posting the first message) per hour.
+    pub rooms_per_hour: u32,
+    /// `ROOMS_LISTED`: most rooms the lobby and `/api/rooms` list.
+    pub rooms_listed: usize,
+    /// `REGISTRATIONS_PER_HOUR`: sign-ups per client address per hour.
+    pub registrations_per_hour: u32,
+    /// `LOGIN_ATTEMPTS_PER_15_MIN`: logins (right or wrong) per client
+    /// address per 15 minutes.
+    pub login_attempts_per_15_min: u32,
+    /// `FAILED_LOGINS_PER_USER` / `FAILED_LOGINS_PER_ADDRESS`: wrong
+    /// passwords per username / per address per 15 minutes.
+    pub failed_logins_per_user: usize,
+    pub failed_logins_per_address: usize,
+    /// `PASSWORD_HASHES_AT_ONCE`: argon2 runs at the same time (each holds
+    /// 19 MiB); default the number of cores.
+    pub hashes_at_once: usize,
+    /// `PASSWORD_HASH_WAIT_SECS`: how long a login or sign-up waits for a
+    /// hashing slot before it is refused with 503 `busy`.
+    pub hash_wait: Duration,
+    /// `HEADER_READ_TIMEOUT_SECS`: a request head must arrive within this.
+    pub header_read_timeout: Duration,
+    /// `MAX_CONNECTIONS`: open WebSockets on this process.
+    pub max_connections: usize,
+    /// `CONNECTIONS_PER_USER`: open WebSockets per person on this process.
+    pub connections_per_user: usize,
+    /// `PING_INTERVAL_SECS`: a quiet socket is pinged this often.
+    pub ping_interval: Duration,
+    /// `IDLE_TIMEOUT_SECS`: a socket that sent nothing (not even a pong)
+    /// for this long is closed.
+    pub idle_timeout: Duration,
+    /// `WRITE_TIMEOUT_SECS`: a write to a client that stopped reading gives up.
+    pub write_timeout: Duration,
+    /// `HISTORY_RATE` / `HISTORY_BURST`: history pages per second per
+    /// connection (catch-up pages included), and the burst.
+    pub history_rate: f64,
+    pub history_burst: u32,
+    /// `BAD_FRAMES_PER_10_S`: malformed or refused frames (and dropped
+    /// typing signals) a connection may send per 10 s before it is closed.
+    pub bad_frames_per_10_s: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            rooms_per_hour: 20,
+            rooms_listed: 30,
+            registrations_per_hour: 10,
+            login_attempts_per_15_min: 60,
+            failed_logins_per_user: 5,
+            failed_logins_per_address: 20,
+            hashes_at_once: std::thread::available_parallelism().map_or(2, usize::from),
+            hash_wait: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            connections_per_user: 20,
+            ping_interval: Duration::from_secs(25),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+            history_rate: 5.0,
+            history_burst: 30,
+            bad_frames_per_10_s: 20,
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, overridden by whichever variables are set.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            rooms_per_hour: whole("ROOMS_PER_HOUR", d.rooms_per_hour)?,
+            rooms_listed: whole("ROOMS_LISTED", d.rooms_listed)?,
+            registrations_per_hour: whole("REGISTRATIONS_PER_HOUR", d.registrations_per_hour)?,
+            login_attempts_per_15_min: whole(
+                "LOGIN_ATTEMPTS_PER_15_MIN",
+                d.login_attempts_per_15_min,
+            )?,
+            failed_logins_per_user: whole("FAILED_LOGINS_PER_USER", d.failed_logins_per_user)?,
+            failed_logins_per_address: whole(
+                "FAILED_LOGINS_PER_ADDRESS",
+                d.failed_logins_per_address,
+            )?,
+            hashes_at_once: whole("PASSWORD_HASHES_AT_ONCE", d.hashes_at_once)?,
+            hash_wait: seconds("PASSWORD_HASH_WAIT_SECS", d.hash_wait)?,
+            header_read_timeout: seconds("HEADER_READ_TIMEOUT_SECS", d.header_read_timeout)?,
+            max_connections: whole("MAX_CONNECTIONS", d.max_connections)?,
+            connections_per_user: whole("CONNECTIONS_PER_USER", d.connections_per_user)?,
+            ping_interval: seconds("PING_INTERVAL_SECS", d.ping_interval)?,
+            idle_timeout: seconds("IDLE_TIMEOUT_SECS", d.idle_timeout)?,
+            write_timeout: seconds("WRITE_TIMEOUT_SECS", d.write_timeout)?,
+            history_rate: positive_number("HISTORY_RATE", d.history_rate)?,
+            history_burst: whole("HISTORY_BURST", d.history_burst)?,
+            bad_frames_per_10_s: whole("BAD_FRAMES_PER_10_S", d.bad_frames_per_10_s)?,
+        })
+    }
+
+    /// Everything raised out of the way, for load tests and the test
+    /// servers; a test that checks one limit sets that one back.
+    pub fn unlimited() -> Self {
+        Self {
+            rooms_per_hour: 1_000_000,
+            registrations_per_hour: 1_000_000,
+            login_attempts_per_15_min: 1_000_000,
+            failed_logins_per_user: 1_000_000,
+            failed_logins_per_address: 1_000_000,
+            history_rate: 1e6,
+            history_burst: 1_000_000,
+            bad_frames_per_10_s: 1_000_000,
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -98,6 +220,7 @@ impl Config {
             secure_cookies,
             redis_url,
             flood,
+            limits: Limits::from_env()?,
         })
     }
 }
@@ -112,4 +235,24 @@ fn positive_number(name: &str, default: f64) -> Result<f64, ConfigError> {
             .ok_or_else(|| ConfigError(format!("{name}: {v:?} is not a positive number"))),
         _ => Ok(default),
     }
+}
+
+/// An optional whole number above zero from the environment.
+fn whole<T: std::str::FromStr + PartialOrd + Default>(
+    name: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v
+            .parse::<T>()
+            .ok()
+            .filter(|n| *n > T::default())
+            .ok_or_else(|| ConfigError(format!("{name}: {v:?} is not a whole number above 0"))),
+        _ => Ok(default),
+    }
+}
+
+/// An optional duration in (possibly fractional) seconds from the environment.
+fn seconds(name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    positive_number(name, default.as_secs_f64()).map(Duration::from_secs_f64)
 }

@@ -18,7 +18,8 @@
 //!   knows no chat), [`presence`] (who is in which room), [`auth`]
 //!   (passwords, sessions, login limits).
 //! - **Ground**: [`config`] (settings from the environment), [`error`] (the
-//!   API's one error type), `testing` (a private redis-server; tests only).
+//!   API's one error type), [`throttle`] (rate limits), `testing` (a
+//!   private redis-server; tests only).
 
 pub mod api;
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod presence;
 mod serve;
 mod server_fns;
 pub mod storage;
+pub mod throttle;
 // Test helpers, gated like axum's `test_helpers`: compiled for this crate's
 // tests and, through the `test-support` feature, for the integration tests.
 #[cfg(any(test, feature = "test-support"))]
@@ -49,6 +51,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use presence::Presence;
 use std::sync::Arc;
 use storage::Storage;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_sqlx_store::SqliteStore;
 use ws::{flood, origin::OriginPolicy};
@@ -62,7 +65,13 @@ pub struct AppState {
     pub storage: Storage,
     pub writer: MessageWriter,
     pub presence: Arc<dyn Presence>,
-    pub limiter: Arc<auth::LoginLimiter>,
+    /// Rates, failure limits and hashing slots of the account endpoints.
+    pub accounts: Arc<auth::Guards>,
+    /// Places for open WebSockets (`MAX_CONNECTIONS`, `CONNECTIONS_PER_USER`).
+    pub admission: Arc<ws::admission::Admission>,
+    /// New rooms per person (`ROOMS_PER_HOUR`), keyed by user id.
+    pub rooms_started: Arc<throttle::Throttle<i64>>,
+    pub limits: Arc<config::Limits>,
     pub flood: Arc<flood::FloodControl>,
     pub metrics: Arc<metrics::Metrics>,
     /// Turns true when the server begins shutting down: sockets close with 1012.
@@ -80,6 +89,7 @@ const TO_LOBBY: [&str; 2] = ["/", "/chat"];
 
 pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> Router {
     let leptos = state.leptos.clone();
+    let body_timeout = state.limits.header_read_timeout;
     // The app's own `/` route redirects client-side; over HTTP a 303 is
     // what browsers, curl and crawlers expect, so the server answers it.
     let pages: Vec<_> = generate_route_list(App)
@@ -111,6 +121,9 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
+        // A body must keep coming: one trickled a byte at a time would
+        // otherwise hold a connection (and its buffer) for as long as it likes.
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .with_state(state)
 }
 

@@ -81,7 +81,9 @@ async fn create_admin(config: &Config, name: &str) -> ExitCode {
             println!("{name} is an admin ({done}).");
             ExitCode::SUCCESS
         }
-        Err(server::auth::AccountError::Refused(e)) => {
+        Err(
+            server::auth::AccountError::Refused(e) | server::auth::AccountError::Throttled(e, _),
+        ) => {
             eprintln!("server: {}", e.message());
             ExitCode::FAILURE
         }

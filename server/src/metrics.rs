@@ -7,25 +7,12 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 /// Counters updated on the hot path: plain atomics, no locks.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// Open WebSockets, counted by `ws::admission`'s tickets.
     pub connections: AtomicI64,
+    /// Upgrades refused by `MAX_CONNECTIONS` or `CONNECTIONS_PER_USER`.
+    pub connections_refused: AtomicU64,
     pub messages_stored: AtomicU64,
     pub storage_batches: AtomicU64,
-}
-
-impl Metrics {
-    /// Counts an open WebSocket until the guard is dropped.
-    pub fn connection(self: &std::sync::Arc<Self>) -> ConnectionGuard {
-        self.connections.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard(self.clone())
-    }
-}
-
-pub struct ConnectionGuard(std::sync::Arc<Metrics>);
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 pub async fn render(axum::extract::State(state): axum::extract::State<AppState>) -> String {
@@ -42,6 +29,12 @@ pub async fn render(axum::extract::State(state): axum::extract::State<AppState>)
         "gauge",
         "Open WebSocket connections.",
         m.connections.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "chat_websocket_refused_total",
+        "counter",
+        "WebSocket upgrades refused by MAX_CONNECTIONS or CONNECTIONS_PER_USER.",
+        m.connections_refused.load(Ordering::Relaxed).to_string(),
     );
     metric(
         "chat_messages_stored_total",

@@ -4,7 +4,7 @@
 //! 1012 and let the writer store what it holds.
 
 use crate::{
-    AppState,
+    AppState, auth,
     chat::writer::MessageWriter,
     config::Config,
     layer::{ChannelLayer, MemoryLayer, RedisLayer},
@@ -12,11 +12,15 @@ use crate::{
     presence::{MemoryPresence, Presence, RedisPresence},
     router,
     storage::Storage,
-    ws::{flood, origin::OriginPolicy},
+    throttle::Throttle,
+    ws::{admission::Admission, flood, origin::OriginPolicy},
 };
-use axum::serve::ListenerExt;
-use std::{future::Future, io, net::SocketAddr, sync::Arc};
+use axum::extract::{ConnectInfo, Request};
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::{future::Future, io, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
+use tower::Service;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions_sqlx_store::SqliteStore;
 
@@ -38,9 +42,13 @@ pub async fn serve(
     let sessions = open_sessions(&storage).await?;
     let (layer, presence) = backends(&config).await?;
     let metrics = Arc::new(metrics::Metrics::default());
+    let writer_storage = Storage::open_for_writer(&config.database_url)
+        .await
+        .map_err(io::Error::other)?;
     let (writer, writer_task) =
-        MessageWriter::start(storage.clone(), layer.clone(), metrics.clone());
+        MessageWriter::start(writer_storage, layer.clone(), metrics.clone());
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    let limits = Arc::new(config.limits.clone());
     let state = AppState {
         origins: Arc::new(
             OriginPolicy::new(&config.allowed_origins, bound).map_err(io::Error::other)?,
@@ -49,31 +57,103 @@ pub async fn serve(
         storage,
         writer,
         presence,
-        limiter: Arc::default(),
+        accounts: Arc::new(auth::Guards::new(&limits)),
+        admission: Arc::new(Admission::new(
+            limits.max_connections,
+            limits.connections_per_user,
+            metrics.clone(),
+        )),
+        rooms_started: Arc::new(Throttle::new(
+            limits.rooms_per_hour,
+            Duration::from_secs(60 * 60),
+        )),
+        limits: limits.clone(),
         flood: Arc::new(flood::FloodControl::new(config.flood)),
         metrics: metrics.clone(),
         shutdown: stop_rx,
         leptos: config.leptos,
     };
     let app = router(state, sessions, config.secure_cookies);
-    // Chat frames are small and latency matters: no Nagle delay (up to 40 ms
-    // against the peer's delayed ACK).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    accept(listener, app, limits.header_read_timeout, async move {
         shutdown.await;
         let _ = stopping.send(true);
     })
-    .await?;
+    .await;
     drain(&metrics, writer_task).await;
     Ok(())
+}
+
+/// The connection loop (axum's `serve`, plus what it lacks): HTTP/1.1 with
+/// upgrades, a header-read timeout (a half-sent request head is dropped
+/// after `HEADER_READ_TIMEOUT_SECS`, so slow-loris connections cannot pile
+/// up), TCP_NODELAY, the peer address for `ConnectInfo`, and on shutdown
+/// no new connections while the open requests finish.
+async fn accept(
+    listener: TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    // `finish` tells open connections to end after their current request;
+    // each holds a `done` receiver, so `done.closed()` is when all have.
+    let (finish, finishing) = tokio::sync::watch::channel(());
+    let (done, alive) = tokio::sync::watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Chat frames are small and latency matters: no Nagle delay (up to
+        // 40 ms against the peer's delayed ACK).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY: {e}");
+        }
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().call(request)
+        });
+        let connection = http
+            .serve_connection(TokioIo::new(tcp), service)
+            .with_upgrades();
+        let (mut finishing, alive) = (finishing.clone(), alive.clone());
+        tokio::spawn(async move {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = finishing.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!("connection from {peer}: {e}");
+            }
+            drop(alive);
+        });
+    }
+    drop(listener);
+    let _ = finish.send(());
+    drop(alive);
+    if tokio::time::timeout(SHUTDOWN_GRACE, done.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("open requests did not finish in time");
+    }
 }
 
 /// The session store, in the same database; expired sessions are swept

@@ -10,7 +10,7 @@ use app::{account::AuthError, names::percent_encode};
 use axum::{
     Json,
     extract::{ConnectInfo, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -43,6 +43,8 @@ fn status_of(e: AuthError) -> StatusCode {
         AuthError::InvalidCredentials | AuthError::NotAuthenticated => StatusCode::UNAUTHORIZED,
         AuthError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         AuthError::AccountDisabled => StatusCode::FORBIDDEN,
+        AuthError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        AuthError::Busy => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -64,6 +66,15 @@ fn safe_next(next: Option<&str>) -> &str {
 /// redirect onwards, or back to the form (`page`) with the refusal's code.
 fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentials)>) -> Response {
     match (result, form) {
+        (Err(AccountError::Throttled(e, wait)), form) => {
+            let mut response = answer(Err(AccountError::Refused(e)), form);
+            // Whole seconds, rounded up (RFC 9110's delay-seconds).
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            response
+        }
         (Ok(_), Some((_, creds))) => Redirect::to(safe_next(creds.next.as_deref())).into_response(),
         (Ok(json), None) => json,
         (Err(AccountError::Refused(e)), Some((page, creds))) => {
@@ -92,19 +103,27 @@ fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentia
 
 pub async fn register(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     session: Session,
     body: Submitted<Credentials>,
 ) -> Response {
     let creds = &body.value;
-    let result = auth::register(&state.storage, &session, &creds.username, &creds.password)
-        .await
-        .map(|user| {
-            (
-                StatusCode::CREATED,
-                Json(serde_json::json!({ "username": user.username })),
-            )
-                .into_response()
-        });
+    let result = auth::register(
+        &state.storage,
+        &state.accounts,
+        &session,
+        client.ip(),
+        &creds.username,
+        &creds.password,
+    )
+    .await
+    .map(|user| {
+        (
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "username": user.username })),
+        )
+            .into_response()
+    });
     answer(result, body.from_form.then_some(("/register", creds)))
 }
 
@@ -117,7 +136,7 @@ pub async fn login(
     let creds = &body.value;
     let result = auth::login(
         &state.storage,
-        &state.limiter,
+        &state.accounts,
         &session,
         client.ip(),
         &creds.username,

@@ -1,26 +1,57 @@
 //! Accounts: registering, logging in and out, and who a request is from.
 //! Passwords are hashed with argon2id on the blocking pool (never on the
 //! async runtime); sessions are tower-sessions in SQL, with an HttpOnly,
-//! SameSite=Lax cookie (Secure when `SECURE_COOKIES` is set). Failed logins
-//! are limited per username and per client address. Passwords and hashes
-//! are never logged.
+//! SameSite=Lax cookie (Secure when `SECURE_COOKIES` is set). Sign-ups and
+//! logins are rate-limited per client address, failed logins per username
+//! and per address, and hashing runs a few at a time ([`Guards`]).
+//! Passwords and hashes are never logged; usernames only once validated.
 
 pub mod limiter;
 pub mod password;
 
 pub use limiter::LoginLimiter;
+pub use password::Hasher;
 
 use crate::{
     AppState,
     error::ApiError,
     storage::{Storage, StorageError},
 };
+use crate::{config::Limits, throttle::Throttle};
 use app::{
     account::{AuthError, SessionUser, check_password},
     names::Username,
 };
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 use tower_sessions::Session;
+
+/// What stands between a stranger and our CPU and memory on the account
+/// endpoints: per-address rates, failure limits, and the hashing slots.
+pub struct Guards {
+    pub hasher: Hasher,
+    pub failures: LoginLimiter,
+    pub registrations: Throttle<IpAddr>,
+    pub logins: Throttle<IpAddr>,
+}
+
+impl Guards {
+    pub fn new(limits: &Limits) -> Self {
+        const QUARTER_HOUR: Duration = Duration::from_secs(15 * 60);
+        Self {
+            hasher: Hasher::new(limits.hashes_at_once, limits.hash_wait),
+            failures: LoginLimiter::new(
+                QUARTER_HOUR,
+                limits.failed_logins_per_user,
+                limits.failed_logins_per_address,
+            ),
+            registrations: Throttle::new(
+                limits.registrations_per_hour,
+                Duration::from_secs(60 * 60),
+            ),
+            logins: Throttle::new(limits.login_attempts_per_15_min, QUARTER_HOUR),
+        }
+    }
+}
 
 /// The cookie that carries the session id.
 pub const SESSION_COOKIE: &str = "chat_session";
@@ -29,6 +60,8 @@ pub const SESSION_COOKIE: &str = "chat_session";
 #[derive(Debug)]
 pub enum AccountError {
     Refused(AuthError),
+    /// Refused until `Retry-After`.
+    Throttled(AuthError, Duration),
     Internal(String),
 }
 
@@ -100,13 +133,19 @@ pub fn require_admin(user: Option<&SessionUser>) -> Result<&SessionUser, ApiErro
 
 pub async fn register(
     storage: &Storage,
+    guards: &Guards,
     session: &Session,
+    client: IpAddr,
     username: &str,
     password: &str,
 ) -> Result<SessionUser, AccountError> {
     let username = Username::parse(username).map_err(|_| AuthError::InvalidUsername)?;
     check_password(password)?;
-    let hash = password::hash(password.to_owned()).await?;
+    guards
+        .registrations
+        .check(&client)
+        .map_err(|wait| AccountError::Throttled(AuthError::RateLimited, wait))?;
+    let hash = guards.hasher.hash(password.to_owned()).await?;
     let user = storage.create_user(&username, &hash).await?;
     let user = SessionUser {
         id: user.id,
@@ -120,27 +159,40 @@ pub async fn register(
 
 pub async fn login(
     storage: &Storage,
-    limiter: &LoginLimiter,
+    guards: &Guards,
     session: &Session,
     client: IpAddr,
     username: &str,
     password: &str,
 ) -> Result<SessionUser, AccountError> {
-    limiter.check(username, client)?;
-    let record = storage.user_by_name(username).await?;
-    // Verify against a real hash even for unknown users, so the answer takes
+    guards
+        .logins
+        .check(&client)
+        .map_err(|wait| AccountError::Throttled(AuthError::RateLimited, wait))?;
+    // No account can have an invalid name: refused without a hash, and
+    // never remembered or logged.
+    let username = Username::parse(username).map_err(|_| AuthError::InvalidCredentials)?;
+    let attempt = guards
+        .failures
+        .reserve(&username, client)
+        .map_err(|wait| AccountError::Throttled(AuthError::TooManyAttempts, wait))?;
+    let record = storage.user_by_name(username.as_str()).await?;
+    // Unknown users are checked against a decoy hash, so the answer takes
     // as long whether or not the username exists.
-    let hash = match &record {
-        Some(r) => r.password_hash.clone(),
-        None => password::decoy_hash().to_owned(),
+    let hash = record.as_ref().map(|r| r.password_hash.clone());
+    let matches = match guards.hasher.verify(password.to_owned(), hash).await {
+        Ok(matches) => matches,
+        Err(e) => {
+            attempt.cancel(client);
+            return Err(e);
+        }
     };
-    let matches = password::verify(password.to_owned(), hash).await?;
     let Some(record) = record.filter(|_| matches) else {
-        limiter.failed(username, client);
+        // `attempt` stays counted as a failure.
         tracing::info!(user = %username, %client, "failed login");
         return Err(AuthError::InvalidCredentials.into());
     };
-    limiter.succeeded(username);
+    attempt.succeeded(client);
     if record.disabled {
         return Err(AuthError::AccountDisabled.into());
     }
@@ -162,7 +214,7 @@ pub async fn create_admin(
 ) -> Result<&'static str, AccountError> {
     let username = Username::parse(username).map_err(|_| AuthError::InvalidUsername)?;
     check_password(password)?;
-    let hash = password::hash(password.to_owned()).await?;
+    let hash = Hasher::default().hash(password.to_owned()).await?;
     let done = match storage.create_user(&username, &hash).await {
         Ok(_) => "created",
         Err(StorageError::UsernameTaken) => {

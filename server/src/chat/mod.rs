@@ -11,9 +11,9 @@ pub mod writer;
 use crate::{
     AppState,
     layer::{ChannelLayer, GroupName, LayerError, Payload},
-    storage::StorageError,
+    storage::{RoomRecord, StorageError},
 };
-use app::{protocol::ServerEvent, server_fns::RoomSummary};
+use app::{names::RoomName, protocol::ServerEvent, server_fns::RoomSummary};
 
 /// The layer's groups, named for what they are in the chat. The layer
 /// itself knows no rooms or people; any name we accept is a valid group
@@ -54,22 +54,53 @@ pub async fn tell_reached(
 }
 
 impl AppState {
-    /// Rooms with their online counts, busiest first, then most recently
-    /// active; admin-only rooms only if `admin` is viewing.
+    /// What the lobby lists: the busiest rooms and the most recently active
+    /// stored ones (`ROOMS_LISTED` of each at most), busiest first, then
+    /// most recently active, cut to `ROOMS_LISTED`. A handful of reads
+    /// however many rooms exist. Rooms nobody has posted in appear only
+    /// while signed-in people are in them; admin-only rooms only if
+    /// `admin` is viewing.
     pub async fn room_summaries(&self, admin: bool) -> Result<Vec<RoomSummary>, StorageError> {
-        let mut rooms = Vec::new();
-        for r in self.storage.rooms().await? {
-            if r.admin_only && !admin {
-                continue;
+        let limit = self.limits.rooms_listed;
+        let busiest = self.presence.busiest(limit).await;
+        let mut rooms = self.storage.recent_rooms(limit, admin).await?;
+        let unlisted: Vec<RoomName> = busiest
+            .iter()
+            .map(|(room, _)| room)
+            .filter(|room| !rooms.iter().any(|r| &r.name == *room))
+            .cloned()
+            .collect();
+        let stored = self.storage.rooms_named(&unlisted).await?;
+        for name in unlisted {
+            match stored.iter().find(|r| r.name == name) {
+                Some(record) if record.admin_only && !admin => {}
+                Some(record) => rooms.push(record.clone()),
+                // Not stored yet: people are in it, nobody has posted.
+                None => rooms.push(RoomRecord {
+                    name,
+                    last_message_at: None,
+                    admin_only: false,
+                }),
             }
-            rooms.push(RoomSummary {
-                online: self.presence.online(&r.name).await,
+        }
+        let names: Vec<RoomName> = rooms.iter().map(|r| r.name.clone()).collect();
+        let online = self.presence.counts(&names).await;
+        let mut summaries: Vec<RoomSummary> = rooms
+            .into_iter()
+            .zip(online)
+            .map(|(r, online)| RoomSummary {
                 name: r.name,
                 last_message_at: r.last_message_at,
-            });
-        }
-        // Stable: rooms with equal counts keep storage's recency order.
-        rooms.sort_by_key(|r| std::cmp::Reverse(r.online));
-        Ok(rooms)
+                online,
+            })
+            .collect();
+        // RFC 3339 UTC strings sort as times; None (never posted) last.
+        summaries.sort_by(|a, b| {
+            b.online
+                .cmp(&a.online)
+                .then_with(|| b.last_message_at.cmp(&a.last_message_at))
+        });
+        summaries.truncate(limit);
+        Ok(summaries)
     }
 }

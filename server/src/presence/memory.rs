@@ -81,6 +81,28 @@ impl Presence for MemoryPresence {
     async fn online(&self, room: &RoomName) -> usize {
         self.lock().rooms.get(room).map_or(0, BTreeMap::len)
     }
+
+    /// Only rooms with someone in them are in the map, so this is as cheap
+    /// as the number of occupied rooms.
+    async fn busiest(&self, limit: usize) -> Vec<(RoomName, usize)> {
+        let mut rooms: Vec<_> = self
+            .lock()
+            .rooms
+            .iter()
+            .map(|(room, users)| (room.clone(), users.len()))
+            .collect();
+        rooms.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        rooms.truncate(limit);
+        rooms
+    }
+
+    async fn counts(&self, rooms: &[RoomName]) -> Vec<usize> {
+        let r = self.lock();
+        rooms
+            .iter()
+            .map(|room| r.rooms.get(room).map_or(0, BTreeMap::len))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -104,5 +126,17 @@ mod tests {
         assert_eq!(p.users(&room).await, ["bob"]);
         assert!(p.leave(&other, "alice").await);
         assert!(!p.leave(&room, "nobody").await);
+    }
+
+    #[tokio::test]
+    async fn busiest_rooms_first_and_counts_in_one_go() {
+        let p = MemoryPresence::default();
+        let (a, b) = (RoomName::parse("a").unwrap(), RoomName::parse("b").unwrap());
+        p.join(&a, "alice").await;
+        p.join(&b, "alice").await;
+        p.join(&b, "bob").await;
+        assert_eq!(p.busiest(1).await, [(b.clone(), 2)]);
+        let empty = RoomName::parse("empty").unwrap();
+        assert_eq!(p.counts(&[a, b, empty]).await, [1, 2, 0]);
     }
 }

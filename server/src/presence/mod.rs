@@ -1,5 +1,7 @@
 //! Who is in which room. Signed-in people are counted once however many
-//! tabs (connections) they have open: `join` reports a person's first
+//! tabs (connections) they have open, and each room's count is kept as it
+//! changes, so the lobby reads the busiest rooms without visiting every
+//! room: `join` reports a person's first
 //! connection to a room and `leave` their last, which is when the room hears
 //! `user_join` / `user_leave`. Anonymous viewers are not tracked.
 //!
@@ -29,4 +31,10 @@ pub trait Presence: Send + Sync + 'static {
     async fn online(&self, room: &RoomName) -> usize {
         self.users(room).await.len()
     }
+    /// The `limit` rooms with the most people in them, most first: what
+    /// the lobby lists besides recently active rooms. Costs the same
+    /// however many rooms exist.
+    async fn busiest(&self, limit: usize) -> Vec<(RoomName, usize)>;
+    /// How many people are in each of `rooms`, in one go.
+    async fn counts(&self, rooms: &[RoomName]) -> Vec<usize>;
 }

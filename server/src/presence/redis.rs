@@ -4,6 +4,9 @@
 //!   connections. Joins and leaves are Lua scripts, so "first connection of
 //!   this person anywhere" and "last one" are decided atomically across
 //!   processes: two tabs on two processes are still one person.
+//! - `chat:online` is a sorted set of rooms by how many people are in them,
+//!   recounted by the same scripts, so the lobby reads the busiest rooms in
+//!   one command however many rooms exist.
 //! - Each process refreshes `chat:alive:<process>` (expiring after
 //!   [`ALIVE_FOR`]) every [`HEARTBEAT`]. Any process that finds another's
 //!   key gone claims it, removes its entries, and announces `user_leave` for
@@ -44,6 +47,20 @@ for i = 1, #all, 2 do
 end
 return total";
 
+/// Sets the room's entry in the `chat:online` sorted set to the number of
+/// distinct people in its presence hash (KEYS[1]); KEYS[`zset`] is the
+/// set, ARGV[`room`] the room. Recounting (rather than adding and
+/// subtracting) makes the set right again after any lost update.
+const RECOUNT: &str = r"
+local function recount(hash, zset, room)
+  local seen, n = {}, 0
+  for _, field in ipairs(redis.call('HKEYS', hash)) do
+    local user = string.match(field, '^(.*)|[^|]*$')
+    if user and not seen[user] then seen[user] = true; n = n + 1 end
+  end
+  if n > 0 then redis.call('ZADD', zset, n, room) else redis.call('ZREM', zset, room) end
+end";
+
 const REAP: &str = r"
 local suffix = '|' .. ARGV[1]
 local gone = {}
@@ -63,6 +80,7 @@ for _, user in ipairs(gone) do
   end
   if not still then table.insert(left, user) end
 end
+recount(KEYS[1], KEYS[2], ARGV[2])
 return left";
 
 pub struct RedisPresence {
@@ -77,6 +95,12 @@ struct Inner {
     join: Script,
     leave: Script,
     reap: Script,
+    recount: Script,
+}
+
+/// Rooms by how many people are in them (a sorted set).
+fn online_key() -> String {
+    format!("{NS}:online")
 }
 
 fn presence_key(room: &RoomName) -> String {
@@ -105,18 +129,23 @@ impl RedisPresence {
             local: MemoryPresence::default(),
             layer,
             join: Script::new(&format!(
-                "redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
+                "{RECOUNT}
+                 redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
                  redis.call('SADD', KEYS[2], ARGV[3])
+                 recount(KEYS[1], KEYS[3], ARGV[3])
                  {TOTAL_FOR_USER}"
             )),
             leave: Script::new(&format!(
-                "local field = ARGV[1] .. '|' .. ARGV[2]
+                "{RECOUNT}
+                 local field = ARGV[1] .. '|' .. ARGV[2]
                  if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then
                    redis.call('HDEL', KEYS[1], field)
                  end
+                 recount(KEYS[1], KEYS[3], ARGV[3])
                  {TOTAL_FOR_USER}"
             )),
-            reap: Script::new(REAP),
+            reap: Script::new(&format!("{RECOUNT}\n{REAP}")),
+            recount: Script::new(&format!("{RECOUNT}\nrecount(KEYS[1], KEYS[2], ARGV[1])")),
         });
         inner.heartbeat().await;
         tokio::spawn(heartbeat(Arc::downgrade(&inner)));
@@ -161,6 +190,13 @@ impl Inner {
                 let _: () = conn
                     .sadd(rooms_of_key(&self.process), room.as_str())
                     .await?;
+                let _: () = self
+                    .recount
+                    .key(presence_key(&room))
+                    .key(online_key())
+                    .arg(room.as_str())
+                    .invoke_async(&mut conn)
+                    .await?;
             }
         }
         let processes: Vec<String> = conn.smembers(format!("{NS}:processes")).await?;
@@ -191,7 +227,9 @@ impl Inner {
             let left: Vec<String> = self
                 .reap
                 .key(presence_key(&room))
+                .key(online_key())
                 .arg(dead)
+                .arg(room.as_str())
                 .invoke_async(conn)
                 .await?;
             for user in left {
@@ -213,6 +251,7 @@ impl Inner {
         script
             .key(presence_key(room))
             .key(rooms_of_key(&self.process))
+            .key(online_key())
             .arg(user)
             .arg(&self.process)
             .arg(room.as_str())
@@ -260,6 +299,42 @@ impl Presence for RedisPresence {
             Err(_) => self.inner.local.users(room).await,
         }
     }
+
+    async fn busiest(&self, limit: usize) -> Vec<(RoomName, usize)> {
+        let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        let top: redis::RedisResult<Vec<(String, f64)>> = self
+            .inner
+            .conn
+            .clone()
+            .zrevrange_withscores(online_key(), 0, stop)
+            .await;
+        match top {
+            Ok(top) => top
+                .into_iter()
+                .filter_map(|(room, n)| Some((RoomName::parse(&room).ok()?, n as usize)))
+                .collect(),
+            Err(_) => self.inner.local.busiest(limit).await,
+        }
+    }
+
+    async fn counts(&self, rooms: &[RoomName]) -> Vec<usize> {
+        if rooms.is_empty() {
+            return Vec::new();
+        }
+        let names: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
+        let scores: redis::RedisResult<Vec<Option<f64>>> = redis::cmd("ZMSCORE")
+            .arg(online_key())
+            .arg(&names)
+            .query_async(&mut self.inner.conn.clone())
+            .await;
+        match scores {
+            Ok(scores) => scores
+                .into_iter()
+                .map(|n| n.unwrap_or(0.0) as usize)
+                .collect(),
+            Err(_) => self.inner.local.counts(rooms).await,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +364,12 @@ mod tests {
         assert!(!one.leave(&r, "alice").await, "a tab is still open on two");
         assert!(two.leave(&r, "alice").await);
         assert_eq!(one.users(&r).await, ["bob"]);
+        // The lobby's view, without reading each room.
+        let quiet = room("quiet");
+        assert_eq!(one.busiest(5).await, [(r.clone(), 1)]);
+        assert_eq!(two.counts(&[r.clone(), quiet]).await, [1, 0]);
+        assert!(two.leave(&r, "bob").await);
+        assert_eq!(one.busiest(5).await, []);
     }
 
     #[tokio::test]

@@ -26,6 +26,9 @@ use sqlx::{
 };
 use std::{fmt, str::FromStr, time::Duration};
 
+/// Connections of the shared pool (everything but the message writer).
+const READERS: u32 = 8;
+
 #[derive(Clone)]
 pub struct Storage {
     pool: SqlitePool,
@@ -68,6 +71,22 @@ pub fn now_rfc3339() -> String {
 impl Storage {
     /// Opens (creating if missing) the database and brings its schema up to date.
     pub async fn open(database_url: &str) -> Result<Self, StorageError> {
+        let storage = Self::connect(database_url, READERS).await?;
+        sqlx::migrate!("./migrations")
+            .run(&storage.pool)
+            .await
+            .map_err(StorageError::Migration)?;
+        Ok(storage)
+    }
+
+    /// Connections of its own for the message writer, so that readers
+    /// (history, catch-up, the lobby) can never stall posting by holding
+    /// every connection of the shared pool. Open after [`Storage::open`].
+    pub async fn open_for_writer(database_url: &str) -> Result<Self, StorageError> {
+        Self::connect(database_url, 1).await
+    }
+
+    async fn connect(database_url: &str, connections: u32) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::from_str(database_url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -77,13 +96,9 @@ impl Storage {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(connections)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(StorageError::Migration)?;
         Ok(Self { pool })
     }
 

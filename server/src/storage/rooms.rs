@@ -1,10 +1,11 @@
-//! The `rooms` table: every room anyone has opened, when it last had a
+//! The `rooms` table: every room someone has posted in (or an admin
+//! created), when it last had a
 //! message, whether it is admin-only. SQL only: never imports the layer or
 //! the protocol's events.
 
 use super::{Storage, StorageError, now_rfc3339};
 use app::names::RoomName;
-use sqlx::Row;
+use sqlx::{Row, sqlite::SqliteRow};
 
 /// A room and when its last message arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,19 +16,16 @@ pub struct RoomRecord {
     pub admin_only: bool,
 }
 
-impl Storage {
-    /// Creates the room if it does not exist yet (Django's `get_or_create`).
-    pub async fn ensure_room(&self, room: &RoomName) -> Result<(), StorageError> {
-        sqlx::query(
-            "INSERT INTO rooms (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(room.as_str())
-        .bind(now_rfc3339())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
+/// A `(name, last_message_at, admin_only)` row.
+fn record(row: &SqliteRow) -> Option<RoomRecord> {
+    Some(RoomRecord {
+        name: RoomName::parse(row.get::<&str, _>(0)).ok()?,
+        last_message_at: row.get(1),
+        admin_only: row.get::<i64, _>(2) != 0,
+    })
+}
 
+impl Storage {
     /// Every room, most recently active first.
     pub async fn rooms(&self) -> Result<Vec<RoomRecord>, StorageError> {
         let rows = sqlx::query(
@@ -36,16 +34,44 @@ impl Storage {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| {
-                Some(RoomRecord {
-                    name: RoomName::parse(row.get::<&str, _>(0)).ok()?,
-                    last_message_at: row.get(1),
-                    admin_only: row.get::<i64, _>(2) != 0,
-                })
-            })
-            .collect())
+        Ok(rows.iter().filter_map(record).collect())
+    }
+
+    /// The `limit` most recently active rooms (admin-only ones only when
+    /// `admin_only_too`), newest activity first; rooms without messages last.
+    pub async fn recent_rooms(
+        &self,
+        limit: usize,
+        admin_only_too: bool,
+    ) -> Result<Vec<RoomRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT name, last_message_at, admin_only FROM rooms
+             WHERE admin_only = 0 OR $1
+             ORDER BY last_message_at DESC LIMIT $2",
+        )
+        .bind(admin_only_too)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().filter_map(record).collect())
+    }
+
+    /// The stored ones among `names`, in one query.
+    pub async fn rooms_named(&self, names: &[RoomName]) -> Result<Vec<RoomRecord>, StorageError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT name, last_message_at, admin_only FROM rooms WHERE name IN ({})",
+            marks.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for name in names {
+            query = query.bind(name.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.iter().filter_map(record).collect())
     }
 
     /// The room, if it exists.

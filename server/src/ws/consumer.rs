@@ -7,19 +7,16 @@
 
 use super::{
     Consumer,
-    close_code::{ENDED, INTERNAL, LAGGING, RESTART, TOO_BIG},
+    admission::Ticket,
+    close_code::{ENDED, IDLE, INTERNAL, LAGGING, RESTART, TOO_BIG},
     order::Release,
     socket::{Socket, is_too_big, refuse},
 };
 use crate::{
-    AppState, chat,
+    chat,
     layer::{Channel, ChannelClosed, ChannelName, LayerError, Payload},
 };
-use app::{
-    account::SessionUser,
-    names::RoomName,
-    protocol::{ErrorCode, ServerEvent},
-};
+use app::protocol::{ErrorCode, ServerEvent};
 use axum::extract::ws::{Message, WebSocket};
 use futures::StreamExt;
 
@@ -35,6 +32,8 @@ enum Step {
     Stop,
     /// Close the socket with this code.
     Close(u16, &'static str),
+    /// Ping the client (it has been quiet).
+    Ping,
     /// Send these (and whatever else is queued already).
     Send(Release),
 }
@@ -46,23 +45,21 @@ enum Flushed {
     Lagged,
 }
 
-/// Runs one connection from its upgrade to its end.
+/// Runs one connection from its upgrade to its end. `_ticket` holds its
+/// place among the open connections until then.
 pub(super) async fn run(
     socket: WebSocket,
-    room: RoomName,
-    user: Option<SessionUser>,
+    mut consumer: Consumer,
     resume_after: Option<u64>,
-    state: AppState,
+    _ticket: Ticket,
 ) {
-    let _counted = state.metrics.connection();
-    let mut channel = match state.layer.new_channel().await {
+    let mut channel = match consumer.state.layer.new_channel().await {
         Ok(channel) => channel,
         Err(e) => {
             tracing::error!("cannot open a channel: {e}");
             return refuse(socket, INTERNAL, "try again").await;
         }
     };
-    let mut consumer = Consumer::new(state, room, user);
     let me = channel.name().clone();
     // Rare, large futures are boxed so they do not swell every idle
     // connection's task to their size (10,000 sockets must stay cheap).
@@ -120,7 +117,7 @@ impl Consumer {
     async fn pump(&mut self, socket: WebSocket, channel: &mut Channel, resume_after: Option<u64>) {
         let me = channel.name().clone();
         let (sink, mut stream) = socket.split();
-        let mut socket = Socket::new(sink);
+        let mut socket = Socket::new(sink, self.state.limits.write_timeout);
         if Box::pin(self.greet(&mut socket, resume_after))
             .await
             .is_err()
@@ -128,9 +125,12 @@ impl Consumer {
             return;
         }
         let mut shutdown = self.state.shutdown.clone();
+        let heartbeat = tokio::time::sleep(self.state.limits.ping_interval);
+        tokio::pin!(heartbeat);
         loop {
             let step = tokio::select! {
                 () = stopping(&mut shutdown) => Step::Close(RESTART, "server restart"),
+                () = &mut heartbeat => self.on_heartbeat(heartbeat.as_mut()),
                 () = sleep_until_some(self.order.fill_deadline()) => {
                     Step::Send(Box::pin(self.fill_hole()).await)
                 }
@@ -140,6 +140,11 @@ impl Consumer {
             match step {
                 Step::Skip => continue,
                 Step::Stop => return,
+                Step::Ping => {
+                    if socket.ping().await.is_err() {
+                        return;
+                    }
+                }
                 Step::Close(code, why) => return socket.close(code, why).await,
                 Step::Send(first) => match self.flush(&mut socket, channel, first).await {
                     Flushed::Written => {}
@@ -147,8 +152,8 @@ impl Consumer {
                     Flushed::Lagged => return socket.close(LAGGING, "lagging").await,
                 },
             }
-            if self.ended {
-                return socket.close(ENDED, "ended by the server").await;
+            if let Some((code, why)) = self.close_after {
+                return socket.close(code, why).await;
             }
         }
     }
@@ -162,25 +167,46 @@ impl Consumer {
         }
     }
 
+    /// The heartbeat fired: a client silent for `IDLE_TIMEOUT_SECS` is
+    /// gone (closed, so its presence ends); one quiet for a ping interval
+    /// is pinged (browsers answer by themselves). Sets the next wake-up.
+    fn on_heartbeat(&self, heartbeat: std::pin::Pin<&mut tokio::time::Sleep>) -> Step {
+        let limits = &self.state.limits;
+        let now = tokio::time::Instant::now();
+        let silent_until = self.last_heard + limits.idle_timeout;
+        if now >= silent_until {
+            return Step::Close(IDLE, "no answer to pings");
+        }
+        heartbeat.reset((now + limits.ping_interval).min(silent_until));
+        if now.duration_since(self.last_heard) >= limits.ping_interval {
+            Step::Ping
+        } else {
+            Step::Skip
+        }
+    }
+
     /// What the client sent: a text frame is handled, the rest is control.
     async fn on_frame(
         &mut self,
         frame: Option<Result<Message, axum::Error>>,
         me: &ChannelName,
     ) -> Step {
+        self.last_heard = tokio::time::Instant::now();
         match frame {
             Some(Ok(Message::Text(text))) => match self.on_text(&text, me).await {
                 Some(reply) => Step::Send(Release::One(Some(reply.to_json().into()))),
                 None => Step::Skip,
             },
-            Some(Ok(Message::Binary(_))) => Step::Send(Release::One(Some(
-                ServerEvent::error(
+            Some(Ok(Message::Binary(_))) => {
+                let refusal = ServerEvent::error(
                     ErrorCode::BinaryNotSupported,
                     "Binary frames are not supported: send JSON text frames.",
-                )
-                .to_json()
-                .into(),
-            ))),
+                );
+                match self.noise(Some(refusal)) {
+                    Some(reply) => Step::Send(Release::One(Some(reply.to_json().into()))),
+                    None => Step::Skip,
+                }
+            }
             // tungstenite answers pings by itself.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
             Some(Ok(Message::Close(_))) | None => Step::Stop,
@@ -227,7 +253,7 @@ impl Consumer {
             None => {
                 let text = payload.into_text();
                 if text.as_str().starts_with(SESSION_ENDED_PREFIX) {
-                    self.ended = true;
+                    self.close_after = Some((ENDED, "ended by the server"));
                 }
                 Release::One(Some(text))
             }

@@ -4,12 +4,12 @@
 //! with nothing (what it did reaches the room through the layer), or with
 //! a [`Refusal`]. Must never import storage's SQL or a layer implementation.
 
-use super::{Consumer, flood::Action, refusal::Refusal};
+use super::{Consumer, close_code::POLICY, flood::Action, refusal::Refusal};
 use crate::{chat, chat::writer::Post, layer::ChannelName, storage::NewMessage};
 use app::{
     account::SessionUser,
     names::Username,
-    protocol::{ClientFrame, MessageText, ServerEvent},
+    protocol::{ClientFrame, ErrorCode, MessageText, ServerEvent},
 };
 use std::time::Duration;
 
@@ -21,13 +21,36 @@ const TYPING_INTERVAL: Duration = Duration::from_secs(1);
 pub(super) type Answer = Result<Option<ServerEvent>, Refusal>;
 
 impl Consumer {
-    /// Handles one text frame; returns the reply for this connection only.
+    /// Handles one text frame; returns the reply for this connection only
+    /// (once its bad-frame budget is spent, the last words before it is
+    /// closed: see [`Consumer::noise`]).
     pub(super) async fn on_text(&mut self, text: &str, me: &ChannelName) -> Option<ServerEvent> {
         let answer = match ClientFrame::parse(text) {
             Err(refusal) => Err(refusal.into()),
             Ok(frame) => self.dispatch(frame, me).await,
         };
-        answer.unwrap_or_else(|refusal| Some(refusal.into()))
+        match answer {
+            Ok(reply) => reply,
+            Err(Refusal::Quiet) => self.noise(None),
+            Err(refusal @ (Refusal::Frame(_) | Refusal::SignInFirst(_))) => {
+                self.noise(Some(refusal.into()))
+            }
+            Err(refusal) => Some(refusal.into()),
+        }
+    }
+
+    /// Counts a bad frame against `BAD_FRAMES_PER_10_S`: a few mistakes
+    /// get their refusal; a client that keeps at it hears why, and the
+    /// pump closes it with 1008 once that is written.
+    pub(super) fn noise(&mut self, refusal: Option<ServerEvent>) -> Option<ServerEvent> {
+        if self.noise_budget.take().is_ok() {
+            return refusal;
+        }
+        self.close_after = Some((POLICY, "too many bad frames"));
+        Some(ServerEvent::error(
+            ErrorCode::InvalidFrame,
+            "Too many invalid frames: this connection is being closed.",
+        ))
     }
 
     async fn dispatch(&mut self, frame: ClientFrame, me: &ChannelName) -> Answer {
@@ -36,6 +59,12 @@ impl Consumer {
             ClientFrame::PrivateMessage { to, text } => self.private_message(to, text).await,
             ClientFrame::Typing => self.typing().await,
             ClientFrame::History { before_seq, limit } => {
+                self.history_budget
+                    .take()
+                    .map_err(|wait| Refusal::SlowDown {
+                        what: "history requests",
+                        wait,
+                    })?;
                 Ok(Some(self.history(before_seq, limit).await))
             }
             ClientFrame::Edit { seq, text } => self.edit(seq, text).await,
@@ -71,6 +100,9 @@ impl Consumer {
     async fn chat(&mut self, text: MessageText, me: &ChannelName) -> Answer {
         let user = self.signed_in("Log in to post.")?.clone();
         self.flood_check(Action::Message)?;
+        if !self.stored {
+            self.may_start_room(&user).await?;
+        }
         // A sent message ends the typing; the next keystroke may signal at once.
         self.last_typing = None;
         let post = Post {
@@ -93,14 +125,37 @@ impl Consumer {
         Ok(None)
     }
 
+    /// The first message brings a room into being: at most
+    /// `ROOMS_PER_HOUR` new rooms per person.
+    async fn may_start_room(&mut self, user: &SessionUser) -> Result<(), Refusal> {
+        match self.state.storage.room(&self.room).await {
+            Ok(Some(_)) => {}
+            Ok(None) => self
+                .state
+                .rooms_started
+                .check(&user.id)
+                .map_err(Refusal::TooManyRooms)?,
+            Err(e) => {
+                return Err(Refusal::unavailable(
+                    format_args!("reading room {}", self.room),
+                    e,
+                    "Your message could not be saved; try again.",
+                ));
+            }
+        }
+        self.stored = true;
+        Ok(())
+    }
+
     /// `{"type":"typing"}`: the room hears who types, at most once a second.
+    /// Signals dropped (too fast, or from a visitor) count as bad frames.
     async fn typing(&mut self) -> Answer {
         let Some(user) = &self.user else {
-            return Ok(None);
+            return Err(Refusal::Quiet);
         };
         let now = tokio::time::Instant::now();
         if self.last_typing.is_some_and(|t| now - t < TYPING_INTERVAL) {
-            return Ok(None);
+            return Err(Refusal::Quiet);
         }
         self.last_typing = Some(now);
         let user = user.username.clone();

@@ -12,13 +12,20 @@
 //! A `session_ended` event from the layer (account disabled, room deleted
 //! or made admin-only) closes the socket with 4003.
 //!
+//! What a stranger can make one socket cost is bounded ([`admission`]:
+//! sockets per process and per person; history pages and bad frames per
+//! connection; pings every `PING_INTERVAL_SECS` and a close after
+//! `IDLE_TIMEOUT_SECS` of silence; every write times out). Looking at a
+//! room never stores it: its first message does, within `ROOMS_PER_HOUR`.
+//!
 //! History, then live, with no gap and no duplicate: the consumer joins the
 //! group *before* reading history, and messages are broadcast only after
 //! they are committed. So every message is in the history page, or arrives
 //! live afterwards, or both; the "both" are dropped by seq ([`order`]).
 //!
 //! The files: this one (upgrade, close codes, the consumer's state),
-//! [`consumer`] (joining, the pump loop), `sync` (greeting, catch-up,
+//! [`admission`] (connection caps), [`consumer`] (joining, the pump loop
+//! and heartbeat), `sync` (greeting, streamed catch-up,
 //! history, filling holes), `frames` (chat, `/pm`, typing, history),
 //! `changes` (edit, delete, react), `refusal` (what a frame is refused
 //! with), `socket` (writing events). Only the consumer uses [`order`],
@@ -27,6 +34,7 @@
 //! Must never import storage's SQL or the layer's implementations: it talks
 //! to `Storage`'s methods, the `ChannelLayer` trait and [`crate::chat`].
 
+pub mod admission;
 mod changes;
 pub mod consumer;
 pub mod flood;
@@ -37,7 +45,7 @@ mod refusal;
 mod socket;
 mod sync;
 
-use crate::{AppState, auth, chat, error::ApiError, layer::GroupName};
+use crate::{AppState, auth, chat, error::ApiError, layer::GroupName, throttle::Budget};
 use app::{account::SessionUser, names::RoomName, protocol::FRAME_MAX_BYTES};
 use axum::{
     extract::{Path, Query, State, ws::WebSocketUpgrade},
@@ -54,6 +62,7 @@ pub mod close_code {
     /// The connection fell too far behind the room and was dropped; reconnect
     /// and fetch what was missed.
     pub const LAGGING: u16 = 4008;
+    pub use axum::extract::ws::close_code::{AWAY as IDLE, POLICY};
     /// The server ended this connection for good (the account was disabled,
     /// the room deleted or made admin-only); a `session_ended` event says
     /// why. Do not reconnect automatically.
@@ -62,6 +71,9 @@ pub mod close_code {
 
 /// Initial read buffer per socket; it grows for the rare big frame.
 const READ_BUFFER: usize = 1024;
+
+/// The window `BAD_FRAMES_PER_10_S` counts over.
+const NOISE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `?after_seq=N` on the upgrade: the client has shown the room up to N;
 /// it is sent everything after N instead of the latest page.
@@ -95,29 +107,33 @@ pub async fn upgrade(
     let room = RoomName::parse(&raw_room)
         .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
     let user = auth::current_account(&state, &session).await?;
-    match state.storage.room(&room).await {
-        Ok(Some(record)) if record.admin_only && !user.as_ref().is_some_and(|u| u.is_admin) => {
-            return Err(ApiError::forbidden(
-                "admin_only",
-                format!("{room} is for admins only."),
-            ));
-        }
-        Ok(_) => {}
-        Err(e) => tracing::error!("reading room {room}: {e}"),
+    // Looking never stores the room: it comes into being with its first
+    // message. If the check cannot be made, the socket is refused.
+    let record =
+        state.storage.room(&room).await.map_err(|e| {
+            ApiError::from(e).saying("The room cannot be opened right now; try again.")
+        })?;
+    if record.as_ref().is_some_and(|r| r.admin_only) && !user.as_ref().is_some_and(|u| u.is_admin) {
+        return Err(ApiError::forbidden(
+            "admin_only",
+            format!("{room} is for admins only."),
+        ));
     }
-    state
-        .storage
-        .ensure_room(&room)
-        .await
-        .map_err(|e| ApiError::from(e).saying("The room cannot be opened right now; try again."))?;
     let resume_after = resume.after()?;
+    let ticket = state
+        .admission
+        .admit(user.as_ref().map(|u| u.username.as_str()))?;
+    let stored = record.is_some();
     Ok(ws
         .max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
         // tungstenite reserves its read buffer up front (128 KiB by default):
         // most chat frames are tiny, and 10,000 idle sockets must stay cheap.
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| consumer::run(socket, room, user, resume_after, state)))
+        .on_upgrade(move |socket| {
+            let consumer = Consumer::new(state, room, user, stored);
+            consumer::run(socket, consumer, resume_after, ticket)
+        }))
 }
 
 /// One connection's consumer. Defined here so that every file of the
@@ -132,20 +148,34 @@ struct Consumer {
     /// included) or holes.
     order: LogOrder,
     last_typing: Option<tokio::time::Instant>,
-    /// A `session_ended` event was forwarded: close once it is written.
-    ended: bool,
+    /// Close with this once what is queued is written (a `session_ended`
+    /// event was forwarded, or the client sent too many bad frames).
+    close_after: Option<(u16, &'static str)>,
+    /// The room is in storage (false until its first message is posted).
+    stored: bool,
+    /// History pages this connection may read (catch-up included).
+    history_budget: Budget,
+    /// Malformed or refused frames it may send before it is closed.
+    noise_budget: Budget,
+    /// When the client last sent anything (a pong included).
+    last_heard: tokio::time::Instant,
 }
 
 impl Consumer {
-    fn new(state: AppState, room: RoomName, user: Option<SessionUser>) -> Self {
+    fn new(state: AppState, room: RoomName, user: Option<SessionUser>, stored: bool) -> Self {
+        let limits = &state.limits;
         Self {
-            state,
+            history_budget: Budget::per_second(limits.history_rate, limits.history_burst),
+            noise_budget: Budget::per(limits.bad_frames_per_10_s, NOISE_WINDOW),
             group: chat::groups::room(&room),
             room,
             user,
             order: LogOrder::default(),
             last_typing: None,
-            ended: false,
+            close_after: None,
+            stored,
+            last_heard: tokio::time::Instant::now(),
+            state,
         }
     }
 }

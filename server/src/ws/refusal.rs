@@ -4,7 +4,7 @@
 //! ours is logged once, where it is made ([`Refusal::unavailable`]), and
 //! the client hears only that it may try again. Must never import storage.
 
-use app::protocol::{ErrorCode, FrameError, ServerEvent};
+use app::protocol::{ErrorCode, ErrorEvent, FrameError, ServerEvent};
 use std::{fmt, time::Duration};
 
 #[derive(Debug)]
@@ -27,6 +27,11 @@ pub(super) enum Refusal {
     Unavailable(&'static str),
     /// The frame itself was malformed.
     Frame(FrameError),
+    /// Dropped without a word (a typing signal too soon, or from a
+    /// visitor); still counts as a bad frame.
+    Quiet,
+    /// The person has started `ROOMS_PER_HOUR` rooms this hour.
+    TooManyRooms(Duration),
 }
 
 impl Refusal {
@@ -75,6 +80,15 @@ impl From<Refusal> for ServerEvent {
             ),
             Refusal::Unavailable(say) => ServerEvent::error(C::Unavailable, say),
             Refusal::Frame(e) => e.into(),
+            Refusal::Quiet => ServerEvent::error(C::InvalidFrame, "Ignored."),
+            Refusal::TooManyRooms(wait) => ServerEvent::Error(ErrorEvent {
+                code: C::RateLimited,
+                message: format!(
+                    "You have started as many new rooms as you may this hour. Post in an existing room, or try again in {} min.",
+                    wait.as_secs().div_ceil(60).max(1)
+                ),
+                retry_after_ms: Some(wait.as_millis().max(1) as u64),
+            }),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The sending half of a WebSocket, so the consumer talks in events and
 //! batches rather than `Message`s: one event at a time while greeting, then
-//! batches of already-encoded frames written with a single flush.
+//! batches of already-encoded frames written with a single flush. Every
+//! write gives up after `WRITE_TIMEOUT_SECS`: a client that stops reading
+//! cannot hold the consumer (or what it would send) forever.
 //! Must never import storage or the layer.
 
 use app::protocol::ServerEvent;
@@ -18,19 +20,28 @@ pub(super) struct Socket {
     sink: SplitSink<WebSocket, Message>,
     /// Frames waiting for the next [`Socket::write_batch`].
     queued: Vec<Utf8Bytes>,
+    write_timeout: Duration,
 }
 
 impl Socket {
-    pub(super) fn new(sink: SplitSink<WebSocket, Message>) -> Self {
+    pub(super) fn new(sink: SplitSink<WebSocket, Message>, write_timeout: Duration) -> Self {
         Self {
             sink,
             queued: Vec::with_capacity(WRITE_BATCH),
+            write_timeout,
         }
     }
 
     /// Sends one event at once.
     pub(super) async fn send_event(&mut self, event: &ServerEvent) -> Result<(), axum::Error> {
-        self.sink.send(Message::Text(event.to_json().into())).await
+        let frame = Message::Text(event.to_json().into());
+        in_time(self.write_timeout, self.sink.send(frame)).await
+    }
+
+    /// Asks the client for a pong (any frame back shows it is there).
+    pub(super) async fn ping(&mut self) -> Result<(), axum::Error> {
+        let ping = Message::Ping(Default::default());
+        in_time(self.write_timeout, self.sink.send(ping)).await
     }
 
     /// Queues frames for the next batch.
@@ -50,10 +61,15 @@ impl Socket {
     /// Writes the queued frames and flushes once: tungstenite buffers each
     /// frame, so the socket sees one write for the lot.
     pub(super) async fn write_batch(&mut self) -> Result<(), axum::Error> {
-        for text in self.queued.drain(..) {
-            self.sink.feed(Message::Text(text)).await?;
-        }
-        self.sink.flush().await
+        let timeout = self.write_timeout;
+        let (sink, queued) = (&mut self.sink, &mut self.queued);
+        let write = async move {
+            for text in queued.drain(..) {
+                sink.feed(Message::Text(text)).await?;
+            }
+            sink.flush().await
+        };
+        in_time(timeout, write).await
     }
 
     /// Says goodbye with a close code, waiting at most [`CLOSE_TIMEOUT`].
@@ -66,11 +82,21 @@ impl Socket {
     }
 }
 
+/// Runs one write, or fails once it has waited `timeout`.
+async fn in_time(
+    timeout: Duration,
+    write: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), axum::Error> {
+    tokio::time::timeout(timeout, write)
+        .await
+        .unwrap_or_else(|elapsed| Err(axum::Error::new(elapsed)))
+}
+
 /// Closes a socket the consumer never started on (no channel, no group).
 pub(super) async fn refuse(socket: WebSocket, code: u16, reason: &'static str) {
     use futures::StreamExt;
     let (sink, _) = socket.split();
-    Socket::new(sink).close(code, reason).await;
+    Socket::new(sink, CLOSE_TIMEOUT).close(code, reason).await;
 }
 
 /// Whether a read failed because the frame was over the limit.

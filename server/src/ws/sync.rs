@@ -8,7 +8,18 @@ use crate::storage::Page;
 use app::protocol::{ErrorCode, HISTORY_MAX, HISTORY_PAGE, ServerEvent};
 
 /// Most missed messages sent on a reconnect before falling back to the latest page.
-const CATCH_UP_MAX: usize = 5_000;
+const CATCH_UP_MAX: u64 = 5_000;
+
+/// Sends one history page (or the refusal in its place); the newest seq it
+/// carried.
+async fn send_page(socket: &mut Socket, event: ServerEvent) -> Result<Option<u64>, axum::Error> {
+    let newest = match &event {
+        ServerEvent::History(h) => h.messages.last().map(|m| m.seq),
+        _ => None,
+    };
+    socket.send_event(&event).await?;
+    Ok(newest)
+}
 
 impl Consumer {
     /// Sends the latest history (or, resuming, what the client missed) and
@@ -18,51 +29,72 @@ impl Consumer {
         socket: &mut Socket,
         resume_after: Option<u64>,
     ) -> Result<(), axum::Error> {
-        let mut first = match resume_after {
-            Some(after) => self.catch_up(after).await,
-            None => vec![self.history(None, HISTORY_PAGE).await],
+        let sent_up_to = match resume_after {
+            Some(after) => self.catch_up(socket, after).await?,
+            None => {
+                let latest = self.history(None, HISTORY_PAGE).await;
+                send_page(socket, latest).await?
+            }
         };
-        let sent_up_to = first
-            .iter()
-            .filter_map(|e| match e {
-                ServerEvent::History(h) => h.messages.last().map(|m| m.seq),
-                _ => None,
-            })
-            .max();
         match sent_up_to {
             Some(seq) => self.order.sent_up_to(seq),
             None => self.continue_after(resume_after.unwrap_or(0)).await,
         }
-        first.push(ServerEvent::UserList {
+        let users = ServerEvent::UserList {
             users: self.state.presence.users(&self.room).await,
-        });
-        for event in &first {
-            socket.send_event(event).await?;
-        }
-        Ok(())
+        };
+        socket.send_event(&users).await
     }
 
     /// Nothing to catch up on: continue after what the client has, or after
     /// the room's newest message if the client claims more (a message
     /// stored since our query is then still taken live).
     async fn continue_after(&mut self, client_has: u64) {
-        let latest = Page::Latest { limit: 1 };
-        match self.state.storage.messages(&self.room, latest).await {
-            Ok(h) => {
-                let newest = h.messages.last().map_or(0, |m| m.seq);
-                self.order.sent_up_to(newest.min(client_has));
-            }
+        match self.newest_seq().await {
+            Ok(newest) => self.order.sent_up_to(newest.min(client_has)),
             Err(e) => tracing::error!("reading {}: {e}", self.room),
         }
     }
 
-    /// Everything after `after`, as `history` events of up to 200 messages
-    /// (at most [`CATCH_UP_MAX`] in all; a client that missed more gets the
-    /// latest page and can scroll back).
-    async fn catch_up(&self, mut after: u64) -> Vec<ServerEvent> {
-        let mut events = Vec::new();
-        let mut sent = 0;
+    /// The seq of the room's newest message (0 for an empty room).
+    async fn newest_seq(&self) -> Result<u64, crate::storage::StorageError> {
+        let latest = Page::Latest { limit: 1 };
+        let page = self.state.storage.messages(&self.room, latest).await?;
+        Ok(page.messages.last().map_or(0, |m| m.seq))
+    }
+
+    /// Everything after `after`, streamed as `history` events of up to 200
+    /// messages: each page is written before the next is read, and each
+    /// takes from the connection's history budget, so a catch-up holds one
+    /// page in memory (never thousands of messages) and a slow reader is
+    /// dropped by the write timeout. A client that missed more than
+    /// [`CATCH_UP_MAX`] gets the latest page and can scroll back. Returns
+    /// the newest seq sent.
+    async fn catch_up(
+        &mut self,
+        socket: &mut Socket,
+        mut after: u64,
+    ) -> Result<Option<u64>, axum::Error> {
+        let unavailable = || {
+            ServerEvent::error(
+                ErrorCode::Unavailable,
+                "Missed messages cannot be loaded right now; reload the page.",
+            )
+        };
+        match self.newest_seq().await {
+            Ok(newest) if newest.saturating_sub(after) > CATCH_UP_MAX => {
+                let latest = self.history(None, HISTORY_PAGE).await;
+                return send_page(socket, latest).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("catching up in {}: {e}", self.room);
+                return send_page(socket, unavailable()).await;
+            }
+        }
+        let mut sent_up_to = None;
         loop {
+            self.history_budget.wait().await;
             let page = Page::After {
                 seq: after,
                 limit: HISTORY_MAX,
@@ -71,24 +103,18 @@ impl Consumer {
                 Ok(history) => history,
                 Err(e) => {
                     tracing::error!("catching up in {}: {e}", self.room);
-                    events.push(ServerEvent::error(
-                        ErrorCode::Unavailable,
-                        "Missed messages cannot be loaded right now; reload the page.",
-                    ));
-                    return events;
+                    socket.send_event(&unavailable()).await?;
+                    return Ok(sent_up_to);
                 }
             };
             let more = history.has_more;
-            sent += history.messages.len();
             if let Some(last) = history.messages.last() {
                 after = last.seq;
+                sent_up_to = Some(after);
             }
-            events.push(ServerEvent::History(history));
+            socket.send_event(&ServerEvent::History(history)).await?;
             if !more {
-                return events;
-            }
-            if sent >= CATCH_UP_MAX {
-                return vec![self.history(None, HISTORY_PAGE).await];
+                return Ok(sent_up_to);
             }
         }
     }

@@ -172,7 +172,13 @@ async fn login_logout_and_me() {
 
 #[tokio::test]
 async fn failed_logins_are_limited_per_username() {
-    let server = TestServer::start().await;
+    // The product's failure limits (the test servers raise them).
+    let server = TestServer::start_with(|c| {
+        let product = server::config::Limits::default();
+        c.limits.failed_logins_per_user = product.failed_logins_per_user;
+        c.limits.failed_logins_per_address = product.failed_logins_per_address;
+    })
+    .await;
     server.user("dave").await;
     for _ in 0..5 {
         let r = post_json(

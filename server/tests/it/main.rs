@@ -2,6 +2,7 @@
 //! nine): each module starts real servers on port 0 and talks HTTP and
 //! WebSocket to them, as clients do; `common` holds the helpers.
 
+mod abuse;
 mod accounts;
 mod admin;
 mod common;

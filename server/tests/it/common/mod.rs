@@ -61,6 +61,8 @@ impl TestServer {
             rate: 1e6,
             burst: 1e6,
         };
+        // Likewise every abuse limit; the abuse tests set theirs.
+        config.limits = server::config::Limits::unlimited();
         tweak(&mut config);
         let database_url = config.database_url.clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -225,6 +227,10 @@ pub async fn post_many(server: &Endpoint, user: &User, room: &str, n: usize) {
     }
 }
 
+/// The limits a loopback test raises: the same file the Makefile's
+/// end-to-end run and `make bench` use (`NAME=value` lines).
+const LOOPBACK_LIMITS: &str = include_str!("../../../../scripts/loopback.env");
+
 /// The server binary as a separate process (several can share a database
 /// file and a Redis), killed on drop.
 pub struct ServerProcess {
@@ -234,33 +240,55 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(database_url: &str, redis_url: &str) -> Self {
+        Self::start_with(database_url, redis_url, &[]).await
+    }
+
+    /// Starts with some settings of its own (`env`), on a free port.
+    pub async fn start_with(database_url: &str, redis_url: &str, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        Self::start_at(([127, 0, 0, 1], port).into(), database_url, redis_url).await
+        Self::start_at_with(([127, 0, 0, 1], port).into(), database_url, redis_url, env).await
     }
 
     /// Starts on a given address (to restart in place); `redis_url` may be
     /// empty for the in-memory layer.
     pub async fn start_at(addr: SocketAddr, database_url: &str, redis_url: &str) -> Self {
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        Self::start_at_with(addr, database_url, redis_url, &[]).await
+    }
+
+    async fn start_at_with(
+        addr: SocketAddr,
+        database_url: &str,
+        redis_url: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
+        command
             .env("LEPTOS_OUTPUT_NAME", "chat")
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("DATABASE_URL", database_url)
             .env("REDIS_URL", redis_url)
-            .env("RUST_LOG", "warn")
-            .env("FLOOD_RATE", "1000000")
-            .env("FLOOD_BURST", "1000000")
-            .spawn()
-            .expect("start the server binary");
+            .env("RUST_LOG", "warn");
+        // Tests post, sign up and log in from one address as fast as they
+        // can: the limits are raised, as a load test raises them.
+        let raised = LOOPBACK_LIMITS.lines().filter_map(|l| l.split_once('='));
+        for (name, value) in raised.chain(env.iter().copied()) {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("start the server binary");
         let process = Self {
             endpoint: Endpoint { addr },
             child,
         };
         process.wait_until_up().await;
         process
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGTERM, as a service manager stops it; returns how long it took to exit.
