@@ -219,12 +219,7 @@ async fn sockets_beyond_the_caps_are_refused_at_the_upgrade() {
         .expect("the fourth socket is refused");
     assert_eq!(full.status, 503);
     assert_eq!(full.body["error"]["code"], "busy");
-    let metrics = reqwest::get(server.http("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = server.page("/metrics", None).await;
     assert!(
         metrics.contains("chat_websocket_connections 3"),
         "{metrics}"
@@ -328,12 +323,7 @@ fn rss_mb(pid: u32) -> f64 {
 }
 
 async fn open_connections(server: &Endpoint) -> u64 {
-    let metrics = reqwest::get(server.http("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = server.page("/metrics", None).await;
     metrics
         .lines()
         .find_map(|l| l.strip_prefix("chat_websocket_connections "))

@@ -147,19 +147,9 @@ async fn a_redis_outage_mid_traffic_loses_nothing_once_recovered() {
         post_many(&e1, &p1, "busy", 10).await;
     };
     let (_, ()) = tokio::join!(during, tokio::time::sleep(Duration::from_secs(3)));
-    let health = reqwest::get(e0.http("/healthz"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, health) = e0.page("/healthz", None).await;
     assert!(health.starts_with("degraded"), "{health}");
-    let metrics = reqwest::get(e0.http("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = e0.page("/metrics", None).await;
     assert!(
         metrics.lines().any(|l| l == "chat_layer_degraded 1"),
         "{metrics}"
