@@ -71,6 +71,8 @@ pub struct AppState {
     pub admission: Arc<ws::admission::Admission>,
     /// New rooms per person (`ROOMS_PER_HOUR`), keyed by user id.
     pub rooms_started: Arc<throttle::Throttle<i64>>,
+    /// History pages over HTTP per client address (`HISTORY_RATE`).
+    pub history_reads: Arc<throttle::Throttle<std::net::IpAddr>>,
     pub limits: Arc<config::Limits>,
     pub flood: Arc<flood::FloodControl>,
     pub metrics: Arc<metrics::Metrics>,

@@ -67,6 +67,10 @@ pub async fn serve(
             limits.rooms_per_hour,
             Duration::from_secs(60 * 60),
         )),
+        history_reads: Arc::new(Throttle::per_second(
+            limits.history_rate,
+            limits.history_burst,
+        )),
         limits: limits.clone(),
         flood: Arc::new(flood::FloodControl::new(config.flood)),
         metrics: metrics.clone(),

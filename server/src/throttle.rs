@@ -46,9 +46,19 @@ pub struct Throttle<K: Hash + Eq + Clone> {
 }
 
 impl<K: Hash + Eq + Clone> Throttle<K> {
+    /// `count` per `period` for each key, all of it available at once.
     pub fn new(count: u32, period: Duration) -> Self {
+        Self::with(quota(count, period))
+    }
+
+    /// `rate` a second on average for each key, `burst` at once.
+    pub fn per_second(rate: f64, burst: u32) -> Self {
+        Self::with(quota_per_second(rate, burst))
+    }
+
+    fn with(quota: Quota) -> Self {
         Self {
-            limiter: RateLimiter::keyed(quota(count, period)),
+            limiter: RateLimiter::keyed(quota),
             clock: DefaultClock::default(),
             checks: AtomicU32::new(0),
         }

@@ -10,7 +10,7 @@ use app::{account::AuthError, names::percent_encode};
 use axum::{
     Json,
     extract::{ConnectInfo, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -66,15 +66,12 @@ fn safe_next(next: Option<&str>) -> &str {
 /// redirect onwards, or back to the form (`page`) with the refusal's code.
 fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentials)>) -> Response {
     match (result, form) {
-        (Err(AccountError::Throttled(e, wait)), form) => {
-            let mut response = answer(Err(AccountError::Refused(e)), form);
-            // Whole seconds, rounded up (RFC 9110's delay-seconds).
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-            response
+        (Err(AccountError::Throttled(e, wait)), None) => ApiError {
+            retry_after: Some(wait),
+            ..e.into()
         }
+        .into_response(),
+        (Err(AccountError::Throttled(e, _)), form) => answer(Err(AccountError::Refused(e)), form),
         (Ok(_), Some((_, creds))) => Redirect::to(safe_next(creds.next.as_deref())).into_response(),
         (Ok(json), None) => json,
         (Err(AccountError::Refused(e)), Some((page, creds))) => {

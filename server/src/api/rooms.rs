@@ -8,9 +8,9 @@ use app::{
 };
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{ConnectInfo, Path, Query, State},
 };
-use std::collections::HashMap;
+use std::{collections::HashMap, net::SocketAddr};
 use tower_sessions::Session;
 
 /// Admin-only rooms are listed for admins only.
@@ -46,14 +46,21 @@ fn number(
     }
 }
 
-/// `?before_seq=` older than a seq, `?after_seq=` newer than one, or neither
+/// `HISTORY_RATE` pages a second per client address (bursts of
+/// `HISTORY_BURST`): `?before_seq=` older than a seq, `?after_seq=` newer than one, or neither
 /// for the latest; `limit` 1–200 (default 50). Oldest first.
 pub async fn messages(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Path(room): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     session: Session,
 ) -> Result<Json<History>, ApiError> {
+    // Pages per client address, as the socket's history frames are per connection.
+    state
+        .history_reads
+        .check(&client.ip())
+        .map_err(|wait| ApiError::rate_limited("Too many history requests; slow down.", wait))?;
     let room =
         RoomName::parse(&room).map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
     let viewer = auth::current_account(&state, &session).await?;

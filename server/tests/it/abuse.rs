@@ -311,6 +311,25 @@ async fn history_requests_are_rate_limited_per_connection() {
     assert!(refused["retry_after_ms"].as_u64().unwrap() > 100);
 }
 
+#[tokio::test]
+async fn history_pages_over_http_are_rate_limited_per_address() {
+    let server = TestServer::start_with(|c| {
+        c.limits.history_rate = 0.5;
+        c.limits.history_burst = 3;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let url = server.http("/api/rooms/hall/messages");
+    for _ in 0..3 {
+        assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    }
+    let refused = client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "2");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+}
+
 /// Resident memory of a process, from /proc.
 fn rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
