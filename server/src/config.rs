@@ -10,6 +10,7 @@
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |
 //! | `SECURE_COOKIES` | off | `1`/`true`: session cookie only over https |
 //! | `REDIS_URL` | unset | use the Redis channel layer (several processes share rooms) |
+//! | `REDIS_PREFIX` | `chat` | starts every Redis key and channel: deployments sharing a Redis need different ones |
 //! | `FLOOD_RATE` | 5 | messages (and edits, deletes, PMs) per second per person |
 //! | `FLOOD_BURST` | 10 | messages a person may send at once before `FLOOD_RATE` applies |
 //! | `ADMIN_PASSWORD` | unset | `server create-admin <name>` takes the password from here instead of asking |
@@ -33,6 +34,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `None`: the in-memory channel layer.
     pub redis_url: Option<String>,
+    /// Starts every Redis key and channel name (`REDIS_PREFIX`).
+    pub redis_prefix: String,
     /// Messages per second per person, and the burst allowed (`FLOOD_RATE`, `FLOOD_BURST`).
     pub flood: Limit,
     pub limits: Limits,
@@ -208,6 +211,7 @@ impl Config {
             }
         };
         let redis_url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
+        let redis_prefix = redis_prefix()?;
         let flood = Limit {
             rate: positive_number("FLOOD_RATE", Limit::MESSAGES.rate)?,
             burst: positive_number("FLOOD_BURST", Limit::MESSAGES.burst)?,
@@ -219,9 +223,31 @@ impl Config {
             database_url,
             secure_cookies,
             redis_url,
+            redis_prefix,
             flood,
             limits: Limits::from_env()?,
         })
+    }
+}
+
+/// `REDIS_PREFIX`: letters, digits, `_`, `-`, `.` or `:`, 1 to 64 of them.
+/// Pub/sub channels ignore Redis's database number, so a prefix is the one
+/// way two deployments on one Redis stay apart.
+fn redis_prefix() -> Result<String, ConfigError> {
+    let prefix = match std::env::var("REDIS_PREFIX") {
+        Ok(p) if !p.is_empty() => p,
+        _ => return Ok("chat".to_owned()),
+    };
+    let fits = prefix.len() <= 64
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
+    if fits {
+        Ok(prefix)
+    } else {
+        Err(ConfigError(format!(
+            "REDIS_PREFIX: {prefix:?} must be 1 to 64 letters, digits, _, -, . or :"
+        )))
     }
 }
 

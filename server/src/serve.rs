@@ -183,11 +183,11 @@ async fn backends(config: &Config) -> io::Result<(Arc<dyn ChannelLayer>, Arc<dyn
         ));
     };
     let layer: Arc<dyn ChannelLayer> = Arc::new(
-        RedisLayer::connect(url, config.channel_capacity)
+        RedisLayer::connect(url, &config.redis_prefix, config.channel_capacity)
             .await
             .map_err(io::Error::other)?,
     );
-    let presence = RedisPresence::connect(url, layer.clone())
+    let presence = RedisPresence::connect(url, &config.redis_prefix, layer.clone())
         .await
         .map_err(io::Error::other)?;
     Ok((layer, Arc::new(presence)))

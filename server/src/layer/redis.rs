@@ -88,15 +88,17 @@ pub(crate) async fn connection_manager(
 
 impl RedisLayer {
     /// Connects to Redis (failing if it cannot) and starts the subscriber task.
-    pub async fn connect(url: &str, capacity: usize) -> Result<Self, LayerError> {
+    /// Connects; every topic starts with `prefix` (`REDIS_PREFIX`), so
+    /// deployments with different prefixes share nothing on one Redis.
+    pub async fn connect(url: &str, prefix: &str, capacity: usize) -> Result<Self, LayerError> {
         let client = redis::Client::open(url).map_err(redis_error)?;
         let publisher = connection_manager(client.clone())
             .await
             .map_err(redis_error)?;
         let process = format!("p{:016x}", rand_u64());
         let inner = Arc::new(Inner {
-            namespace: "chat".to_owned(),
-            group_prefix: "chat:g:".to_owned(),
+            namespace: prefix.to_owned(),
+            group_prefix: format!("{prefix}:g:"),
             registry: Registry::new(process.clone(), capacity),
             process,
             publisher,

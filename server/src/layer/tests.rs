@@ -178,7 +178,7 @@ async fn memory() -> (Box<dyn ChannelLayer>, ()) {
 
 async fn redis() -> (Box<dyn ChannelLayer>, crate::testing::RedisServer) {
     let server = crate::testing::RedisServer::start();
-    let layer = RedisLayer::connect(&server.url(), 2).await.unwrap();
+    let layer = RedisLayer::connect(&server.url(), "chat", 2).await.unwrap();
     (Box::new(layer), server)
 }
 
@@ -190,8 +190,8 @@ layer_tests!(over_redis, redis());
 #[tokio::test]
 async fn redis_groups_span_processes() {
     let server = crate::testing::RedisServer::start();
-    let one = RedisLayer::connect(&server.url(), 8).await.unwrap();
-    let two = RedisLayer::connect(&server.url(), 8).await.unwrap();
+    let one = RedisLayer::connect(&server.url(), "chat", 8).await.unwrap();
+    let two = RedisLayer::connect(&server.url(), "chat", 8).await.unwrap();
     let mut here = one.new_channel().await.unwrap();
     let mut there = two.new_channel().await.unwrap();
     one.group_add(&group("shared"), here.name()).await.unwrap();
@@ -226,8 +226,12 @@ async fn redis_groups_span_processes() {
 #[tokio::test]
 async fn redis_loss_degrades_then_recovers() {
     let mut server = crate::testing::RedisServer::start();
-    let one = RedisLayer::connect(&server.url(), 64).await.unwrap();
-    let two = RedisLayer::connect(&server.url(), 64).await.unwrap();
+    let one = RedisLayer::connect(&server.url(), "chat", 64)
+        .await
+        .unwrap();
+    let two = RedisLayer::connect(&server.url(), "chat", 64)
+        .await
+        .unwrap();
     let mut here = one.new_channel().await.unwrap();
     let mut there = two.new_channel().await.unwrap();
     one.group_add(&group("r"), here.name()).await.unwrap();

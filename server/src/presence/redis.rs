@@ -1,5 +1,7 @@
 //! Presence shared by every process on one Redis.
 //!
+//! Every key starts with `REDIS_PREFIX` (`chat` below, the default).
+//!
 //! - `chat:presence:<room>` is a hash of `<user>|<process>` → open
 //!   connections. Joins and leaves are Lua scripts, so "first connection of
 //!   this person anywhere" and "last one" are decided atomically across
@@ -35,8 +37,6 @@ use std::{
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How long a process counts as alive after its last heartbeat.
 pub const ALIVE_FOR: Duration = Duration::from_secs(6);
-
-const NS: &str = "chat";
 
 const TOTAL_FOR_USER: &str = r"
 local prefix = ARGV[1] .. '|'
@@ -88,6 +88,8 @@ pub struct RedisPresence {
 }
 
 struct Inner {
+    /// Every key starts with this (`REDIS_PREFIX`).
+    ns: String,
     process: String,
     conn: ConnectionManager,
     local: MemoryPresence,
@@ -98,32 +100,17 @@ struct Inner {
     recount: Script,
 }
 
-/// Rooms by how many people are in them (a sorted set).
-fn online_key() -> String {
-    format!("{NS}:online")
-}
-
-fn presence_key(room: &RoomName) -> String {
-    format!("{NS}:presence:{room}")
-}
-
-fn rooms_of_key(process: &str) -> String {
-    format!("{NS}:rooms-of:{process}")
-}
-
-fn alive_key(process: &str) -> String {
-    format!("{NS}:alive:{process}")
-}
-
 impl RedisPresence {
     /// Connects, and starts the heartbeat; `layer` carries the `user_leave`
     /// announcements for people of dead processes.
     pub async fn connect(
         url: &str,
+        prefix: &str,
         layer: Arc<dyn ChannelLayer>,
     ) -> Result<Self, redis::RedisError> {
         let conn = connection_manager(redis::Client::open(url)?).await?;
         let inner = Arc::new(Inner {
+            ns: prefix.to_owned(),
             process: format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0),
             conn,
             local: MemoryPresence::default(),
@@ -162,6 +149,27 @@ async fn heartbeat(inner: Weak<Inner>) {
 }
 
 impl Inner {
+    /// Rooms by how many people are in them (a sorted set).
+    fn online_key(&self) -> String {
+        format!("{}:online", self.ns)
+    }
+
+    fn presence_key(&self, room: &RoomName) -> String {
+        format!("{}:presence:{room}", self.ns)
+    }
+
+    fn rooms_of_key(&self, process: &str) -> String {
+        format!("{}:rooms-of:{process}", self.ns)
+    }
+
+    fn alive_key(&self, process: &str) -> String {
+        format!("{}:alive:{process}", self.ns)
+    }
+
+    fn processes_key(&self) -> String {
+        format!("{}:processes", self.ns)
+    }
+
     /// Says this process is alive, restores its entries if Redis lost them,
     /// and clears out dead processes.
     async fn heartbeat(&self) {
@@ -173,40 +181,44 @@ impl Inner {
     async fn try_heartbeat(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
         let previous: Option<String> = redis::cmd("SET")
-            .arg(alive_key(&self.process))
+            .arg(self.alive_key(&self.process))
             .arg(1)
             .arg("EX")
             .arg(ALIVE_FOR.as_secs())
             .arg("GET")
             .query_async(&mut conn)
             .await?;
-        let _: () = conn.sadd(format!("{NS}:processes"), &self.process).await?;
+        let _: () = conn.sadd(self.processes_key(), &self.process).await?;
         if previous.is_none() {
             // First beat, or Redis restarted empty: write our entries (back).
             for (room, user, n) in self.local.snapshot() {
                 let _: () = conn
-                    .hset(presence_key(&room), format!("{user}|{}", self.process), n)
+                    .hset(
+                        self.presence_key(&room),
+                        format!("{user}|{}", self.process),
+                        n,
+                    )
                     .await?;
                 let _: () = conn
-                    .sadd(rooms_of_key(&self.process), room.as_str())
+                    .sadd(self.rooms_of_key(&self.process), room.as_str())
                     .await?;
                 let _: () = self
                     .recount
-                    .key(presence_key(&room))
-                    .key(online_key())
+                    .key(self.presence_key(&room))
+                    .key(self.online_key())
                     .arg(room.as_str())
                     .invoke_async(&mut conn)
                     .await?;
             }
         }
-        let processes: Vec<String> = conn.smembers(format!("{NS}:processes")).await?;
+        let processes: Vec<String> = conn.smembers(self.processes_key()).await?;
         for dead in processes {
-            if dead == self.process || conn.exists(alive_key(&dead)).await? {
+            if dead == self.process || conn.exists(self.alive_key(&dead)).await? {
                 continue;
             }
             // One process reaps each dead one.
             let claimed: bool = redis::cmd("SET")
-                .arg(format!("{NS}:reaping:{dead}"))
+                .arg(format!("{}:reaping:{dead}", self.ns))
                 .arg(&self.process)
                 .arg("NX")
                 .arg("EX")
@@ -222,12 +234,12 @@ impl Inner {
     }
 
     async fn reap(&self, conn: &mut ConnectionManager, dead: &str) -> redis::RedisResult<()> {
-        let rooms: Vec<String> = conn.smembers(rooms_of_key(dead)).await?;
+        let rooms: Vec<String> = conn.smembers(self.rooms_of_key(dead)).await?;
         for room in rooms.iter().filter_map(|r| RoomName::parse(r).ok()) {
             let left: Vec<String> = self
                 .reap
-                .key(presence_key(&room))
-                .key(online_key())
+                .key(self.presence_key(&room))
+                .key(self.online_key())
                 .arg(dead)
                 .arg(room.as_str())
                 .invoke_async(conn)
@@ -241,17 +253,17 @@ impl Inner {
                     .await;
             }
         }
-        let _: () = conn.del(rooms_of_key(dead)).await?;
-        let _: () = conn.srem(format!("{NS}:processes"), dead).await?;
+        let _: () = conn.del(self.rooms_of_key(dead)).await?;
+        let _: () = conn.srem(self.processes_key(), dead).await?;
         Ok(())
     }
 
     /// Runs a join or leave script; the person's connections across all processes.
     async fn total(&self, script: &Script, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
         script
-            .key(presence_key(room))
-            .key(rooms_of_key(&self.process))
-            .key(online_key())
+            .key(self.presence_key(room))
+            .key(self.rooms_of_key(&self.process))
+            .key(self.online_key())
             .arg(user)
             .arg(&self.process)
             .arg(room.as_str())
@@ -287,8 +299,12 @@ impl Presence for RedisPresence {
     }
 
     async fn users(&self, room: &RoomName) -> Vec<String> {
-        let fields: redis::RedisResult<Vec<String>> =
-            self.inner.conn.clone().hkeys(presence_key(room)).await;
+        let fields: redis::RedisResult<Vec<String>> = self
+            .inner
+            .conn
+            .clone()
+            .hkeys(self.inner.presence_key(room))
+            .await;
         match fields {
             Ok(fields) => fields
                 .iter()
@@ -306,7 +322,7 @@ impl Presence for RedisPresence {
             .inner
             .conn
             .clone()
-            .zrevrange_withscores(online_key(), 0, stop)
+            .zrevrange_withscores(self.inner.online_key(), 0, stop)
             .await;
         match top {
             Ok(top) => top
@@ -323,7 +339,7 @@ impl Presence for RedisPresence {
         }
         let names: Vec<&str> = rooms.iter().map(RoomName::as_str).collect();
         let scores: redis::RedisResult<Vec<Option<f64>>> = redis::cmd("ZMSCORE")
-            .arg(online_key())
+            .arg(self.inner.online_key())
             .arg(&names)
             .query_async(&mut self.inner.conn.clone())
             .await;
@@ -351,10 +367,12 @@ mod tests {
     async fn two_processes_share_one_view_and_tabs_across_them_are_one_person() {
         let redis = RedisServer::start();
         let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
-        let one = RedisPresence::connect(&redis.url(), layer.clone())
+        let one = RedisPresence::connect(&redis.url(), "chat", layer.clone())
             .await
             .unwrap();
-        let two = RedisPresence::connect(&redis.url(), layer).await.unwrap();
+        let two = RedisPresence::connect(&redis.url(), "chat", layer)
+            .await
+            .unwrap();
         let r = room("hall");
         assert!(one.join(&r, "alice").await);
         assert!(!two.join(&r, "alice").await, "second tab, other process");
@@ -376,16 +394,18 @@ mod tests {
     async fn a_dead_process_has_its_people_leave() {
         let redis = RedisServer::start();
         let layer: Arc<dyn ChannelLayer> =
-            Arc::new(RedisLayer::connect(&redis.url(), 8).await.unwrap());
+            Arc::new(RedisLayer::connect(&redis.url(), "chat", 8).await.unwrap());
         let mut watcher = layer.new_channel().await.unwrap();
         layer
             .group_add(&groups::room(&room("hall")), watcher.name())
             .await
             .unwrap();
-        let survivor = RedisPresence::connect(&redis.url(), layer.clone())
+        let survivor = RedisPresence::connect(&redis.url(), "chat", layer.clone())
             .await
             .unwrap();
-        let doomed = RedisPresence::connect(&redis.url(), layer).await.unwrap();
+        let doomed = RedisPresence::connect(&redis.url(), "chat", layer)
+            .await
+            .unwrap();
         let r = room("hall");
         survivor.join(&r, "alice").await;
         doomed.join(&r, "bob").await;
@@ -405,7 +425,9 @@ mod tests {
     async fn entries_come_back_after_redis_restarts_empty() {
         let mut redis = RedisServer::start();
         let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
-        let p = RedisPresence::connect(&redis.url(), layer).await.unwrap();
+        let p = RedisPresence::connect(&redis.url(), "chat", layer)
+            .await
+            .unwrap();
         p.join(&room("r"), "alice").await;
         redis.restart();
         let deadline = tokio::time::Instant::now() + HEARTBEAT * 4;

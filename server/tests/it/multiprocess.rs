@@ -15,17 +15,27 @@ struct Cluster {
 
 async fn cluster(n: usize) -> Cluster {
     let redis = RedisServer::start();
+    let processes = processes(n, &redis, &[]).await;
+    Cluster {
+        redis,
+        processes: processes.0,
+        _data: processes.1,
+    }
+}
+
+/// `n` processes over one database of their own and `redis`.
+async fn processes(
+    n: usize,
+    redis: &RedisServer,
+    env: &[(&str, &str)],
+) -> (Vec<ServerProcess>, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/chat.db", data.path().display());
     let mut processes = Vec::new();
     for _ in 0..n {
-        processes.push(ServerProcess::start(&db, &redis.url()).await);
+        processes.push(ServerProcess::start_with(&db, &redis.url(), env).await);
     }
-    Cluster {
-        redis,
-        processes,
-        _data: data,
-    }
+    (processes, data)
 }
 
 impl Cluster {
@@ -223,4 +233,46 @@ async fn edits_reactions_deletes_and_disabling_cross_processes() {
         .status();
     assert_eq!(status, 204);
     assert_eq!(b.expect("session_ended").await["type"], "session_ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deployments_with_different_prefixes_share_nothing_on_one_redis() {
+    let redis = RedisServer::start();
+    let (one, _one_data) = processes(2, &redis, &[("REDIS_PREFIX", "one")]).await;
+    let (two, _two_data) = processes(2, &redis, &[("REDIS_PREFIX", "two")]).await;
+    // The same names on both: only the prefix keeps them apart.
+    let (alice1, bob1) = (one[0].user("alice").await, one[1].user("bob").await);
+    let (alice2, bob2) = (two[0].user("alice").await, two[1].user("bob").await);
+    let mut a1 = one[0].join_as(&alice1, "hall").await;
+    let mut b1 = one[1].join_as(&bob1, "hall").await;
+    let mut a2 = two[0].join_as(&alice2, "hall").await;
+    assert_eq!(
+        a2.users["users"],
+        json!(["alice"]),
+        "deployment two sees only its own"
+    );
+    let mut b2 = two[1].join_as(&bob2, "hall").await;
+    assert_eq!(b1.users["users"], json!(["alice", "bob"]));
+
+    // Within a deployment, across its processes: messages and PMs arrive.
+    a1.say("one says hi").await;
+    assert_eq!(b1.expect("chat_message").await["message"], "one says hi");
+    a1.say("/pm bob psst").await;
+    assert_eq!(b1.expect("private_message").await["message"], "psst");
+    // The other deployment hears none of it: not the message, not the PM,
+    // not the joins.
+    a2.say("two says hi").await;
+    assert_eq!(b2.expect("chat_message").await["message"], "two says hi");
+    assert_eq!(b2.history["messages"], json!([]));
+    b2.assert_silent().await;
+    assert_eq!(a1.expect("chat_message").await["message"], "one says hi");
+    a1.expect("private_message_delivered").await;
+    a1.assert_silent().await;
+    let rooms: serde_json::Value = reqwest::get(two[0].http("/api/rooms"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rooms[0]["online"], 2, "two's own count: {rooms}");
 }
