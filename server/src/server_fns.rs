@@ -1,7 +1,8 @@
 //! The app's server functions, answered from the server's state: the room
 //! list, who may enter a room, and the admin page's lists. The viewer's
 //! rights are read from the database each time, so making someone an admin
-//! (or no longer one) counts at once.
+//! (or no longer one) counts at once. Failures are logged and answered
+//! with a generic sentence ([`quiet`]).
 
 use crate::{AppState, chat::moderation};
 use app::{
@@ -14,15 +15,18 @@ use app::{
     },
 };
 
+/// A failure as the page hears of it: the detail goes to the log, the
+/// page gets a sentence (never a database's error text).
+fn quiet(e: impl std::fmt::Display) -> String {
+    tracing::error!("server function: {e}");
+    "Something went wrong on our side; try again in a moment.".to_owned()
+}
+
 impl AppState {
     /// Whether `viewer` is an admin now (and not disabled).
     pub async fn is_admin(&self, viewer: Option<&str>) -> Result<bool, String> {
         let Some(name) = viewer else { return Ok(false) };
-        let record = self
-            .storage
-            .active_user(name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let record = self.storage.active_user(name).await.map_err(quiet)?;
         Ok(record.is_some_and(|r| r.is_admin))
     }
 }
@@ -31,11 +35,7 @@ impl Backend for AppState {
     fn me(&self, viewer: String) -> Answer<Option<Me>> {
         let state = self.clone();
         Box::pin(async move {
-            let record = state
-                .storage
-                .active_user(&viewer)
-                .await
-                .map_err(|e| e.to_string())?;
+            let record = state.storage.active_user(&viewer).await.map_err(quiet)?;
             Ok(record.map(|r| Me {
                 username: r.username,
                 is_admin: r.is_admin,
@@ -47,14 +47,14 @@ impl Backend for AppState {
         let state = self.clone();
         Box::pin(async move {
             let admin = state.is_admin(viewer.as_deref()).await?;
-            state.room_summaries(admin).await.map_err(|e| e.to_string())
+            state.room_summaries(admin).await.map_err(quiet)
         })
     }
 
     fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<bool> {
         let state = self.clone();
         Box::pin(async move {
-            let admin_only = match state.storage.room(&room).await.map_err(|e| e.to_string())? {
+            let admin_only = match state.storage.room(&room).await.map_err(quiet)? {
                 Some(record) => record.admin_only,
                 None => false,
             };
@@ -68,10 +68,7 @@ impl Backend for AppState {
             if !state.is_admin(viewer.as_deref()).await? {
                 return Ok(None);
             }
-            moderation::overview(&state)
-                .await
-                .map(Some)
-                .map_err(|e| e.to_string())
+            moderation::overview(&state).await.map(Some).map_err(quiet)
         })
     }
 }

@@ -64,10 +64,13 @@ pub async fn messages(
     let room =
         RoomName::parse(&room).map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
     let viewer = auth::current_account(&state, &session).await?;
-    if let Ok(Some(record)) = state.storage.room(&room).await
-        && record.admin_only
-        && !viewer.is_some_and(|u| u.is_admin)
-    {
+    // Fails closed: if the room cannot be read, neither can its history.
+    let record = state
+        .storage
+        .room(&room)
+        .await
+        .map_err(|e| ApiError::from(e).saying("History cannot be read right now."))?;
+    if record.is_some_and(|r| r.admin_only) && !viewer.is_some_and(|u| u.is_admin) {
         return Err(ApiError::forbidden(
             "admin_only",
             format!("{room} is for admins only."),
