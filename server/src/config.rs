@@ -10,6 +10,7 @@
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |
 //! | `SECURE_COOKIES` | off | `1`/`true`: session cookie only over https |
 //! | `REDIS_URL` | unset | use the Redis channel layer (several processes share rooms) |
+//! | `METRICS_TOKEN` | unset | `/metrics` only with `Authorization: Bearer <token>` (404 otherwise) |
 //! | `REDIS_PREFIX` | `chat` | starts every Redis key and channel: deployments sharing a Redis need different ones |
 //! | `FLOOD_RATE` | 5 | messages (and edits, deletes, PMs) per second per person |
 //! | `FLOOD_BURST` | 10 | messages a person may send at once before `FLOOD_RATE` applies |
@@ -36,6 +37,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Starts every Redis key and channel name (`REDIS_PREFIX`).
     pub redis_prefix: String,
+    /// `METRICS_TOKEN`: `/metrics` only with this bearer token.
+    pub metrics_token: Option<String>,
     /// Messages per second per person, and the burst allowed (`FLOOD_RATE`, `FLOOD_BURST`).
     pub flood: Limit,
     pub limits: Limits,
@@ -224,6 +227,9 @@ impl Config {
             secure_cookies,
             redis_url,
             redis_prefix,
+            metrics_token: std::env::var("METRICS_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
             flood,
             limits: Limits::from_env()?,
         })

@@ -74,6 +74,8 @@ pub struct AppState {
     /// History pages over HTTP per client address (`HISTORY_RATE`).
     pub history_reads: Arc<throttle::Throttle<std::net::IpAddr>>,
     pub limits: Arc<config::Limits>,
+    /// `METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token.
+    pub metrics_token: Option<Arc<str>>,
     pub flood: Arc<flood::FloodControl>,
     pub metrics: Arc<metrics::Metrics>,
     /// Turns true when the server begins shutting down: sockets close with 1012.

@@ -15,7 +15,28 @@ pub struct Metrics {
     pub storage_batches: AtomicU64,
 }
 
-pub async fn render(axum::extract::State(state): axum::extract::State<AppState>) -> String {
+/// `/metrics`. With `METRICS_TOKEN` set, only for `Authorization: Bearer
+/// <token>` (compared in constant time); anyone else gets 404, as if
+/// there were nothing here.
+pub async fn render(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<String, axum::http::StatusCode> {
+    if let Some(token) = &state.metrics_token {
+        use subtle::ConstantTimeEq;
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            return Err(axum::http::StatusCode::NOT_FOUND);
+        }
+    }
+    Ok(text(&state))
+}
+
+fn text(state: &AppState) -> String {
     let m = &state.metrics;
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: String| {

@@ -72,6 +72,7 @@ pub async fn serve(
             limits.history_burst,
         )),
         limits: limits.clone(),
+        metrics_token: config.metrics_token.as_deref().map(Arc::from),
         flood: Arc::new(flood::FloodControl::new(config.flood)),
         metrics: metrics.clone(),
         shutdown: stop_rx,

@@ -240,3 +240,27 @@ async fn metrics_count_connections_and_stored_messages() {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn with_a_metrics_token_only_its_bearer_reads_metrics() {
+    let server = TestServer::start_with(|c| c.metrics_token = Some("s3cret-token".into())).await;
+    assert_eq!(server.page("/metrics", None).await.0, 404);
+    let client = reqwest::Client::new();
+    let with = |auth: &'static str| {
+        client
+            .get(server.http("/metrics"))
+            .header("authorization", auth)
+            .send()
+    };
+    assert_eq!(with("Bearer wrong-token").await.unwrap().status(), 404);
+    assert_eq!(with("s3cret-token").await.unwrap().status(), 404);
+    let allowed = with("Bearer s3cret-token").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert!(
+        allowed
+            .text()
+            .await
+            .unwrap()
+            .contains("chat_websocket_connections 0")
+    );
+}
