@@ -92,10 +92,12 @@ impl AuthError {
     pub fn message(self) -> &'static str {
         match self {
             Self::InvalidUsername => {
-                "Usernames are 3 to 32 letters, digits, _, - or . (no spaces)."
+                "Usernames are 3 to 32 letters, digits, _, - or . (no spaces or blank characters), with at least one letter or digit."
             }
             Self::WeakPassword => "Passwords need at least 8 characters (and at most 256).",
-            Self::UsernameTaken => "That username is taken. Pick another one.",
+            Self::UsernameTaken => {
+                "That username is taken, or looks like one that is (the same letters in another case, width or alphabet). Pick another one."
+            }
             Self::InvalidCredentials => "Wrong username or password.",
             Self::TooManyAttempts => "Too many failed attempts. Wait a few minutes and try again.",
             Self::NotAuthenticated => "Log in first.",

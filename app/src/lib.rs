@@ -83,6 +83,8 @@ impl CurrentUser {
 
 /// The HTML document around the app, for server-side rendering.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_csp(&options);
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
@@ -101,6 +103,38 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The Content-Security-Policy of a page: scripts only from us or inline
+/// with this response's `nonce` (Leptos puts it on its hydration and
+/// resource scripts), WebAssembly allowed, styles, images and connections
+/// (the WebSocket included) only from us, no plugins, and no framing by
+/// anyone. `live_reload_port`: `cargo leptos watch`'s reload socket.
+pub fn page_csp(nonce: &str, live_reload_port: Option<u32>) -> String {
+    let reload = live_reload_port
+        .map(|port| format!(" ws://*:{port}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Sends the page's CSP with the nonce Leptos made for this response.
+#[cfg(feature = "ssr")]
+fn set_page_csp(options: &LeptosOptions) {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    let watching = std::env::var_os("LEPTOS_WATCH").is_some();
+    let csp = page_csp(&nonce.to_string(), watching.then_some(options.reload_port));
+    if let Ok(value) = http::HeaderValue::from_str(&csp) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -2,6 +2,13 @@
 //! newtypes so that everything downstream can trust them. The same rules run
 //! in the browser (to explain a bad name before navigating) and on the server
 //! (to refuse it at the WebSocket upgrade).
+//!
+//! Names must look like what they are: each has a visible letter or digit,
+//! none has a blank Hangul filler, and on the server each has a
+//! [lookalike key](Username::lookalike_key) (Unicode TR39's confusable
+//! skeleton after NFKC and case folding) that storage keeps unique, so
+//! `аlice` (Cyrillic а), `ＡＬＩＣＥ` and `Alice` cannot sit beside `alice`.
+//! The key's tables (tens of KB) are compiled into the server only.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -23,6 +30,8 @@ pub enum RoomNameError {
     TooLong,
     InvalidChar(char),
     DotsOnly,
+    /// No visible letter or digit (only `_`, `-`, `.`).
+    NoLetters,
 }
 
 impl fmt::Display for RoomNameError {
@@ -42,6 +51,7 @@ impl fmt::Display for RoomNameError {
                 "Room names cannot contain {c:?}: use letters, digits, _, - or ."
             ),
             Self::DotsOnly => write!(f, "A room name needs more than dots."),
+            Self::NoLetters => write!(f, "A room name needs a letter or a digit."),
         }
     }
 }
@@ -62,6 +72,9 @@ impl RoomName {
         if raw == "." || raw == ".." {
             return Err(RoomNameError::DotsOnly);
         }
+        if !has_letters(raw) {
+            return Err(RoomNameError::NoLetters);
+        }
         Ok(Self(raw.to_owned()))
     }
 
@@ -81,7 +94,31 @@ impl RoomName {
 }
 
 fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '_' | '-' | '.')
+    (c.is_alphanumeric() && !FILLERS.contains(&c)) || matches!(c, '_' | '-' | '.')
+}
+
+/// The letters that render as nothing: Hangul fillers. They are the only
+/// default-ignorable code points Unicode counts as letters (the server's
+/// tests check this against `unicode-security`'s tables); every other
+/// invisible character is not alphanumeric and so never passes
+/// [`is_name_char`] anyway.
+pub const FILLERS: [char; 4] = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}'];
+
+/// At least one visible letter or digit, so a name is never blank.
+fn has_letters(raw: &str) -> bool {
+    raw.chars().any(|c| c.is_alphanumeric() && !FILLERS.contains(&c))
+}
+
+/// Two names with the same key look alike: NFKC (`ａ` is `a`), case
+/// folding (`A` is `a`, `ß` is `ss`), then Unicode TR39's confusable
+/// skeleton (Cyrillic `а` is `a`, `1` and `I` are `l`), folded again
+/// because some skeletons are capitals.
+#[cfg(feature = "ssr")]
+pub fn lookalike_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded = caseless::default_case_fold_str(&name.nfkc().collect::<String>());
+    let skeleton: String = unicode_security::skeleton(&folded).collect();
+    caseless::default_case_fold_str(&skeleton)
 }
 
 /// Percent-encodes everything but ASCII letters, digits and `-_.~` (RFC 3986
@@ -128,7 +165,8 @@ pub const USERNAME_MIN_CHARS: usize = 3;
 pub const USERNAME_MAX_CHARS: usize = 32;
 
 /// A username: 3–32 letters, digits, `_`, `-` or `.` (Unicode letters
-/// allowed, no spaces). Stored and compared exactly as typed.
+/// allowed, no spaces or fillers), at least one of them a letter or digit.
+/// Stored and shown exactly as typed; unique by its lookalike key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
@@ -138,6 +176,8 @@ pub struct Username(String);
 pub enum UsernameError {
     Length,
     InvalidChar(char),
+    /// No visible letter or digit (only `_`, `-`, `.`).
+    NoLetters,
 }
 
 impl fmt::Display for UsernameError {
@@ -155,6 +195,7 @@ impl fmt::Display for UsernameError {
                 f,
                 "Usernames cannot contain {c:?}: use letters, digits, _, - or ."
             ),
+            Self::NoLetters => write!(f, "A username needs a letter or a digit."),
         }
     }
 }
@@ -170,7 +211,27 @@ impl Username {
         if let Some(c) = raw.chars().find(|c| !is_name_char(*c)) {
             return Err(UsernameError::InvalidChar(c));
         }
+        if !has_letters(raw) {
+            return Err(UsernameError::NoLetters);
+        }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// A name as an account may already have it: the rules before letters
+    /// were required and fillers refused, so every account made under them
+    /// can still log in. Only for looking up existing accounts.
+    pub fn parse_existing(raw: &str) -> Result<Self, UsernameError> {
+        let chars = raw.chars().count();
+        if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&chars) {
+            return Err(UsernameError::Length);
+        }
+        match raw
+            .chars()
+            .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            Some(c) => Err(UsernameError::InvalidChar(c)),
+            None => Ok(Self(raw.to_owned())),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -229,6 +290,11 @@ mod tests {
         assert_eq!(RoomName::parse("a/b"), Err(RoomNameError::InvalidChar('/')));
         assert_eq!(RoomName::parse(".."), Err(RoomNameError::DotsOnly));
         assert!(RoomName::parse("a%20b").is_err());
+        assert_eq!(RoomName::parse("_-_"), Err(RoomNameError::NoLetters));
+        assert_eq!(
+            RoomName::parse("\u{3164}\u{3164}"),
+            Err(RoomNameError::InvalidChar('\u{3164}'))
+        );
     }
 
     #[test]
@@ -262,6 +328,24 @@ mod tests {
             Username::parse("bob@x"),
             Err(UsernameError::InvalidChar('@'))
         );
+        assert_eq!(Username::parse("___"), Err(UsernameError::NoLetters));
+        assert_eq!(
+            Username::parse("\u{3164}\u{3164}\u{3164}"),
+            Err(UsernameError::InvalidChar('\u{3164}'))
+        );
+        // A blank-looking name made before the rule can still log in.
+        assert!(Username::parse_existing("___").is_ok());
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn lookalikes_share_a_key() {
+        let key = lookalike_key("alevukqc");
+        for twin in ["Alevukqc", "\u{430}levukqc", "ａｌｅｖｕｋｑｃ", "ALEVUKQC"] {
+            assert_eq!(lookalike_key(twin), key, "{twin}");
+        }
+        assert_eq!(lookalike_key("g\u{435}neral"), lookalike_key("general"));
+        assert_ne!(lookalike_key("alice"), lookalike_key("alicia"));
     }
 
     #[test]

@@ -16,6 +16,17 @@ pub struct RoomSummary {
     pub last_message_at: Option<String>,
 }
 
+/// Whether a person may open a room page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    Open,
+    /// Admin-only, and the viewer is not an admin (HTTP 403).
+    AdminsOnly,
+    /// Not a room yet, and its name looks like this existing room's (HTTP
+    /// 409): `gеneral` with a Cyrillic е beside `general`.
+    LooksLike(RoomName),
+}
+
 /// The signed-in person, or `None` for an anonymous visitor.
 #[server]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
@@ -41,19 +52,21 @@ pub async fn list_rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
         .map_err(ServerFnError::new)
 }
 
-/// Whether this person may open the room: `false` for an admin-only room
-/// and anyone but an admin (the page answers 403 then).
+/// Whether this person may open the room; the page answers 403 for an
+/// admin-only room and 409 for a lookalike of an existing room.
 #[server]
-pub async fn may_enter(room: RoomName) -> Result<bool, ServerFnError> {
+pub async fn may_enter(room: RoomName) -> Result<Entry, ServerFnError> {
     let viewer = ssr::session_user().await?.map(|u| u.username);
-    let allowed = ssr::backend()?
+    let entry = ssr::backend()?
         .may_enter(viewer, room)
         .await
         .map_err(ServerFnError::new)?;
-    if !allowed {
-        ssr::forbidden();
+    match entry {
+        Entry::Open => {}
+        Entry::AdminsOnly => ssr::status(403),
+        Entry::LooksLike(_) => ssr::status(409),
     }
-    Ok(allowed)
+    Ok(entry)
 }
 
 /// The admin page's lists; `None` (and HTTP 403) for anyone but an admin.
@@ -91,7 +104,7 @@ pub mod ssr {
         /// The person as they are now; `None` if disabled or gone.
         fn me(&self, viewer: String) -> Answer<Option<Me>>;
         fn rooms(&self, viewer: Option<String>) -> Answer<Vec<RoomSummary>>;
-        fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<bool>;
+        fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<super::Entry>;
         /// `None` unless the viewer is an admin.
         fn admin_overview(&self, viewer: Option<String>) -> Answer<Option<AdminOverview>>;
     }
@@ -122,8 +135,16 @@ pub mod ssr {
 
     /// Answers this page with 403.
     pub fn forbidden() {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::FORBIDDEN);
+        status(403);
+    }
+
+    /// Answers this page with `code`.
+    pub fn status(code: u16) {
+        if let (Some(response), Ok(code)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::StatusCode::from_u16(code),
+        ) {
+            response.set_status(code);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | address to listen on |
 //! | `LEPTOS_SITE_ROOT` | `target/site` | built assets (relative to the working directory) |
-//! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::ws::origin`]) |
+//! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::origin`]); also the rule for cross-site POSTs |
 //! | `CHANNEL_CAPACITY` | 256 | messages queued per connection before it counts as lagging |
 //! | `DATA_DIR` | `data` | where the SQLite database lives (created if missing) |
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |

@@ -28,7 +28,9 @@ pub mod config;
 pub mod error;
 pub mod layer;
 pub mod metrics;
+pub mod origin;
 pub mod presence;
+pub mod security;
 mod serve;
 mod server_fns;
 pub mod storage;
@@ -54,7 +56,8 @@ use storage::Storage;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_sqlx_store::SqliteStore;
-use ws::{flood, origin::OriginPolicy};
+use origin::OriginPolicy;
+use ws::flood;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -102,7 +105,7 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
         .collect();
     let backend = BackendContext(Arc::new(state.clone()));
     let sessions = SessionManagerLayer::new(sessions)
-        .with_name(auth::SESSION_COOKIE)
+        .with_name(auth::session_cookie(secure_cookies))
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure_cookies)
@@ -125,6 +128,11 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::refuse_cross_site,
+        ))
+        .layer(axum::middleware::from_fn(security::security_headers))
         // A body must keep coming: one trickled a byte at a time would
         // otherwise hold a connection (and its buffer) for as long as it likes.
         .layer(RequestBodyTimeoutLayer::new(body_timeout))

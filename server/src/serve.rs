@@ -13,7 +13,8 @@ use crate::{
     router,
     storage::Storage,
     throttle::Throttle,
-    ws::{admission::Admission, flood, origin::OriginPolicy},
+    origin::OriginPolicy,
+    ws::{admission::Admission, flood},
 };
 use axum::extract::{ConnectInfo, Request};
 use hyper::{body::Incoming, server::conn::http1};

@@ -10,7 +10,7 @@ use app::{
     admin::AdminOverview,
     names::RoomName,
     server_fns::{
-        RoomSummary,
+        Entry, RoomSummary,
         ssr::{Answer, Backend},
     },
 };
@@ -51,14 +51,17 @@ impl Backend for AppState {
         })
     }
 
-    fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<bool> {
+    fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<Entry> {
         let state = self.clone();
         Box::pin(async move {
-            let admin_only = match state.storage.room(&room).await.map_err(quiet)? {
-                Some(record) => record.admin_only,
-                None => false,
-            };
-            Ok(!admin_only || state.is_admin(viewer.as_deref()).await?)
+            // Fails closed: if storage cannot answer, neither does the page.
+            Ok(match state.storage.room_like(&room).await.map_err(quiet)? {
+                Some(record) if record.name != room => Entry::LooksLike(record.name),
+                Some(record) if record.admin_only && !state.is_admin(viewer.as_deref()).await? => {
+                    Entry::AdminsOnly
+                }
+                _ => Entry::Open,
+            })
         })
     }
 

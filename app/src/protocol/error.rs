@@ -29,8 +29,11 @@ pub enum ErrorCode {
     UnknownMessage,
     /// Editing or deleting someone else's message, or after the edit window.
     Forbidden,
-    /// Not a single emoji.
+    /// Not a single emoji, or one more distinct emoji than a message may carry.
     InvalidEmoji,
+    /// The room's name looks like an existing room's (`gеneral` with a
+    /// Cyrillic е beside `general`): post in that room instead.
+    RoomNameTaken,
     /// Too many messages, edits or reactions too fast; see `retry_after_ms`.
     RateLimited,
     /// A code this build does not know (sent by a newer server): read the

@@ -20,7 +20,7 @@ mod text;
 pub use client_frame::ClientFrame;
 pub use error::{ErrorCode, FrameError};
 pub use server_event::{ChatMessage, ErrorEvent, History, Reaction, ServerEvent};
-pub use text::{Emoji, MessageText};
+pub use text::{Emoji, MessageText, REACTIONS_PER_MESSAGE};
 
 /// Longest chat message, in characters.
 pub const MESSAGE_MAX_CHARS: usize = 4_000;

@@ -88,6 +88,28 @@ fn edit_delete_react_frames_parse_and_round_trip() {
     assert!(Emoji::parse("❤️").is_ok());
 }
 
+#[cfg(feature = "ssr")]
+#[test]
+fn the_server_takes_only_real_emojis_and_visible_text() {
+    for bad in ["ИДИОТ", "\u{202E}", "👍👍", "→", "\u{200B}"] {
+        assert!(Emoji::parse(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(Emoji::parse("❤").unwrap(), Emoji::parse("❤\u{FE0F}").unwrap());
+    for blank in ["\u{200B}", " \u{3164}\u{200D} ", "\u{202E}\n"] {
+        assert_eq!(
+            MessageText::parse(blank).unwrap_err().code,
+            ErrorCode::EmptyMessage,
+            "{blank:?}"
+        );
+    }
+    assert_eq!(
+        MessageText::parse("hi\u{1B}[2J").unwrap_err().code,
+        ErrorCode::InvalidMessage
+    );
+    assert!(MessageText::parse("line one\n\tline two").is_ok());
+    assert!(MessageText::parse("שלום \u{202B}x").is_ok());
+}
+
 #[test]
 fn history_frames_parse_with_defaults() {
     assert_eq!(
@@ -251,6 +273,7 @@ fn error_codes_keep_their_wire_names() {
         (C::UnknownMessage, "unknown_message"),
         (C::Forbidden, "forbidden"),
         (C::InvalidEmoji, "invalid_emoji"),
+        (C::RoomNameTaken, "room_name_taken"),
         (C::RateLimited, "rate_limited"),
     ];
     for (code, name) in names {

@@ -144,10 +144,15 @@ pub async fn login(
     answer(result, body.from_form.then_some(("/login", creds)))
 }
 
-/// Signs out. A form post (the header's button) is redirected to `?next=`
+/// Signs out, ending the session's sockets. A form post (the header's button) is redirected to `?next=`
 /// or the lobby; API clients get 204.
-pub async fn logout(session: Session, Query(next): Query<Next>, headers: HeaderMap) -> Response {
-    if let Err(e) = auth::logout(&session).await {
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    Query(next): Query<Next>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = auth::logout(&state, &session).await {
         tracing::error!("logout failed: {e:?}");
     }
     if super::is_form(&headers) {

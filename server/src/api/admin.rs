@@ -33,6 +33,12 @@ impl From<ModerationError> for ApiError {
             ModerationError::InvalidRoom(_) => ApiError::bad_request("invalid_room", message),
             ModerationError::DisableSelf => ApiError::invalid_request(message),
             ModerationError::UnknownRoom(_) => ApiError::not_found("unknown_room", message),
+            ModerationError::RoomExists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "room_exists", message)
+            }
+            ModerationError::RoomLooksLike(..) => {
+                ApiError::new(StatusCode::CONFLICT, "room_name_taken", message)
+            }
             ModerationError::UnknownUser(_) => ApiError::not_found("unknown_user", message),
             ModerationError::UnknownMessage(..) => ApiError::not_found("unknown_message", message),
             ModerationError::Storage(e) => e.into(),

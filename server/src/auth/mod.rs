@@ -14,6 +14,10 @@ pub use password::Hasher;
 
 use crate::{
     AppState,
+    chat::{
+        self,
+        control::{self, Control},
+    },
     error::ApiError,
     storage::{Storage, StorageError},
 };
@@ -53,8 +57,17 @@ impl Guards {
     }
 }
 
-/// The cookie that carries the session id.
-pub const SESSION_COOKIE: &str = "chat_session";
+/// The cookie that carries the session id. Over HTTPS (`SECURE_COOKIES`)
+/// it is `__Host-chat_session`: browsers then take it only if it is
+/// Secure, for `/` and without a Domain, so a sibling subdomain cannot
+/// plant or overwrite it.
+pub fn session_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-chat_session"
+    } else {
+        "chat_session"
+    }
+}
 
 /// Why an account action failed: a refusal for the person, or a fault of ours.
 #[derive(Debug)]
@@ -170,8 +183,10 @@ pub async fn login(
         .check(&client)
         .map_err(|wait| AccountError::Throttled(AuthError::RateLimited, wait))?;
     // No account can have an invalid name: refused without a hash, and
-    // never remembered or logged.
-    let username = Username::parse(username).map_err(|_| AuthError::InvalidCredentials)?;
+    // never remembered or logged. Names made under older, looser rules
+    // still log in.
+    let username =
+        Username::parse_existing(username).map_err(|_| AuthError::InvalidCredentials)?;
     let attempt = guards
         .failures
         .reserve(&username, client)
@@ -217,6 +232,12 @@ pub async fn create_admin(
     let hash = Hasher::default().hash(password.to_owned()).await?;
     let done = match storage.create_user(&username, &hash).await {
         Ok(_) => "created",
+        // Taken by a lookalike, not by this very name: nothing to update.
+        Err(StorageError::UsernameTaken)
+            if storage.user_by_name(username.as_str()).await?.is_none() =>
+        {
+            return Err(AuthError::UsernameTaken.into());
+        }
         Err(StorageError::UsernameTaken) => {
             storage.set_password_hash(username.as_str(), &hash).await?;
             storage.set_disabled(username.as_str(), false).await?;
@@ -231,14 +252,41 @@ pub async fn create_admin(
     Ok(done)
 }
 
-pub async fn logout(session: &Session) -> Result<(), AccountError> {
+/// Ends the session, and with it every socket it opened, on every process.
+pub async fn logout(state: &AppState, session: &Session) -> Result<(), AccountError> {
+    let user = current_user(session).await;
+    let tag = session.get::<String>(SOCKET_TAG_KEY).await.ok().flatten();
     session.flush().await?;
+    if let (Some(user), Some(session)) = (user, tag) {
+        let inbox = chat::groups::inbox(&user.username);
+        control::signal(state.layer.as_ref(), &inbox, Control::LoggedOut { session }).await;
+    }
     Ok(())
+}
+
+/// Where a session keeps the tag its sockets are known by. Not the
+/// session id: the tag travels through Redis, the id must not.
+const SOCKET_TAG_KEY: &str = "socket_tag";
+
+/// The tag this signed-in session's sockets carry, so that logging out
+/// ends them (made on first use for sessions older than tags).
+pub async fn socket_tag(session: &Session) -> Result<String, ApiError> {
+    if let Ok(Some(tag)) = session.get::<String>(SOCKET_TAG_KEY).await {
+        return Ok(tag);
+    }
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    session.insert(SOCKET_TAG_KEY, &tag).await.map_err(|e| {
+        tracing::error!("session: {e}");
+        ApiError::unavailable("Try again in a moment.")
+    })?;
+    Ok(tag)
 }
 
 /// A new session id on every sign-in, so a planted id is worthless.
 async fn start_session(session: &Session, user: &SessionUser) -> Result<(), AccountError> {
     session.cycle_id().await?;
     session.insert(SessionUser::KEY, user).await?;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    session.insert(SOCKET_TAG_KEY, tag).await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! batch, then broadcast it) and carries out moderation ([`moderation`]).
 //! Must never import the consumer (`ws/`) or HTTP types.
 
+pub mod control;
 pub mod moderation;
 pub mod writer;
 
@@ -37,6 +38,13 @@ pub mod groups {
 /// stays stored, and clients recover it from history).
 pub async fn tell(layer: &dyn ChannelLayer, group: &GroupName, event: ServerEvent) {
     if let Err(e) = tell_reached(layer, group, event).await {
+        tracing::warn!("telling {group}: {e}");
+    }
+}
+
+/// Sends `text` as it is to everyone in `group`; a failure is logged.
+async fn tell_text(layer: &dyn ChannelLayer, group: &GroupName, text: String) {
+    if let Err(e) = layer.group_send(group, Payload::event(text)).await {
         tracing::warn!("telling {group}: {e}");
     }
 }

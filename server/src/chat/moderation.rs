@@ -7,11 +7,14 @@
 //! [`ModerationError`]s; `api/` turns them into HTTP answers. Must never
 //! import HTTP types or the consumer (`ws/`).
 
-use super::{groups, tell};
+use super::{
+    control::{self, Control},
+    groups, tell,
+};
 use crate::{
     AppState,
     layer::GroupName,
-    storage::{Storage, StorageError},
+    storage::{Created, StorageError},
 };
 use app::{
     account::SessionUser,
@@ -27,6 +30,10 @@ pub enum ModerationError {
     /// Not a room name we accept; says why.
     InvalidRoom(String),
     UnknownRoom(RoomName),
+    /// "Create room" on a room that exists: nothing was changed.
+    RoomExists(RoomName),
+    /// "Create room" with a name that looks like an existing room's.
+    RoomLooksLike(RoomName, RoomName),
     UnknownUser(String),
     /// The room has no such message, or it is deleted already.
     UnknownMessage(RoomName, u64),
@@ -46,6 +53,14 @@ impl fmt::Display for ModerationError {
         match self {
             Self::InvalidRoom(why) => f.write_str(why),
             Self::UnknownRoom(room) => write!(f, "There is no room {room}."),
+            Self::RoomExists(room) => write!(
+                f,
+                "{room} exists already; nothing was changed. Use its admin-only button to change who may enter."
+            ),
+            Self::RoomLooksLike(room, like) => write!(
+                f,
+                "{room} looks like the existing room {like}; pick a name that cannot be mistaken for it."
+            ),
             Self::UnknownUser(name) => write!(f, "There is no user named {name:?}."),
             Self::UnknownMessage(room, seq) => write!(f, "{room} has no message {seq}."),
             Self::DisableSelf => f.write_str("You cannot disable yourself."),
@@ -93,14 +108,14 @@ pub async fn perform(
 ) -> Result<(), ModerationError> {
     let (verb, target) = match action {
         AdminAction::CreateRoom { room, admin_only } => {
-            create_room(&state.storage, &room, admin_only).await?
+            create_room(state, &room, admin_only).await?
         }
         AdminAction::SetRoomAdminOnly { room, admin_only } => {
             set_room_admin_only(state, &room, admin_only).await?
         }
         AdminAction::DeleteRoom { room } => delete_room(state, &room).await?,
         AdminAction::SetAdmin { username, is_admin } => {
-            set_admin(&state.storage, username, is_admin).await?
+            set_admin(state, username, is_admin).await?
         }
         AdminAction::DisableUser { username, disabled } => {
             disable_user(state, admin, username, disabled).await?
@@ -113,12 +128,16 @@ pub async fn perform(
 }
 
 async fn create_room(
-    storage: &Storage,
+    state: &AppState,
     room: &str,
     admin_only: bool,
 ) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
-    storage.create_room(&room, admin_only).await?;
+    match state.storage.create_room(&room, admin_only).await? {
+        Created::Created => {}
+        Created::Exists => return Err(ModerationError::RoomExists(room)),
+        Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
+    }
     let verb = if admin_only {
         "created admin-only room"
     } else {
@@ -133,13 +152,15 @@ async fn set_room_admin_only(
     admin_only: bool,
 ) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
-    state.storage.create_room(&room, admin_only).await?;
+    if !state.storage.set_room_admin_only(&room, admin_only).await? {
+        return Err(ModerationError::UnknownRoom(room));
+    }
     if !admin_only {
         return Ok(("opened room to everyone", room.to_string()));
     }
-    // Everyone in it reconnects; non-admins are then refused.
-    let why = "This room is now for admins only.";
-    end_connections(state, &groups::room(&room), why).await;
+    // Every connection in it checks again, on every process: admins stay,
+    // everyone else's socket ends with `session_ended`.
+    control::signal(state.layer.as_ref(), &groups::room(&room), Control::Recheck).await;
     Ok(("marked room admin-only", room.to_string()))
 }
 
@@ -153,13 +174,17 @@ async fn delete_room(state: &AppState, room: &str) -> Result<Done, ModerationErr
 }
 
 async fn set_admin(
-    storage: &Storage,
+    state: &AppState,
     username: String,
     is_admin: bool,
 ) -> Result<Done, ModerationError> {
-    if !storage.set_admin(&username, is_admin).await? {
+    if !state.storage.set_admin(&username, is_admin).await? {
         return Err(ModerationError::UnknownUser(username));
     }
+    // Their open sockets take the new rights now, not at their next
+    // connection (and leave admin-only rooms if the rights were taken).
+    let inbox = groups::inbox(&username);
+    control::signal(state.layer.as_ref(), &inbox, Control::Recheck).await;
     let verb = if is_admin {
         "made admin"
     } else {

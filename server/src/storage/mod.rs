@@ -6,9 +6,11 @@
 //! follow. Migrations live in `server/migrations/` and run at start-up.
 //!
 //! One file per table: [`users`], [`rooms`], [`messages`] (including the
-//! group-commit batch insert), [`reactions`], [`audit`].
+//! group-commit batch insert), [`reactions`], [`audit`]; [`lookalikes`]
+//! fills in the name keys SQL cannot compute.
 
 pub mod audit;
+pub mod lookalikes;
 pub mod messages;
 pub mod reactions;
 pub mod rooms;
@@ -17,7 +19,7 @@ pub mod users;
 pub use audit::AuditEntry;
 pub use messages::{MessageMeta, NewMessage, Page};
 pub use reactions::Toggled;
-pub use rooms::RoomRecord;
+pub use rooms::{Created, RoomRecord};
 pub use users::{UserRecord, UserSummary};
 
 use sqlx::{
@@ -36,6 +38,7 @@ pub struct Storage {
 
 #[derive(Debug)]
 pub enum StorageError {
+    /// The name, or one that looks like it (same lookalike key), is taken.
     UsernameTaken,
     Database(sqlx::Error),
     Migration(sqlx::migrate::MigrateError),
@@ -76,6 +79,7 @@ impl Storage {
             .run(&storage.pool)
             .await
             .map_err(StorageError::Migration)?;
+        storage.fill_lookalike_keys().await?;
         Ok(storage)
     }
 

@@ -16,7 +16,9 @@ pub struct Toggled {
 
 impl Storage {
     /// Adds the person's reaction, or removes it if they had it; returns
-    /// who reacts with that emoji now, in the order they reacted.
+    /// who reacts with that emoji now, in the order they reacted. `None`
+    /// (nothing stored) if it would be a new emoji on a message that has
+    /// `most_emojis` distinct ones already.
     pub async fn toggle_reaction(
         &self,
         room: &RoomName,
@@ -24,7 +26,8 @@ impl Storage {
         user_id: i64,
         username: &str,
         emoji: &str,
-    ) -> Result<Toggled, StorageError> {
+        most_emojis: usize,
+    ) -> Result<Option<Toggled>, StorageError> {
         let mut tx = self.pool().begin().await?;
         let room_id: i64 = sqlx::query("SELECT id FROM rooms WHERE name = $1")
             .bind(room.as_str())
@@ -41,6 +44,10 @@ impl Storage {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // The DELETE took the write lock, so the count cannot change under us.
+        if removed == 0 && self.emoji_is_one_too_many(&mut tx, room_id, seq, emoji, most_emojis).await? {
+            return Ok(None);
+        }
         if removed == 0 {
             sqlx::query(
                 "INSERT INTO reactions (room_id, seq, user_id, username, emoji, created_at)
@@ -68,7 +75,28 @@ impl Storage {
         .map(|row| row.get(0))
         .collect();
         tx.commit().await?;
-        Ok(Toggled { users })
+        Ok(Some(Toggled { users }))
+    }
+
+    /// Whether `emoji` would be a new distinct emoji beyond `most` on the message.
+    async fn emoji_is_one_too_many(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        room_id: i64,
+        seq: u64,
+        emoji: &str,
+        most: usize,
+    ) -> Result<bool, StorageError> {
+        let (distinct, has_it): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(DISTINCT emoji), COALESCE(MAX(emoji = $3), 0)
+             FROM reactions WHERE room_id = $1 AND seq = $2",
+        )
+        .bind(room_id)
+        .bind(seq as i64)
+        .bind(emoji)
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(has_it == 0 && distinct >= i64::try_from(most).unwrap_or(i64::MAX))
     }
 
     /// Fills in `reactions` for a page of one room's messages.

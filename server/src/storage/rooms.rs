@@ -1,11 +1,21 @@
 //! The `rooms` table: every room someone has posted in (or an admin
-//! created), when it last had a
-//! message, whether it is admin-only. SQL only: never imports the layer or
+//! created), when it last had a message, whether it is admin-only, and its
+//! name's lookalike key (unique, so `#general` has no lookalike twin). SQL only: never imports the layer or
 //! the protocol's events.
 
 use super::{Storage, StorageError, now_rfc3339};
-use app::names::RoomName;
+use app::names::{RoomName, lookalike_key};
 use sqlx::{Row, sqlite::SqliteRow};
+
+/// What [`Storage::create_room`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    /// The room exists already (unchanged).
+    Exists,
+    /// Another room's name looks like it (unchanged); here is that room.
+    LooksLike(RoomName),
+}
 
 /// A room and when its last message arrived.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,18 +97,59 @@ impl Storage {
         }))
     }
 
-    /// Creates the room (or changes its admin-only mark if it exists).
-    pub async fn create_room(&self, room: &RoomName, admin_only: bool) -> Result<(), StorageError> {
-        sqlx::query(
-            "INSERT INTO rooms (name, created_at, admin_only) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO UPDATE SET admin_only = excluded.admin_only",
+    /// Creates the room unless it, or a room whose name looks like it,
+    /// exists already; an existing room is left as it is.
+    pub async fn create_room(
+        &self,
+        room: &RoomName,
+        admin_only: bool,
+    ) -> Result<Created, StorageError> {
+        let created = sqlx::query(
+            "INSERT INTO rooms (name, created_at, admin_only, name_key) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
         )
         .bind(room.as_str())
         .bind(now_rfc3339())
         .bind(i64::from(admin_only))
+        .bind(lookalike_key(room.as_str()))
         .execute(self.pool())
+        .await?
+        .rows_affected();
+        if created > 0 {
+            return Ok(Created::Created);
+        }
+        Ok(match self.room_like(room).await? {
+            Some(other) if &other.name != room => Created::LooksLike(other.name),
+            _ => Created::Exists,
+        })
+    }
+
+    /// The stored room whose name looks like `room` (it may be `room` itself).
+    pub async fn room_like(&self, room: &RoomName) -> Result<Option<RoomRecord>, StorageError> {
+        let row = sqlx::query(
+            "SELECT name, last_message_at, admin_only FROM rooms WHERE name_key = $1 OR name = $2
+             ORDER BY name = $2 DESC LIMIT 1",
+        )
+        .bind(lookalike_key(room.as_str()))
+        .bind(room.as_str())
+        .fetch_optional(self.pool())
         .await?;
-        Ok(())
+        Ok(row.as_ref().and_then(record))
+    }
+
+    /// Marks the room admin-only or open; false if there is no such room.
+    pub async fn set_room_admin_only(
+        &self,
+        room: &RoomName,
+        admin_only: bool,
+    ) -> Result<bool, StorageError> {
+        let changed = sqlx::query("UPDATE rooms SET admin_only = $1 WHERE name = $2")
+            .bind(i64::from(admin_only))
+            .bind(room.as_str())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(changed > 0)
     }
 
     /// Deletes the room with its messages and reactions; false if it did not exist.

@@ -1,8 +1,8 @@
-//! The `users` table: accounts, their password hashes, and the admin and
-//! disabled flags. SQL only: never imports the layer or the protocol's events.
+//! The `users` table: accounts, their password hashes, the admin and
+//! disabled flags, and each name's lookalike key (unique). SQL only: never imports the layer or the protocol's events.
 
 use super::{Storage, StorageError, now_rfc3339};
-use app::names::Username;
+use app::names::{Username, lookalike_key};
 use sqlx::Row;
 
 /// A stored user, with the hash to check a password against.
@@ -31,12 +31,13 @@ impl Storage {
         password_hash: &str,
     ) -> Result<UserRecord, StorageError> {
         let result = sqlx::query(
-            "INSERT INTO users (username, password_hash, is_admin, created_at)
-             VALUES ($1, $2, 0, $3) RETURNING id",
+            "INSERT INTO users (username, password_hash, is_admin, created_at, name_key)
+             VALUES ($1, $2, 0, $3, $4) RETURNING id",
         )
         .bind(username.as_str())
         .bind(password_hash)
         .bind(now_rfc3339())
+        .bind(lookalike_key(username.as_str()))
         .fetch_one(&self.pool)
         .await;
         match result {
@@ -47,6 +48,7 @@ impl Storage {
                 is_admin: false,
                 disabled: false,
             }),
+            // The name itself, or its lookalike key, is taken.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StorageError::UsernameTaken)
             }

@@ -7,7 +7,7 @@ use super::{Consumer, flood::Action, frames::Answer, refusal::Refusal};
 use crate::{chat, storage::MessageMeta};
 use app::{
     account::SessionUser,
-    protocol::{EDIT_WINDOW_SECS, Emoji, MessageText, ServerEvent},
+    protocol::{EDIT_WINDOW_SECS, Emoji, MessageText, REACTIONS_PER_MESSAGE, ServerEvent},
 };
 
 impl Consumer {
@@ -61,7 +61,14 @@ impl Consumer {
         let toggled = self
             .state
             .storage
-            .toggle_reaction(&self.room, seq, user.id, &user.username, emoji.as_str())
+            .toggle_reaction(
+                &self.room,
+                seq,
+                user.id,
+                &user.username,
+                emoji.as_str(),
+                REACTIONS_PER_MESSAGE,
+            )
             .await
             .map_err(|e| {
                 Refusal::unavailable(
@@ -69,7 +76,8 @@ impl Consumer {
                     e,
                     "Your reaction could not be saved; try again.",
                 )
-            })?;
+            })?
+            .ok_or(Refusal::TooManyReactions)?;
         self.broadcast(ServerEvent::Reaction {
             room: self.room.clone(),
             seq,
@@ -87,7 +95,9 @@ impl Consumer {
         let user = self.signed_in("Log in to change messages.")?;
         self.flood_check(Action::Message)?;
         let meta = self.live_message(seq).await?;
-        if admin_may && user.is_admin {
+        // Admin rights are read again for each use, so rights taken away a
+        // moment ago (on any process) no longer count.
+        if admin_may && user.is_admin && self.still_admin(user).await? {
             return Ok(user);
         }
         if meta.user_id != user.id {
@@ -98,6 +108,18 @@ impl Consumer {
             return Err(Refusal::TooLate);
         }
         Ok(user)
+    }
+
+    /// Whether the account is an admin (and enabled) now; fails closed.
+    async fn still_admin(&self, user: &SessionUser) -> Result<bool, Refusal> {
+        match self.state.storage.active_user(&user.username).await {
+            Ok(record) => Ok(record.is_some_and(|r| r.is_admin)),
+            Err(e) => Err(Refusal::unavailable(
+                format_args!("reading account {}", user.username),
+                e,
+                "Try again in a moment.",
+            )),
+        }
     }
 
     /// Message `seq` of this room, if it exists and is not deleted.

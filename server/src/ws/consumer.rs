@@ -13,7 +13,7 @@ use super::{
     socket::{Socket, is_too_big, refuse},
 };
 use crate::{
-    chat,
+    chat::{self, control::Control},
     layer::{Channel, ChannelClosed, ChannelName, LayerError, Payload},
 };
 use app::protocol::{ErrorCode, ServerEvent};
@@ -152,8 +152,63 @@ impl Consumer {
                     Flushed::Lagged => return socket.close(LAGGING, "lagging").await,
                 },
             }
+            if !self.controls.is_empty() {
+                match Box::pin(self.on_controls()).await {
+                    Rights::Unchanged => {}
+                    Rights::Ended(reason) => return end(&mut socket, reason).await,
+                    Rights::Unknown => return socket.close(INTERNAL, "try again").await,
+                }
+            }
             if let Some((code, why)) = self.close_after {
                 return socket.close(code, why).await;
+            }
+        }
+    }
+
+    /// Acts on the signals that arrived: a logout of our session ends us;
+    /// a recheck reads our account and room again.
+    async fn on_controls(&mut self) -> Rights {
+        let mut recheck = false;
+        for control in std::mem::take(&mut self.controls) {
+            match control {
+                Control::LoggedOut { session } if self.session_tag.as_ref() == Some(&session) => {
+                    return Rights::Ended("You logged out.");
+                }
+                Control::LoggedOut { .. } => {}
+                Control::Recheck => recheck = true,
+            }
+        }
+        if recheck {
+            self.recheck().await
+        } else {
+            Rights::Unchanged
+        }
+    }
+
+    /// Reads this person's rights and the room's admin-only mark as
+    /// storage has them now. If storage cannot say, the socket is closed
+    /// (fail closed); the client reconnects and is checked at the door.
+    async fn recheck(&mut self) -> Rights {
+        let storage = &self.state.storage;
+        if let Some(user) = &mut self.user {
+            match storage.active_user(&user.username).await {
+                Ok(Some(record)) => user.is_admin = record.is_admin,
+                Ok(None) => return Rights::Ended("Your account has been disabled by an admin."),
+                Err(e) => {
+                    tracing::error!("rechecking {}: {e}", user.username);
+                    return Rights::Unknown;
+                }
+            }
+        }
+        let admin = self.user.as_ref().is_some_and(|u| u.is_admin);
+        match storage.room(&self.room).await {
+            Ok(Some(room)) if room.admin_only && !admin => {
+                Rights::Ended("This room is now for admins only.")
+            }
+            Ok(_) => Rights::Unchanged,
+            Err(e) => {
+                tracing::error!("rechecking room {}: {e}", self.room);
+                Rights::Unknown
             }
         }
     }
@@ -252,12 +307,35 @@ impl Consumer {
             Some(seq) => self.order.accept(seq, payload.into_text()),
             None => {
                 let text = payload.into_text();
+                if let Some(control) = Control::parse(text.as_str()) {
+                    self.controls.push(control);
+                    return Release::One(None);
+                }
                 if text.as_str().starts_with(SESSION_ENDED_PREFIX) {
                     self.close_after = Some((ENDED, "ended by the server"));
                 }
                 Release::One(Some(text))
             }
         }
+    }
+}
+
+/// What a recheck found.
+enum Rights {
+    Unchanged,
+    /// This connection may no longer stay; the client is told why.
+    Ended(&'static str),
+    /// Storage could not say.
+    Unknown,
+}
+
+/// Tells this client why its connection ends, then closes it for good.
+async fn end(socket: &mut Socket, reason: &str) {
+    let event = ServerEvent::SessionEnded {
+        reason: reason.to_owned(),
+    };
+    if socket.send_event(&event).await.is_ok() {
+        socket.close(ENDED, "ended by the server").await;
     }
 }
 

@@ -5,7 +5,12 @@
 //! a [`Refusal`]. Must never import storage's SQL or a layer implementation.
 
 use super::{Consumer, close_code::POLICY, flood::Action, refusal::Refusal};
-use crate::{chat, chat::writer::Post, layer::ChannelName, storage::NewMessage};
+use crate::{
+    chat,
+    chat::writer::Post,
+    layer::ChannelName,
+    storage::{Created, NewMessage},
+};
 use app::{
     account::SessionUser,
     names::Username,
@@ -127,20 +132,25 @@ impl Consumer {
 
     /// The first message brings a room into being: at most
     /// `ROOMS_PER_HOUR` new rooms per person.
+    /// The room is stored here, before its first message, so that its
+    /// lookalike key is claimed (two lookalikes started at once: one wins).
     async fn may_start_room(&mut self, user: &SessionUser) -> Result<(), Refusal> {
-        match self.state.storage.room(&self.room).await {
-            Ok(Some(_)) => {}
-            Ok(None) => self
-                .state
+        let storage = &self.state.storage;
+        let failed = |e| {
+            Refusal::unavailable(
+                format_args!("starting room {}", self.room),
+                e,
+                "Your message could not be saved; try again.",
+            )
+        };
+        if storage.room(&self.room).await.map_err(failed)?.is_none() {
+            self.state
                 .rooms_started
                 .check(&user.id)
-                .map_err(Refusal::TooManyRooms)?,
-            Err(e) => {
-                return Err(Refusal::unavailable(
-                    format_args!("reading room {}", self.room),
-                    e,
-                    "Your message could not be saved; try again.",
-                ));
+                .map_err(Refusal::TooManyRooms)?;
+            match storage.create_room(&self.room, false).await.map_err(failed)? {
+                Created::Created | Created::Exists => {}
+                Created::LooksLike(like) => return Err(Refusal::LooksLike(like)),
             }
         }
         self.stored = true;

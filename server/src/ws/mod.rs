@@ -9,8 +9,12 @@
 //! so its client reconnects. Edits, deletes and reactions are checked
 //! (own message, 10-minute window, admins may delete any), stored, then
 //! told to the room; posting is flood-controlled per person ([`flood`]).
-//! A `session_ended` event from the layer (account disabled, room deleted
-//! or made admin-only) closes the socket with 4003.
+//! A `session_ended` event from the layer (account disabled, room deleted)
+//! closes the socket with 4003. Rights count at once: a `recheck` signal
+//! (admin rights given or taken, the room made admin-only) makes the
+//! consumer read its account and room again, and a `logged_out` signal for
+//! its session ends it; an admin's delete of another's message is checked
+//! against storage each time.
 //!
 //! What a stranger can make one socket cost is bounded ([`admission`]:
 //! sockets per process and per person; history pages and bad frames per
@@ -28,8 +32,8 @@
 //! and heartbeat), `sync` (greeting, streamed catch-up,
 //! history, filling holes), `frames` (chat, `/pm`, typing, history),
 //! `changes` (edit, delete, react), `refusal` (what a frame is refused
-//! with), `socket` (writing events). Only the consumer uses [`order`],
-//! [`flood`] and [`origin`], so they live here too.
+//! with), `socket` (writing events). Only the consumer uses [`order`]
+//! and [`flood`], so they live here too.
 //!
 //! Must never import storage's SQL or the layer's implementations: it talks
 //! to `Storage`'s methods, the `ChannelLayer` trait and [`crate::chat`].
@@ -40,12 +44,17 @@ pub mod consumer;
 pub mod flood;
 mod frames;
 pub mod order;
-pub mod origin;
 mod refusal;
 mod socket;
 mod sync;
 
-use crate::{AppState, auth, chat, error::ApiError, layer::GroupName, throttle::Budget};
+use crate::{
+    AppState, auth,
+    chat::{self, control::Control},
+    error::ApiError,
+    layer::GroupName,
+    throttle::Budget,
+};
 use app::{account::SessionUser, names::RoomName, protocol::FRAME_MAX_BYTES};
 use axum::{
     extract::{Path, Query, State, ws::WebSocketUpgrade},
@@ -107,23 +116,15 @@ pub async fn upgrade(
     let room = RoomName::parse(&raw_room)
         .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
     let user = auth::current_account(&state, &session).await?;
-    // Looking never stores the room: it comes into being with its first
-    // message. If the check cannot be made, the socket is refused.
-    let record =
-        state.storage.room(&room).await.map_err(|e| {
-            ApiError::from(e).saying("The room cannot be opened right now; try again.")
-        })?;
-    if record.as_ref().is_some_and(|r| r.admin_only) && !user.as_ref().is_some_and(|u| u.is_admin) {
-        return Err(ApiError::forbidden(
-            "admin_only",
-            format!("{room} is for admins only."),
-        ));
-    }
+    let tag = match &user {
+        Some(_) => Some(auth::socket_tag(&session).await?),
+        None => None,
+    };
+    let stored = may_open(&state, &room, user.as_ref()).await?;
     let resume_after = resume.after()?;
     let ticket = state
         .admission
         .admit(user.as_ref().map(|u| u.username.as_str()))?;
-    let stored = record.is_some();
     Ok(ws
         .max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
@@ -131,9 +132,37 @@ pub async fn upgrade(
         // most chat frames are tiny, and 10,000 idle sockets must stay cheap.
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
-            let consumer = Consumer::new(state, room, user, stored);
+            let consumer = Consumer::new(state, room, user.map(|u| (u, tag)), stored);
             consumer::run(socket, consumer, resume_after, ticket)
         }))
+}
+
+/// Whether `user` may open `room`, and whether it is stored yet. Looking
+/// never stores a room: it comes into being with its first message. An
+/// admin-only room is for admins; a room not stored whose name looks like
+/// a stored one's is refused (`#gеneral` cannot shadow `#general`). If
+/// storage cannot answer, the socket is refused: the checks fail closed.
+async fn may_open(
+    state: &AppState,
+    room: &RoomName,
+    user: Option<&SessionUser>,
+) -> Result<bool, ApiError> {
+    let record = state.storage.room_like(room).await.map_err(|e| {
+        ApiError::from(e).saying("The room cannot be opened right now; try again.")
+    })?;
+    match record {
+        Some(r) if &r.name != room => Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "room_name_taken",
+            format!("{room} looks like the room {}; join that one.", r.name),
+        )),
+        Some(r) if r.admin_only && !user.is_some_and(|u| u.is_admin) => Err(ApiError::forbidden(
+            "admin_only",
+            format!("{room} is for admins only."),
+        )),
+        Some(_) => Ok(true),
+        None => Ok(false),
+    }
 }
 
 /// One connection's consumer. Defined here so that every file of the
@@ -142,8 +171,14 @@ struct Consumer {
     state: AppState,
     room: RoomName,
     group: GroupName,
-    /// `None` for an anonymous visitor.
+    /// `None` for an anonymous visitor. Its admin flag is refreshed when a
+    /// [`Control::Recheck`](crate::chat::control::Control) arrives.
     user: Option<SessionUser>,
+    /// The signed-in session's socket tag: a `logged_out` signal with it
+    /// ends this connection.
+    session_tag: Option<String>,
+    /// Signals that arrived with deliveries, to act on after the write.
+    controls: Vec<Control>,
     /// Puts the room's messages in seq order, without duplicates (history
     /// included) or holes.
     order: LogOrder,
@@ -162,9 +197,17 @@ struct Consumer {
 }
 
 impl Consumer {
-    fn new(state: AppState, room: RoomName, user: Option<SessionUser>, stored: bool) -> Self {
+    fn new(
+        state: AppState,
+        room: RoomName,
+        user: Option<(SessionUser, Option<String>)>,
+        stored: bool,
+    ) -> Self {
         let limits = &state.limits;
+        let (user, session_tag) = user.unzip();
         Self {
+            session_tag: session_tag.flatten(),
+            controls: Vec::new(),
             history_budget: Budget::per_second(limits.history_rate, limits.history_burst),
             noise_budget: Budget::per(limits.bad_frames_per_10_s, NOISE_WINDOW),
             group: chat::groups::room(&room),

@@ -4,7 +4,10 @@
 //! ours is logged once, where it is made ([`Refusal::unavailable`]), and
 //! the client hears only that it may try again. Must never import storage.
 
-use app::protocol::{ErrorCode, ErrorEvent, FrameError, ServerEvent};
+use app::{
+    names::RoomName,
+    protocol::{ErrorCode, ErrorEvent, FrameError, REACTIONS_PER_MESSAGE, ServerEvent},
+};
 use std::{fmt, time::Duration};
 
 #[derive(Debug)]
@@ -32,6 +35,10 @@ pub(super) enum Refusal {
     Quiet,
     /// The person has started `ROOMS_PER_HOUR` rooms this hour.
     TooManyRooms(Duration),
+    /// This (new) room's name looks like that existing room's.
+    LooksLike(RoomName),
+    /// The message carries `REACTIONS_PER_MESSAGE` distinct emojis already.
+    TooManyReactions,
 }
 
 impl Refusal {
@@ -89,6 +96,14 @@ impl From<Refusal> for ServerEvent {
                 ),
                 retry_after_ms: Some(wait.as_millis().max(1) as u64),
             }),
+            Refusal::LooksLike(room) => ServerEvent::error(
+                C::RoomNameTaken,
+                format!("This room's name looks like {room}'s, so it cannot be started: post in {room} instead."),
+            ),
+            Refusal::TooManyReactions => ServerEvent::error(
+                C::InvalidEmoji,
+                format!("This message has {REACTIONS_PER_MESSAGE} different reactions already: add yours to one of them."),
+            ),
         }
     }
 }

@@ -19,7 +19,11 @@ mod people;
 mod state;
 mod typing;
 
-use crate::{CurrentUser, names::RoomName, server_fns::may_enter};
+use crate::{
+    CurrentUser,
+    names::RoomName,
+    server_fns::{Entry, may_enter},
+};
 use composer::Composer;
 use connection::{ConnectionStatus, connect};
 use leptos::prelude::*;
@@ -63,8 +67,17 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
                 let room = room.clone();
                 Suspend::new(async move {
                 match access.await {
-                    Ok(true) => view! { <ChatRoom room /> }.into_any(),
-                    Ok(false) => view! {
+                    Ok(Entry::Open) => view! { <ChatRoom room /> }.into_any(),
+                    Ok(Entry::LooksLike(like)) => view! {
+                        <Title text="Lookalike room · Chat" />
+                        <main class="page narrow">
+                            <h1>"This name looks like another room"</h1>
+                            <p class="form-error">{format!("“{room}” looks like the room “{like}”, so it cannot be a room of its own.")}</p>
+                            <p><a href=like.page_path()>{format!("Go to {like}")}</a></p>
+                            <p><a href="/chat/">"Back to the lobby"</a></p>
+                        </main>
+                    }.into_any(),
+                    Ok(Entry::AdminsOnly) => view! {
                         <Title text="Admins only · Chat" />
                         <main class="page narrow">
                             <h1>"This room is for admins only"</h1>

@@ -1,17 +1,24 @@
-//! Which web pages may open a WebSocket to us, like Channels'
-//! `AllowedHostsOriginValidator`: a browser always sends `Origin` on a
-//! WebSocket upgrade, so checking it stops another site's page from using a
-//! visitor's session against us.
+//! Which web pages may open a WebSocket to us or send us a state-changing
+//! request (a form post, a `fetch`), like Channels'
+//! `AllowedHostsOriginValidator` and Django's CSRF origin check: browsers
+//! send `Origin` on every WebSocket upgrade and every cross-site POST, so
+//! checking it stops another site's page from using a visitor's session
+//! against us (login CSRF included). Without `Origin`, a browser's
+//! `Sec-Fetch-Site` says where the request came from.
 //!
 //! - `ALLOWED_ORIGINS` set (comma-separated, e.g.
 //!   `https://chat.example.com,https://example.com`): exactly those, or any
 //!   origin if it contains `*`.
 //! - Not set: the server's own host (the request's `Host`), plus
 //!   `localhost`/`127.0.0.1`/`[::1]` on our port when bound to loopback.
-//! - No `Origin` header at all: allowed. Only non-browser clients (bots,
-//!   scripts) omit it, and they can set any header they like anyway.
+//! - No `Origin` header: `Sec-Fetch-Site: same-site` or `cross-site` is
+//!   refused; with neither header the request is allowed. Only
+//!   non-browser clients (bots, scripts) omit both, and they can set any
+//!   header they like anyway: what we stop is a browser carrying a
+//!   visitor's cookie on another site's behalf.
 //!
-//! Checked once, at the upgrade; must never import storage or the layer.
+//! Checked at the upgrade and on every non-GET request ([`crate::security`]);
+//! must never import storage or the layer.
 
 use axum::http::{HeaderMap, header};
 use std::net::SocketAddr;
@@ -105,7 +112,7 @@ impl OriginPolicy {
 
     pub fn check(&self, headers: &HeaderMap) -> Result<(), OriginRefused> {
         let Some(raw) = headers.get(header::ORIGIN) else {
-            return Ok(());
+            return self.check_fetch_site(headers);
         };
         let raw = raw.to_str().unwrap_or("");
         let refused = || OriginRefused(format!("Origin {raw:?} is not allowed to connect."));
@@ -130,6 +137,19 @@ impl OriginPolicy {
             }
         };
         if allowed { Ok(()) } else { Err(refused()) }
+    }
+
+    /// Without `Origin`: a browser's own word on where the request came from.
+    fn check_fetch_site(&self, headers: &HeaderMap) -> Result<(), OriginRefused> {
+        let site = headers
+            .get("sec-fetch-site")
+            .map(|v| v.to_str().unwrap_or("cross-site").to_ascii_lowercase());
+        match site.as_deref() {
+            Some("same-site" | "cross-site") if !matches!(self.rule, Rule::Any) => Err(
+                OriginRefused("Requests from other sites are not allowed.".to_owned()),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -232,6 +252,20 @@ mod tests {
             p.check(&headers(Some("https://b.example"), "b.example"))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn without_origin_the_fetch_site_decides() {
+        let p = policy(&[], "127.0.0.1:3000");
+        let with_site = |site: &str| {
+            let mut h = headers(None, "127.0.0.1:3000");
+            h.insert("sec-fetch-site", HeaderValue::from_str(site).unwrap());
+            h
+        };
+        assert!(p.check(&with_site("same-origin")).is_ok());
+        assert!(p.check(&with_site("none")).is_ok());
+        assert!(p.check(&with_site("cross-site")).is_err());
+        assert!(p.check(&with_site("same-site")).is_err());
     }
 
     #[test]
