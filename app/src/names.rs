@@ -106,7 +106,8 @@ pub const FILLERS: [char; 4] = ['\u{115F}', '\u{1160}', '\u{3164}', '\u{FFA0}'];
 
 /// At least one visible letter or digit, so a name is never blank.
 fn has_letters(raw: &str) -> bool {
-    raw.chars().any(|c| c.is_alphanumeric() && !FILLERS.contains(&c))
+    raw.chars()
+        .any(|c| c.is_alphanumeric() && !FILLERS.contains(&c))
 }
 
 /// Two names with the same key look alike: NFKC (`ａ` is `a`), case

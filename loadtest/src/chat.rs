@@ -55,7 +55,7 @@ async fn register(setup: &Setup) -> Result<Vec<String>, String> {
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("chat_session="))
+            .find(|v| v.starts_with("chat_session=") || v.starts_with("__Host-chat_session="))
             .and_then(|v| v.split(';').next())
             .ok_or("no session cookie")?
             .to_owned();

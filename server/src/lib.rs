@@ -50,13 +50,13 @@ use chat::writer::MessageWriter;
 use layer::ChannelLayer;
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use origin::OriginPolicy;
 use presence::Presence;
 use std::sync::Arc;
 use storage::Storage;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_sqlx_store::SqliteStore;
-use origin::OriginPolicy;
 use ws::flood;
 
 /// What every request handler can reach.

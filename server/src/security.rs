@@ -26,13 +26,18 @@ use axum::{
 const NOT_A_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Refuses state-changing requests from other sites' pages.
-pub async fn refuse_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe {
-        if let Err(refused) = state.origins.check(request.headers()) {
-            tracing::info!(path = %request.uri().path(), "refused a cross-site request");
-            return ApiError::forbidden("origin_not_allowed", refused.0).into_response();
-        }
+pub async fn refuse_cross_site(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe && let Err(refused) = state.origins.check(request.headers()) {
+        tracing::info!(path = %request.uri().path(), "refused a cross-site request");
+        return ApiError::forbidden("origin_not_allowed", refused.0).into_response();
     }
     next.run(request).await
 }
@@ -41,8 +46,14 @@ pub async fn refuse_cross_site(State(state): State<AppState>, request: Request, 
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(

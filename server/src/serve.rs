@@ -9,11 +9,11 @@ use crate::{
     config::Config,
     layer::{ChannelLayer, MemoryLayer, RedisLayer},
     metrics,
+    origin::OriginPolicy,
     presence::{MemoryPresence, Presence, RedisPresence},
     router,
     storage::Storage,
     throttle::Throttle,
-    origin::OriginPolicy,
     ws::{admission::Admission, flood},
 };
 use axum::extract::{ConnectInfo, Request};

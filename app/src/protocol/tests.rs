@@ -94,7 +94,10 @@ fn the_server_takes_only_real_emojis_and_visible_text() {
     for bad in ["ИДИОТ", "\u{202E}", "👍👍", "→", "\u{200B}"] {
         assert!(Emoji::parse(bad).is_err(), "{bad:?}");
     }
-    assert_eq!(Emoji::parse("❤").unwrap(), Emoji::parse("❤\u{FE0F}").unwrap());
+    assert_eq!(
+        Emoji::parse("❤").unwrap(),
+        Emoji::parse("❤\u{FE0F}").unwrap()
+    );
     for blank in ["\u{200B}", " \u{3164}\u{200D} ", "\u{202E}\n"] {
         assert_eq!(
             MessageText::parse(blank).unwrap_err().code,

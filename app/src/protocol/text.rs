@@ -82,12 +82,8 @@ pub struct Emoji(String);
 
 impl Emoji {
     pub fn parse(raw: &str) -> Result<Self, FrameError> {
-        let refused = || {
-            FrameError::new(
-                ErrorCode::InvalidEmoji,
-                "React with one emoji, such as 👍.",
-            )
-        };
+        let refused =
+            || FrameError::new(ErrorCode::InvalidEmoji, "React with one emoji, such as 👍.");
         #[cfg(feature = "ssr")]
         {
             emojis::get(raw)

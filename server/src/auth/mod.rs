@@ -185,8 +185,7 @@ pub async fn login(
     // No account can have an invalid name: refused without a hash, and
     // never remembered or logged. Names made under older, looser rules
     // still log in.
-    let username =
-        Username::parse_existing(username).map_err(|_| AuthError::InvalidCredentials)?;
+    let username = Username::parse_existing(username).map_err(|_| AuthError::InvalidCredentials)?;
     let attempt = guards
         .failures
         .reserve(&username, client)

@@ -55,6 +55,9 @@ mod tests {
             assert!(text.starts_with(PREFIX), "{text}");
             assert_eq!(Control::parse(&text), Some(control));
         }
-        assert_eq!(Control::parse(r#"{"type":"chat","control":"recheck"}"#), None);
+        assert_eq!(
+            Control::parse(r#"{"type":"chat","control":"recheck"}"#),
+            None
+        );
     }
 }

@@ -152,8 +152,13 @@ async fn set_room_admin_only(
     admin_only: bool,
 ) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
-    if !state.storage.set_room_admin_only(&room, admin_only).await? {
-        return Err(ModerationError::UnknownRoom(room));
+    // A room people are in but nobody has posted in is stored by this.
+    match state.storage.create_room(&room, admin_only).await? {
+        Created::Created => {}
+        Created::Exists => {
+            state.storage.set_room_admin_only(&room, admin_only).await?;
+        }
+        Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
     }
     if !admin_only {
         return Ok(("opened room to everyone", room.to_string()));

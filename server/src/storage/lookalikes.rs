@@ -48,12 +48,11 @@ impl Storage {
         for row in rows {
             let (id, name): (i64, String) = (row.get(0), row.get(1));
             let key = lookalike_key(&name);
-            let holder: Option<String> = sqlx::query_scalar(&format!(
-                "SELECT {column} FROM {table} WHERE name_key = $1"
-            ))
-            .bind(&key)
-            .fetch_optional(self.pool())
-            .await?;
+            let holder: Option<String> =
+                sqlx::query_scalar(&format!("SELECT {column} FROM {table} WHERE name_key = $1"))
+                    .bind(&key)
+                    .fetch_optional(self.pool())
+                    .await?;
             match holder {
                 Some(looks_like) => collisions.push(Collision {
                     table,

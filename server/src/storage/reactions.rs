@@ -45,7 +45,11 @@ impl Storage {
         .await?
         .rows_affected();
         // The DELETE took the write lock, so the count cannot change under us.
-        if removed == 0 && self.emoji_is_one_too_many(&mut tx, room_id, seq, emoji, most_emojis).await? {
+        if removed == 0
+            && self
+                .emoji_is_one_too_many(&mut tx, room_id, seq, emoji, most_emojis)
+                .await?
+        {
             return Ok(None);
         }
         if removed == 0 {

@@ -95,9 +95,11 @@ impl Consumer {
         let user = self.signed_in("Log in to change messages.")?;
         self.flood_check(Action::Message)?;
         let meta = self.live_message(seq).await?;
-        // Admin rights are read again for each use, so rights taken away a
-        // moment ago (on any process) no longer count.
-        if admin_may && user.is_admin && self.still_admin(user).await? {
+        // Admin rights are read again for each use, so rights given or
+        // taken a moment ago (on any process) count even before this
+        // socket's `recheck` signal arrives.
+        let maybe_admin = meta.user_id != user.id || user.is_admin;
+        if admin_may && maybe_admin && self.still_admin(user).await? {
             return Ok(user);
         }
         if meta.user_id != user.id {

@@ -148,7 +148,11 @@ impl Consumer {
                 .rooms_started
                 .check(&user.id)
                 .map_err(Refusal::TooManyRooms)?;
-            match storage.create_room(&self.room, false).await.map_err(failed)? {
+            match storage
+                .create_room(&self.room, false)
+                .await
+                .map_err(failed)?
+            {
                 Created::Created | Created::Exists => {}
                 Created::LooksLike(like) => return Err(Refusal::LooksLike(like)),
             }

@@ -147,9 +147,10 @@ async fn may_open(
     room: &RoomName,
     user: Option<&SessionUser>,
 ) -> Result<bool, ApiError> {
-    let record = state.storage.room_like(room).await.map_err(|e| {
-        ApiError::from(e).saying("The room cannot be opened right now; try again.")
-    })?;
+    let record =
+        state.storage.room_like(room).await.map_err(|e| {
+            ApiError::from(e).saying("The room cannot be opened right now; try again.")
+        })?;
     match record {
         Some(r) if &r.name != room => Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,

@@ -98,11 +98,15 @@ impl From<Refusal> for ServerEvent {
             }),
             Refusal::LooksLike(room) => ServerEvent::error(
                 C::RoomNameTaken,
-                format!("This room's name looks like {room}'s, so it cannot be started: post in {room} instead."),
+                format!(
+                    "This room's name looks like {room}'s, so it cannot be started: post in {room} instead."
+                ),
             ),
             Refusal::TooManyReactions => ServerEvent::error(
                 C::InvalidEmoji,
-                format!("This message has {REACTIONS_PER_MESSAGE} different reactions already: add yours to one of them."),
+                format!(
+                    "This message has {REACTIONS_PER_MESSAGE} different reactions already: add yours to one of them."
+                ),
             ),
         }
     }

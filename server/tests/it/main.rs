@@ -12,4 +12,5 @@ mod multiprocess;
 mod pages;
 mod presence;
 mod recovery;
+mod trust;
 mod ws_chat;

@@ -276,3 +276,57 @@ async fn two_deployments_with_different_prefixes_share_nothing_on_one_redis() {
         .unwrap();
     assert_eq!(rooms[0]["online"], 2, "two's own count: {rooms}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rights_taken_on_one_process_count_at_once_on_the_other() {
+    let c = cluster(2).await;
+    let alice = c.at(0).user("alice").await;
+    let db = format!("sqlite://{}/chat.db", c._data.path().display());
+    let storage = server::storage::Storage::open(&db).await.unwrap();
+    for admin in ["root", "boss"] {
+        server::auth::create_admin(&storage, admin, crate::common::PASSWORD)
+            .await
+            .unwrap();
+    }
+    let root = c.at(0).login("root").await;
+    let boss = c.at(1).login("boss").await;
+    let act = |action: serde_json::Value| {
+        reqwest::Client::new()
+            .post(c.at(0).http("/api/admin"))
+            .header("cookie", &root.cookie)
+            .json(&action)
+            .send()
+    };
+    let mut a = c.at(1).join_as(&alice, "war-room").await;
+    let mut b = c.at(1).join_as(&boss, "war-room").await;
+    a.say("plans").await;
+    a.expect("chat_message").await;
+    b.expect("chat_message").await;
+
+    // Made admin-only on process 0: alice (process 1) is ended, boss stays.
+    let made = json!({"action": "set_room_admin_only", "room": "war-room", "admin_only": true});
+    assert_eq!(act(made).await.unwrap().status(), 204);
+    assert_eq!(a.expect("session_ended").await["type"], "session_ended");
+    // Boss demoted on process 0: his socket on process 1 is ended too, as
+    // the room is admin-only and he no longer is.
+    let demote = json!({"action": "set_admin", "username": "boss", "is_admin": false});
+    assert_eq!(act(demote).await.unwrap().status(), 204);
+    let ended = b.expect("session_ended").await;
+    assert!(
+        ended["reason"].as_str().unwrap().contains("admins only"),
+        "{ended}"
+    );
+
+    // Logging out on process 0 ends the session's socket on process 1.
+    let mut elsewhere = c.at(1).join_as(&alice, "hall").await;
+    let status = reqwest::Client::new()
+        .post(c.at(0).http("/api/logout"))
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    let ended = elsewhere.expect("session_ended").await;
+    assert!(ended["reason"].as_str().unwrap().contains("logged out"));
+}
