@@ -172,7 +172,9 @@ impl Consumer {
         for control in std::mem::take(&mut self.controls) {
             match control {
                 Control::LoggedOut { session } if self.session_tag.as_ref() == Some(&session) => {
-                    return Rights::Ended("You logged out.");
+                    return Rights::Ended(
+                        "You logged out (in this or another tab). Reload the page to log in again.",
+                    );
                 }
                 Control::LoggedOut { .. } => {}
                 Control::Recheck => recheck = true,

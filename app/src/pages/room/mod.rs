@@ -72,7 +72,7 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
                         <Title text="Lookalike room · Chat" />
                         <main class="page narrow">
                             <h1>"This name looks like another room"</h1>
-                            <p class="form-error">{format!("“{room}” looks like the room “{like}”, so it cannot be a room of its own.")}</p>
+                            <p class="form-error">{format!("“{room}” looks just like the room “{like}” (only letters that look alike differ), so it cannot be a room of its own.")}</p>
                             <p><a href=like.page_path()>{format!("Go to {like}")}</a></p>
                             <p><a href="/chat/">"Back to the lobby"</a></p>
                         </main>
