@@ -57,10 +57,11 @@ pub async fn list_rooms() -> Result<Vec<RoomSummary>, ServerFnError> {
 #[server]
 pub async fn may_enter(room: RoomName) -> Result<Entry, ServerFnError> {
     let viewer = ssr::session_user().await?.map(|u| u.username);
-    let entry = ssr::backend()?
-        .may_enter(viewer, room)
-        .await
-        .map_err(ServerFnError::new)?;
+    let entry = ssr::backend()?.may_enter(viewer, room).await.map_err(|e| {
+        // Fails closed: the page says so, with 503.
+        ssr::status(503);
+        ServerFnError::new(e)
+    })?;
     match entry {
         Entry::Open => {}
         Entry::AdminsOnly => ssr::status(403),

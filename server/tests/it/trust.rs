@@ -492,3 +492,46 @@ async fn logging_out_ends_that_sessions_sockets_only() {
         "still signed in"
     );
 }
+
+#[tokio::test]
+async fn admin_only_checks_fail_closed_when_storage_fails() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let root = server.admin("root").await;
+    let made = json!({"action": "create_room", "room": "vault", "admin_only": true});
+    assert_eq!(act(&server, &root, made).await.0, 204);
+    // The rooms table goes away under the running server: no check can be made.
+    let storage = server::storage::Storage::open(&server.database_url)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE rooms RENAME TO rooms_away")
+        .execute(storage.pool())
+        .await
+        .unwrap();
+    let refused = Client::connect(
+        &server.ws_url("vault"),
+        &[("Cookie", alice.cookie.as_str())],
+    )
+    .await
+    .err()
+    .expect("no socket without a check");
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("rooms") && !message.contains("SQL"),
+        "{message}"
+    );
+    let history = reqwest::Client::new()
+        .get(server.http("/api/rooms/vault/messages"))
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(history.status(), 503);
+    let body = history.text().await.unwrap();
+    assert!(!body.contains("no such table"), "{body}");
+    let (status, html) = server.page("/chat/vault/", Some(&alice.cookie)).await;
+    assert_eq!(status, 503, "the page does not open either");
+    assert!(html.contains("cannot be opened right now"), "{html}");
+    assert!(!html.contains("no such table"), "{html}");
+}
