@@ -1,21 +1,8 @@
 //! Admins: `create-admin`, admin-only rooms, disabling users, deleting any
 //! message, the admin API and its audit log — and that nobody else can.
 
-use crate::common::{Client, TestServer, User};
+use crate::common::{Client, TestServer, User, act};
 use serde_json::{Value, json};
-
-/// POSTs an admin action as JSON; returns the status and body.
-async fn act(server: &TestServer, user: &User, action: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.http("/api/admin"))
-        .header("cookie", &user.cookie)
-        .json(&action)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 async fn get_json(server: &TestServer, path: &str, user: &User) -> (u16, Value) {
     let response = reqwest::Client::new()

@@ -3,7 +3,7 @@
 //! cross-site posts, rights that change while sockets are open, and the
 //! headers every page carries.
 
-use crate::common::{Client, PASSWORD, TestServer, User};
+use crate::common::{Client, PASSWORD, TestServer, act};
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 
@@ -12,19 +12,6 @@ async fn register(server: &TestServer, name: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(server.http("/api/register"))
         .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// POSTs an admin action as JSON.
-async fn act(server: &TestServer, user: &User, action: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.http("/api/admin"))
-        .header("cookie", &user.cookie)
-        .json(&action)
         .send()
         .await
         .unwrap();

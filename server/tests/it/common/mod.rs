@@ -330,6 +330,19 @@ impl Drop for TestServer {
     }
 }
 
+/// POSTs an admin action as JSON; returns the status and body.
+pub async fn act(server: &Endpoint, user: &User, action: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(server.http("/api/admin"))
+        .header("cookie", &user.cookie)
+        .json(&action)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// `name=value` of the session cookie a response sets.
 pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
