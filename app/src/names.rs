@@ -338,6 +338,21 @@ mod tests {
         assert!(Username::parse_existing("___").is_ok());
     }
 
+    /// FILLERS is exactly the set of letters Unicode marks default-ignorable.
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn fillers_are_the_only_invisible_letters() {
+        use unicode_security::{GeneralSecurityProfile, general_security_profile::IdentifierType};
+        let invisible_letters: Vec<char> = (0..=0x10FFFF_u32)
+            .filter_map(char::from_u32)
+            .filter(|c| {
+                c.is_alphanumeric()
+                    && c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+            })
+            .collect();
+        assert_eq!(invisible_letters, FILLERS);
+    }
+
     #[cfg(feature = "ssr")]
     #[test]
     fn lookalikes_share_a_key() {

@@ -114,7 +114,7 @@ async fn a_lookalike_room_cannot_be_opened_started_or_created() {
     assert_eq!(refused.body["error"]["code"], "room_name_taken");
     let (status, html) = server.page(&format!("/chat/{fake}/"), None).await;
     assert_eq!(status, 409);
-    assert!(html.contains("looks like the room"), "{html}");
+    assert!(html.contains("looks just like the room"), "{html}");
 
     let (status, body) = act(
         &server,
