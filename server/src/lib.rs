@@ -30,6 +30,7 @@ pub mod layer;
 pub mod metrics;
 pub mod origin;
 pub mod presence;
+pub mod proxy;
 pub mod security;
 mod serve;
 mod server_fns;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub layer: Arc<dyn ChannelLayer>,
     pub origins: Arc<OriginPolicy>,
+    /// Whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<proxy::TrustedProxies>,
     pub storage: Storage,
     pub writer: MessageWriter,
     pub presence: Arc<dyn Presence>,

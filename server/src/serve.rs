@@ -54,6 +54,7 @@ pub async fn serve(
         origins: Arc::new(
             OriginPolicy::new(&config.allowed_origins, bound).map_err(io::Error::other)?,
         ),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         layer,
         storage,
         writer,

@@ -5,16 +5,16 @@ use crate::{
     AppState,
     auth::{self, AccountError},
     error::ApiError,
+    proxy::ClientAddr,
 };
 use app::{account::AuthError, names::percent_encode};
 use axum::{
     Json,
-    extract::{ConnectInfo, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
-use std::net::SocketAddr;
 use tower_sessions::Session;
 
 #[derive(Deserialize)]
@@ -100,7 +100,7 @@ fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentia
 
 pub async fn register(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     session: Session,
     body: Submitted<Credentials>,
 ) -> Response {
@@ -109,7 +109,7 @@ pub async fn register(
         &state.storage,
         &state.accounts,
         &session,
-        client.ip(),
+        client,
         &creds.username,
         &creds.password,
     )
@@ -126,7 +126,7 @@ pub async fn register(
 
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     session: Session,
     body: Submitted<Credentials>,
 ) -> Response {
@@ -135,7 +135,7 @@ pub async fn login(
         &state.storage,
         &state.accounts,
         &session,
-        client.ip(),
+        client,
         &creds.username,
         &creds.password,
     )

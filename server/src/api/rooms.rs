@@ -1,6 +1,6 @@
 //! `/api/rooms` and `/api/rooms/{room}/messages`.
 
-use crate::{AppState, auth, error::ApiError, storage::Page};
+use crate::{AppState, auth, error::ApiError, proxy::ClientAddr, storage::Page};
 use app::{
     names::RoomName,
     protocol::{HISTORY_MAX, HISTORY_PAGE, History},
@@ -8,9 +8,9 @@ use app::{
 };
 use axum::{
     Json,
-    extract::{ConnectInfo, Path, Query, State},
+    extract::{Path, Query, State},
 };
-use std::{collections::HashMap, net::SocketAddr};
+use std::collections::HashMap;
 use tower_sessions::Session;
 
 /// Admin-only rooms are listed for admins only.
@@ -51,7 +51,7 @@ fn number(
 /// for the latest; `limit` 1–200 (default 50). Oldest first.
 pub async fn messages(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Path(room): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     session: Session,
@@ -59,7 +59,7 @@ pub async fn messages(
     // Pages per client address, as the socket's history frames are per connection.
     state
         .history_reads
-        .check(&client.ip())
+        .check(&client)
         .map_err(|wait| ApiError::rate_limited("Too many history requests; slow down.", wait))?;
     let room =
         RoomName::parse(&room).map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;

@@ -439,3 +439,36 @@ async fn a_login_flood_keeps_memory_bounded() {
     );
     eprintln!("login flood: RSS {before:.0} MB before, {after:.0} MB after");
 }
+
+/// Registers `name` with `X-Forwarded-For: forwarded`; the status.
+async fn register_via(server: &TestServer, name: &str, forwarded: &str) -> u16 {
+    reqwest::Client::new()
+        .post(server.http("/api/register"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"username": name, "password": crate::common::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn per_address_limits_believe_x_forwarded_for_only_from_trusted_proxies() {
+    // Behind a trusted proxy (loopback here): each forwarded client has its own budget.
+    let behind = TestServer::start_with(|c| {
+        c.limits.registrations_per_hour = 1;
+        c.trusted_proxies = server::proxy::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    assert_eq!(register_via(&behind, "one", "203.0.113.1").await, 201);
+    assert_eq!(register_via(&behind, "two", "203.0.113.1").await, 429);
+    assert_eq!(register_via(&behind, "three", "203.0.113.2").await, 201);
+    // A client forging the left end gains nothing: the proxy's own entry counts.
+    assert_eq!(register_via(&behind, "four", "198.51.100.7, 203.0.113.2").await, 429);
+
+    // Without trusted proxies the header is ignored: one address, one budget.
+    let direct = TestServer::start_with(|c| c.limits.registrations_per_hour = 1).await;
+    assert_eq!(register_via(&direct, "one", "203.0.113.1").await, 201);
+    assert_eq!(register_via(&direct, "two", "203.0.113.2").await, 429);
+}

@@ -1,0 +1,58 @@
+// nginx (Debian's) in front of server processes, with the config the repo
+// ships to users (deploy/nginx-chat.conf): only its upstream ports and its
+// listen address are rewritten, and a main config of our own around it
+// keeps every path inside a temp directory. Never the system service.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { freePort, until } from "./processes";
+
+const root = path.resolve(__dirname, "../..");
+
+export class Nginx {
+  constructor(
+    readonly port: number,
+    readonly dir: string,
+    private child: ChildProcess,
+  ) {}
+
+  get origin() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts nginx on a free port, proxying to `upstreams` (ports). */
+  static async start(config: string, upstreams: number[], vars: Record<string, string> = {}): Promise<Nginx> {
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), "chat-nginx-"));
+    let site = readFileSync(path.join(root, "deploy", config), "utf8")
+      .replace(/^(\s*)listen 80;/m, `$1listen 127.0.0.1:${port};`)
+      .replace(/^\s*server 127\.0\.0\.1:\d+[^;]*;\n/gm, "");
+    site = site.replace(
+      /upstream chat \{\n/,
+      `upstream chat {\n${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;\n`).join("")}`,
+    );
+    for (const [name, value] of Object.entries(vars)) site = site.replaceAll(name, value);
+    writeFileSync(path.join(dir, "chat.conf"), site);
+    const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+      .map((t) => `${t}_temp_path ${dir}/${t};`)
+      .join(" ");
+    writeFileSync(
+      path.join(dir, "nginx.conf"),
+      `worker_processes 1; error_log ${dir}/error.log; pid ${dir}/nginx.pid;
+events { worker_connections 1024; }
+http { access_log off; include /etc/nginx/mime.types; ${temp} include ${dir}/chat.conf; }
+`,
+    );
+    const child = spawn("/usr/sbin/nginx", ["-p", dir, "-c", `${dir}/nginx.conf`, "-g", "daemon off;"], {
+      stdio: "ignore",
+    });
+    const nginx = new Nginx(port, dir, child);
+    await until(async () => (await fetch(`${nginx.origin}/healthz`)).status < 500, "nginx to proxy");
+    return nginx;
+  }
+
+  stop() {
+    this.child.kill("SIGKILL");
+  }
+}

@@ -1,0 +1,161 @@
+//! Who the client is when a proxy stands in between. The TCP peer of a
+//! request behind nginx is nginx; the person's address is in
+//! `X-Forwarded-For`, which anyone can also send themselves. So the header
+//! counts only when the peer is one of `TRUSTED_PROXIES` (CIDRs or single
+//! addresses), and then it is read from the right: each trusted hop is
+//! skipped, and the first address no trusted proxy vouches for is the
+//! client. Without trusted proxies the header is ignored. Every
+//! per-address limit (sign-ups, logins, history reads) uses this address,
+//! through the [`ClientAddr`] extractor. Must never import storage or the layer.
+
+use crate::AppState;
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, request::Parts},
+};
+use ipnet::IpNet;
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+};
+
+/// The proxies whose `X-Forwarded-For` we believe (`TRUSTED_PROXIES`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Parses `TRUSTED_PROXIES`: comma-separated CIDRs (`10.0.0.0/8`) or
+    /// addresses (`127.0.0.1`, `::1`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        format!(
+                            "TRUSTED_PROXIES: {s:?} is not an address or a CIDR like 10.0.0.0/8"
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    fn trusts(&self, addr: &IpAddr) -> bool {
+        let addr = canonical(*addr);
+        self.0.iter().any(|net| net.contains(&addr))
+    }
+
+    /// The client behind `peer`, as the headers say if `peer` is trusted.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusts(&peer) {
+            return peer;
+        }
+        let hops: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .map(|hop| hop.parse::<IpAddr>().ok())
+            .collect::<Option<_>>()
+            // A hop we cannot read: believe none of it.
+            .unwrap_or_default();
+        hops.into_iter()
+            .rev()
+            .find(|hop| !self.trusts(hop))
+            .map(canonical)
+            .unwrap_or(peer)
+    }
+}
+
+/// `::ffff:10.0.0.1` is `10.0.0.1`: IPv4 peers on a dual-stack socket.
+fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The client's address: the TCP peer, or what a trusted proxy says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        Ok(Self(state.trusted_proxies.client(peer, &parts.headers)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn forwarded(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_header_counts_only_from_a_trusted_peer() {
+        let none = TrustedProxies::default();
+        assert_eq!(
+            none.client(ip("10.0.0.5"), &forwarded("1.2.3.4")),
+            ip("10.0.0.5")
+        );
+        let nginx = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
+        assert_eq!(
+            nginx.client(ip("127.0.0.1"), &forwarded("1.2.3.4")),
+            ip("1.2.3.4")
+        );
+        assert_eq!(
+            nginx.client(ip("192.0.2.9"), &forwarded("1.2.3.4")),
+            ip("192.0.2.9")
+        );
+        assert_eq!(
+            nginx.client(ip("127.0.0.1"), &HeaderMap::new()),
+            ip("127.0.0.1")
+        );
+    }
+
+    #[test]
+    fn a_forged_left_end_is_not_believed() {
+        let nginx = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        // The client sent "6.6.6.6" itself; nginx appended the real peer.
+        let headers = forwarded("6.6.6.6, 1.2.3.4, 10.0.0.7");
+        assert_eq!(nginx.client(ip("10.0.0.2"), &headers), ip("1.2.3.4"));
+        assert_eq!(
+            nginx.client(ip("10.0.0.2"), &forwarded("junk, 1.2.3.4")),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            nginx.client(ip("::ffff:10.0.0.2"), &forwarded("1.2.3.4")),
+            ip("1.2.3.4")
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse("nginx").is_err());
+        assert_eq!(
+            TrustedProxies::parse("").unwrap(),
+            TrustedProxies::default()
+        );
+    }
+}
