@@ -16,7 +16,7 @@ CARGO := RUSTFLAGS="$(LEPTOS_RUSTFLAGS)" cargo
 run: tools-run
 	cargo leptos watch
 
-test: tools-test fmt-check lint unit-test e2e release csr-build
+test: tools-test fmt-check lint unit-test csr-build e2e release
 	@echo "make test: all passed"
 
 # Release builds, then the standard load scenarios; writes bench/RESULTS.md.
@@ -58,5 +58,6 @@ release:
 	cargo leptos build --release
 	scripts/release_check.sh
 
+# Before e2e: the static-deployment test serves dist/ through nginx.
 csr-build:
 	trunk build --offline --skip-version-check

@@ -42,6 +42,20 @@ apt_install() { # package, why
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
 }
 
+# The tests start nginx themselves on free ports; its package must not start
+# (or leave enabled) the system service on port 80, so it is installed with
+# a policy-rc.d that refuses service starts, unless the machine has one.
+apt_install_without_service() { # package, why
+  if [ -e /usr/sbin/policy-rc.d ]; then
+    apt_install "$@"
+    return
+  fi
+  printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+  as_root chmod +x /usr/sbin/policy-rc.d
+  apt_install "$@" || { as_root rm -f /usr/sbin/policy-rc.d; return 1; }
+  as_root rm -f /usr/sbin/policy-rc.d
+}
+
 # The lock file must agree with the CLI we install, or wasm-bindgen fails late
 # with a schema error.
 locked=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
@@ -74,6 +88,7 @@ fi
 
 apt_install chromium "the browser the end-to-end tests drive"
 apt_install redis-server "the Redis channel-layer tests start their own"
+apt_install_without_service nginx "the deployment tests put nginx in front of two server processes"
 
 if ! has_version wasm-opt "version ${BINARYEN_VERSION%%.*}"; then
   say "installing wasm-opt from npm binaryen@$BINARYEN_VERSION (release WASM size optimiser)"

@@ -3,7 +3,7 @@
 // listen address are rewritten, and a main config of our own around it
 // keeps every path inside a temp directory. Never the system service.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort, until } from "./processes";
@@ -25,6 +25,9 @@ export class Nginx {
   static async start(config: string, upstreams: number[], vars: Record<string, string> = {}): Promise<Nginx> {
     const port = await freePort();
     const dir = mkdtempSync(path.join(tmpdir(), "chat-nginx-"));
+    // Run as root (as CI does), nginx's workers are `nobody`: they must
+    // reach the temp paths that buffer large answers (the WASM).
+    chmodSync(dir, 0o755);
     let site = readFileSync(path.join(root, "deploy", config), "utf8")
       .replace(/^(\s*)listen 80;/m, `$1listen 127.0.0.1:${port};`)
       .replace(/^\s*server 127\.0\.0\.1:\d+[^;]*;\n/gm, "");

@@ -1,0 +1,51 @@
+// The client-side-rendered build served the way deploy/nginx-chat-static.conf
+// says: nginx serves Trunk's dist/ as a single-page app (every unknown path
+// is index.html) and proxies /api/ and /ws/ to a server process. `make test`
+// builds dist/ before the end-to-end tests.
+import { expect, test } from "@playwright/test";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { Nginx } from "./nginx";
+import { PASSWORD, messageTexts, say, unique } from "./helpers";
+import { ServerProcess, freshDatabase } from "./processes";
+
+const dist = path.resolve(__dirname, "../../dist");
+let server: ServerProcess | undefined;
+let nginx: Nginx | undefined;
+
+test.beforeAll(async () => {
+  if (!existsSync(path.join(dist, "index.html"))) throw new Error(`no ${dist}/index.html: run \`make csr-build\``);
+  server = await ServerProcess.start(freshDatabase(), undefined, undefined, { TRUSTED_PROXIES: "127.0.0.1" });
+  nginx = await Nginx.start("nginx-chat-static.conf", [server.port], { "/srv/chat/dist": dist });
+});
+
+test.afterAll(async () => {
+  nginx?.stop();
+  await server?.stop();
+});
+
+test("the static build behind nginx: the lobby renders and two people chat", async ({ browser }, testInfo) => {
+  const room = unique("static");
+  const pages = [];
+  for (const name of [unique("ann"), unique("ben")]) {
+    const context = await browser.newContext({ baseURL: nginx!.origin });
+    expect((await context.request.post("/api/register", { data: { username: name, password: PASSWORD } })).status()).toBe(201);
+    const page = await context.newPage();
+    await page.goto("/chat/");
+    await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+    await page.getByLabel("Room name").fill(room);
+    await page.getByLabel("Room name").press("Enter");
+    await expect(page).toHaveURL(new RegExp(`/chat/${room}/$`));
+    await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+    pages.push(page);
+  }
+  const [ann, ben] = pages;
+  await say(ann, "served from dist/");
+  await expect(messageTexts(ben)).toHaveText(["served from dist/"]);
+  await say(ben, "and back");
+  await expect(messageTexts(ann)).toHaveText(["served from dist/", "and back"]);
+  // A deep link is the app too.
+  await ben.goto(`/chat/${room}/`);
+  await expect(messageTexts(ben)).toHaveText(["served from dist/", "and back"]);
+  await ann.screenshot({ path: testInfo.outputPath("static-build.png") });
+});
