@@ -465,7 +465,10 @@ async fn per_address_limits_believe_x_forwarded_for_only_from_trusted_proxies() 
     assert_eq!(register_via(&behind, "two", "203.0.113.1").await, 429);
     assert_eq!(register_via(&behind, "three", "203.0.113.2").await, 201);
     // A client forging the left end gains nothing: the proxy's own entry counts.
-    assert_eq!(register_via(&behind, "four", "198.51.100.7, 203.0.113.2").await, 429);
+    assert_eq!(
+        register_via(&behind, "four", "198.51.100.7, 203.0.113.2").await,
+        429
+    );
 
     // Without trusted proxies the header is ignored: one address, one budget.
     let direct = TestServer::start_with(|c| c.limits.registrations_per_hour = 1).await;

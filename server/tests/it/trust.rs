@@ -3,20 +3,14 @@
 //! cross-site posts, rights that change while sockets are open, and the
 //! headers every page carries.
 
-use crate::common::{Client, PASSWORD, TestServer, act};
+use crate::common::{Client, PASSWORD, TestServer, act, post_json};
 use reqwest::{StatusCode, redirect::Policy};
 use serde_json::{Value, json};
 
-/// POSTs JSON to the account API; the status and the error code.
+/// Registers `name` through the API; the status and the answer.
 async fn register(server: &TestServer, name: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.http("/api/register"))
-        .json(&json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let body = json!({"username": name, "password": PASSWORD});
+    post_json(server, "/api/register", None, &body).await
 }
 
 #[tokio::test]

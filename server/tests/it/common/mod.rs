@@ -330,17 +330,26 @@ impl Drop for TestServer {
     }
 }
 
-/// POSTs an admin action as JSON; returns the status and body.
-pub async fn act(server: &Endpoint, user: &User, action: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.http("/api/admin"))
-        .header("cookie", &user.cookie)
-        .json(&action)
-        .send()
-        .await
-        .unwrap();
+/// POSTs `body` as JSON, with the session `cookie` if given; the status
+/// and the JSON answer (`null` if there is none).
+pub async fn post_json(
+    server: &Endpoint,
+    path: &str,
+    cookie: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(server.http(path)).json(body);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// POSTs an admin action as `user`; the status and body.
+pub async fn act(server: &Endpoint, user: &User, action: Value) -> (u16, Value) {
+    post_json(server, "/api/admin", Some(&user.cookie), &action).await
 }
 
 /// `name=value` of the session cookie a response sets.
