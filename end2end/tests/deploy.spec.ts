@@ -26,8 +26,8 @@ test.beforeAll(async () => {
   nginx = await Nginx.start("nginx-chat.conf", servers.map((s) => s.port));
 });
 
-test.afterAll(() => {
-  nginx?.stop();
+test.afterAll(async () => {
+  await nginx?.stop();
   for (const s of servers) s.kill();
   redis?.kill("SIGKILL");
 });

@@ -55,7 +55,11 @@ http { access_log off; include /etc/nginx/mime.types; ${temp} include ${dir}/cha
     return nginx;
   }
 
-  stop() {
-    this.child.kill("SIGKILL");
+  /** Fast shutdown: the master stops its workers (SIGKILL would orphan
+   * them, still listening), then exits. */
+  async stop() {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGTERM");
+    await exited;
   }
 }

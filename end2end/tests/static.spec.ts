@@ -20,7 +20,7 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  nginx?.stop();
+  await nginx?.stop();
   await server?.stop();
 });
 
