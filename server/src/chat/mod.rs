@@ -37,9 +37,7 @@ pub mod groups {
 /// Tells everyone in `group`; a layer failure is logged (what was stored
 /// stays stored, and clients recover it from history).
 pub async fn tell(layer: &dyn ChannelLayer, group: &GroupName, event: ServerEvent) {
-    if let Err(e) = tell_reached(layer, group, event).await {
-        tracing::warn!("telling {group}: {e}");
-    }
+    tell_text(layer, group, event.to_json()).await;
 }
 
 /// Sends `text` as it is to everyone in `group`; a failure is logged.

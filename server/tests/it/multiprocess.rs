@@ -319,14 +319,7 @@ async fn rights_taken_on_one_process_count_at_once_on_the_other() {
 
     // Logging out on process 0 ends the session's socket on process 1.
     let mut elsewhere = c.at(1).join_as(&alice, "hall").await;
-    let status = reqwest::Client::new()
-        .post(c.at(0).http("/api/logout"))
-        .header("cookie", &alice.cookie)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 204);
+    assert_eq!(c.at(0).logout(&alice).await, 204);
     let ended = elsewhere.expect("session_ended").await;
     assert!(ended["reason"].as_str().unwrap().contains("logged out"));
 }

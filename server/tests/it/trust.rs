@@ -457,14 +457,7 @@ async fn logging_out_ends_that_sessions_sockets_only() {
     let phone = server.login("alice").await;
     let mut on_laptop = server.join_as(&laptop, "home").await;
     let mut on_phone = server.join_as(&phone, "home").await;
-    let status = reqwest::Client::new()
-        .post(server.http("/api/logout"))
-        .header("cookie", &laptop.cookie)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 204);
+    assert_eq!(server.logout(&laptop).await, 204);
     let ended = on_laptop.expect("session_ended").await;
     assert!(ended["reason"].as_str().unwrap().contains("logged out"));
     on_phone.say("still signed in").await;

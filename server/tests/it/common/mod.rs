@@ -145,6 +145,13 @@ impl Endpoint {
         }
     }
 
+    /// Logs `user`'s session out through the API; the status.
+    pub async fn logout(&self, user: &User) -> u16 {
+        post_json(self, "/api/logout", Some(&user.cookie), &Value::Null)
+            .await
+            .0
+    }
+
     /// Joins a room as `user` and reads the history event sent on joining.
     pub async fn join_as(&self, user: &User, room: &str) -> Client {
         let mut client = Client::connect(&self.ws_url(room), &[("Cookie", user.cookie.as_str())])
