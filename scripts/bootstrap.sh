@@ -2,7 +2,7 @@
 # Installs only what is missing, saying what and why.
 #   scripts/bootstrap.sh run    what `make run` needs
 #   scripts/bootstrap.sh test   that, plus what `make test` needs
-#   scripts/bootstrap.sh bench  that, plus redis-server (for `make bench`)
+#   scripts/bootstrap.sh bench  that, plus redis-server and postgresql (for `make bench`)
 # Every tool is pinned to a version that builds on rustc 1.95 and never
 # downloads binaries at run time (see README.md, "Toolchain").
 set -euo pipefail
@@ -82,6 +82,7 @@ fi
 
 if [ "$mode" = bench ]; then
   apt_install redis-server "the benchmark runs the Redis layer too"
+  apt_install_without_service postgresql "the benchmark runs the PostgreSQL backend too"
   exit 0
 fi
 [ "$mode" = test ] || exit 0
@@ -89,6 +90,7 @@ fi
 apt_install chromium "the browser the end-to-end tests drive"
 apt_install redis-server "the Redis channel-layer tests start their own"
 apt_install_without_service nginx "the deployment tests put nginx in front of two server processes"
+apt_install_without_service postgresql "the storage tests start their own PostgreSQL clusters"
 
 if ! has_version wasm-opt "version ${BINARYEN_VERSION%%.*}"; then
   say "installing wasm-opt from npm binaryen@$BINARYEN_VERSION (release WASM size optimiser)"

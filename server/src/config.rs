@@ -8,7 +8,8 @@
 //! | `TRUSTED_PROXIES` | unset | proxies (CIDRs or addresses) whose `X-Forwarded-For` names the client (see [`crate::proxy`]) |
 //! | `CHANNEL_CAPACITY` | 256 | messages queued per connection before it counts as lagging |
 //! | `DATA_DIR` | `data` | where the SQLite database lives (created if missing) |
-//! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database |
+//! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database: `sqlite://…` or `postgres://…` |
+//! | `DATABASE_RETRY_SECS` | 15 | how long posts wait for a lost database before their posters get `unavailable` |
 //! | `SECURE_COOKIES` | off | `1`/`true`: session cookie only over https |
 //! | `REDIS_URL` | unset | use the Redis channel layer (several processes share rooms) |
 //! | `METRICS_TOKEN` | unset | `/metrics` only with `Authorization: Bearer <token>` (404 otherwise) |
@@ -35,6 +36,9 @@ pub struct Config {
     pub trusted_proxies: crate::proxy::TrustedProxies,
     pub channel_capacity: usize,
     pub database_url: String,
+    /// `DATABASE_RETRY_SECS`: how long the message writer retries a batch
+    /// while the database is unreachable.
+    pub database_retry: Duration,
     pub secure_cookies: bool,
     /// `None`: the in-memory channel layer.
     pub redis_url: Option<String>,
@@ -232,6 +236,7 @@ impl Config {
             trusted_proxies,
             channel_capacity,
             database_url,
+            database_retry: seconds("DATABASE_RETRY_SECS", Duration::from_secs(15))?,
             secure_cookies,
             redis_url,
             redis_prefix,

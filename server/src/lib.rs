@@ -56,8 +56,7 @@ use presence::Presence;
 use std::sync::Arc;
 use storage::Storage;
 use tower_http::timeout::RequestBodyTimeoutLayer;
-use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore, cookie::SameSite};
 use ws::flood;
 
 /// What every request handler can reach.
@@ -97,7 +96,13 @@ impl FromRef<AppState> for LeptosOptions {
 /// Paths answered with a plain HTTP redirect to the lobby.
 const TO_LOBBY: [&str; 2] = ["/", "/chat"];
 
-pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> Router {
+/// The whole app, with sessions in `sessions` (the store for the backend
+/// storage uses).
+pub fn router<S: SessionStore + Clone>(
+    state: AppState,
+    sessions: S,
+    secure_cookies: bool,
+) -> Router {
     let leptos = state.leptos.clone();
     let body_timeout = state.limits.header_read_timeout;
     // The app's own `/` route redirects client-side; over HTTP a 303 is
@@ -142,11 +147,26 @@ pub fn router(state: AppState, sessions: SqliteStore, secure_cookies: bool) -> R
         .with_state(state)
 }
 
+/// How long `/healthz` waits for the database to answer.
+const DATABASE_PING: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// 200 "ok", or 200 "degraded: …" when serving with a backend missing (the
-/// server still serves its own connections, so it should stay in rotation).
+/// server still serves its own connections and pages, and posts wait for
+/// the database, so it should stay in rotation).
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> String {
-    match state.layer.degraded() {
-        None => "ok".to_owned(),
-        Some(why) => format!("degraded: {why}"),
+    let mut missing = Vec::new();
+    let writer_waits = state
+        .metrics
+        .database_down
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if writer_waits || !state.storage.answers(DATABASE_PING).await {
+        missing.push("database unreachable, posts are retried".to_owned());
+    }
+    if let Some(why) = state.layer.degraded() {
+        missing.push(why.to_string());
+    }
+    match missing.is_empty() {
+        true => "ok".to_owned(),
+        false => format!("degraded: {}", missing.join("; ")),
     }
 }

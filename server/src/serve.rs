@@ -12,7 +12,7 @@ use crate::{
     origin::OriginPolicy,
     presence::{MemoryPresence, Presence, RedisPresence},
     router,
-    storage::Storage,
+    storage::{Pool, Storage},
     throttle::Throttle,
     ws::{admission::Admission, flood},
 };
@@ -22,8 +22,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::{future::Future, io, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower::Service;
-use tower_sessions::session_store::ExpiredDeletion;
-use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions::{SessionStore, session_store::ExpiredDeletion};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 /// How long shutdown waits for sockets to close and the writer to finish.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(4);
@@ -40,16 +40,21 @@ pub async fn serve(
     let storage = Storage::open(&config.database_url)
         .await
         .map_err(io::Error::other)?;
-    let sessions = open_sessions(&storage).await?;
     let (layer, presence) = backends(&config).await?;
     let metrics = Arc::new(metrics::Metrics::default());
     let writer_storage = Storage::open_for_writer(&config.database_url)
         .await
         .map_err(io::Error::other)?;
-    let (writer, writer_task) =
-        MessageWriter::start(writer_storage, layer.clone(), metrics.clone());
+    let (writer, writer_task) = MessageWriter::start(
+        writer_storage,
+        layer.clone(),
+        metrics.clone(),
+        config.database_retry,
+    );
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let limits = Arc::new(config.limits.clone());
+    let secure = config.secure_cookies;
+    let pool = storage.pool().clone();
     let state = AppState {
         origins: Arc::new(
             OriginPolicy::new(&config.allowed_origins, bound).map_err(io::Error::other)?,
@@ -80,7 +85,10 @@ pub async fn serve(
         shutdown: stop_rx,
         leptos: config.leptos,
     };
-    let app = router(state, sessions, config.secure_cookies);
+    let app = match pool {
+        Pool::Sqlite(pool) => router(state, sessions(SqliteStore::new(pool)).await?, secure),
+        Pool::Postgres(pool) => router(state, sessions(PostgresStore::new(pool)).await?, secure),
+    };
     accept(listener, app, limits.header_read_timeout, async move {
         shutdown.await;
         let _ = stopping.send(true);
@@ -163,11 +171,13 @@ async fn accept(
     }
 }
 
-/// The session store, in the same database; expired sessions are swept
-/// hourly so the table does not grow forever.
-async fn open_sessions(storage: &Storage) -> io::Result<SqliteStore> {
-    let sessions = SqliteStore::new(storage.pool().clone());
-    sessions.migrate().await.map_err(io::Error::other)?;
+/// The session store, in the same database (tower-sessions' store for that
+/// backend, with its own table); expired sessions are swept hourly so the
+/// table does not grow forever.
+async fn sessions<S: SessionStore + ExpiredDeletion + Migrate + Clone>(
+    sessions: S,
+) -> io::Result<S> {
+    sessions.migrate_store().await.map_err(io::Error::other)?;
     tokio::spawn(
         sessions
             .clone()
@@ -214,5 +224,23 @@ async fn drain(metrics: &metrics::Metrics, writer_task: tokio::task::JoinHandle<
         .is_err()
     {
         tracing::warn!("the message writer did not finish in time");
+    }
+}
+
+/// Creating a store's table: an inherent method on each store, so a trait
+/// to call it on either.
+trait Migrate {
+    async fn migrate_store(&self) -> Result<(), sqlx::Error>;
+}
+
+impl Migrate for SqliteStore {
+    async fn migrate_store(&self) -> Result<(), sqlx::Error> {
+        self.migrate().await
+    }
+}
+
+impl Migrate for PostgresStore {
+    async fn migrate_store(&self) -> Result<(), sqlx::Error> {
+        self.migrate().await
     }
 }

@@ -6,8 +6,13 @@
 //! stored and sent at once.
 //!
 //! Posting does not wait for the commit: a consumer must keep forwarding
-//! the room to its socket meanwhile. If storing fails, the writer tells the
-//! poster's channel with an `error` event.
+//! the room to its socket meanwhile. While the database is unreachable
+//! (PostgreSQL restarting, a network blip) the writer tries the batch again
+//! with backoff for up to `DATABASE_RETRY_SECS`, newer posts queueing
+//! behind it; only then does it tell each poster's channel with an
+//! `unavailable` error. A commit whose answer was lost with the connection
+//! is looked up by its messages' ids before trying again, so a batch is
+//! never stored twice.
 //!
 //! The SQL of a batch is storage's ([`Storage::insert_batch`]); this task
 //! only decides when to commit and whom to tell.
@@ -19,13 +24,20 @@ use crate::{
     storage::{NewMessage, Storage, StorageError},
 };
 use app::protocol::{ChatMessage, ErrorCode, ServerEvent};
-use std::sync::{Arc, atomic::Ordering::Relaxed};
+use std::{
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::{Duration, Instant},
+};
 use tokio::sync::mpsc;
 
 /// Most posts stored in one transaction.
 const MAX_BATCH: usize = 1024;
 /// Posts waiting for the writer; senders wait when it is full.
 const QUEUE: usize = 8192;
+/// The first pause before trying a batch again, doubled each time up to
+/// [`MOST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MOST_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A message to store and broadcast.
 pub struct Post {
@@ -42,13 +54,20 @@ pub struct MessageWriter {
 impl MessageWriter {
     /// Starts the writer task. It ends when every `MessageWriter` is dropped,
     /// after storing what was queued.
+    /// `retry_for`: how long a batch is tried while the database is away.
     pub fn start(
         storage: Storage,
         layer: Arc<dyn ChannelLayer>,
         metrics: Arc<Metrics>,
+        retry_for: Duration,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(storage, layer, metrics, rx));
+        let writer = Writer {
+            storage,
+            metrics,
+            retry_for,
+        };
+        let task = tokio::spawn(run(writer, layer, rx));
         (Self { queue }, task)
     }
 
@@ -62,28 +81,76 @@ impl MessageWriter {
     }
 }
 
-async fn run(
+/// What stores a batch: the writer's own connection and how long to keep trying.
+struct Writer {
     storage: Storage,
-    layer: Arc<dyn ChannelLayer>,
     metrics: Arc<Metrics>,
-    mut rx: mpsc::Receiver<Post>,
-) {
+    retry_for: Duration,
+}
+
+async fn run(writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Receiver<Post>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let messages: Vec<&NewMessage> = batch.iter().map(|post| &post.message).collect();
-        match storage.insert_batch(&messages).await {
+        match writer.store(&messages).await {
             Ok(stored) => {
                 batch.clear();
-                metrics.storage_batches.fetch_add(1, Relaxed);
-                metrics
-                    .messages_stored
-                    .fetch_add(stored.len() as u64, Relaxed);
                 broadcast(layer.as_ref(), stored).await;
             }
             Err(e) => {
                 tracing::error!("storing {} messages failed: {e}", batch.len());
+                writer.metrics.storage_failures.fetch_add(1, Relaxed);
                 refuse(layer.as_ref(), batch.drain(..)).await;
             }
+        }
+    }
+}
+
+impl Writer {
+    /// Stores the batch, trying again with backoff while the database is
+    /// unreachable, for up to `retry_for`.
+    async fn store(&self, batch: &[&NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
+        let started = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        // After a failed try the commit may have happened all the same.
+        let mut maybe_stored = false;
+        loop {
+            let attempt = Instant::now();
+            let result = match maybe_stored {
+                true => match self.storage.stored_batch(batch).await {
+                    Ok(Some(stored)) => Ok(stored),
+                    Ok(None) => self.storage.insert_batch(batch).await,
+                    Err(e) => Err(e),
+                },
+                false => self.storage.insert_batch(batch).await,
+            };
+            match result {
+                Ok(stored) => {
+                    self.stored(&stored, attempt.elapsed(), maybe_stored);
+                    return Ok(stored);
+                }
+                Err(e) if e.is_transient() && started.elapsed() + backoff < self.retry_for => {
+                    if !self.metrics.database_down.swap(true, Relaxed) {
+                        tracing::warn!("the database is unreachable ({e}); posts wait and retry");
+                    }
+                    self.metrics.storage_retries.fetch_add(1, Relaxed);
+                    maybe_stored = true;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MOST_BACKOFF);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn stored(&self, stored: &[ChatMessage], took: Duration, after_retries: bool) {
+        let m = &self.metrics;
+        m.storage_batches.fetch_add(1, Relaxed);
+        m.messages_stored.fetch_add(stored.len() as u64, Relaxed);
+        m.commit_seconds.observe(took.as_secs_f64());
+        m.batch_messages.observe(stored.len() as f64);
+        if after_retries && m.database_down.swap(false, Relaxed) {
+            tracing::info!("the database is back; stored the waiting posts");
         }
     }
 }
@@ -156,17 +223,22 @@ mod tests {
             channels.push(channel);
         }
         let metrics = Arc::new(Metrics::default());
-        let (writer, task) = MessageWriter::start(storage.clone(), layer.clone(), metrics.clone());
+        let (writer, task) = MessageWriter::start(
+            storage.clone(),
+            layer.clone(),
+            metrics.clone(),
+            Duration::from_secs(1),
+        );
         const EACH: u64 = 300;
         for i in 0..EACH {
             for room in &rooms {
                 let post = Post {
-                    message: NewMessage {
-                        room: room.clone(),
-                        user_id: user.id,
-                        username: "alice".into(),
-                        text: format!("{room} {i}"),
-                    },
+                    message: NewMessage::new(
+                        room.clone(),
+                        user.id,
+                        "alice".into(),
+                        format!("{room} {i}"),
+                    ),
                     reply_to: channels[0].name().clone(),
                 };
                 writer.post(post).await.unwrap();

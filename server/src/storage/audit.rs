@@ -1,8 +1,7 @@
 //! The `audit_log` table: every admin action, who did it and to what.
 //! SQL only: never imports the layer or the protocol's events.
 
-use super::{Storage, StorageError, now_rfc3339};
-use sqlx::Row;
+use super::{Stamp, Storage, StorageError, with_pool};
 
 /// One recorded admin action.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,31 +15,35 @@ pub struct AuditEntry {
 impl Storage {
     /// Records an admin action.
     pub async fn audit(&self, actor: &str, action: &str, target: &str) -> Result<(), StorageError> {
-        sqlx::query("INSERT INTO audit_log (at, actor, action, target) VALUES ($1, $2, $3, $4)")
-            .bind(now_rfc3339())
-            .bind(actor)
-            .bind(action)
-            .bind(target)
-            .execute(self.pool())
-            .await?;
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(Stamp::now())
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
     }
 
     /// The newest audit entries first.
     pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT at, actor, action, target FROM audit_log ORDER BY id DESC LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<(Stamp, String, String, String)> = with_pool!(self, pool =>
+            sqlx::query_as(
+                "SELECT at, actor, action, target FROM audit_log ORDER BY id DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
         Ok(rows
-            .iter()
-            .map(|row| AuditEntry {
-                at: row.get(0),
-                actor: row.get(1),
-                action: row.get(2),
-                target: row.get(3),
+            .into_iter()
+            .map(|(at, actor, action, target)| AuditEntry {
+                at: at.rfc3339(),
+                actor,
+                action,
+                target,
             })
             .collect())
     }

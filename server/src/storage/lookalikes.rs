@@ -5,9 +5,8 @@
 //! logged at each start so an admin can rename or disable one. SQL only:
 //! never imports the layer or the protocol's events.
 
-use super::{Storage, StorageError};
+use super::{Storage, StorageError, with_pool};
 use app::names::lookalike_key;
-use sqlx::Row;
 
 /// A name that could not get its key because an older one has it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,20 +38,19 @@ impl Storage {
         table: &'static str,
         column: &'static str,
     ) -> Result<Vec<Collision>, StorageError> {
-        let rows = sqlx::query(&format!(
-            "SELECT id, {column} FROM {table} WHERE name_key IS NULL ORDER BY id"
-        ))
-        .fetch_all(self.pool())
-        .await?;
+        let keyless =
+            format!("SELECT id, {column} FROM {table} WHERE name_key IS NULL ORDER BY id");
+        let holder_of = format!("SELECT {column} FROM {table} WHERE name_key = $1");
+        let set_key = format!("UPDATE {table} SET name_key = $1 WHERE id = $2");
+        let rows: Vec<(i64, String)> =
+            with_pool!(self, pool => sqlx::query_as(&keyless).fetch_all(pool).await?);
         let mut collisions = Vec::new();
-        for row in rows {
-            let (id, name): (i64, String) = (row.get(0), row.get(1));
+        for (id, name) in rows {
             let key = lookalike_key(&name);
-            let holder: Option<String> =
-                sqlx::query_scalar(&format!("SELECT {column} FROM {table} WHERE name_key = $1"))
-                    .bind(&key)
-                    .fetch_optional(self.pool())
-                    .await?;
+            let holder: Option<String> = with_pool!(self, pool => sqlx::query_scalar(&holder_of)
+                .bind(&key)
+                .fetch_optional(pool)
+                .await?);
             match holder {
                 Some(looks_like) => collisions.push(Collision {
                     table,
@@ -60,11 +58,12 @@ impl Storage {
                     looks_like,
                 }),
                 None => {
-                    sqlx::query(&format!("UPDATE {table} SET name_key = $1 WHERE id = $2"))
+                    with_pool!(self, pool => sqlx::query(&set_key)
                         .bind(&key)
                         .bind(id)
-                        .execute(self.pool())
-                        .await?;
+                        .execute(pool)
+                        .await?
+                        .rows_affected());
                 }
             }
         }

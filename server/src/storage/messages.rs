@@ -3,12 +3,11 @@
 //! edits and tombstones. SQL only: returns rows, never tells anyone, never
 //! imports the layer or the protocol's events.
 
-use super::{Storage, StorageError, now_rfc3339};
+use super::{MessageId, Stamp, Storage, StorageError, with_pool};
 use app::{
     names::RoomName,
     protocol::{ChatMessage, History},
 };
-use sqlx::{Row, sqlite::SqliteRow};
 use std::collections::HashMap;
 
 /// Which slice of a room's log to read.
@@ -30,14 +29,33 @@ pub struct MessageMeta {
     pub deleted: bool,
 }
 
-/// A chat message to store: who posted what, where.
+/// A chat message to store: who posted what, where. Its id is chosen
+/// before it is stored, so a commit whose outcome was lost with the
+/// connection can be looked up instead of stored twice.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
+    pub id: MessageId,
     pub room: RoomName,
     pub user_id: i64,
     pub username: String,
     pub text: String,
 }
+
+impl NewMessage {
+    pub fn new(room: RoomName, user_id: i64, username: String, text: String) -> Self {
+        Self {
+            id: MessageId::new(),
+            room,
+            user_id,
+            username,
+            text,
+        }
+    }
+}
+
+/// A message row as the log pages read it: seq, id, author, text, posted,
+/// edited, deleted.
+type MessageRow = (i64, MessageId, String, String, Stamp, Option<Stamp>, bool);
 
 impl Storage {
     /// A page of the room's log, oldest first.
@@ -66,18 +84,20 @@ impl Storage {
                 false,
             ),
         };
-        let mut query = sqlx::query(&sql)
-            .bind(room.as_str())
-            .bind(i64::from(limit) + 1);
-        if let Some(seq) = seq {
-            query = query.bind(i64::try_from(seq).unwrap_or(i64::MAX));
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows: Vec<MessageRow> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql)
+                .bind(room.as_str())
+                .bind(i64::from(limit) + 1);
+            if let Some(seq) = seq {
+                query = query.bind(i64::try_from(seq).unwrap_or(i64::MAX));
+            }
+            query.fetch_all(pool).await?
+        });
         let has_more = rows.len() > limit as usize;
         let mut messages: Vec<ChatMessage> = rows
-            .iter()
+            .into_iter()
             .take(limit as usize)
-            .map(|row| message_from_row(room, row))
+            .map(|row| message_from_row(room.clone(), row))
             .collect();
         if newest_first {
             messages.reverse();
@@ -88,29 +108,23 @@ impl Storage {
 
     /// The newest messages across every room, newest first (deleted ones left out).
     pub async fn recent_messages(&self, limit: u32) -> Result<Vec<ChatMessage>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT r.name, m.seq, m.id, m.username, m.body, m.created_at, m.edited_at
-             FROM messages m JOIN rooms r ON r.id = m.room_id
-             WHERE m.deleted_at IS NULL
-             ORDER BY m.created_at DESC, m.seq DESC LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
+        let rows: Vec<(String, i64, MessageId, String, String, Stamp, Option<Stamp>)> = with_pool!(self, pool => sqlx::query_as(
+                "SELECT r.name, m.seq, m.id, m.username, m.body, m.created_at, m.edited_at
+                 FROM messages m JOIN rooms r ON r.id = m.room_id
+                 WHERE m.deleted_at IS NULL
+                 ORDER BY m.created_at DESC, m.seq DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
         Ok(rows
-            .iter()
-            .filter_map(|row| {
-                Some(ChatMessage {
-                    room: RoomName::parse(row.get::<&str, _>(0)).ok()?,
-                    seq: row.get::<i64, _>(1) as u64,
-                    id: row.get(2),
-                    user: row.get(3),
-                    message: row.get(4),
-                    ts: row.get(5),
-                    edited_at: row.get(6),
-                    deleted: false,
-                    reactions: Vec::new(),
-                })
+            .into_iter()
+            .filter_map(|(room, seq, id, user, body, ts, edited)| {
+                let room = RoomName::parse(&room).ok()?;
+                Some(message_from_row(
+                    room,
+                    (seq, id, user, body, ts, edited, false),
+                ))
             })
             .collect())
     }
@@ -121,23 +135,19 @@ impl Storage {
         room: &RoomName,
         seq: u64,
     ) -> Result<Option<MessageMeta>, StorageError> {
-        let row = sqlx::query(
+        let row: Option<(i64, Stamp, bool)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT m.user_id, m.created_at, m.deleted_at IS NOT NULL
              FROM messages m JOIN rooms r ON r.id = m.room_id
              WHERE r.name = $1 AND m.seq = $2",
         )
         .bind(room.as_str())
         .bind(seq as i64)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|row| MessageMeta {
-            user_id: row.get(0),
-            created_at: time::OffsetDateTime::parse(
-                row.get::<&str, _>(1),
-                &time::format_description::well_known::Rfc3339,
-            )
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-            deleted: row.get(2),
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(|(user_id, created_at, deleted)| MessageMeta {
+            user_id,
+            created_at: created_at.0,
+            deleted,
         }))
     }
 
@@ -148,62 +158,68 @@ impl Storage {
         seq: u64,
         text: &str,
     ) -> Result<String, StorageError> {
-        let at = now_rfc3339();
-        sqlx::query(
+        let at = Stamp::now();
+        with_pool!(self, pool => sqlx::query(
             "UPDATE messages SET body = $1, edited_at = $2
              WHERE room_id = (SELECT id FROM rooms WHERE name = $3) AND seq = $4",
         )
         .bind(text)
-        .bind(&at)
+        .bind(at)
         .bind(room.as_str())
         .bind(seq as i64)
-        .execute(self.pool())
-        .await?;
-        Ok(at)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(at.rfc3339())
     }
 
     /// Leaves a tombstone: the row stays (seqs remain contiguous), the text
     /// and its reactions go.
     pub async fn delete_message(&self, room: &RoomName, seq: u64) -> Result<(), StorageError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "DELETE FROM reactions
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2",
-        )
-        .bind(room.as_str())
-        .bind(seq as i64)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE messages SET body = '', deleted_at = $1
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $2) AND seq = $3",
-        )
-        .bind(now_rfc3339())
-        .bind(room.as_str())
-        .bind(seq as i64)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "DELETE FROM reactions
+                 WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2",
+            )
+            .bind(room.as_str())
+            .bind(seq as i64)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE messages SET body = '', deleted_at = $1
+                 WHERE room_id = (SELECT id FROM rooms WHERE name = $2) AND seq = $3",
+            )
+            .bind(Stamp::now())
+            .bind(room.as_str())
+            .bind(seq as i64)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 }
 
-fn message_from_row(room: &RoomName, row: &SqliteRow) -> ChatMessage {
+fn message_from_row(
+    room: RoomName,
+    (seq, id, user, message, ts, edited_at, deleted): MessageRow,
+) -> ChatMessage {
     ChatMessage {
-        room: room.clone(),
-        seq: row.get::<i64, _>(0) as u64,
-        id: row.get(1),
-        user: row.get(2),
-        message: row.get(3),
-        ts: row.get(4),
-        edited_at: row.get(5),
-        deleted: row.get(6),
+        room,
+        seq: seq as u64,
+        id: id.to_string(),
+        user,
+        message,
+        ts: ts.rfc3339(),
+        edited_at: edited_at.map(|at| at.rfc3339()),
+        deleted,
         reactions: Vec::new(),
     }
 }
 
 /// Rows per multi-row INSERT: 7 parameters each stays well under SQLite's
-/// limit of 32,766 bound parameters per statement.
+/// limit of 32,766 bound parameters per statement (PostgreSQL's is 65,535).
 const ROWS_PER_INSERT: usize = 500;
 
 impl Storage {
@@ -213,93 +229,135 @@ impl Storage {
     ///
     /// The number of statements does not grow with the batch: one UPSERT per
     /// room reserves that room's block of seqs, and the messages go in with
-    /// multi-row INSERTs. Each statement is a round trip to SQLite's thread,
-    /// so one or two per message used to cap the writer at a few thousand
-    /// messages a second (measured: `bench/NOTES.md`).
+    /// multi-row INSERTs. Each statement is a round trip (to SQLite's thread
+    /// or PostgreSQL's socket), so one or two per message used to cap the
+    /// writer at a few thousand messages a second (`bench/NOTES.md`).
+    ///
+    /// Safe with several processes writing at once: the UPSERT holds the
+    /// room row's lock until commit (SQLite: the one write lock), so a
+    /// second reservation for that room waits and then reads the committed
+    /// `last_seq`; blocks never overlap and a rolled-back batch gives its
+    /// block back. Rooms are reserved in name order, so two batches that
+    /// share rooms take their locks in the same order and cannot deadlock.
     pub async fn insert_batch(
         &self,
         batch: &[&NewMessage],
     ) -> Result<Vec<ChatMessage>, StorageError> {
-        let ts = now_rfc3339();
-        let mut tx = self.pool().begin().await?;
-        let mut blocks = HashMap::new();
-        for (room, count) in posts_per_room(batch) {
-            let row = sqlx::query(
-                "INSERT INTO rooms (name, created_at, last_seq, last_message_at) VALUES ($1, $2, $3, $2)
-                 ON CONFLICT (name) DO UPDATE
-                    SET last_seq = rooms.last_seq + excluded.last_seq,
-                        last_message_at = excluded.last_message_at
-                 RETURNING id, last_seq",
+        let ts = Stamp::now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut blocks = HashMap::new();
+            for (room, count) in posts_per_room(batch) {
+                let (room_id, last_seq): (i64, i64) = sqlx::query_as(
+                    "INSERT INTO rooms (name, created_at, last_seq, last_message_at)
+                     VALUES ($1, $2, $3, $2)
+                     ON CONFLICT (name) DO UPDATE
+                        SET last_seq = rooms.last_seq + excluded.last_seq,
+                            last_message_at = excluded.last_message_at
+                     RETURNING id, last_seq",
+                )
+                .bind(room.as_str())
+                .bind(ts)
+                .bind(count)
+                .fetch_one(&mut *tx)
+                .await?;
+                // Per room: its id and the next seq of its block.
+                blocks.insert(room, (room_id, last_seq - count + 1));
+            }
+            let rows = number(batch, &mut blocks);
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at) ",
+                );
+                insert.push_values(chunk, |mut row, (new, room_id, seq)| {
+                    row.push_bind(*room_id)
+                        .push_bind(*seq)
+                        .push_bind(new.id)
+                        .push_bind(new.user_id)
+                        .push_bind(&new.username)
+                        .push_bind(&new.text)
+                        .push_bind(ts);
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(rows
+                .iter()
+                .map(|(new, _, seq)| stored_message(new, *seq as u64, ts))
+                .collect())
+        })
+    }
+
+    /// The batch as stored, if it was: after a commit whose answer was lost
+    /// with the connection, this tells whether it happened (a transaction
+    /// is all or nothing, so its first message says it for all of them).
+    pub async fn stored_batch(
+        &self,
+        batch: &[&NewMessage],
+    ) -> Result<Option<Vec<ChatMessage>>, StorageError> {
+        let Some(first) = batch.first() else {
+            return Ok(Some(Vec::new()));
+        };
+        let mut stored = Vec::with_capacity(batch.len());
+        for new in batch {
+            let row: Option<(i64, Stamp)> = with_pool!(self, pool => sqlx::query_as(
+                "SELECT seq, created_at FROM messages WHERE id = $1",
             )
-            .bind(room.as_str())
-            .bind(&ts)
-            .bind(count)
-            .fetch_one(&mut *tx)
-            .await?;
-            let (room_id, last_seq): (i64, i64) = (row.get(0), row.get(1));
-            // Per room: its id and the next seq of its block.
-            blocks.insert(room, (room_id, last_seq - count + 1));
+            .bind(new.id)
+            .fetch_optional(pool)
+            .await?);
+            match row {
+                Some((seq, ts)) => stored.push(stored_message(new, seq as u64, ts)),
+                None if new.id == first.id => return Ok(None),
+                None => {
+                    return Err(StorageError::Database(sqlx::Error::Protocol(format!(
+                        "message {} of a committed batch is missing",
+                        new.id
+                    ))));
+                }
+            }
         }
-        let mut room_ids = Vec::with_capacity(batch.len());
-        let stored: Vec<ChatMessage> = batch
-            .iter()
-            .map(|new| {
-                let (room_id, seq) = blocks
-                    .get_mut(&new.room)
-                    .expect("every post's room has a block of seqs");
-                room_ids.push(*room_id);
-                *seq += 1;
-                stored_message(new, (*seq - 1) as u64, &ts)
-            })
-            .collect();
-        let rows: Vec<_> = batch.iter().zip(&room_ids).zip(&stored).collect();
-        for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at) ",
-            );
-            insert.push_values(chunk, |mut row, ((new, room_id), m)| {
-                row.push_bind(**room_id)
-                    .push_bind(m.seq as i64)
-                    .push_bind(&m.id)
-                    .push_bind(new.user_id)
-                    .push_bind(&new.username)
-                    .push_bind(&new.text)
-                    .push_bind(&ts);
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(stored)
+        Ok(Some(stored))
     }
 }
 
-/// Per room: how many posts it has in the batch, in the order rooms first
-/// appear (so statements run in a stable order).
+/// Each post with its room's id and its seq, in batch order, taken from
+/// the room's reserved block.
+fn number<'a>(
+    batch: &[&'a NewMessage],
+    blocks: &mut HashMap<&RoomName, (i64, i64)>,
+) -> Vec<(&'a NewMessage, i64, i64)> {
+    batch
+        .iter()
+        .map(|new| {
+            let (room_id, seq) = blocks
+                .get_mut(&new.room)
+                .expect("every post's room has a block of seqs");
+            *seq += 1;
+            (*new, *room_id, *seq - 1)
+        })
+        .collect()
+}
+
+/// Per room: how many posts it has in the batch, in name order (the order
+/// every process takes the rooms' locks in).
 fn posts_per_room<'a>(batch: &[&'a NewMessage]) -> Vec<(&'a RoomName, i64)> {
-    let mut counts: Vec<(&RoomName, i64)> = Vec::new();
-    let mut index: HashMap<&RoomName, usize> = HashMap::new();
+    let mut counts: std::collections::BTreeMap<&str, (&RoomName, i64)> = Default::default();
     for new in batch {
-        let at = *index.entry(&new.room).or_insert_with(|| {
-            counts.push((&new.room, 0));
-            counts.len() - 1
-        });
-        counts[at].1 += 1;
+        counts.entry(new.room.as_str()).or_insert((&new.room, 0)).1 += 1;
     }
-    counts
+    counts.into_values().collect()
 }
 
 /// The message as everyone will see it once stored.
-fn stored_message(new: &NewMessage, seq: u64, ts: &str) -> ChatMessage {
+fn stored_message(new: &NewMessage, seq: u64, ts: Stamp) -> ChatMessage {
     ChatMessage {
         room: new.room.clone(),
         seq,
-        // Time-ordered ids land at the end of the id index; random (v4)
-        // ones dirtied a different index page per message, which made each
-        // commit write several times the data.
-        id: uuid::Uuid::now_v7().to_string(),
+        id: new.id.to_string(),
         user: new.username.clone(),
         message: new.text.clone(),
-        ts: ts.to_owned(),
+        ts: ts.rfc3339(),
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),

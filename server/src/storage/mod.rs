@@ -1,9 +1,17 @@
 //! Storage: SQL only, through sqlx. It stores and returns rows; it never
 //! tells anyone (it must never import the channel layer, the protocol's
 //! events or metrics): the chat domain (`crate::chat`) stores, then tells.
-//! SQLite is the embedded default (a file under the data directory, WAL
-//! mode); the queries stick to portable SQL so a PostgreSQL backend can
-//! follow. Migrations live in `server/migrations/` and run at start-up.
+//!
+//! Two backends, chosen by `DATABASE_URL`: SQLite (`sqlite://…`, the
+//! embedded default, a file under the data directory in WAL mode) and
+//! PostgreSQL (`postgres://…`, for several processes on several machines).
+//! Each has its own migrations (`server/migrations/{sqlite,postgres}`),
+//! run at start-up, with its own column types; the queries are the same
+//! text on both. Every method runs its body once per backend through
+//! [`with_pool!`], type-checked against each, so the two cannot drift
+//! apart; the types that differ ([`types::Stamp`], [`types::MessageId`])
+//! encode and decode on both. (`sqlx::Any` was the other way: it has no
+//! timestamp or UUID type, so it would have kept PostgreSQL on text.)
 //!
 //! One file per table: [`users`], [`rooms`], [`messages`] (including the
 //! group-commit batch insert), [`reactions`], [`audit`]; [`lookalikes`]
@@ -14,26 +22,54 @@ pub mod lookalikes;
 pub mod messages;
 pub mod reactions;
 pub mod rooms;
+pub mod types;
 pub mod users;
 
 pub use audit::AuditEntry;
 pub use messages::{MessageMeta, NewMessage, Page};
 pub use reactions::Toggled;
 pub use rooms::{Created, RoomRecord};
+pub use types::{MessageId, Stamp};
 pub use users::{UserRecord, UserSummary};
 
 use sqlx::{
-    SqlitePool,
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use std::{fmt, str::FromStr, time::Duration};
 
 /// Connections of the shared pool (everything but the message writer).
 const READERS: u32 = 8;
+/// How long a query waits for a free connection (or, on PostgreSQL, for
+/// one to be made) before it fails: long enough for a busy moment, short
+/// enough that a request does not hang while the database is away.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Clone)]
+/// The connections of one backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the storage's pool, whichever backend
+/// it is: the same code, compiled once for each. (Exported for tests that
+/// reach into the database, as an older release or an outage would leave it.)
+#[macro_export]
+macro_rules! with_pool {
+    ($storage:expr, $pool:ident => $body:expr) => {
+        match $storage.pool() {
+            $crate::storage::Pool::Sqlite($pool) => $body,
+            $crate::storage::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub use with_pool;
+
+#[derive(Clone, Debug)]
 pub struct Storage {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 #[derive(Debug)]
@@ -44,6 +80,8 @@ pub enum StorageError {
     Migration(sqlx::migrate::MigrateError),
     /// The writer task is gone (the server is shutting down).
     WriterGone,
+    /// `DATABASE_URL` names neither SQLite nor PostgreSQL.
+    UnknownBackend(String),
 }
 
 impl fmt::Display for StorageError {
@@ -53,6 +91,10 @@ impl fmt::Display for StorageError {
             Self::Database(e) => write!(f, "database: {e}"),
             Self::Migration(e) => write!(f, "migration: {e}"),
             Self::WriterGone => write!(f, "message writer stopped"),
+            Self::UnknownBackend(url) => write!(
+                f,
+                "DATABASE_URL {url:?}: expected sqlite://… or postgres://…"
+            ),
         }
     }
 }
@@ -65,20 +107,36 @@ impl From<sqlx::Error> for StorageError {
     }
 }
 
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+impl StorageError {
+    /// Whether trying again may work: the database was unreachable or the
+    /// connection broke, as opposed to a query it refused.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Protocol(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            )
+        ) || matches!(self, Self::Database(sqlx::Error::Database(e))
+            // PostgreSQL's class 08 (connection exception) and 57P01..03
+            // (the server is shutting down or starting up).
+            if e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
+    }
 }
 
 impl Storage {
     /// Opens (creating if missing) the database and brings its schema up to date.
     pub async fn open(database_url: &str) -> Result<Self, StorageError> {
         let storage = Self::connect(database_url, READERS).await?;
-        sqlx::migrate!("./migrations")
-            .run(&storage.pool)
-            .await
-            .map_err(StorageError::Migration)?;
+        match &storage.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        }
+        .map_err(StorageError::Migration)?;
         storage.fill_lookalike_keys().await?;
         Ok(storage)
     }
@@ -91,22 +149,54 @@ impl Storage {
     }
 
     async fn connect(database_url: &str, connections: u32) -> Result<Self, StorageError> {
-        let options = SqliteConnectOptions::from_str(database_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, NORMAL is durable against application crashes and
-            // only risks the last commits on power loss; FULL halves throughput.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(connections)
-            .connect_with(options)
-            .await?;
+        let pool = if database_url.starts_with("sqlite:") {
+            Pool::Sqlite(connect_sqlite(database_url, connections).await?)
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+            Pool::Postgres(connect_postgres(database_url, connections).await?)
+        } else {
+            return Err(StorageError::UnknownBackend(database_url.to_owned()));
+        };
         Ok(Self { pool })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
+
+    /// Whether the database answers a trivial query within `within`.
+    pub async fn answers(&self, within: Duration) -> bool {
+        let ping =
+            async { with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok()) };
+        tokio::time::timeout(within, ping).await.unwrap_or(false)
+    }
+}
+
+async fn connect_sqlite(url: &str, connections: u32) -> Result<SqlitePool, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL is durable against application crashes and
+        // only risks the last commits on power loss; FULL halves throughput.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+}
+
+/// Connections are made lazily and checked before use, so the server
+/// starts only if the database answers now, but survives it restarting
+/// later: broken connections are dropped and new ones made on demand.
+async fn connect_postgres(url: &str, connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?.application_name("chat-server");
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(true)
+        .connect_with(options)
+        .await?;
+    Ok(pool)
 }

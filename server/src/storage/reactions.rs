@@ -1,12 +1,11 @@
 //! The `reactions` table: who reacted to which message with which emoji.
 //! SQL only: never imports the layer or the protocol's events.
 
-use super::{Storage, StorageError, now_rfc3339};
+use super::{Stamp, Storage, StorageError, with_pool};
 use app::{
     names::RoomName,
     protocol::{ChatMessage, Reaction},
 };
-use sqlx::Row;
 
 /// The reaction's users after a toggle.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,79 +27,71 @@ impl Storage {
         emoji: &str,
         most_emojis: usize,
     ) -> Result<Option<Toggled>, StorageError> {
-        let mut tx = self.pool().begin().await?;
-        let room_id: i64 = sqlx::query("SELECT id FROM rooms WHERE name = $1")
-            .bind(room.as_str())
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0);
-        let removed = sqlx::query(
-            "DELETE FROM reactions WHERE room_id = $1 AND seq = $2 AND user_id = $3 AND emoji = $4",
-        )
-        .bind(room_id)
-        .bind(seq as i64)
-        .bind(user_id)
-        .bind(emoji)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        // The DELETE took the write lock, so the count cannot change under us.
-        if removed == 0
-            && self
-                .emoji_is_one_too_many(&mut tx, room_id, seq, emoji, most_emojis)
-                .await?
-        {
-            return Ok(None);
-        }
-        if removed == 0 {
-            sqlx::query(
-                "INSERT INTO reactions (room_id, seq, user_id, username, emoji, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+        let most = i64::try_from(most_emojis).unwrap_or(i64::MAX);
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let room_id: i64 = sqlx::query_scalar("SELECT id FROM rooms WHERE name = $1")
+                .bind(room.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            // A no-op write to the message row takes its lock (SQLite: the
+            // write lock), so toggles on one message run one at a time and
+            // the count below cannot change under us.
+            sqlx::query("UPDATE messages SET body = body WHERE room_id = $1 AND seq = $2")
+                .bind(room_id)
+                .bind(seq as i64)
+                .execute(&mut *tx)
+                .await?;
+            let removed = sqlx::query(
+                "DELETE FROM reactions
+                 WHERE room_id = $1 AND seq = $2 AND user_id = $3 AND emoji = $4",
             )
             .bind(room_id)
             .bind(seq as i64)
             .bind(user_id)
-            .bind(username)
             .bind(emoji)
-            .bind(now_rfc3339())
             .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if removed == 0 {
+                let (distinct, has_it): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(DISTINCT emoji),
+                            COALESCE(SUM(CASE WHEN emoji = $3 THEN 1 ELSE 0 END), 0)
+                     FROM reactions WHERE room_id = $1 AND seq = $2",
+                )
+                .bind(room_id)
+                .bind(seq as i64)
+                .bind(emoji)
+                .fetch_one(&mut *tx)
+                .await?;
+                if has_it == 0 && distinct >= most {
+                    return Ok(None);
+                }
+                sqlx::query(
+                    "INSERT INTO reactions (room_id, seq, user_id, username, emoji, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(room_id)
+                .bind(seq as i64)
+                .bind(user_id)
+                .bind(username)
+                .bind(emoji)
+                .bind(Stamp::now())
+                .execute(&mut *tx)
+                .await?;
+            }
+            let users: Vec<String> = sqlx::query_scalar(
+                "SELECT username FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3
+                 ORDER BY created_at, username",
+            )
+            .bind(room_id)
+            .bind(seq as i64)
+            .bind(emoji)
+            .fetch_all(&mut *tx)
             .await?;
-        }
-        let users = sqlx::query(
-            "SELECT username FROM reactions WHERE room_id = $1 AND seq = $2 AND emoji = $3
-             ORDER BY created_at, username",
-        )
-        .bind(room_id)
-        .bind(seq as i64)
-        .bind(emoji)
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-        tx.commit().await?;
-        Ok(Some(Toggled { users }))
-    }
-
-    /// Whether `emoji` would be a new distinct emoji beyond `most` on the message.
-    async fn emoji_is_one_too_many(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        room_id: i64,
-        seq: u64,
-        emoji: &str,
-        most: usize,
-    ) -> Result<bool, StorageError> {
-        let (distinct, has_it): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(DISTINCT emoji), COALESCE(MAX(emoji = $3), 0)
-             FROM reactions WHERE room_id = $1 AND seq = $2",
-        )
-        .bind(room_id)
-        .bind(seq as i64)
-        .bind(emoji)
-        .fetch_one(&mut *tx)
-        .await?;
-        Ok(has_it == 0 && distinct >= i64::try_from(most).unwrap_or(i64::MAX))
+            tx.commit().await?;
+            Ok(Some(Toggled { users }))
+        })
     }
 
     /// Fills in `reactions` for a page of one room's messages.
@@ -112,7 +103,7 @@ impl Storage {
         let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
             return Ok(());
         };
-        let rows = sqlx::query(
+        let rows: Vec<(i64, String, String)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT x.seq, x.emoji, x.username FROM reactions x JOIN rooms r ON r.id = x.room_id
              WHERE r.name = $1 AND x.seq BETWEEN $2 AND $3
              ORDER BY x.seq, x.emoji, x.created_at, x.username",
@@ -120,11 +111,10 @@ impl Storage {
         .bind(room.as_str())
         .bind(first.seq as i64)
         .bind(last.seq as i64)
-        .fetch_all(self.pool())
-        .await?;
-        for row in rows {
-            let seq = row.get::<i64, _>(0) as u64;
-            let (emoji, user): (String, String) = (row.get(1), row.get(2));
+        .fetch_all(pool)
+        .await?);
+        for (seq, emoji, user) in rows {
+            let seq = seq as u64;
             let Some(message) = messages.iter_mut().find(|m| m.seq == seq) else {
                 continue;
             };

@@ -3,9 +3,8 @@
 //! name's lookalike key (unique, so `#general` has no lookalike twin). SQL only: never imports the layer or
 //! the protocol's events.
 
-use super::{Storage, StorageError, now_rfc3339};
+use super::{Stamp, Storage, StorageError, with_pool};
 use app::names::{RoomName, lookalike_key};
-use sqlx::{Row, sqlite::SqliteRow};
 
 /// What [`Storage::create_room`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,25 +25,27 @@ pub struct RoomRecord {
     pub admin_only: bool,
 }
 
-/// A `(name, last_message_at, admin_only)` row.
-fn record(row: &SqliteRow) -> Option<RoomRecord> {
+/// A `name, last_message_at, admin_only` row.
+type RoomRow = (String, Option<Stamp>, bool);
+
+fn record((name, last_message_at, admin_only): RoomRow) -> Option<RoomRecord> {
     Some(RoomRecord {
-        name: RoomName::parse(row.get::<&str, _>(0)).ok()?,
-        last_message_at: row.get(1),
-        admin_only: row.get::<i64, _>(2) != 0,
+        name: RoomName::parse(&name).ok()?,
+        last_message_at: last_message_at.map(|at| at.rfc3339()),
+        admin_only,
     })
 }
 
 impl Storage {
     /// Every room, most recently active first.
     pub async fn rooms(&self) -> Result<Vec<RoomRecord>, StorageError> {
-        let rows = sqlx::query(
+        let rows: Vec<RoomRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT name, last_message_at, admin_only FROM rooms
              ORDER BY last_message_at IS NULL, last_message_at DESC, name",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().filter_map(record).collect())
+        .fetch_all(pool)
+        .await?);
+        Ok(rows.into_iter().filter_map(record).collect())
     }
 
     /// The `limit` most recently active rooms (admin-only ones only when
@@ -54,16 +55,16 @@ impl Storage {
         limit: usize,
         admin_only_too: bool,
     ) -> Result<Vec<RoomRecord>, StorageError> {
-        let rows = sqlx::query(
+        let rows: Vec<RoomRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT name, last_message_at, admin_only FROM rooms
-             WHERE admin_only = 0 OR $1
-             ORDER BY last_message_at DESC LIMIT $2",
+             WHERE NOT admin_only OR $1
+             ORDER BY last_message_at DESC NULLS LAST LIMIT $2",
         )
         .bind(admin_only_too)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().filter_map(record).collect())
+        .fetch_all(pool)
+        .await?);
+        Ok(rows.into_iter().filter_map(record).collect())
     }
 
     /// The stored ones among `names`, in one query.
@@ -76,25 +77,25 @@ impl Storage {
             "SELECT name, last_message_at, admin_only FROM rooms WHERE name IN ({})",
             marks.join(", ")
         );
-        let mut query = sqlx::query(&sql);
-        for name in names {
-            query = query.bind(name.as_str());
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.iter().filter_map(record).collect())
+        let rows: Vec<RoomRow> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for name in names {
+                query = query.bind(name.as_str());
+            }
+            query.fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().filter_map(record).collect())
     }
 
     /// The room, if it exists.
     pub async fn room(&self, room: &RoomName) -> Result<Option<RoomRecord>, StorageError> {
-        let row = sqlx::query("SELECT last_message_at, admin_only FROM rooms WHERE name = $1")
-            .bind(room.as_str())
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|row| RoomRecord {
-            name: room.clone(),
-            last_message_at: row.get(0),
-            admin_only: row.get::<i64, _>(1) != 0,
-        }))
+        let row: Option<RoomRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT name, last_message_at, admin_only FROM rooms WHERE name = $1",
+        )
+        .bind(room.as_str())
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.and_then(record))
     }
 
     /// Creates the room unless it, or a room whose name looks like it,
@@ -104,17 +105,17 @@ impl Storage {
         room: &RoomName,
         admin_only: bool,
     ) -> Result<Created, StorageError> {
-        let created = sqlx::query(
+        let created = with_pool!(self, pool => sqlx::query(
             "INSERT INTO rooms (name, created_at, admin_only, name_key) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",
         )
         .bind(room.as_str())
-        .bind(now_rfc3339())
-        .bind(i64::from(admin_only))
+        .bind(Stamp::now())
+        .bind(admin_only)
         .bind(lookalike_key(room.as_str()))
-        .execute(self.pool())
+        .execute(pool)
         .await?
-        .rows_affected();
+        .rows_affected());
         if created > 0 {
             return Ok(Created::Created);
         }
@@ -126,15 +127,15 @@ impl Storage {
 
     /// The stored room whose name looks like `room` (it may be `room` itself).
     pub async fn room_like(&self, room: &RoomName) -> Result<Option<RoomRecord>, StorageError> {
-        let row = sqlx::query(
+        let row: Option<RoomRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT name, last_message_at, admin_only FROM rooms WHERE name_key = $1 OR name = $2
              ORDER BY name = $2 DESC LIMIT 1",
         )
         .bind(lookalike_key(room.as_str()))
         .bind(room.as_str())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.as_ref().and_then(record))
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.and_then(record))
     }
 
     /// Marks the room admin-only or open; false if there is no such room.
@@ -143,33 +144,38 @@ impl Storage {
         room: &RoomName,
         admin_only: bool,
     ) -> Result<bool, StorageError> {
-        let changed = sqlx::query("UPDATE rooms SET admin_only = $1 WHERE name = $2")
-            .bind(i64::from(admin_only))
-            .bind(room.as_str())
-            .execute(self.pool())
-            .await?
-            .rows_affected();
+        let changed = with_pool!(self, pool => sqlx::query(
+            "UPDATE rooms SET admin_only = $1 WHERE name = $2",
+        )
+        .bind(admin_only)
+        .bind(room.as_str())
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(changed > 0)
     }
 
     /// Deletes the room with its messages and reactions; false if it did not exist.
     pub async fn delete_room(&self, room: &RoomName) -> Result<bool, StorageError> {
-        let mut tx = self.pool().begin().await?;
-        for sql in [
-            "DELETE FROM reactions WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
-            "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
-        ] {
-            sqlx::query(sql)
+        let gone = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for sql in [
+                "DELETE FROM reactions WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
+                "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
+            ] {
+                sqlx::query(sql)
+                    .bind(room.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let gone = sqlx::query("DELETE FROM rooms WHERE name = $1")
                 .bind(room.as_str())
                 .execute(&mut *tx)
-                .await?;
-        }
-        let gone = sqlx::query("DELETE FROM rooms WHERE name = $1")
-            .bind(room.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            gone
+        });
         Ok(gone > 0)
     }
 }

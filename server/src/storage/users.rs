@@ -1,9 +1,8 @@
 //! The `users` table: accounts, their password hashes, the admin and
 //! disabled flags, and each name's lookalike key (unique). SQL only: never imports the layer or the protocol's events.
 
-use super::{Storage, StorageError, now_rfc3339};
+use super::{Stamp, Storage, StorageError, with_pool};
 use app::names::{Username, lookalike_key};
-use sqlx::Row;
 
 /// A stored user, with the hash to check a password against.
 #[derive(Clone, Debug)]
@@ -30,19 +29,20 @@ impl Storage {
         username: &Username,
         password_hash: &str,
     ) -> Result<UserRecord, StorageError> {
-        let result = sqlx::query(
+        let result: Result<i64, sqlx::Error> = with_pool!(self, pool => sqlx::query_scalar(
             "INSERT INTO users (username, password_hash, is_admin, created_at, name_key)
-             VALUES ($1, $2, 0, $3, $4) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(username.as_str())
         .bind(password_hash)
-        .bind(now_rfc3339())
+        .bind(false)
+        .bind(Stamp::now())
         .bind(lookalike_key(username.as_str()))
-        .fetch_one(&self.pool)
-        .await;
+        .fetch_one(pool)
+        .await);
         match result {
-            Ok(row) => Ok(UserRecord {
-                id: row.get(0),
+            Ok(id) => Ok(UserRecord {
+                id,
                 username: username.to_string(),
                 password_hash: password_hash.to_owned(),
                 is_admin: false,
@@ -57,19 +57,23 @@ impl Storage {
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StorageError> {
-        let row = sqlx::query(
-            "SELECT id, username, password_hash, is_admin, disabled FROM users WHERE username = $1",
-        )
-        .bind(username)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| UserRecord {
-            id: row.get(0),
-            username: row.get(1),
-            password_hash: row.get(2),
-            is_admin: row.get::<i64, _>(3) != 0,
-            disabled: row.get::<i64, _>(4) != 0,
-        }))
+        let row: Option<(i64, String, String, bool, bool)> = with_pool!(self, pool =>
+            sqlx::query_as(
+                "SELECT id, username, password_hash, is_admin, disabled
+                 FROM users WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_optional(pool)
+            .await?);
+        Ok(row.map(
+            |(id, username, password_hash, is_admin, disabled)| UserRecord {
+                id,
+                username,
+                password_hash,
+                is_admin,
+                disabled,
+            },
+        ))
     }
 
     /// The user if they exist and are not disabled: who counts as signed in.
@@ -78,18 +82,18 @@ impl Storage {
     }
 
     pub async fn users(&self) -> Result<Vec<UserSummary>, StorageError> {
-        let rows = sqlx::query(
+        let rows: Vec<(String, bool, bool, Stamp)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT username, is_admin, disabled, created_at FROM users ORDER BY username",
         )
-        .fetch_all(self.pool())
-        .await?;
+        .fetch_all(pool)
+        .await?);
         Ok(rows
-            .iter()
-            .map(|row| UserSummary {
-                username: row.get(0),
-                is_admin: row.get::<i64, _>(1) != 0,
-                disabled: row.get::<i64, _>(2) != 0,
-                created_at: row.get(3),
+            .into_iter()
+            .map(|(username, is_admin, disabled, created_at)| UserSummary {
+                username,
+                is_admin,
+                disabled,
+                created_at: created_at.rfc3339(),
             })
             .collect())
     }
@@ -110,24 +114,26 @@ impl Storage {
         username: &str,
         value: bool,
     ) -> Result<bool, StorageError> {
-        let changed = sqlx::query(&format!(
-            "UPDATE users SET {column} = $1 WHERE username = $2"
-        ))
-        .bind(i64::from(value))
-        .bind(username)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
+        let sql = format!("UPDATE users SET {column} = $1 WHERE username = $2");
+        let changed = with_pool!(self, pool => sqlx::query(&sql)
+            .bind(value)
+            .bind(username)
+            .execute(pool)
+            .await?
+            .rows_affected());
         Ok(changed > 0)
     }
 
     /// Replaces the password hash (used by `server create-admin` on an existing user).
     pub async fn set_password_hash(&self, username: &str, hash: &str) -> Result<(), StorageError> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
-            .bind(hash)
-            .bind(username)
-            .execute(self.pool())
-            .await?;
+        with_pool!(self, pool => sqlx::query(
+            "UPDATE users SET password_hash = $1 WHERE username = $2",
+        )
+        .bind(hash)
+        .bind(username)
+        .execute(pool)
+        .await?
+        .rows_affected());
         Ok(())
     }
 }

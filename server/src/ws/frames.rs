@@ -111,13 +111,13 @@ impl Consumer {
         // A sent message ends the typing; the next keystroke may signal at once.
         self.last_typing = None;
         let post = Post {
-            message: NewMessage {
-                room: self.room.clone(),
-                user_id: user.id,
+            message: NewMessage::new(
+                self.room.clone(),
+                user.id,
                 // Always the session's name, never anything from the frame.
-                username: user.username,
-                text: text.into_string(),
-            },
+                user.username,
+                text.into_string(),
+            ),
             reply_to: me.clone(),
         };
         self.state.writer.post(post).await.map_err(|e| {

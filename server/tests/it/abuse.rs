@@ -353,9 +353,9 @@ async fn open_connections(server: &Endpoint) -> u64 {
 
 #[tokio::test]
 async fn anonymous_catch_ups_hold_one_page_and_give_up_on_non_readers() {
-    let data = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/chat.db", data.path().display());
-    let storage = server::storage::Storage::open(&url).await.unwrap();
+    let database = Database::new().await;
+    let url = database.url.clone();
+    let storage = database.open().await;
     let name = app::names::Username::parse("writer").unwrap();
     let user = storage.create_user(&name, "x").await.unwrap();
     let room = app::names::RoomName::parse("big").unwrap();
@@ -363,11 +363,13 @@ async fn anonymous_catch_ups_hold_one_page_and_give_up_on_non_readers() {
     let text = "x".repeat(app::protocol::MESSAGE_MAX_CHARS);
     for _ in 0..10 {
         let batch: Vec<_> = (0..500)
-            .map(|_| server::storage::NewMessage {
-                room: room.clone(),
-                user_id: user.id,
-                username: "writer".into(),
-                text: text.clone(),
+            .map(|_| {
+                server::storage::NewMessage::new(
+                    room.clone(),
+                    user.id,
+                    "writer".into(),
+                    text.clone(),
+                )
             })
             .collect();
         storage
@@ -409,9 +411,9 @@ async fn anonymous_catch_ups_hold_one_page_and_give_up_on_non_readers() {
 
 #[tokio::test]
 async fn a_login_flood_keeps_memory_bounded() {
-    let data = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/chat.db", data.path().display());
-    let server = ServerProcess::start_with(&url, "", &[("PASSWORD_HASH_WAIT_SECS", "2")]).await;
+    let database = Database::new().await;
+    let server =
+        ServerProcess::start_with(&database.url, "", &[("PASSWORD_HASH_WAIT_SECS", "2")]).await;
     server.user("alice").await;
     let before = rss_mb(server.pid());
     let client = reqwest::Client::new();

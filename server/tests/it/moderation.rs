@@ -149,14 +149,14 @@ async fn the_edit_window_closes_after_ten_minutes() {
     let storage = server::storage::Storage::open(&server.database_url)
         .await
         .unwrap();
-    let then = (time::OffsetDateTime::now_utc() - time::Duration::minutes(11))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    sqlx::query("UPDATE messages SET created_at = $1")
+    let then =
+        server::storage::Stamp(time::OffsetDateTime::now_utc() - time::Duration::minutes(11));
+    server::with_pool!(storage, pool => sqlx::query("UPDATE messages SET created_at = $1")
         .bind(then)
-        .execute(storage.pool())
+        .execute(pool)
         .await
-        .unwrap();
+        .unwrap()
+        .rows_affected());
 
     a.send_json(json!({"type": "edit", "seq": seq(&message), "message": "new"}))
         .await;

@@ -1,7 +1,7 @@
 //! Several server processes over one Redis and one database file: a room is
 //! one room however many processes serve it.
 
-use crate::common::{Client, Endpoint, ServerProcess, post_many};
+use crate::common::{Client, Database, Endpoint, ServerProcess, post_many};
 use futures::future::join_all;
 use serde_json::json;
 use server::testing::RedisServer;
@@ -10,7 +10,7 @@ use std::time::Duration;
 struct Cluster {
     redis: RedisServer,
     processes: Vec<ServerProcess>,
-    _data: tempfile::TempDir,
+    database: Database,
 }
 
 async fn cluster(n: usize) -> Cluster {
@@ -19,7 +19,7 @@ async fn cluster(n: usize) -> Cluster {
     Cluster {
         redis,
         processes: processes.0,
-        _data: processes.1,
+        database: processes.1,
     }
 }
 
@@ -28,14 +28,13 @@ async fn processes(
     n: usize,
     redis: &RedisServer,
     env: &[(&str, &str)],
-) -> (Vec<ServerProcess>, tempfile::TempDir) {
-    let data = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/chat.db", data.path().display());
+) -> (Vec<ServerProcess>, Database) {
+    let database = Database::new().await;
     let mut processes = Vec::new();
     for _ in 0..n {
-        processes.push(ServerProcess::start_with(&db, &redis.url(), env).await);
+        processes.push(ServerProcess::start_with(&database.url, &redis.url(), env).await);
     }
-    (processes, data)
+    (processes, database)
 }
 
 impl Cluster {
@@ -198,8 +197,7 @@ async fn edits_reactions_deletes_and_disabling_cross_processes() {
     let c = cluster(2).await;
     let alice = c.at(0).user("alice").await;
     let bob = c.at(1).user("bob").await;
-    let db = format!("sqlite://{}/chat.db", c._data.path().display());
-    let storage = server::storage::Storage::open(&db).await.unwrap();
+    let storage = c.database.open().await;
     server::auth::create_admin(&storage, "root", crate::common::PASSWORD)
         .await
         .unwrap();
@@ -281,8 +279,7 @@ async fn two_deployments_with_different_prefixes_share_nothing_on_one_redis() {
 async fn rights_taken_on_one_process_count_at_once_on_the_other() {
     let c = cluster(2).await;
     let alice = c.at(0).user("alice").await;
-    let db = format!("sqlite://{}/chat.db", c._data.path().display());
-    let storage = server::storage::Storage::open(&db).await.unwrap();
+    let storage = c.database.open().await;
     for admin in ["root", "boss"] {
         server::auth::create_admin(&storage, admin, crate::common::PASSWORD)
             .await

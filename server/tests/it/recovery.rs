@@ -1,7 +1,7 @@
 //! Nothing a person would notice is lost: reconnecting with the last seq
 //! shown, a client too slow to keep up, and a server restart.
 
-use crate::common::{Client, ServerProcess, TestServer, post_many};
+use crate::common::{Client, Database, ServerProcess, TestServer, post_many};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
 
 #[tokio::test]
@@ -93,8 +93,8 @@ async fn a_client_that_stops_reading_is_closed_with_4008_and_recovers_everything
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_traffic_leaves_every_log_exactly_1_to_n() {
-    let data = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}/chat.db", data.path().display());
+    let database = Database::new().await;
+    let db = database.url.clone();
     let mut process = ServerProcess::start(&db, "").await;
     let addr = process.addr;
     let (alice, bob) = (process.user("alice").await, process.user("bob").await);

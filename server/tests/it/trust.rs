@@ -70,14 +70,16 @@ async fn accounts_made_before_keys_keep_working_and_the_collision_is_reported() 
         .unwrap();
     for name in ["bоris", "boris"] {
         // the first has a Cyrillic о
-        sqlx::query(
-            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, 'then')",
+        server::with_pool!(storage, pool => sqlx::query(
+            "INSERT INTO users (username, password_hash, created_at) VALUES ($1, $2, $3)",
         )
         .bind(name)
         .bind(&hash)
-        .execute(storage.pool())
+        .bind(server::storage::Stamp::now())
+        .execute(pool)
         .await
-        .unwrap();
+        .unwrap()
+        .rows_affected());
     }
     let collisions = storage.fill_lookalike_keys().await.unwrap();
     assert_eq!(collisions.len(), 1, "{collisions:?}");
@@ -489,10 +491,11 @@ async fn admin_only_checks_fail_closed_when_storage_fails() {
     let storage = server::storage::Storage::open(&server.database_url)
         .await
         .unwrap();
-    sqlx::query("ALTER TABLE rooms RENAME TO rooms_away")
-        .execute(storage.pool())
+    server::with_pool!(storage, pool => sqlx::query("ALTER TABLE rooms RENAME TO rooms_away")
+        .execute(pool)
         .await
-        .unwrap();
+        .unwrap()
+        .rows_affected());
     let refused = Client::connect(
         &server.ws_url("vault"),
         &[("Cookie", alice.cookie.as_str())],

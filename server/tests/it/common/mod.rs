@@ -30,7 +30,52 @@ pub struct TestServer {
     task: JoinHandle<std::io::Result<()>>,
     pub database_url: String,
     // Keeps the database until the server is dropped.
-    _data: tempfile::TempDir,
+    _database: Database,
+}
+
+/// A database of its own for one test: a SQLite file in a temp directory,
+/// or, when `CHAT_TEST_DATABASE=postgres` (what `make test`'s second pass
+/// sets), a PostgreSQL cluster of its own. Every test that stores anything
+/// gets its database here, so the whole suite runs on either backend.
+pub struct Database {
+    pub url: String,
+    pub backend: Backend,
+}
+
+pub enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(server::testing::PostgresServer),
+}
+
+impl Database {
+    /// The backend the suite runs on.
+    pub async fn new() -> Self {
+        match std::env::var("CHAT_TEST_DATABASE").as_deref() {
+            Ok("postgres") => Self::postgres().await,
+            Ok("sqlite") | Ok("") | Err(_) => Self::sqlite(),
+            Ok(other) => panic!("CHAT_TEST_DATABASE={other}: expected sqlite or postgres"),
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            url: format!("sqlite://{}/chat.db", dir.path().display()),
+            backend: Backend::Sqlite(dir),
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        let cluster = server::testing::PostgresServer::start();
+        Self {
+            url: cluster.new_database("chat").await,
+            backend: Backend::Postgres(cluster),
+        }
+    }
+
+    pub async fn open(&self) -> server::storage::Storage {
+        server::storage::Storage::open(&self.url).await.unwrap()
+    }
 }
 
 /// The password every test user gets.
@@ -52,9 +97,9 @@ impl TestServer {
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let data = tempfile::tempdir().unwrap();
+        let database = Database::new().await;
         let mut config = Config::from_env().expect("configuration");
-        config.database_url = format!("sqlite://{}/chat.db", data.path().display());
+        config.database_url = database.url.clone();
         config.redis_url = None;
         // Tests post as fast as they can; the flood tests set their own limit.
         config.flood = server::ws::flood::Limit {
@@ -75,7 +120,7 @@ impl TestServer {
             stop: Some(stop),
             task,
             database_url,
-            _data: data,
+            _database: database,
         };
         server.wait_until_up().await;
         server
