@@ -37,8 +37,11 @@ lint:
 	# The browser-only code (WebSocket client, hydration) compiles only for WASM.
 	$(CARGO) clippy -p frontend --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
+# Every test on SQLite; then the integration suite again on PostgreSQL (each
+# test starts a throw-away cluster of its own: server/src/testing.rs).
 unit-test:
 	$(CARGO) test --workspace
+	CHAT_TEST_DATABASE=postgres $(CARGO) test -p server --test it
 
 # On a free port and with its own data directory, so a `make run` in another
 # terminal does not get in the way and never shows the tests' rooms.

@@ -109,19 +109,14 @@ impl PostgresServer {
             as_postgres,
             running: false,
         };
-        server.run(
-            "initdb",
-            &[
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ],
-            true,
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(server.template())
+            .arg(server.data())
+            .status();
+        assert!(
+            copied.is_ok_and(|s| s.success()),
+            "copying the initdb template"
         );
         server.restart();
         server
@@ -186,7 +181,8 @@ impl PostgresServer {
         self.dir.join("data")
     }
 
-    fn run(&self, tool: &str, args: &[&str], must: bool) {
+    /// Runs one of PostgreSQL's tools on the data directory `data`.
+    fn run_on(&self, data: &std::path::Path, tool: &str, args: &[&str]) -> bool {
         let program = self.bin.join(tool);
         let mut command = if self.as_postgres {
             let mut c = Command::new("runuser");
@@ -197,13 +193,39 @@ impl PostgresServer {
         };
         let status = command
             .arg("-D")
-            .arg(self.data())
+            .arg(data)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        let ok = status.is_ok_and(|s| s.success());
+        status.is_ok_and(|s| s.success())
+    }
+
+    fn run(&self, tool: &str, args: &[&str], must: bool) {
+        let ok = self.run_on(&self.data(), tool, args);
         assert!(ok || !must, "{tool} failed (make test installs postgresql)");
+    }
+
+    /// A freshly initialised data directory to copy (a copy takes a fifth
+    /// of an `initdb`), made once per machine and PostgreSQL version:
+    /// initialised aside, then renamed into place, so concurrent test
+    /// processes never see half of one.
+    fn template(&self) -> PathBuf {
+        let version = self.bin.parent().and_then(|v| v.file_name());
+        let version = version.map_or("x".into(), |v| v.to_string_lossy());
+        let template = std::env::temp_dir().join(format!("chat-pg-template-{version}"));
+        if template.join("PG_VERSION").exists() {
+            return template;
+        }
+        let aside = self.dir.join("template");
+        let args = ["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"];
+        let made = self.run_on(&aside, "initdb", &[&args[..], &["--locale=C"]].concat());
+        assert!(made, "initdb failed (make test installs postgresql)");
+        // Another process may have won the race; either template will do.
+        if std::fs::rename(&aside, &template).is_err() {
+            let _ = std::fs::remove_dir_all(&aside);
+        }
+        template
     }
 }
 

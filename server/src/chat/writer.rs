@@ -200,10 +200,20 @@ mod tests {
     /// they are stored in shared batches: each room still gets seqs 1..n in
     /// posting order, live and in storage.
     #[tokio::test]
-    async fn batched_posts_to_several_rooms_get_each_rooms_next_seqs() {
+    async fn batched_posts_to_several_rooms_get_each_rooms_next_seqs_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
-        let storage = Storage::open(&url).await.unwrap();
+        batched_posts_get_each_rooms_next_seqs(Storage::open(&url).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn batched_posts_to_several_rooms_get_each_rooms_next_seqs_on_postgres() {
+        let cluster = crate::testing::PostgresServer::start();
+        let url = cluster.new_database("writer").await;
+        batched_posts_get_each_rooms_next_seqs(Storage::open(&url).await.unwrap()).await;
+    }
+
+    async fn batched_posts_get_each_rooms_next_seqs(storage: Storage) {
         let user = storage
             .create_user(&Username::parse("alice").unwrap(), "x")
             .await

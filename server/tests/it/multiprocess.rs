@@ -320,3 +320,87 @@ async fn rights_taken_on_one_process_count_at_once_on_the_other() {
     let ended = elsewhere.expect("session_ended").await;
     assert!(ended["reason"].as_str().unwrap().contains("logged out"));
 }
+
+/// Posts `n` messages one after another, each waiting (through an outage)
+/// for its own echo; an `error` event fails the test.
+async fn post_patiently(server: Endpoint, user: crate::common::User, room: &str, n: usize) {
+    use tokio_tungstenite::tungstenite::Message;
+    let mut client = server.join_as(&user, room).await;
+    for i in 0..n {
+        // A steady trickle, so that posts are in flight during the outage.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let text = format!("{} #{i}", user.name);
+        client.say(&text).await;
+        loop {
+            let frame = client.next_frame_within(Duration::from_secs(30)).await;
+            let Ok(Some(Message::Text(frame))) = frame else {
+                panic!("{text}: no echo within 30 s ({frame:?})");
+            };
+            let event: serde_json::Value = serde_json::from_str(&frame).unwrap();
+            assert_ne!(event["type"], "error", "{text}: {event}");
+            if event["type"] == "chat_message" && event["message"] == text.as_str() {
+                break;
+            }
+        }
+    }
+}
+
+/// Three processes over PostgreSQL and Redis; PostgreSQL stops as a crash
+/// would (every connection drops) and comes back while posters on every
+/// process keep posting. Posts wait and are stored once the database is
+/// back: every reader, live and from storage, has 1..N exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_mid_traffic_loses_and_doubles_nothing() {
+    let redis = RedisServer::start();
+    let mut database = Database::postgres().await;
+    let mut processes = Vec::new();
+    for _ in 0..3 {
+        processes.push(ServerProcess::start(&database.url, &redis.url()).await);
+    }
+    let ends: Vec<Endpoint> = processes.iter().map(|p| **p).collect();
+    let reader = ends[0].user("reader").await;
+    let mut readers = Vec::new();
+    let mut posters = Vec::new();
+    for (i, end) in ends.iter().enumerate() {
+        readers.push(end.join_as(&reader, "durable").await);
+        posters.push(end.user(&format!("poster{i}")).await);
+    }
+    const EACH: usize = 15;
+    let posting = join_all(
+        posters
+            .into_iter()
+            .zip(&ends)
+            .map(|(poster, end)| post_patiently(*end, poster, "durable", EACH)),
+    );
+    let outage = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let crate::common::Backend::Postgres(cluster) = &mut database.backend else {
+            unreachable!("a PostgreSQL database")
+        };
+        cluster.stop();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (_, health) = ends[1].page("/healthz", None).await;
+        cluster.restart();
+        health
+    };
+    let (_, health) = tokio::join!(posting, outage);
+    assert!(health.starts_with("degraded: database"), "{health}");
+
+    let all = (3 * EACH) as u64;
+    for r in &mut readers {
+        assert_eq!(seqs_until(r, all).await, (1..=all).collect::<Vec<_>>());
+    }
+    let (_, stored) = ends[2].rejoin_as(&reader, "durable", 0).await;
+    assert_eq!(
+        stored,
+        (1..=all).collect::<Vec<_>>(),
+        "storage has each once"
+    );
+    let (_, health) = ends[0].page("/healthz", None).await;
+    assert_eq!(health, "ok");
+    let (_, metrics) = ends[0].page("/metrics", None).await;
+    assert!(
+        metrics.contains("chat_storage_commit_seconds_count"),
+        "{metrics}"
+    );
+}
