@@ -1,22 +1,24 @@
 // The deployment the README describes, end to end: nginx with the shipped
-// config in front of two server processes over one Redis (and one
-// database). Two people come in through nginx, land on different
+// config in front of two server processes over one Redis and one
+// PostgreSQL. Two people come in through nginx, land on different
 // processes, chat, PM and see each other online; then one process stops
 // and its pages reconnect through nginx to the other, losing nothing.
 import { expect, test, type Page } from "@playwright/test";
 import type { ChildProcess } from "node:child_process";
 import { Nginx } from "./nginx";
 import { PASSWORD, hydrated, say, unique } from "./helpers";
-import { ServerProcess, freshDatabase, startRedis } from "./processes";
+import { ServerProcess, startPostgres, startRedis } from "./processes";
 
 let redis: ChildProcess | undefined;
+let postgres: { url: string; stop: () => void } | undefined;
 let servers: ServerProcess[] = [];
 let nginx: Nginx | undefined;
 
 test.beforeAll(async () => {
   const started = await startRedis();
   redis = started.child;
-  const database = freshDatabase();
+  postgres = await startPostgres();
+  const database = postgres.url;
   // nginx is on loopback: the servers believe its X-Forwarded-For.
   const env = { TRUSTED_PROXIES: "127.0.0.1" };
   servers = [
@@ -30,6 +32,7 @@ test.afterAll(async () => {
   await nginx?.stop();
   for (const s of servers) s.kill();
   redis?.kill("SIGKILL");
+  postgres?.stop();
 });
 
 /** Open WebSockets on each process, from its /metrics. */

@@ -1,7 +1,8 @@
-// Extra server processes (and a Redis) for tests that need more than the
-// one server `cargo leptos end-to-end` starts: several processes, restarts.
+// Extra server processes (and a Redis, a PostgreSQL) for tests that need
+// more than the one server `cargo leptos end-to-end` starts: several
+// processes, restarts, the several-machines deployment.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -47,6 +48,44 @@ export async function startRedis(): Promise<{ url: string; child: ChildProcess }
   });
   await until(() => listening(port), "redis-server to listen");
   return { url: `redis://127.0.0.1:${port}/`, child };
+}
+
+/**
+ * A throw-away PostgreSQL cluster on a free port, as server/src/testing.rs
+ * starts them: Debian's newest `/usr/lib/postgresql/<v>/bin`, a temp
+ * directory, run as `postgres` when we are root. Never the system service.
+ */
+export async function startPostgres(): Promise<{ url: string; stop: () => void }> {
+  const versions = readdirSync("/usr/lib/postgresql").filter((v) => /^\d+$/.test(v));
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (!newest) throw new Error("PostgreSQL is not installed (make test installs it)");
+  const bin = `/usr/lib/postgresql/${newest}/bin`;
+  const dir = mkdtempSync(path.join(tmpdir(), "chat-e2e-pg-"));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const id = (flag: string) => Number(spawnSync("id", [flag, "postgres"], { encoding: "utf8" }).stdout.trim());
+    chownSync(dir, id("-u"), id("-g"));
+  }
+  const run = (tool: string, args: string[]) => {
+    const [cmd, all] = asRoot ? ["runuser", ["-u", "postgres", "--", `${bin}/${tool}`, ...args]] : [`${bin}/${tool}`, args];
+    const done = spawnSync(cmd, all, { encoding: "utf8" });
+    if (done.status !== 0) throw new Error(`${tool} failed: ${done.stderr}`);
+  };
+  const data = path.join(dir, "data");
+  const port = await freePort();
+  run("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]);
+  const options = `-p ${port} -k ${data} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  run("pg_ctl", ["-D", data, "-w", "-l", path.join(dir, "log"), "-o", options, "start"]);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => {
+      try {
+        run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
 }
 
 /** `server create-admin <name>` on a database, as an operator would run it. */

@@ -56,6 +56,8 @@ impl NewMessage {
 /// A message row as the log pages read it: seq, id, author, text, posted,
 /// edited, deleted.
 type MessageRow = (i64, MessageId, String, String, Stamp, Option<Stamp>, bool);
+/// The room's name, then a message row without the deleted flag.
+type RecentRow = (String, i64, MessageId, String, String, Stamp, Option<Stamp>);
 
 impl Storage {
     /// A page of the room's log, oldest first.
@@ -108,7 +110,7 @@ impl Storage {
 
     /// The newest messages across every room, newest first (deleted ones left out).
     pub async fn recent_messages(&self, limit: u32) -> Result<Vec<ChatMessage>, StorageError> {
-        let rows: Vec<(String, i64, MessageId, String, String, Stamp, Option<Stamp>)> = with_pool!(self, pool => sqlx::query_as(
+        let rows: Vec<RecentRow> = with_pool!(self, pool => sqlx::query_as(
                 "SELECT r.name, m.seq, m.id, m.username, m.body, m.created_at, m.edited_at
                  FROM messages m JOIN rooms r ON r.id = m.room_id
                  WHERE m.deleted_at IS NULL
