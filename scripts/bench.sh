@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: builds the server and the load generator in release mode and
 # runs the standard scenarios with the in-memory layer and with Redis
-# (storage on in both), appending to bench/results.jsonl and rewriting
+# (SQLite storage on in both), then (a) and (c) with Redis and PostgreSQL
+# storage (a throw-away cluster, fsync on, as a deployment has it), appending to bench/results.jsonl and rewriting
 # bench/RESULTS.md. Both programs share this machine, as the budget says.
 #   BENCH_SECS=10  seconds per scenario step (default 10)
 set -euo pipefail
@@ -20,7 +21,12 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+pg_stop=()
+cleanup() {
+  for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
+  [ ${#pg_stop[@]} -eq 0 ] || "${pg_stop[@]}" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -40,7 +46,7 @@ start_server() { # sets url and server_pid
   port=$(free_port); data=$(mktemp -d -p "$work")
   # Load-test users sign up from one address and post hundreds of messages
   # a second each: the abuse limits are raised (scripts/loopback.env).
-  env $(cat scripts/loopback.env) DATA_DIR=$data LEPTOS_SITE_ADDR=127.0.0.1:$port REDIS_URL=${redis_url:-} RUST_LOG=warn "$server_bin" &
+  env $(cat scripts/loopback.env) DATA_DIR=$data DATABASE_URL=${database_url:-} LEPTOS_SITE_ADDR=127.0.0.1:$port REDIS_URL=${redis_url:-} RUST_LOG=warn "$server_bin" &
   server_pid=$!; pids+=("$server_pid")
   url=http://127.0.0.1:$port
   wait_for "$url/healthz"
@@ -68,6 +74,27 @@ for layer in memory redis; do
     stop_server
   done
 done
+
+# PostgreSQL as the tests start it (server/src/testing.rs), but durable.
+start_postgres() { # sets database_url
+  local bin dir pport as=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  dir=$(mktemp -d -p "$work"); pport=$(free_port)
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; chmod 755 "$work"; as=(runuser -u postgres --); fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/log" -o "-p $pport -k $dir/data -c listen_addresses=127.0.0.1" start >/dev/null
+  pg_stop=("${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop)
+  database_url=postgres://postgres@127.0.0.1:$pport/postgres
+}
+
+layer=redis+postgres
+echo "== $layer"
+start_postgres
+start_server
+record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs"
+record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
+stop_server
+"${pg_stop[@]}" >/dev/null; pg_stop=()
 
 python3 scripts/bench_report.py "$results" bench/RESULTS.md
 echo "bench: results in bench/RESULTS.md"

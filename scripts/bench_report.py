@@ -32,7 +32,7 @@ lines = [
     "# Benchmark results",
     "",
     f"Run {latest_run} on {os.cpu_count()} cores ({cpu()}), {rustc()}.",
-    "Server and load generator on the same machine; storage (SQLite, group commit) on.",
+    "Server and load generator on the same machine; storage (group commit) on: SQLite in the memory and redis rows, PostgreSQL in the redis+postgres rows.",
     "Produced by `make bench` (`scripts/bench.sh`); raw lines in `bench/results.jsonl`.",
     "",
     "## Chat scenarios",

@@ -177,7 +177,14 @@ async fn accept(
 async fn sessions<S: SessionStore + ExpiredDeletion + Migrate + Clone>(
     sessions: S,
 ) -> io::Result<S> {
-    sessions.migrate_store().await.map_err(io::Error::other)?;
+    // Processes started together race to create the table, and on
+    // PostgreSQL `CREATE … IF NOT EXISTS` can still fail for the loser
+    // (a unique violation in the catalog); by a moment later it exists.
+    if let Err(e) = sessions.migrate_store().await {
+        tracing::debug!("session table: {e}; trying again");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sessions.migrate_store().await.map_err(io::Error::other)?;
+    }
     tokio::spawn(
         sessions
             .clone()
