@@ -104,6 +104,7 @@ impl Consumer {
     /// us included.
     async fn chat(&mut self, text: MessageText, me: &ChannelName) -> Answer {
         let user = self.signed_in("Log in to post.")?.clone();
+        self.typing_excused = true;
         self.flood_check(Action::Message)?;
         if !self.stored {
             self.may_start_room(&user).await?;
@@ -169,8 +170,14 @@ impl Consumer {
         };
         let now = tokio::time::Instant::now();
         if self.last_typing.is_some_and(|t| now - t < TYPING_INTERVAL) {
-            return Err(Refusal::Quiet);
+            // Too early to tell the room again. After a chat frame that is
+            // what a page does (dropped, not a mistake); otherwise noise.
+            return match std::mem::take(&mut self.typing_excused) {
+                true => Ok(None),
+                false => Err(Refusal::Quiet),
+            };
         }
+        self.typing_excused = false;
         self.last_typing = Some(now);
         let user = user.username.clone();
         self.broadcast(ServerEvent::Typing { user }).await;

@@ -184,6 +184,10 @@ struct Consumer {
     /// included) or holes.
     order: LogOrder,
     last_typing: Option<tokio::time::Instant>,
+    /// A chat frame came since the last typing signal: the page starts a
+    /// new one as it sends, so one early signal after it is no mistake
+    /// (even when the message itself was refused for flooding).
+    typing_excused: bool,
     /// Close with this once what is queued is written (a `session_ended`
     /// event was forwarded, or the client sent too many bad frames).
     close_after: Option<(u16, &'static str)>,
@@ -216,6 +220,7 @@ impl Consumer {
             user,
             order: LogOrder::default(),
             last_typing: None,
+            typing_excused: false,
             close_after: None,
             stored,
             last_heard: tokio::time::Instant::now(),

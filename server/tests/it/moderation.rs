@@ -207,6 +207,33 @@ async fn reactions_toggle_live_for_everyone_and_are_stored() {
     assert_eq!(a.expect("reaction").await["users"], json!(["carol"]));
 }
 
+/// A page signals typing as it sends each message. When the messages are
+/// refused for flooding, those early typing signals are what a page does,
+/// not bad frames: a fast typist is slowed down, never thrown out.
+#[tokio::test]
+async fn typing_with_each_refused_message_does_not_close_the_connection() {
+    let server = TestServer::start_with(|c| {
+        c.flood = server::ws::flood::Limit::MESSAGES;
+        c.limits.bad_frames_per_10_s = server::config::Limits::default().bad_frames_per_10_s;
+    })
+    .await;
+    let alice = server.user("alice").await;
+    let mut a = server.join_as(&alice, "typist").await;
+    for i in 0..40 {
+        a.send_json(json!({"type": "typing"})).await;
+        a.say(&format!("spam {i}")).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    a.say("still here").await;
+    loop {
+        let event = a.event().await;
+        assert_ne!(event["code"], "invalid_frame", "{event}");
+        if event["message"] == "still here" && event["type"] == "chat_message" {
+            break;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_flooding_client_is_told_to_slow_down_and_stays_connected() {
     // The defaults: 5 a second, bursts of 10.
