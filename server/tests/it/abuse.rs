@@ -342,13 +342,7 @@ fn rss_mb(pid: u32) -> f64 {
 }
 
 async fn open_connections(server: &Endpoint) -> u64 {
-    let (_, metrics) = server.page("/metrics", None).await;
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("chat_websocket_connections "))
-        .unwrap()
-        .parse()
-        .unwrap()
+    server.metric("chat_websocket_connections").await
 }
 
 #[tokio::test]

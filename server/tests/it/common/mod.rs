@@ -222,6 +222,16 @@ impl Endpoint {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// One counter or gauge from `/metrics`.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let (_, metrics) = self.page("/metrics", None).await;
+        let prefix = format!("{name} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    }
+
     pub fn http(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
