@@ -4,9 +4,12 @@ use std::collections::HashMap;
 
 pub const USAGE: &str =
     "usage: loadtest <chat|ramp|idle> [--url http://127.0.0.1:3000] [--label text]
-  chat:  --rooms R --clients C --rate MSGS_PER_SEC --secs S
+  chat:  --rooms R --clients C --rate MSGS_PER_SEC --secs S [--pids P1,P2,…]
   ramp:  chat's options, plus --factor F (rate growth per step) --p99-ms LIMIT --max-rate N
-  idle:  --connections N --pid SERVER_PID";
+  idle:  --connections N --pid SERVER_PID
+  --url may list several processes of one deployment (comma-separated): clients
+  are spread over them in turn. --pids: the server processes whose CPU time
+  each run reports (per 1,000 deliveries).";
 
 pub struct Args {
     pub mode: String,
@@ -44,9 +47,51 @@ impl Args {
         }
     }
 
-    /// `http://host:port` → `ws://host:port`.
-    pub fn ws_base(&self) -> String {
-        let url = self.text("url", "http://127.0.0.1:3000");
-        url.replacen("http", "ws", 1)
+    /// `--url`, split at commas: every process of the deployment.
+    pub fn urls(&self) -> Vec<String> {
+        self.text("url", "http://127.0.0.1:3000")
+            .split(',')
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+            .collect()
     }
+
+    /// The first `--url`, `http://host:port` → `ws://host:port`.
+    pub fn ws_base(&self) -> String {
+        ws_of(&self.urls()[0])
+    }
+
+    /// `--pids`, split at commas.
+    pub fn pids(&self) -> Result<Vec<u32>, String> {
+        let raw = self.text("pids", "");
+        raw.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                p.trim()
+                    .parse()
+                    .map_err(|_| format!("--pids: {p:?} is not a pid"))
+            })
+            .collect()
+    }
+}
+
+/// `http://host:port` → `ws://host:port`.
+pub fn ws_of(url: &str) -> String {
+    url.replacen("http", "ws", 1)
+}
+
+/// User plus system CPU seconds a process has used, from /proc/<pid>/stat.
+pub fn cpu_secs(pid: u32) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("reading /proc/{pid}/stat: {e}"))?;
+    // The command name (field 2) may hold spaces: count from after its ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+    let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
+        return Err(format!("/proc/{pid}/stat: no CPU times"));
+    };
+    // USER_HZ is 100 on every Linux we run on.
+    Ok((user + system) / 100.0)
 }

@@ -12,22 +12,32 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::H
 const DRAIN: Duration = Duration::from_secs(2);
 
 struct Setup {
-    http: String,
-    ws: String,
+    /// Every process of the deployment; accounts are made on the first.
+    http: Vec<String>,
     rooms: usize,
     clients: usize,
     label: String,
+    /// Server processes whose CPU time each run reports.
+    pids: Vec<u32>,
 }
 
 impl Setup {
     fn from(args: &Args) -> Result<Self, String> {
         Ok(Self {
-            http: args.text("url", "http://127.0.0.1:3000"),
-            ws: args.ws_base(),
+            http: args.urls(),
             rooms: args.number("rooms", 10)?,
             clients: args.number("clients", 10)?,
             label: args.text("label", ""),
+            pids: args.pids()?,
         })
+    }
+
+    /// CPU seconds the server processes have used so far.
+    fn server_cpu(&self) -> Result<f64, String> {
+        self.pids
+            .iter()
+            .map(|pid| crate::args::cpu_secs(*pid))
+            .sum()
     }
 
     fn connections(&self) -> usize {
@@ -42,7 +52,7 @@ async fn register(setup: &Setup) -> Result<Vec<String>, String> {
     let mut cookies = Vec::with_capacity(setup.connections());
     for i in 0..setup.connections() {
         let response = http
-            .post(format!("{}/api/register", setup.http))
+            .post(format!("{}/api/register", setup.http[0]))
             .json(&serde_json::json!({"username": format!("{prefix}-{i}"), "password": "load test password"}))
             .send()
             .await
@@ -82,6 +92,10 @@ pub struct Report {
     pub disconnects: usize,
     pub connect: Latencies,
     pub latency: Latencies,
+    /// How many server processes the clients were spread over.
+    pub processes: usize,
+    /// CPU seconds the server processes used during the run (`--pids`).
+    pub server_cpu_secs: Option<f64>,
 }
 
 impl Report {
@@ -97,6 +111,13 @@ impl Report {
         self.delivered as f64 / self.secs
     }
 
+    /// Server CPU milliseconds per 1,000 deliveries: the cost of fan-out,
+    /// which carries from this machine to others better than a ceiling.
+    fn cpu_ms_per_1000(&self) -> Option<f64> {
+        let cpu = self.server_cpu_secs?;
+        (self.delivered > 0).then(|| cpu * 1000.0 * 1000.0 / self.delivered as f64)
+    }
+
     fn print(&mut self, mode: &str) {
         let (p50, p90, p99, max) = (
             self.latency.percentile_ms(50.0),
@@ -110,7 +131,7 @@ impl Report {
         );
         println!(
             "{:<24} {:>3}×{:<4} target {:>7.0}/s  sent {:>8.0}/s  deliveries {:>9.0}/s  \
-             p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  loss {:>6}  dropped {:>3}  connect p50 {:.1} ms p99 {:.1} ms",
+             p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  loss {:>6}  dropped {:>3}  connect p50 {:.1} ms p99 {:.1} ms{}",
             self.label,
             self.rooms,
             self.clients,
@@ -124,7 +145,10 @@ impl Report {
             self.loss(),
             self.disconnects,
             c50,
-            c99
+            c99,
+            self.cpu_ms_per_1000()
+                .map(|c| format!("  server CPU {c:.1} ms per 1000 deliveries"))
+                .unwrap_or_default()
         );
         let json = serde_json::json!({
             "mode": mode, "label": self.label, "rooms": self.rooms, "clients": self.clients,
@@ -133,6 +157,8 @@ impl Report {
             "loss": self.loss(), "deliveries_per_s": self.deliveries_per_s(),
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
             "dropped_connections": self.disconnects, "connect_p50_ms": c50, "connect_p99_ms": c99,
+            "processes": self.processes, "server_cpu_secs": self.server_cpu_secs,
+            "cpu_ms_per_1000_deliveries": self.cpu_ms_per_1000(),
         });
         println!("RESULT {json}");
     }
@@ -159,7 +185,9 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
     let mut tasks = Vec::with_capacity(n);
     for (i, cookie) in cookies.iter().enumerate().take(n) {
         let room = i % setup.rooms;
-        let url = format!("{}/ws/chat/lt-{run_id}-{room}/", setup.ws);
+        // Spread in turn: each room has members on every process.
+        let ws = crate::args::ws_of(&setup.http[(i / setup.rooms) % setup.http.len()]);
+        let url = format!("{ws}/ws/chat/lt-{run_id}-{room}/");
         let cookie = cookie.clone();
         let barrier = barrier.clone();
         let offset = period.mul_f64(i as f64 / n as f64);
@@ -168,6 +196,8 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
         }));
     }
     barrier.wait().await; // everyone connected
+    // Counted from here: the cost of the messages, not of the joins.
+    let cpu_before = setup.server_cpu()?;
     let mut report = Report {
         label: setup.label.clone(),
         rooms: setup.rooms,
@@ -180,6 +210,8 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
         disconnects: 0,
         connect: Latencies::default(),
         latency: Latencies::default(),
+        processes: setup.http.len(),
+        server_cpu_secs: None,
     };
     let mut sent_per_room = vec![0u64; setup.rooms];
     for task in tasks {
@@ -192,6 +224,9 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
         report.latency.merge(r.latencies);
     }
     report.expected = sent_per_room.iter().map(|s| s * setup.clients as u64).sum();
+    if !setup.pids.is_empty() {
+        report.server_cpu_secs = Some(setup.server_cpu()? - cpu_before);
+    }
     Ok(report)
 }
 

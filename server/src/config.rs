@@ -12,6 +12,7 @@
 //! | `DATABASE_RETRY_SECS` | 15 | how long posts wait for a lost database before their posters get `unavailable` |
 //! | `SECURE_COOKIES` | off | `1`/`true`: session cookie only over https |
 //! | `REDIS_URL` | unset | use the Redis channel layer (several processes share rooms) |
+//! | `REDIS_CLUSTER_URLS` | unset | instead of `REDIS_URL`: comma-separated seed nodes of a Redis Cluster (sharded pub/sub) |
 //! | `METRICS_TOKEN` | unset | `/metrics` only with `Authorization: Bearer <token>` (404 otherwise) |
 //! | `REDIS_PREFIX` | `chat` | starts every Redis key and channel: deployments sharing a Redis need different ones |
 //! | `FLOOD_RATE` | 5 | messages (and edits, deletes, PMs) per second per person |
@@ -20,7 +21,10 @@
 //!
 //! and the abuse limits of [`Limits`], each with its own variable.
 
-use crate::{layer::DEFAULT_CHANNEL_CAPACITY, ws::flood::Limit};
+use crate::{
+    layer::{DEFAULT_CHANNEL_CAPACITY, RedisTarget},
+    ws::flood::Limit,
+};
 use leptos::config::{LeptosOptions, get_configuration};
 use std::{fmt, time::Duration};
 
@@ -40,8 +44,9 @@ pub struct Config {
     /// while the database is unreachable.
     pub database_retry: Duration,
     pub secure_cookies: bool,
-    /// `None`: the in-memory channel layer.
-    pub redis_url: Option<String>,
+    /// `REDIS_URL` or `REDIS_CLUSTER_URLS`; `None`: the in-memory
+    /// channel layer.
+    pub redis: Option<RedisTarget>,
     /// Starts every Redis key and channel name (`REDIS_PREFIX`).
     pub redis_prefix: String,
     /// `METRICS_TOKEN`: `/metrics` only with this bearer token.
@@ -220,7 +225,7 @@ impl Config {
                 )));
             }
         };
-        let redis_url = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
+        let redis = redis_target()?;
         let redis_prefix = redis_prefix()?;
         let flood = Limit {
             rate: positive_number("FLOOD_RATE", Limit::MESSAGES.rate)?,
@@ -238,7 +243,7 @@ impl Config {
             database_url,
             database_retry: seconds("DATABASE_RETRY_SECS", Duration::from_secs(15))?,
             secure_cookies,
-            redis_url,
+            redis,
             redis_prefix,
             metrics_token: std::env::var("METRICS_TOKEN")
                 .ok()
@@ -246,6 +251,21 @@ impl Config {
             flood,
             limits: Limits::from_env()?,
         })
+    }
+}
+
+/// `REDIS_URL` (one server) or `REDIS_CLUSTER_URLS` (a cluster), not both.
+fn redis_target() -> Result<Option<RedisTarget>, ConfigError> {
+    let single = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty());
+    let cluster = std::env::var("REDIS_CLUSTER_URLS")
+        .ok()
+        .and_then(|urls| RedisTarget::cluster(&urls));
+    match (single, cluster) {
+        (Some(_), Some(_)) => Err(ConfigError(
+            "set REDIS_URL (one Redis) or REDIS_CLUSTER_URLS (a cluster), not both".to_owned(),
+        )),
+        (Some(url), None) => Ok(Some(RedisTarget::Single(url))),
+        (None, cluster) => Ok(cluster),
     }
 }
 

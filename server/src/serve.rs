@@ -7,7 +7,7 @@ use crate::{
     AppState, auth,
     chat::writer::MessageWriter,
     config::Config,
-    layer::{ChannelLayer, MemoryLayer, RedisLayer},
+    layer::{self, ChannelLayer, MemoryLayer},
     metrics,
     origin::OriginPolicy,
     presence::{MemoryPresence, Presence, RedisPresence},
@@ -194,20 +194,19 @@ async fn sessions<S: SessionStore + ExpiredDeletion + Migrate + Clone>(
 }
 
 /// The channel layer and presence: in memory, or over Redis when
-/// `REDIS_URL` is set (what lets several processes share rooms).
+/// `REDIS_URL` or `REDIS_CLUSTER_URLS` is set (what lets several processes
+/// share rooms).
 async fn backends(config: &Config) -> io::Result<(Arc<dyn ChannelLayer>, Arc<dyn Presence>)> {
-    let Some(url) = &config.redis_url else {
+    let Some(target) = &config.redis else {
         return Ok((
             Arc::new(MemoryLayer::new(config.channel_capacity)),
             Arc::new(MemoryPresence::default()),
         ));
     };
-    let layer: Arc<dyn ChannelLayer> = Arc::new(
-        RedisLayer::connect(url, &config.redis_prefix, config.channel_capacity)
-            .await
-            .map_err(io::Error::other)?,
-    );
-    let presence = RedisPresence::connect(url, &config.redis_prefix, layer.clone())
+    let layer = layer::connect_redis(target, &config.redis_prefix, config.channel_capacity)
+        .await
+        .map_err(io::Error::other)?;
+    let presence = RedisPresence::connect(target, &config.redis_prefix, layer.clone())
         .await
         .map_err(io::Error::other)?;
     Ok((layer, Arc::new(presence)))

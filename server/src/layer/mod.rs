@@ -4,9 +4,10 @@
 //! of a group.
 //!
 //! One trait, [`ChannelLayer`], with an in-memory implementation
-//! ([`MemoryLayer`], the default: nothing to install) and a Redis one
-//! ([`RedisLayer`], chosen by `REDIS_URL`) that lets several server
-//! processes share groups. Messages are
+//! ([`MemoryLayer`], the default: nothing to install) and two over Redis
+//! that let several server processes share groups: [`RedisLayer`] on one
+//! Redis (`REDIS_URL`) and [`ClusterLayer`] on a Redis Cluster
+//! (`REDIS_CLUSTER_URLS`, sharded pub/sub). Messages are
 //! [`Payload`]s: a broadcast is encoded to JSON once and every member gets
 //! a cheap clone of the same bytes.
 //!
@@ -19,15 +20,33 @@
 //! `crate::chat`), storage or the consumer. Group names are opaque strings;
 //! `crate::chat::groups` says which group a room or an inbox is.
 
+mod cluster;
 mod memory;
 mod redis;
 mod registry;
+mod target;
 #[cfg(test)]
 mod tests;
+mod wire;
 
+pub use cluster::ClusterLayer;
 pub use memory::MemoryLayer;
 pub use redis::RedisLayer;
-pub(crate) use redis::connection_manager;
+pub use target::{RedisConn, RedisTarget};
+
+/// The channel layer for `target`: every topic starts with `prefix`.
+pub async fn connect_redis(
+    target: &RedisTarget,
+    prefix: &str,
+    capacity: usize,
+) -> Result<Arc<dyn ChannelLayer>, LayerError> {
+    Ok(match target {
+        RedisTarget::Single(url) => Arc::new(RedisLayer::connect(url, prefix, capacity).await?),
+        RedisTarget::Cluster(nodes) => {
+            Arc::new(ClusterLayer::connect(nodes, prefix, capacity).await?)
+        }
+    })
+}
 
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;

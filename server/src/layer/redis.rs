@@ -1,10 +1,12 @@
-//! The Redis channel layer: several server processes share every group.
+//! The Redis channel layer on one Redis server (`REDIS_URL`): several
+//! server processes share every group. (A Redis Cluster is
+//! [`super::ClusterLayer`]'s.)
 //!
 //! Fan-out is pub/sub. A group is a topic; a process subscribes to it while
 //! it has at least one local member and unsubscribes when the last leaves,
 //! so `group_send` publishes once per group (not once per member) and each
 //! process hands the one decoded payload to its local members (see
-//! [`Registry`]). Every process also has a topic of its own for `send`s
+//! `super::registry`). Every process also has a topic of its own for `send`s
 //! addressed to one of its channels; channel names start with the process
 //! id, so the sender knows where to publish.
 //!
@@ -14,16 +16,15 @@
 //! backoff and subscribes again to every group that has local members.
 //! Clients recover what they missed from storage.
 //!
-//! Wire format of a published message: `<seq> <json>` (seq 0 when the event
-//! is not part of a room's log); on a process topic, prefixed with
-//! `<channel name>\n`.
+//! The topics and their encoding are `super::wire`'s. It keeps a dedicated
+//! pub/sub connection beside the command one.
 
 use super::{
     Channel, ChannelLayer, ChannelName, Delivery, GroupName, LayerError, Payload,
-    registry::Registry,
+    target::connection_manager,
+    wire::{Router, encode, encode_direct},
 };
 use async_trait::async_trait;
-use axum::extract::ws::Utf8Bytes;
 use futures::StreamExt;
 use redis::{AsyncCommands, aio::ConnectionManager, aio::PubSubSink};
 use std::{
@@ -44,13 +45,8 @@ pub struct RedisLayer {
 }
 
 struct Inner {
-    /// Topic names start with this, so several deployments can share a Redis.
-    namespace: String,
-    /// `<namespace>:g:`, the start of every group topic (built once: it is
-    /// checked for every message that arrives).
-    group_prefix: String,
-    process: String,
-    registry: Registry,
+    /// Topic names, and the local members what arrives goes to.
+    router: Router,
     publisher: ConnectionManager,
     connected: AtomicBool,
     /// Subscription state. An async lock, held across SUBSCRIBE/UNSUBSCRIBE
@@ -72,20 +68,6 @@ fn redis_error(e: redis::RedisError) -> LayerError {
     LayerError(format!("redis: {e}"))
 }
 
-/// A self-reconnecting Redis connection that fails fast while Redis is
-/// away (the default retries for seconds, stalling whoever is waiting),
-/// so the server can carry on with what it has locally.
-pub(crate) async fn connection_manager(
-    client: redis::Client,
-) -> redis::RedisResult<ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_number_of_retries(1)
-        .set_min_delay(Duration::from_millis(50))
-        .set_connection_timeout(Some(Duration::from_millis(500)))
-        .set_response_timeout(Some(Duration::from_secs(1)));
-    ConnectionManager::new_with_config(client, config).await
-}
-
 impl RedisLayer {
     /// Connects to Redis (failing if it cannot) and starts the subscriber task.
     /// Connects; every topic starts with `prefix` (`REDIS_PREFIX`), so
@@ -95,12 +77,8 @@ impl RedisLayer {
         let publisher = connection_manager(client.clone())
             .await
             .map_err(redis_error)?;
-        let process = format!("p{:016x}", rand_u64());
         let inner = Arc::new(Inner {
-            namespace: prefix.to_owned(),
-            group_prefix: format!("{prefix}:g:"),
-            registry: Registry::new(process.clone(), capacity),
-            process,
+            router: Router::new(prefix, capacity),
             publisher,
             connected: AtomicBool::new(false),
             subs: Mutex::new(Subscriptions::default()),
@@ -111,58 +89,6 @@ impl RedisLayer {
         let _ = tokio::time::timeout(Duration::from_secs(5), is_ready).await;
         Ok(Self { inner })
     }
-}
-
-fn rand_u64() -> u64 {
-    let uuid = uuid::Uuid::new_v4();
-    let (hi, _) = uuid.as_u64_pair();
-    hi
-}
-
-impl Inner {
-    fn group_topic(&self, group: &GroupName) -> String {
-        format!("{}{}", self.group_prefix, group.as_str())
-    }
-
-    fn process_topic(&self, process: &str) -> String {
-        format!("{}:p:{process}", self.namespace)
-    }
-
-    /// Routes one published message to local members.
-    fn dispatch(&self, topic: &str, body: &[u8]) {
-        if let Some(group) = topic.strip_prefix(self.group_prefix.as_str()) {
-            if let Some(payload) = decode(body) {
-                self.registry.group_send(&GroupName(group.into()), payload);
-            }
-        } else if let Some(at) = body.iter().position(|b| *b == b'\n') {
-            let (name, rest) = body.split_at(at);
-            if let (Ok(name), Some(payload)) = (std::str::from_utf8(name), decode(&rest[1..])) {
-                self.registry
-                    .send(&ChannelName::new(name.to_owned()), payload);
-            }
-        }
-    }
-}
-
-fn encode(payload: &Payload) -> Vec<u8> {
-    let text = payload.text().as_bytes();
-    let mut out = Vec::with_capacity(text.len() + 21);
-    out.extend_from_slice(payload.seq().unwrap_or(0).to_string().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(text);
-    out
-}
-
-/// Decodes `<seq> <json>` once per process; members share the result.
-fn decode(body: &[u8]) -> Option<Payload> {
-    let space = body.iter().position(|b| *b == b' ')?;
-    let seq: u64 = std::str::from_utf8(&body[..space]).ok()?.parse().ok()?;
-    let text = Utf8Bytes::try_from(bytes::Bytes::copy_from_slice(&body[space + 1..])).ok()?;
-    Some(if seq == 0 {
-        Payload::event(text)
-    } else {
-        Payload::logged(seq, text)
-    })
 }
 
 /// Keeps a pub/sub connection open: (re)subscribes, then dispatches what
@@ -180,9 +106,9 @@ async fn subscriber(
         let connected = async {
             let (mut sink, stream) = client.get_async_pubsub().await?.split();
             let mut subs = layer.subs.lock().await;
-            sink.subscribe(layer.process_topic(&layer.process)).await?;
+            sink.subscribe(layer.router.own_topic()).await?;
             for group in &subs.groups {
-                sink.subscribe(layer.group_topic(group)).await?;
+                sink.subscribe(layer.router.group_topic(group)).await?;
             }
             subs.sink = Some(sink);
             Ok::<_, redis::RedisError>(stream)
@@ -201,7 +127,9 @@ async fn subscriber(
                 drop(layer);
                 while let Some(msg) = stream.next().await {
                     let Some(layer) = inner.upgrade() else { return };
-                    layer.dispatch(msg.get_channel_name(), msg.get_payload_bytes());
+                    layer
+                        .router
+                        .dispatch(msg.get_channel_name().as_bytes(), msg.get_payload_bytes());
                 }
                 let Some(layer) = inner.upgrade() else { return };
                 layer.connected.store(false, Ordering::Relaxed);
@@ -228,22 +156,18 @@ async fn subscriber(
 #[async_trait]
 impl ChannelLayer for RedisLayer {
     async fn new_channel(&self) -> Result<Channel, LayerError> {
-        Ok(self.inner.registry.new_channel())
+        Ok(self.inner.router.registry.new_channel())
     }
 
     async fn send(&self, to: &ChannelName, payload: Payload) -> Result<Delivery, LayerError> {
         let inner = &self.inner;
-        if inner.registry.owns(to) {
-            return Ok(inner.registry.send(to, payload));
+        if inner.router.registry.owns(to) {
+            return Ok(inner.router.registry.send(to, payload));
         }
-        let process = to.as_str().split('!').next().unwrap_or_default();
-        let mut body = to.as_str().as_bytes().to_vec();
-        body.push(b'\n');
-        body.extend_from_slice(&encode(&payload));
         let receivers: usize = inner
             .publisher
             .clone()
-            .publish(inner.process_topic(process), body)
+            .publish(inner.router.owner_topic(to), encode_direct(to, &payload))
             .await
             .map_err(redis_error)?;
         Ok(Delivery {
@@ -255,12 +179,12 @@ impl ChannelLayer for RedisLayer {
     async fn group_add(&self, group: &GroupName, channel: &ChannelName) -> Result<(), LayerError> {
         let inner = &self.inner;
         let mut subs = inner.subs.lock().await;
-        if !inner.registry.group_add(group, channel) {
+        if !inner.router.registry.group_add(group, channel) {
             return Err(LayerError(format!("no channel named {channel}")));
         }
         if subs.groups.insert(group.clone())
             && let Some(sink) = subs.sink.as_mut()
-            && let Err(e) = sink.subscribe(inner.group_topic(group)).await
+            && let Err(e) = sink.subscribe(inner.router.group_topic(group)).await
         {
             // Still a local member; the reconnect loop subscribes again.
             tracing::warn!("subscribing to {group}: {e}");
@@ -275,7 +199,7 @@ impl ChannelLayer for RedisLayer {
     ) -> Result<(), LayerError> {
         let inner = &self.inner;
         let mut subs = inner.subs.lock().await;
-        inner.registry.group_discard(group, channel);
+        inner.router.registry.group_discard(group, channel);
         unsubscribe_if_empty(inner, &mut subs, group).await;
         Ok(())
     }
@@ -290,7 +214,7 @@ impl ChannelLayer for RedisLayer {
             let published: Result<usize, _> = inner
                 .publisher
                 .clone()
-                .publish(inner.group_topic(group), encode(&payload))
+                .publish(inner.router.group_topic(group), encode(&payload))
                 .await;
             match published {
                 // Our own subscription delivers to local members.
@@ -304,7 +228,7 @@ impl ChannelLayer for RedisLayer {
             }
         }
         // Redis is away: at least the people on this process keep talking.
-        Ok(inner.registry.group_send(group, payload))
+        Ok(inner.router.registry.group_send(group, payload))
     }
 
     /// One pipeline for the whole batch: Redis runs the PUBLISHes in
@@ -315,7 +239,7 @@ impl ChannelLayer for RedisLayer {
         if inner.connected.load(Ordering::Relaxed) {
             let mut pipe = redis::pipe();
             for (group, payload) in &sends {
-                pipe.publish(inner.group_topic(group), encode(payload))
+                pipe.publish(inner.router.group_topic(group), encode(payload))
                     .ignore();
             }
             let published: Result<(), _> = pipe.query_async(&mut inner.publisher.clone()).await;
@@ -330,7 +254,7 @@ impl ChannelLayer for RedisLayer {
             }
         }
         for (group, payload) in sends {
-            inner.registry.group_send(&group, payload);
+            inner.router.registry.group_send(&group, payload);
         }
         Ok(())
     }
@@ -338,13 +262,13 @@ impl ChannelLayer for RedisLayer {
     async fn close_channel(&self, channel: &ChannelName) {
         let inner = &self.inner;
         let mut subs = inner.subs.lock().await;
-        for group in inner.registry.close_channel(channel) {
+        for group in inner.router.registry.close_channel(channel) {
             unsubscribe_if_empty(inner, &mut subs, &group).await;
         }
     }
 
     fn lagging_total(&self) -> u64 {
-        self.inner.registry.lagging_total()
+        self.inner.router.registry.lagging_total()
     }
 
     fn degraded(&self) -> Option<String> {
@@ -354,11 +278,11 @@ impl ChannelLayer for RedisLayer {
 }
 
 async fn unsubscribe_if_empty(inner: &Inner, subs: &mut Subscriptions, group: &GroupName) {
-    if inner.registry.has_members(group) || !subs.groups.remove(group) {
+    if inner.router.registry.has_members(group) || !subs.groups.remove(group) {
         return;
     }
     if let Some(sink) = subs.sink.as_mut()
-        && let Err(e) = sink.unsubscribe(inner.group_topic(group)).await
+        && let Err(e) = sink.unsubscribe(inner.router.group_topic(group)).await
     {
         tracing::warn!("unsubscribing from {group}: {e}");
     }

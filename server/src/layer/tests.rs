@@ -1,5 +1,6 @@
 //! The same test bodies against every channel-layer implementation: the
-//! in-memory layer, and the Redis layer over a real redis-server.
+//! in-memory layer, the Redis layer over a real redis-server, and the
+//! cluster layer over a real 3-primary Redis Cluster.
 
 use super::*;
 use std::time::Duration;
@@ -182,8 +183,17 @@ async fn redis() -> (Box<dyn ChannelLayer>, crate::testing::RedisServer) {
     (Box::new(layer), server)
 }
 
+async fn redis_cluster() -> (Box<dyn ChannelLayer>, crate::testing::RedisCluster) {
+    let cluster = crate::testing::RedisCluster::start(3, false);
+    let layer = ClusterLayer::connect(&cluster.urls(), "chat", 2)
+        .await
+        .unwrap();
+    (Box::new(layer), cluster)
+}
+
 layer_tests!(in_memory, memory());
 layer_tests!(over_redis, redis());
+layer_tests!(over_redis_cluster, redis_cluster());
 
 /// Two layers on one Redis are two processes: groups span them, and a
 /// channel on one can be addressed from the other.
@@ -267,4 +277,127 @@ async fn redis_loss_degrades_then_recovers() {
         }
     }
     assert!(crossed, "group traffic flows again after redis returns");
+}
+
+/// Two cluster layers are two processes: groups on every primary span
+/// them, a channel on one is addressed from the other, and a batch spread
+/// over all the slots arrives in order.
+#[tokio::test]
+async fn cluster_groups_on_every_primary_span_processes() {
+    let cluster = crate::testing::RedisCluster::start(3, false);
+    let one = ClusterLayer::connect(&cluster.urls(), "chat", 64)
+        .await
+        .unwrap();
+    let two = ClusterLayer::connect(&cluster.urls(), "chat", 64)
+        .await
+        .unwrap();
+    let groups = groups_on_every_primary(&cluster, 3);
+    let mut here = one.new_channel().await.unwrap();
+    let mut there = two.new_channel().await.unwrap();
+    for g in &groups {
+        one.group_add(g, here.name()).await.unwrap();
+        two.group_add(g, there.name()).await.unwrap();
+    }
+    let mut sends = Vec::new();
+    for seq in 1..=5 {
+        for g in &groups {
+            sends.push((g.clone(), Payload::logged(seq, format!("{g} {seq}"))));
+        }
+    }
+    one.group_send_all(sends.clone()).await.unwrap();
+    for channel in [&mut here, &mut there] {
+        let mut got = Vec::new();
+        for _ in 0..sends.len() {
+            got.push(receive(channel).await);
+        }
+        for g in &groups {
+            let mine: Vec<u64> = got
+                .iter()
+                .filter(|p| p.text().as_str().starts_with(&format!("{g} ")))
+                .filter_map(Payload::seq)
+                .collect();
+            assert_eq!(mine, [1, 2, 3, 4, 5], "{g}, in order, once");
+        }
+    }
+    one.send(there.name(), payload("direct")).await.unwrap();
+    assert_eq!(receive(&mut there).await, "direct");
+    assert_silent(&mut here).await;
+
+    // The last local member leaving unsubscribes that process only.
+    two.group_discard(&groups[0], there.name()).await.unwrap();
+    let d = one
+        .group_send(&groups[0], payload("one only"))
+        .await
+        .unwrap();
+    assert_eq!(d.delivered, 1);
+    assert_eq!(receive(&mut here).await, "one only");
+}
+
+/// `n` group names per primary of `cluster` (by their topic's slot).
+fn groups_on_every_primary(cluster: &crate::testing::RedisCluster, n: usize) -> Vec<GroupName> {
+    let primaries = cluster.primaries();
+    let mut per_node: std::collections::HashMap<u16, usize> = Default::default();
+    let mut picked = Vec::new();
+    for i in 0.. {
+        let g = group(&format!("spread{i}"));
+        let node = cluster.primary_for(&format!("chat:g:{g}"));
+        let taken = per_node.entry(node).or_default();
+        if *taken < n {
+            *taken += 1;
+            picked.push(g);
+        }
+        if per_node.len() == primaries.len() && per_node.values().all(|k| *k == n) {
+            return picked;
+        }
+    }
+    unreachable!()
+}
+
+/// A primary killed: only its groups fall back to local delivery, the
+/// others still cross; once its replica takes over, its groups cross again.
+#[tokio::test]
+async fn a_killed_cluster_primary_degrades_only_its_groups_until_failover() {
+    let mut cluster = crate::testing::RedisCluster::start(3, true);
+    let one = ClusterLayer::connect(&cluster.urls(), "chat", 256)
+        .await
+        .unwrap();
+    let two = ClusterLayer::connect(&cluster.urls(), "chat", 256)
+        .await
+        .unwrap();
+    let groups = groups_on_every_primary(&cluster, 1);
+    let mut here = one.new_channel().await.unwrap();
+    let mut there = two.new_channel().await.unwrap();
+    for g in &groups {
+        one.group_add(g, here.name()).await.unwrap();
+        two.group_add(g, there.name()).await.unwrap();
+    }
+    let (doomed, spared) = (&groups[0], &groups[1]);
+    cluster.kill(cluster.primary_for(&format!("chat:g:{doomed}")));
+
+    // The doomed group's sends fail over to local members at once ...
+    one.group_send(doomed, payload("local")).await.unwrap();
+    assert_eq!(receive(&mut here).await, "local");
+    assert!(one.degraded().is_some());
+    // ... while another primary's group still crosses.
+    one.group_send(spared, payload("spared")).await.unwrap();
+    assert_eq!(receive(&mut here).await, "spared");
+    assert_eq!(receive(&mut there).await, "spared");
+
+    cluster.wait_until_ok(3);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "crosses again after the failover"
+        );
+        one.group_send(doomed, payload("again")).await.unwrap();
+        // Each side hears it once its subscription has moved to the new primary.
+        let wait = Duration::from_millis(100);
+        let a = tokio::time::timeout(wait, here.receive()).await;
+        let b = tokio::time::timeout(wait, there.receive()).await;
+        if let (Ok(Ok(a)), Ok(Ok(b))) = (a, b) {
+            assert_eq!((a, b), (payload("again"), payload("again")));
+            break;
+        }
+    }
 }

@@ -1,19 +1,28 @@
-//! Presence shared by every process on one Redis.
+//! Presence shared by every process on one Redis or one Redis Cluster.
 //!
-//! Every key starts with `REDIS_PREFIX` (`chat` below, the default).
+//! Every key starts with `REDIS_PREFIX` (`chat` below, the default). Every
+//! script touches the keys of one room only, hash-tagged by the room
+//! (`{<room>}`) so that they share a cluster slot; what spans rooms or
+//! processes is separate single-key commands.
 //!
-//! - `chat:presence:<room>` is a hash of `<user>|<process>` → open
-//!   connections. Joins and leaves are Lua scripts, so "first connection of
-//!   this person anywhere" and "last one" are decided atomically across
-//!   processes: two tabs on two processes are still one person.
-//! - `chat:online` is a sorted set of rooms by how many people are in them,
-//!   recounted by the same scripts, so the lobby reads the busiest rooms in
-//!   one command however many rooms exist.
-//! - Each process refreshes `chat:alive:<process>` (expiring after
+//! - `chat:{<room>}:presence` is a hash of `<user>|<process>` → open
+//!   connections. Joins and leaves are Lua scripts on it, so "first
+//!   connection of this person anywhere" and "last one" are decided
+//!   atomically across processes: two tabs on two processes are still one
+//!   person. Each also bumps `chat:{<room>}:version` and returns the room's
+//!   new head count with that version.
+//! - `chat:{online}` is a sorted set of rooms by how many people are in
+//!   them, so the lobby reads the busiest rooms in one command however many
+//!   rooms exist. It lives on another slot than the rooms, so each count is
+//!   written after the room's script, by a script that keeps the highest
+//!   version seen per room (`chat:{online}:version`): counts from two
+//!   processes that arrive out of order cannot leave the older one.
+//! - `chat:rooms-of:<process>` lists the rooms a process has people in.
+//!   Each process refreshes `chat:alive:<process>` (expiring after
 //!   [`ALIVE_FOR`]) every [`HEARTBEAT`]. Any process that finds another's
-//!   key gone claims it, removes its entries, and announces `user_leave` for
-//!   the people who had no other connection: a crashed process leaves no
-//!   ghosts for longer than about `ALIVE_FOR + HEARTBEAT`.
+//!   key gone claims it, removes its entries room by room, and announces
+//!   `user_leave` for the people who had no other connection: a crashed
+//!   process leaves no ghosts for longer than about `ALIVE_FOR + HEARTBEAT`.
 //! - The process keeps its own entries in memory too, and writes them back
 //!   if Redis comes back empty (restarted).
 //!
@@ -22,11 +31,11 @@
 use super::{MemoryPresence, Presence};
 use crate::{
     chat::groups,
-    layer::{ChannelLayer, Payload, connection_manager},
+    layer::{ChannelLayer, Payload, RedisConn, RedisTarget},
 };
 use app::{names::RoomName, protocol::ServerEvent};
 use async_trait::async_trait;
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{AsyncCommands, Script};
 use std::{
     collections::BTreeSet,
     sync::{Arc, Weak},
@@ -38,29 +47,47 @@ pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How long a process counts as alive after its last heartbeat.
 pub const ALIVE_FOR: Duration = Duration::from_secs(6);
 
-const TOTAL_FOR_USER: &str = r"
-local prefix = ARGV[1] .. '|'
-local total = 0
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if string.sub(all[i], 1, #prefix) == prefix then total = total + tonumber(all[i + 1]) end
-end
-return total";
-
-/// Sets the room's entry in the `chat:online` sorted set to the number of
-/// distinct people in its presence hash (KEYS[1]); KEYS[`zset`] is the
-/// set, ARGV[`room`] the room. Recounting (rather than adding and
-/// subtracting) makes the set right again after any lost update.
-const RECOUNT: &str = r"
-local function recount(hash, zset, room)
+/// `count(hash)`: distinct people in a room's presence hash.
+const COUNT: &str = r"
+local function count(hash)
   local seen, n = {}, 0
   for _, field in ipairs(redis.call('HKEYS', hash)) do
     local user = string.match(field, '^(.*)|[^|]*$')
     if user and not seen[user] then seen[user] = true; n = n + 1 end
   end
-  if n > 0 then redis.call('ZADD', zset, n, room) else redis.call('ZREM', zset, room) end
+  return n
 end";
 
+/// `total_for(hash, user)`: that person's connections across processes.
+const TOTAL_FOR: &str = r"
+local function total_for(hash, user)
+  local prefix = user .. '|'
+  local total = 0
+  local all = redis.call('HGETALL', hash)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, #prefix) == prefix then total = total + tonumber(all[i + 1]) end
+  end
+  return total
+end";
+
+/// KEYS: presence, version; ARGV: user, process. Returns
+/// {the person's connections, head count, version}.
+const JOIN: &str = r"
+redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
+return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+
+const LEAVE: &str = r"
+local field = ARGV[1] .. '|' .. ARGV[2]
+if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then redis.call('HDEL', KEYS[1], field) end
+return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+
+/// KEYS: presence, version; ARGV: field, connections. Writes an entry back.
+const RESTORE: &str = r"
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {0, count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+
+/// KEYS: presence, version; ARGV: dead process. Removes its entries;
+/// returns {people with no connection left, head count, version}.
 const REAP: &str = r"
 local suffix = '|' .. ARGV[1]
 local gone = {}
@@ -70,18 +97,24 @@ for i, v in ipairs(redis.call('HGETALL', KEYS[1])) do
     table.insert(gone, string.sub(v, 1, #v - #suffix))
   end
 end
-local rest = redis.call('HGETALL', KEYS[1])
 local left = {}
 for _, user in ipairs(gone) do
-  local prefix = user .. '|'
-  local still = false
-  for i = 1, #rest, 2 do
-    if string.sub(rest[i], 1, #prefix) == prefix then still = true end
-  end
-  if not still then table.insert(left, user) end
+  if total_for(KEYS[1], user) == 0 then table.insert(left, user) end
 end
-recount(KEYS[1], KEYS[2], ARGV[2])
-return left";
+return {left, count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+
+/// KEYS: the online set, its versions; ARGV: room, head count, version.
+/// Applies the count unless a newer one is already there.
+const SET_COUNT: &str = r"
+local seen = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if tonumber(ARGV[3]) <= seen then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+if tonumber(ARGV[2]) > 0 then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 1";
 
 pub struct RedisPresence {
     inner: Arc<Inner>,
@@ -91,48 +124,40 @@ struct Inner {
     /// Every key starts with this (`REDIS_PREFIX`).
     ns: String,
     process: String,
-    conn: ConnectionManager,
+    conn: RedisConn,
     local: MemoryPresence,
     layer: Arc<dyn ChannelLayer>,
     join: Script,
     leave: Script,
+    restore: Script,
     reap: Script,
-    recount: Script,
+    set_count: Script,
 }
+
+/// What a room's script returns: a person's connections (or the people
+/// who left), the room's head count, and the version of that count.
+type Changed<T> = (T, i64, i64);
 
 impl RedisPresence {
     /// Connects, and starts the heartbeat; `layer` carries the `user_leave`
     /// announcements for people of dead processes.
     pub async fn connect(
-        url: &str,
+        target: &RedisTarget,
         prefix: &str,
         layer: Arc<dyn ChannelLayer>,
     ) -> Result<Self, redis::RedisError> {
-        let conn = connection_manager(redis::Client::open(url)?).await?;
+        let room_script = |body: &str| Script::new(&format!("{COUNT}\n{TOTAL_FOR}\n{body}"));
         let inner = Arc::new(Inner {
             ns: prefix.to_owned(),
             process: format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0),
-            conn,
+            conn: target.connect().await?,
             local: MemoryPresence::default(),
             layer,
-            join: Script::new(&format!(
-                "{RECOUNT}
-                 redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
-                 redis.call('SADD', KEYS[2], ARGV[3])
-                 recount(KEYS[1], KEYS[3], ARGV[3])
-                 {TOTAL_FOR_USER}"
-            )),
-            leave: Script::new(&format!(
-                "{RECOUNT}
-                 local field = ARGV[1] .. '|' .. ARGV[2]
-                 if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then
-                   redis.call('HDEL', KEYS[1], field)
-                 end
-                 recount(KEYS[1], KEYS[3], ARGV[3])
-                 {TOTAL_FOR_USER}"
-            )),
-            reap: Script::new(&format!("{RECOUNT}\n{REAP}")),
-            recount: Script::new(&format!("{RECOUNT}\nrecount(KEYS[1], KEYS[2], ARGV[1])")),
+            join: room_script(JOIN),
+            leave: room_script(LEAVE),
+            restore: room_script(RESTORE),
+            reap: room_script(REAP),
+            set_count: Script::new(SET_COUNT),
         });
         inner.heartbeat().await;
         tokio::spawn(heartbeat(Arc::downgrade(&inner)));
@@ -151,11 +176,20 @@ async fn heartbeat(inner: Weak<Inner>) {
 impl Inner {
     /// Rooms by how many people are in them (a sorted set).
     fn online_key(&self) -> String {
-        format!("{}:online", self.ns)
+        format!("{}:{{online}}", self.ns)
+    }
+
+    /// The version of each room's count in the online set (same slot).
+    fn online_version_key(&self) -> String {
+        format!("{}:{{online}}:version", self.ns)
     }
 
     fn presence_key(&self, room: &RoomName) -> String {
-        format!("{}:presence:{room}", self.ns)
+        format!("{}:{{{room}}}:presence", self.ns)
+    }
+
+    fn version_key(&self, room: &RoomName) -> String {
+        format!("{}:{{{room}}}:version", self.ns)
     }
 
     fn rooms_of_key(&self, process: &str) -> String {
@@ -168,6 +202,33 @@ impl Inner {
 
     fn processes_key(&self) -> String {
         format!("{}:processes", self.ns)
+    }
+
+    /// Runs one of the room scripts, then writes the room's new count to
+    /// the online set.
+    async fn in_room<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        room: &RoomName,
+        args: &[&str],
+    ) -> redis::RedisResult<T> {
+        let mut conn = self.conn.clone();
+        let mut call = script.key(self.presence_key(room));
+        call.key(self.version_key(room));
+        for arg in args {
+            call.arg(*arg);
+        }
+        let (answer, count, version): Changed<T> = call.invoke_async(&mut conn).await?;
+        let _: i64 = self
+            .set_count
+            .key(self.online_key())
+            .key(self.online_version_key())
+            .arg(room.as_str())
+            .arg(count)
+            .arg(version)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(answer)
     }
 
     /// Says this process is alive, restores its entries if Redis lost them,
@@ -193,21 +254,11 @@ impl Inner {
             // First beat, or Redis restarted empty: write our entries (back).
             for (room, user, n) in self.local.snapshot() {
                 let _: () = conn
-                    .hset(
-                        self.presence_key(&room),
-                        format!("{user}|{}", self.process),
-                        n,
-                    )
-                    .await?;
-                let _: () = conn
                     .sadd(self.rooms_of_key(&self.process), room.as_str())
                     .await?;
-                let _: () = self
-                    .recount
-                    .key(self.presence_key(&room))
-                    .key(self.online_key())
-                    .arg(room.as_str())
-                    .invoke_async(&mut conn)
+                let field = format!("{user}|{}", self.process);
+                let _: i64 = self
+                    .in_room(&self.restore, &room, &[&field, &n.to_string()])
                     .await?;
             }
         }
@@ -233,17 +284,10 @@ impl Inner {
         Ok(())
     }
 
-    async fn reap(&self, conn: &mut ConnectionManager, dead: &str) -> redis::RedisResult<()> {
+    async fn reap(&self, conn: &mut RedisConn, dead: &str) -> redis::RedisResult<()> {
         let rooms: Vec<String> = conn.smembers(self.rooms_of_key(dead)).await?;
         for room in rooms.iter().filter_map(|r| RoomName::parse(r).ok()) {
-            let left: Vec<String> = self
-                .reap
-                .key(self.presence_key(&room))
-                .key(self.online_key())
-                .arg(dead)
-                .arg(room.as_str())
-                .invoke_async(conn)
-                .await?;
+            let left: Vec<String> = self.in_room(&self.reap, &room, &[dead]).await?;
             for user in left {
                 tracing::info!(%room, %user, process = dead, "left with a dead process");
                 let event = ServerEvent::UserLeave { user }.to_json();
@@ -258,16 +302,19 @@ impl Inner {
         Ok(())
     }
 
-    /// Runs a join or leave script; the person's connections across all processes.
-    async fn total(&self, script: &Script, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
-        script
-            .key(self.presence_key(room))
-            .key(self.rooms_of_key(&self.process))
-            .key(self.online_key())
-            .arg(user)
-            .arg(&self.process)
-            .arg(room.as_str())
-            .invoke_async(&mut self.conn.clone())
+    /// Records a connection; the person's connections across all processes.
+    async fn joined(&self, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
+        // Listed before the entry exists, so a reaper always finds it.
+        let _: () = self
+            .conn
+            .clone()
+            .sadd(self.rooms_of_key(&self.process), room.as_str())
+            .await?;
+        self.in_room(&self.join, room, &[user, &self.process]).await
+    }
+
+    async fn left(&self, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
+        self.in_room(&self.leave, room, &[user, &self.process])
             .await
     }
 }
@@ -277,7 +324,7 @@ impl Presence for RedisPresence {
     async fn join(&self, room: &RoomName, user: &str) -> bool {
         let inner = &self.inner;
         let first_here = inner.local.join(room, user).await;
-        match inner.total(&inner.join, room, user).await {
+        match inner.joined(room, user).await {
             Ok(total) => total == 1,
             Err(e) => {
                 tracing::debug!("presence join: {e}");
@@ -289,7 +336,7 @@ impl Presence for RedisPresence {
     async fn leave(&self, room: &RoomName, user: &str) -> bool {
         let inner = &self.inner;
         let last_here = inner.local.leave(room, user).await;
-        match inner.total(&inner.leave, room, user).await {
+        match inner.left(room, user).await {
             Ok(total) => total <= 0,
             Err(e) => {
                 tracing::debug!("presence leave: {e}");
@@ -356,8 +403,8 @@ impl Presence for RedisPresence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::{MemoryLayer, RedisLayer};
-    use crate::testing::RedisServer;
+    use crate::layer::MemoryLayer;
+    use crate::testing::{RedisCluster, RedisServer};
 
     fn room(name: &str) -> RoomName {
         RoomName::parse(name).unwrap()
@@ -366,13 +413,54 @@ mod tests {
     #[tokio::test]
     async fn two_processes_share_one_view_and_tabs_across_them_are_one_person() {
         let redis = RedisServer::start();
+        share_one_view(&RedisTarget::Single(redis.url())).await;
+    }
+
+    /// The same on a cluster, with rooms on every primary: no script
+    /// crosses slots.
+    #[tokio::test]
+    async fn a_cluster_shares_one_view_with_rooms_on_every_primary() {
+        let cluster = RedisCluster::start(3, false);
+        let target = RedisTarget::Cluster(cluster.urls());
+        share_one_view(&target).await;
         let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
-        let one = RedisPresence::connect(&redis.url(), "chat", layer.clone())
+        let one = RedisPresence::connect(&target, "chat", layer.clone())
             .await
             .unwrap();
-        let two = RedisPresence::connect(&redis.url(), "chat", layer)
+        let two = RedisPresence::connect(&target, "chat", layer)
             .await
             .unwrap();
+        let mut nodes = std::collections::HashMap::new();
+        for i in 0.. {
+            let r = room(&format!("spread{i}"));
+            nodes
+                .entry(cluster.primary_for(&format!("chat:{{{r}}}:presence")))
+                .or_insert(r);
+            if nodes.len() == 3 {
+                break;
+            }
+        }
+        let rooms: Vec<RoomName> = nodes.into_values().collect();
+        for (n, r) in rooms.iter().enumerate() {
+            for k in 0..=n {
+                let p = if k % 2 == 0 { &one } else { &two };
+                assert!(p.join(r, &format!("u{k}")).await);
+            }
+        }
+        let mut busiest = one.busiest(5).await;
+        busiest.sort_by_key(|(_, n)| *n);
+        let expected: Vec<(RoomName, usize)> = rooms.iter().cloned().zip([1, 2, 3]).collect();
+        assert_eq!(busiest, expected);
+        assert_eq!(two.counts(&rooms).await, [1, 2, 3]);
+        assert_eq!(two.users(&rooms[2]).await, ["u0", "u1", "u2"]);
+    }
+
+    async fn share_one_view(target: &RedisTarget) {
+        let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
+        let one = RedisPresence::connect(target, "chat", layer.clone())
+            .await
+            .unwrap();
+        let two = RedisPresence::connect(target, "chat", layer).await.unwrap();
         let r = room("hall");
         assert!(one.join(&r, "alice").await);
         assert!(!two.join(&r, "alice").await, "second tab, other process");
@@ -393,19 +481,28 @@ mod tests {
     #[tokio::test]
     async fn a_dead_process_has_its_people_leave() {
         let redis = RedisServer::start();
-        let layer: Arc<dyn ChannelLayer> =
-            Arc::new(RedisLayer::connect(&redis.url(), "chat", 8).await.unwrap());
+        dead_process_people_leave(&RedisTarget::Single(redis.url())).await;
+    }
+
+    #[tokio::test]
+    async fn a_dead_process_has_its_people_leave_on_a_cluster() {
+        let cluster = RedisCluster::start(3, false);
+        dead_process_people_leave(&RedisTarget::Cluster(cluster.urls())).await;
+    }
+
+    async fn dead_process_people_leave(target: &RedisTarget) {
+        let layer = crate::layer::connect_redis(target, "chat", 8)
+            .await
+            .unwrap();
         let mut watcher = layer.new_channel().await.unwrap();
         layer
             .group_add(&groups::room(&room("hall")), watcher.name())
             .await
             .unwrap();
-        let survivor = RedisPresence::connect(&redis.url(), "chat", layer.clone())
+        let survivor = RedisPresence::connect(target, "chat", layer.clone())
             .await
             .unwrap();
-        let doomed = RedisPresence::connect(&redis.url(), "chat", layer)
-            .await
-            .unwrap();
+        let doomed = RedisPresence::connect(target, "chat", layer).await.unwrap();
         let r = room("hall");
         survivor.join(&r, "alice").await;
         doomed.join(&r, "bob").await;
@@ -425,7 +522,7 @@ mod tests {
     async fn entries_come_back_after_redis_restarts_empty() {
         let mut redis = RedisServer::start();
         let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
-        let p = RedisPresence::connect(&redis.url(), "chat", layer)
+        let p = RedisPresence::connect(&RedisTarget::Single(redis.url()), "chat", layer)
             .await
             .unwrap();
         p.join(&room("r"), "alice").await;

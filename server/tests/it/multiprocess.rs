@@ -1,20 +1,73 @@
-//! Several server processes over one Redis and one database file: a room is
-//! one room however many processes serve it.
+//! Several server processes over one Redis and one database: a room is one
+//! room however many processes serve it. The suite runs over one
+//! redis-server, or, when `CHAT_TEST_REDIS=cluster` (what `make test`'s
+//! cluster pass sets), over a 3-primary Redis Cluster with the rooms spread
+//! over every primary.
 
 use crate::common::{Client, Database, Endpoint, ServerProcess, post_many};
 use futures::future::join_all;
 use serde_json::json;
-use server::testing::RedisServer;
+use server::testing::{RedisCluster, RedisServer};
 use std::time::Duration;
 
+/// The Redis the processes share.
+enum Redis {
+    Single(RedisServer),
+    Cluster(RedisCluster),
+}
+
+impl Redis {
+    /// What `CHAT_TEST_REDIS` asks for.
+    fn start() -> Self {
+        match std::env::var("CHAT_TEST_REDIS").as_deref() {
+            Ok("cluster") => Self::Cluster(RedisCluster::start(3, false)),
+            Ok("single") | Ok("") | Err(_) => Self::Single(RedisServer::start()),
+            Ok(other) => panic!("CHAT_TEST_REDIS={other}: expected single or cluster"),
+        }
+    }
+
+    /// The server's setting that points it here.
+    fn env(&self) -> (&'static str, String) {
+        match self {
+            Self::Single(server) => ("REDIS_URL", server.url()),
+            Self::Cluster(cluster) => ("REDIS_CLUSTER_URLS", cluster.urls_env()),
+        }
+    }
+
+    /// `n` room names; on a cluster, chosen so that every primary serves
+    /// at least one of their groups (asserted).
+    fn rooms(&self, n: usize) -> Vec<String> {
+        let Self::Cluster(cluster) = self else {
+            return (0..n).map(|i| format!("spread{i}")).collect();
+        };
+        let node_of = |room: &str| cluster.primary_for(&format!("chat:g:room.{room}"));
+        let primaries = cluster.primaries().len();
+        let mut rooms: Vec<String> = Vec::new();
+        let mut nodes = std::collections::HashSet::new();
+        for i in 0.. {
+            let room = format!("spread{i}");
+            let node = node_of(&room);
+            if nodes.insert(node) || (nodes.len() == primaries && rooms.len() < n) {
+                rooms.push(room);
+            }
+            if nodes.len() == primaries && rooms.len() >= n {
+                break;
+            }
+        }
+        let served: std::collections::HashSet<u16> = rooms.iter().map(|r| node_of(r)).collect();
+        assert_eq!(served.len(), primaries, "a room on every primary");
+        rooms
+    }
+}
+
 struct Cluster {
-    redis: RedisServer,
+    redis: Redis,
     processes: Vec<ServerProcess>,
     database: Database,
 }
 
 async fn cluster(n: usize) -> Cluster {
-    let redis = RedisServer::start();
+    let redis = Redis::start();
     let processes = processes(n, &redis, &[]).await;
     Cluster {
         redis,
@@ -26,18 +79,34 @@ async fn cluster(n: usize) -> Cluster {
 /// `n` processes over one database of their own and `redis`.
 async fn processes(
     n: usize,
-    redis: &RedisServer,
+    redis: &Redis,
     env: &[(&str, &str)],
 ) -> (Vec<ServerProcess>, Database) {
     let database = Database::new().await;
+    let (name, value) = redis.env();
+    let env: Vec<(&str, &str)> = [(name, value.as_str())]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
     let mut processes = Vec::new();
     for _ in 0..n {
-        processes.push(ServerProcess::start_with(&database.url, &redis.url(), env).await);
+        processes.push(ServerProcess::start_with(&database.url, "", &env).await);
     }
     (processes, database)
 }
 
 impl Cluster {
+    /// `n` processes over one redis-server, whatever the suite runs over.
+    async fn over(redis: RedisServer, n: usize) -> Self {
+        let redis = Redis::Single(redis);
+        let (processes, database) = processes(n, &redis, &[]).await;
+        Self {
+            redis,
+            processes,
+            database,
+        }
+    }
+
     fn at(&self, i: usize) -> &Endpoint {
         &self.processes[i]
     }
@@ -53,23 +122,34 @@ async fn seqs_until(client: &mut Client, last: u64) -> Vec<u64> {
     seqs
 }
 
+/// Three rooms (on a cluster, on every primary), each with readers on
+/// every process and a poster on every process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_reaches_every_client_once_in_seq_order_across_three_processes() {
     let c = cluster(3).await;
+    let rooms = c.redis.rooms(3);
     let mut posters = Vec::new();
     for i in 0..3 {
         posters.push(c.at(i).user(&format!("poster{i}")).await);
     }
     let reader = c.at(0).user("reader").await;
     let mut clients = Vec::new();
-    for i in 0..3 {
-        for _ in 0..2 {
-            clients.push(c.at(i).join_as(&reader, "shared").await);
+    for room in &rooms {
+        for i in 0..3 {
+            for _ in 0..2 {
+                clients.push(c.at(i).join_as(&reader, room).await);
+            }
         }
     }
-    join_all((0..3).map(|i| post_many(c.at(i), &posters[i], "shared", 30))).await;
+    join_all(
+        rooms
+            .iter()
+            .flat_map(|room| (0..3).map(move |i| (room, i)))
+            .map(|(room, i)| post_many(c.at(i), &posters[i], room, 10)),
+    )
+    .await;
     for client in &mut clients {
-        assert_eq!(seqs_until(client, 90).await, (1..=90).collect::<Vec<_>>());
+        assert_eq!(seqs_until(client, 30).await, (1..=30).collect::<Vec<_>>());
     }
 }
 
@@ -139,7 +219,7 @@ async fn a_killed_process_has_its_people_leave_on_the_others_within_30_seconds()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_outage_mid_traffic_loses_nothing_once_recovered() {
-    let mut c = cluster(2).await;
+    let mut c = Cluster::over(RedisServer::start(), 2).await;
     let (p0, p1) = (c.at(0).user("poster0").await, c.at(1).user("poster1").await);
     let reader = c.at(0).user("reader").await;
     let mut readers = vec![
@@ -149,7 +229,10 @@ async fn a_redis_outage_mid_traffic_loses_nothing_once_recovered() {
     let (e0, e1) = (*c.at(0), *c.at(1));
     post_many(&e0, &p0, "busy", 10).await;
 
-    c.redis.stop();
+    let Redis::Single(redis) = &mut c.redis else {
+        unreachable!()
+    };
+    redis.stop();
     // Both keep serving their own people while Redis is away.
     let during = async {
         post_many(&e0, &p0, "busy", 10).await;
@@ -163,7 +246,7 @@ async fn a_redis_outage_mid_traffic_loses_nothing_once_recovered() {
         metrics.lines().any(|l| l == "chat_layer_degraded 1"),
         "{metrics}"
     );
-    c.redis.restart();
+    redis.restart();
 
     for e in [e0, e1] {
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -235,7 +318,7 @@ async fn edits_reactions_deletes_and_disabling_cross_processes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_deployments_with_different_prefixes_share_nothing_on_one_redis() {
-    let redis = RedisServer::start();
+    let redis = Redis::start();
     let (one, _one_data) = processes(2, &redis, &[("REDIS_PREFIX", "one")]).await;
     let (two, _two_data) = processes(2, &redis, &[("REDIS_PREFIX", "two")]).await;
     // The same names on both: only the prefix keeps them apart.
@@ -351,11 +434,12 @@ async fn post_patiently(server: Endpoint, user: crate::common::User, room: &str,
 /// back: every reader, live and from storage, has 1..N exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_mid_traffic_loses_and_doubles_nothing() {
-    let redis = RedisServer::start();
+    let redis = Redis::start();
     let mut database = Database::postgres().await;
     let mut processes = Vec::new();
+    let (name, value) = redis.env();
     for _ in 0..3 {
-        processes.push(ServerProcess::start(&database.url, &redis.url()).await);
+        processes.push(ServerProcess::start_with(&database.url, "", &[(name, &value)]).await);
     }
     let ends: Vec<Endpoint> = processes.iter().map(|p| **p).collect();
     let reader = ends[0].user("reader").await;
@@ -415,4 +499,66 @@ async fn a_postgres_restart_mid_traffic_loses_and_doubles_nothing() {
         retried > 0,
         "posts were in flight while the database was away"
     );
+}
+
+/// A Redis Cluster primary (with a replica) killed as a crash would, while
+/// people post in three rooms spread over every primary: the rooms on its
+/// slots fall back to each process's own people until the replica takes
+/// over, the others carry on, and every reader on every process ends with
+/// 1..N of every room exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_primary_killed_mid_traffic_loses_nothing() {
+    let redis = Redis::Cluster(RedisCluster::start(3, true));
+    let (processes, _database) = processes(2, &redis, &[]).await;
+    let rooms = redis.rooms(3);
+    let Redis::Cluster(mut cluster) = redis else {
+        unreachable!()
+    };
+    let ends: Vec<Endpoint> = processes.iter().map(|p| **p).collect();
+    let posters = [ends[0].user("poster0").await, ends[1].user("poster1").await];
+    let reader = ends[0].user("reader").await;
+    let mut readers = Vec::new();
+    for room in &rooms {
+        for end in &ends {
+            readers.push((room.clone(), end.join_as(&reader, room).await));
+        }
+    }
+    let post_round = |n: usize| {
+        join_all(
+            rooms
+                .iter()
+                .flat_map(|room| (0..2).map(move |i| post_many(&ends[i], &posters[i], room, n))),
+        )
+    };
+    post_round(3).await;
+
+    cluster.kill(cluster.primary_for(&format!("chat:g:room.{}", rooms[0])));
+    let (_, health) = tokio::join!(post_round(3), async {
+        // Told as soon as a send to the lost node has failed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let health = ends[0].page("/healthz", None).await.1;
+            if health.starts_with("degraded") || std::time::Instant::now() > deadline {
+                return health;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(health.starts_with("degraded"), "{health}");
+    cluster.wait_until_ok(3);
+    for end in &ends {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while end.page("/healthz", None).await.1 != "ok" {
+            assert!(std::time::Instant::now() < deadline, "healthy again");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    post_round(3).await;
+    for (room, r) in &mut readers {
+        assert_eq!(
+            seqs_until(r, 18).await,
+            (1..=18).collect::<Vec<_>>(),
+            "{room}"
+        );
+    }
 }

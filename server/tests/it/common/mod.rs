@@ -100,7 +100,7 @@ impl TestServer {
         let database = Database::new().await;
         let mut config = Config::from_env().expect("configuration");
         config.database_url = database.url.clone();
-        config.redis_url = None;
+        config.redis = None;
         // Tests post as fast as they can; the flood tests set their own limit.
         config.flood = server::ws::flood::Limit {
             rate: 1e6,
