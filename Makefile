@@ -38,10 +38,12 @@ lint:
 	$(CARGO) clippy -p frontend --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
 
 # Every test on SQLite; then the integration suite again on PostgreSQL (each
-# test starts a throw-away cluster of its own: server/src/testing.rs).
+# test starts a throw-away cluster of its own: server/src/testing.rs); then
+# the multi-process suite over a throw-away 3-primary Redis Cluster.
 unit-test:
 	$(CARGO) test --workspace
 	CHAT_TEST_DATABASE=postgres $(CARGO) test -p server --test it
+	CHAT_TEST_REDIS=cluster $(CARGO) test -p server --test it multiprocess
 
 # On a free port and with its own data directory, so a `make run` in another
 # terminal does not get in the way and never shows the tests' rooms.

@@ -523,12 +523,11 @@ async fn a_cluster_primary_killed_mid_traffic_loses_nothing() {
             readers.push((room.clone(), end.join_as(&reader, room).await));
         }
     }
+    let (ends, posters) = (&ends, &posters);
     let post_round = |n: usize| {
-        join_all(
-            rooms
-                .iter()
-                .flat_map(|room| (0..2).map(move |i| post_many(&ends[i], &posters[i], room, n))),
-        )
+        join_all(rooms.iter().flat_map(move |room| {
+            (0..2).map(move |i| post_many(&ends[i], &posters[i], room, n))
+        }))
     };
     post_round(3).await;
 
@@ -546,7 +545,7 @@ async fn a_cluster_primary_killed_mid_traffic_loses_nothing() {
     });
     assert!(health.starts_with("degraded"), "{health}");
     cluster.wait_until_ok(3);
-    for end in &ends {
+    for end in ends {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while end.page("/healthz", None).await.1 != "ok" {
             assert!(std::time::Instant::now() < deadline, "healthy again");
