@@ -2,8 +2,10 @@
 # `make bench`: builds the server and the load generator in release mode and
 # runs the standard scenarios with the in-memory layer and with Redis
 # (SQLite storage on in both), then (a) and (c) with Redis and PostgreSQL
-# storage (a throw-away cluster, fsync on, as a deployment has it), appending to bench/results.jsonl and rewriting
-# bench/RESULTS.md. Both programs share this machine, as the budget says.
+# storage (a throw-away cluster, fsync on, as a deployment has it), then the
+# (c) ramp with 1, 2 and 3 processes behind a 3-primary Redis Cluster,
+# appending to bench/results.jsonl and rewriting bench/RESULTS.md. Both
+# programs share this machine, as the budget says.
 #   BENCH_SECS=10  seconds per scenario step (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,21 +43,23 @@ record() { # label, then loadtest arguments
     | python3 -c 'import json,sys; [print(json.dumps({**json.loads(l), "run": sys.argv[1], "layer": sys.argv[2]})) for l in sys.stdin]' "$run_id" "$layer" >> "$results"
 }
 
-start_server() { # sets url and server_pid
-  local port data
-  port=$(free_port); data=$(mktemp -d -p "$work")
+start_server() { # sets url and server_pid; DATA_DIR from $data if set
+  local port dir
+  port=$(free_port); dir=${data:-$(mktemp -d -p "$work")}
   # Load-test users sign up from one address and post hundreds of messages
   # a second each: the abuse limits are raised (scripts/loopback.env).
-  env $(cat scripts/loopback.env) DATA_DIR=$data DATABASE_URL=${database_url:-} LEPTOS_SITE_ADDR=127.0.0.1:$port REDIS_URL=${redis_url:-} RUST_LOG=warn "$server_bin" &
+  env $(cat scripts/loopback.env) DATA_DIR=$dir DATABASE_URL=${database_url:-} LEPTOS_SITE_ADDR=127.0.0.1:$port \
+    REDIS_URL=${redis_url:-} REDIS_CLUSTER_URLS=${cluster_urls:-} CHAT_LAYER_RESP3=${resp3:-} RUST_LOG=warn "$server_bin" &
   server_pid=$!; pids+=("$server_pid")
   url=http://127.0.0.1:$port
   wait_for "$url/healthz"
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
 
-for layer in memory redis; do
-  redis_url=
-  if [ "$layer" = redis ]; then
+for layer in memory redis redis-resp3; do
+  redis_url=; resp3=
+  [ "$layer" = redis-resp3 ] && resp3=1
+  if [ "$layer" != memory ]; then
     rport=$(free_port)
     redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
     pids+=($!)
@@ -64,10 +68,11 @@ for layer in memory redis; do
   fi
   echo "== $layer layer"
   start_server
-  record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs"
-  record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs"
-  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
+  record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
+  record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
+  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid"
   stop_server
+  [ "$layer" = redis-resp3 ] && continue  # the comparison needs no idle runs
   for n in 1000 10000; do
     start_server
     record "d: idle $n" idle --url "$url" --connections "$n" --pid "$server_pid"
@@ -88,13 +93,47 @@ start_postgres() { # sets database_url
 }
 
 layer=redis+postgres
+resp3=
 echo "== $layer"
 start_postgres
 start_server
-record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs"
-record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
+record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
+record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid"
 stop_server
 "${pg_stop[@]}" >/dev/null; pg_stop=()
+
+# A throw-away 3-primary Redis Cluster (as server/src/testing.rs starts
+# one), then the (c) ramp with 1, 2 and 3 server processes behind it,
+# sharing one SQLite database; the load tool spreads its clients over the
+# processes and reads their CPU time.
+start_cluster() { # sets cluster_urls
+  local dir ports=() p
+  dir=$(mktemp -d -p "$work")
+  for _ in 1 2 3; do
+    while :; do p=$(free_port); [ "$p" -le 55535 ] && python3 -c "import socket,sys; socket.socket().bind(('127.0.0.1', int(sys.argv[1])))" $((p + 10000)) 2>/dev/null && break; done
+    mkdir -p "$dir/$p"
+    redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout 1000 --cluster-require-full-coverage no --save "" --appendonly no --dir "$dir/$p" >/dev/null &
+    pids+=($!); ports+=("$p")
+  done
+  for p in "${ports[@]}"; do for _ in $(seq 1 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done; done
+  redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-yes >/dev/null
+  for _ in $(seq 1 200); do redis-cli -p "${ports[0]}" cluster info | grep -q cluster_state:ok && break; sleep 0.05; done
+  cluster_urls=$(printf 'redis://127.0.0.1:%s/,' "${ports[@]}"); cluster_urls=${cluster_urls%,}
+}
+
+layer=redis-cluster
+echo "== $layer"
+database_url=; redis_url=; resp3=
+start_cluster
+for n in 1 2 3; do
+  data=$(mktemp -d -p "$work"); urls=(); server_pids=()
+  for _ in $(seq 1 "$n"); do start_server; urls+=("$url"); server_pids+=("$server_pid"); done
+  record "c: 10x10 ramp, $n processes" ramp --url "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${server_pids[*]}")" \
+    --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
+  for server_pid in "${server_pids[@]}"; do stop_server; done
+done
+data=; cluster_urls=
 
 python3 scripts/bench_report.py "$results" bench/RESULTS.md
 echo "bench: results in bench/RESULTS.md"

@@ -37,11 +37,16 @@ lines = [
     "",
     "## Chat scenarios",
     "",
-    "| scenario | layer | sent msg/s | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | loss | dropped conns | budget |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| scenario | layer | sent msg/s | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | loss | dropped conns | server CPU ms / 1000 deliveries | budget |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ]
+
+def cpu_cost(r):
+    c = r.get("cpu_ms_per_1000_deliveries")
+    return "" if c is None else f"{c:.1f}"
+
 for r in rows:
-    if r["mode"] not in ("chat", "ramp"):
+    if r["mode"] not in ("chat", "ramp") or r["layer"] == "redis-cluster":
         continue
     if r["mode"] == "chat":
         ok = r["p99_ms"] <= 10 and r["loss"] == 0
@@ -53,8 +58,31 @@ for r in rows:
     lines.append(
         f"| {r['label']} | {r['layer']} | {r['sent_per_s']:.0f} | {r['deliveries_per_s']:.0f} | "
         f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['max_ms']:.2f} | "
-        f"{r['loss']} | {r['dropped_connections']} | {budget} |"
+        f"{r['loss']} | {r['dropped_connections']} | {cpu_cost(r)} | {budget} |"
     )
+cluster = sorted((r for r in rows if r["mode"] == "ramp" and r["layer"] == "redis-cluster"),
+                 key=lambda r: r.get("processes", 1))
+if cluster:
+    lines += [
+        "",
+        "## Redis Cluster: ceiling and cost per delivery vs server processes",
+        "",
+        "The (c) ramp behind a local 3-primary Redis Cluster, clients spread over the processes, one SQLite database shared.",
+        "On 2 cores the processes, Redis and the load tool compete for the same cores, so the ceiling cannot grow here;",
+        "the cost per delivery is what carries to machines with a core per process.",
+        "",
+        "| processes | highest passing msg/s | deliveries/s | p99 ms | server CPU ms / 1000 deliveries | cost vs 1 process |",
+        "|---|---|---|---|---|---|",
+    ]
+    base = cluster[0].get("cpu_ms_per_1000_deliveries")
+    for r in cluster:
+        c = r.get("cpu_ms_per_1000_deliveries")
+        ratio = f"{c / base:.2f}×" if c and base else ""
+        passed = "no step passed" not in r["label"]
+        lines.append(
+            f"| {r.get('processes', 1)} | {r['sent_per_s']:.0f}{'' if passed else ' (no step passed)'} | "
+            f"{r['deliveries_per_s']:.0f} | {r['p99_ms']:.2f} | {cpu_cost(r)} | {ratio} |"
+        )
 lines += [
     "",
     "## Idle connections",

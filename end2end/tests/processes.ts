@@ -2,7 +2,7 @@
 // more than the one server `cargo leptos end-to-end` starts: several
 // processes, restarts, the several-machines deployment.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -48,6 +48,52 @@ export async function startRedis(): Promise<{ url: string; child: ChildProcess }
   });
   await until(() => listening(port), "redis-server to listen");
   return { url: `redis://127.0.0.1:${port}/`, child };
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A throw-away 3-primary Redis Cluster, as server/src/testing.rs starts
+ * one: Debian's `redis-server --cluster-enabled yes` on free ports (each
+ * node's bus port, +10000, free too), joined by `redis-cli --cluster create`.
+ * `urls` is the value of `REDIS_CLUSTER_URLS`.
+ */
+export async function startRedisCluster(): Promise<{ urls: string; stop: () => void }> {
+  const dir = mkdtempSync(path.join(tmpdir(), "chat-e2e-redis-cluster-"));
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const port = await freePort();
+    if (port <= 55_535 && (await portFree(port + 10_000))) ports.push(port);
+  }
+  const children = ports.map((port) => {
+    const home = path.join(dir, `${port}`);
+    mkdirSync(home);
+    const args = ["--port", `${port}`, "--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"];
+    const rest = ["--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no", "--save", "", "--appendonly", "no", "--dir", home];
+    return spawn("redis-server", [...args, ...rest], { stdio: "ignore" });
+  });
+  const stop = () => {
+    for (const child of children) child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) await until(() => listening(port), "a cluster node to listen");
+    const made = spawnSync("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-yes"], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`redis-cli --cluster create failed: ${made.stderr}`);
+    const settled = async () =>
+      ports.every((p) => spawnSync("redis-cli", ["-p", `${p}`, "cluster", "info"], { encoding: "utf8" }).stdout.includes("cluster_state:ok"));
+    await until(settled, "the redis cluster to settle");
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { urls: ports.map((p) => `redis://127.0.0.1:${p}/`).join(","), stop };
 }
 
 /**

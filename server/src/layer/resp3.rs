@@ -1,0 +1,219 @@
+//! EXPERIMENT (bench only, to be removed): the one-Redis layer on a single
+//! RESP3 multiplexed connection carrying commands and pushes, with
+//! redis-rs's automatic resubscription. Chosen by `CHAT_LAYER_RESP3=1`.
+
+use super::{
+    Channel, ChannelLayer, ChannelName, Delivery, GroupName, LayerError, Payload,
+    wire::{Router, encode, encode_direct},
+};
+use async_trait::async_trait;
+use redis::{
+    AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+use tokio::sync::Mutex;
+
+pub struct Resp3Layer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    router: Arc<Router>,
+    conn: ConnectionManager,
+    connected: Arc<AtomicBool>,
+    groups: Mutex<HashSet<GroupName>>,
+}
+
+fn redis_error(e: redis::RedisError) -> LayerError {
+    LayerError(format!("redis: {e}"))
+}
+
+impl Resp3Layer {
+    pub async fn connect(url: &str, prefix: &str, capacity: usize) -> Result<Self, LayerError> {
+        let info = url.into_connection_info().map_err(redis_error)?;
+        let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(redis_error)?;
+        let router = Arc::new(Router::new(prefix, capacity));
+        let connected = Arc::new(AtomicBool::new(true));
+        let (to, up) = (Arc::downgrade(&router), connected.clone());
+        let pushes = move |push: PushInfo| -> Result<(), ()> {
+            match (push.kind, push.data.as_slice()) {
+                (PushKind::Message, [Value::BulkString(topic), Value::BulkString(body)]) => {
+                    if let Some(router) = to.upgrade() {
+                        router.dispatch(topic, body);
+                    }
+                }
+                (PushKind::Disconnection, _) => up.store(false, Ordering::Relaxed),
+                _ => {}
+            }
+            Ok(())
+        };
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_push_sender(pushes)
+            .set_automatic_resubscription();
+        let mut conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(redis_error)?;
+        conn.subscribe(router.own_topic())
+            .await
+            .map_err(redis_error)?;
+        let inner = Arc::new(Inner {
+            router,
+            conn,
+            connected,
+            groups: Mutex::new(HashSet::new()),
+        });
+        tokio::spawn(watch(Arc::downgrade(&inner)));
+        Ok(Self { inner })
+    }
+}
+
+/// While disconnected, pings until Redis answers again.
+async fn watch(inner: std::sync::Weak<Inner>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if !inner.connected.load(Ordering::Relaxed) {
+            let pong: redis::RedisResult<String> =
+                redis::cmd("PING").query_async(&mut inner.conn.clone()).await;
+            if pong.is_ok() {
+                inner.connected.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Inner {
+    async fn unsubscribe_if_empty(&self, groups: &mut HashSet<GroupName>, group: &GroupName) {
+        if self.router.registry.has_members(group) || !groups.remove(group) {
+            return;
+        }
+        let _ = self
+            .conn
+            .clone()
+            .unsubscribe(self.router.group_topic(group))
+            .await;
+    }
+}
+
+#[async_trait]
+impl ChannelLayer for Resp3Layer {
+    async fn new_channel(&self) -> Result<Channel, LayerError> {
+        Ok(self.inner.router.registry.new_channel())
+    }
+
+    async fn send(&self, to: &ChannelName, payload: Payload) -> Result<Delivery, LayerError> {
+        let router = &self.inner.router;
+        if router.registry.owns(to) {
+            return Ok(router.registry.send(to, payload));
+        }
+        let receivers: usize = self
+            .inner
+            .conn
+            .clone()
+            .publish(router.owner_topic(to), encode_direct(to, &payload))
+            .await
+            .map_err(redis_error)?;
+        Ok(Delivery {
+            delivered: receivers,
+            lagging: vec![],
+        })
+    }
+
+    async fn group_add(&self, group: &GroupName, channel: &ChannelName) -> Result<(), LayerError> {
+        let inner = &self.inner;
+        let mut groups = inner.groups.lock().await;
+        if !inner.router.registry.group_add(group, channel) {
+            return Err(LayerError(format!("no channel named {channel}")));
+        }
+        if groups.insert(group.clone())
+            && let Err(e) = inner.conn.clone().subscribe(inner.router.group_topic(group)).await
+        {
+            tracing::warn!("subscribing to {group}: {e}");
+        }
+        Ok(())
+    }
+
+    async fn group_discard(
+        &self,
+        group: &GroupName,
+        channel: &ChannelName,
+    ) -> Result<(), LayerError> {
+        let inner = &self.inner;
+        let mut groups = inner.groups.lock().await;
+        inner.router.registry.group_discard(group, channel);
+        inner.unsubscribe_if_empty(&mut groups, group).await;
+        Ok(())
+    }
+
+    async fn group_send(
+        &self,
+        group: &GroupName,
+        payload: Payload,
+    ) -> Result<Delivery, LayerError> {
+        let inner = &self.inner;
+        if inner.connected.load(Ordering::Relaxed) {
+            let published: redis::RedisResult<usize> = inner
+                .conn
+                .clone()
+                .publish(inner.router.group_topic(group), encode(&payload))
+                .await;
+            if let Ok(processes) = published {
+                return Ok(Delivery {
+                    delivered: processes,
+                    lagging: vec![],
+                });
+            }
+        }
+        Ok(inner.router.registry.group_send(group, payload))
+    }
+
+    async fn group_send_all(&self, sends: Vec<(GroupName, Payload)>) -> Result<(), LayerError> {
+        let inner = &self.inner;
+        if inner.connected.load(Ordering::Relaxed) {
+            let mut pipe = redis::pipe();
+            for (group, payload) in &sends {
+                pipe.publish(inner.router.group_topic(group), encode(payload))
+                    .ignore();
+            }
+            let published: redis::RedisResult<()> =
+                pipe.query_async(&mut inner.conn.clone()).await;
+            if published.is_ok() {
+                return Ok(());
+            }
+        }
+        for (group, payload) in sends {
+            inner.router.registry.group_send(&group, payload);
+        }
+        Ok(())
+    }
+
+    async fn close_channel(&self, channel: &ChannelName) {
+        let inner = &self.inner;
+        let mut groups = inner.groups.lock().await;
+        for group in inner.router.registry.close_channel(channel) {
+            inner.unsubscribe_if_empty(&mut groups, &group).await;
+        }
+    }
+
+    fn lagging_total(&self) -> u64 {
+        self.inner.router.registry.lagging_total()
+    }
+
+    fn degraded(&self) -> Option<String> {
+        (!self.inner.connected.load(Ordering::Relaxed))
+            .then(|| "redis unreachable: serving local members only".to_owned())
+    }
+}
