@@ -62,7 +62,7 @@ for layer in memory redis redis-resp3; do
   if [ "$layer" != memory ]; then
     rport=$(free_port)
     redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-    pids+=($!)
+    pids+=($!); redis_pid=$!
     redis_url=redis://127.0.0.1:$rport/
     for _ in $(seq 1 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
   fi
@@ -70,7 +70,8 @@ for layer in memory redis redis-resp3; do
   start_server
   record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
   record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
-  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid"
+  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid" \
+    ${redis_url:+--redis-pids "$redis_pid"}
   stop_server
   [ "$layer" = redis-resp3 ] && continue  # the comparison needs no idle runs
   for n in 1000 10000; do
@@ -106,15 +107,16 @@ stop_server
 # one), then the (c) ramp with 1, 2 and 3 server processes behind it,
 # sharing one SQLite database; the load tool spreads its clients over the
 # processes and reads their CPU time.
-start_cluster() { # sets cluster_urls
+start_cluster() { # sets cluster_urls and redis_pids
   local dir ports=() p
+  redis_pids=()
   dir=$(mktemp -d -p "$work")
   for _ in 1 2 3; do
     while :; do p=$(free_port); [ "$p" -le 55535 ] && python3 -c "import socket,sys; socket.socket().bind(('127.0.0.1', int(sys.argv[1])))" $((p + 10000)) 2>/dev/null && break; done
     mkdir -p "$dir/$p"
     redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file nodes.conf \
       --cluster-node-timeout 1000 --cluster-require-full-coverage no --save "" --appendonly no --dir "$dir/$p" >/dev/null &
-    pids+=($!); ports+=("$p")
+    pids+=($!); ports+=("$p"); redis_pids+=($!)
   done
   for p in "${ports[@]}"; do for _ in $(seq 1 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done; done
   redis-cli --cluster create $(printf '127.0.0.1:%s ' "${ports[@]}") --cluster-yes >/dev/null
@@ -130,6 +132,7 @@ for n in 1 2 3; do
   data=$(mktemp -d -p "$work"); urls=(); server_pids=()
   for _ in $(seq 1 "$n"); do start_server; urls+=("$url"); server_pids+=("$server_pid"); done
   record "c: 10x10 ramp, $n processes" ramp --url "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${server_pids[*]}")" \
+    --redis-pids "$(IFS=,; echo "${redis_pids[*]}")" \
     --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
   for server_pid in "${server_pids[@]}"; do stop_server; done
 done

@@ -41,6 +41,10 @@ lines = [
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 
+def redis_cost(r):
+    c = r.get("redis_cpu_ms_per_1000_messages")
+    return "" if c is None else f"{c:.1f}"
+
 def cpu_cost(r):
     c = r.get("cpu_ms_per_1000_deliveries")
     return "" if c is None else f"{c:.1f}"
@@ -71,8 +75,8 @@ if cluster:
         "On 2 cores the processes, Redis and the load tool compete for the same cores, so the ceiling cannot grow here;",
         "the cost per delivery is what carries to machines with a core per process.",
         "",
-        "| processes | highest passing msg/s | deliveries/s | p99 ms | server CPU ms / 1000 deliveries | cost vs 1 process |",
-        "|---|---|---|---|---|---|",
+        "| processes | highest passing msg/s | deliveries/s | p99 ms | server CPU ms / 1000 deliveries | cost vs 1 process | Redis CPU ms / 1000 messages |",
+        "|---|---|---|---|---|---|---|",
     ]
     base = cluster[0].get("cpu_ms_per_1000_deliveries")
     for r in cluster:
@@ -81,7 +85,7 @@ if cluster:
         passed = "no step passed" not in r["label"]
         lines.append(
             f"| {r.get('processes', 1)} | {r['sent_per_s']:.0f}{'' if passed else ' (no step passed)'} | "
-            f"{r['deliveries_per_s']:.0f} | {r['p99_ms']:.2f} | {cpu_cost(r)} | {ratio} |"
+            f"{r['deliveries_per_s']:.0f} | {r['p99_ms']:.2f} | {cpu_cost(r)} | {ratio} | {redis_cost(r)} |"
         )
 lines += [
     "",

@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 pub const USAGE: &str =
     "usage: loadtest <chat|ramp|idle> [--url http://127.0.0.1:3000] [--label text]
-  chat:  --rooms R --clients C --rate MSGS_PER_SEC --secs S [--pids P1,P2,…]
+  chat:  --rooms R --clients C --rate MSGS_PER_SEC --secs S [--pids P1,P2,…] [--redis-pids …]
   ramp:  chat's options, plus --factor F (rate growth per step) --p99-ms LIMIT --max-rate N
   idle:  --connections N --pid SERVER_PID
   --url may list several processes of one deployment (comma-separated): clients
   are spread over them in turn. --pids: the server processes whose CPU time
-  each run reports (per 1,000 deliveries).";
+  each run reports (per 1,000 deliveries); --redis-pids: likewise for Redis
+  (per 1,000 messages sent).";
 
 pub struct Args {
     pub mode: String,
@@ -61,15 +62,15 @@ impl Args {
         ws_of(&self.urls()[0])
     }
 
-    /// `--pids`, split at commas.
-    pub fn pids(&self) -> Result<Vec<u32>, String> {
-        let raw = self.text("pids", "");
+    /// A list of pids (`--pids`, `--redis-pids`), split at commas.
+    pub fn pids(&self, key: &str) -> Result<Vec<u32>, String> {
+        let raw = self.text(key, "");
         raw.split(',')
             .filter(|p| !p.trim().is_empty())
             .map(|p| {
                 p.trim()
                     .parse()
-                    .map_err(|_| format!("--pids: {p:?} is not a pid"))
+                    .map_err(|_| format!("--{key}: {p:?} is not a pid"))
             })
             .collect()
     }

@@ -19,6 +19,8 @@ struct Setup {
     label: String,
     /// Server processes whose CPU time each run reports.
     pids: Vec<u32>,
+    /// Redis processes whose CPU time each run reports (per message sent).
+    redis_pids: Vec<u32>,
 }
 
 impl Setup {
@@ -28,8 +30,16 @@ impl Setup {
             rooms: args.number("rooms", 10)?,
             clients: args.number("clients", 10)?,
             label: args.text("label", ""),
-            pids: args.pids()?,
+            pids: args.pids("pids")?,
+            redis_pids: args.pids("redis-pids")?,
         })
+    }
+
+    fn redis_cpu(&self) -> Result<f64, String> {
+        self.redis_pids
+            .iter()
+            .map(|pid| crate::args::cpu_secs(*pid))
+            .sum()
     }
 
     /// CPU seconds the server processes have used so far.
@@ -96,6 +106,8 @@ pub struct Report {
     pub processes: usize,
     /// CPU seconds the server processes used during the run (`--pids`).
     pub server_cpu_secs: Option<f64>,
+    /// CPU seconds the Redis processes used (`--redis-pids`).
+    pub redis_cpu_secs: Option<f64>,
 }
 
 impl Report {
@@ -116,6 +128,12 @@ impl Report {
     fn cpu_ms_per_1000(&self) -> Option<f64> {
         let cpu = self.server_cpu_secs?;
         (self.delivered > 0).then(|| cpu * 1000.0 * 1000.0 / self.delivered as f64)
+    }
+
+    /// Redis CPU milliseconds per 1,000 messages sent (each one publish).
+    fn redis_ms_per_1000_messages(&self) -> Option<f64> {
+        let cpu = self.redis_cpu_secs?;
+        (self.sent > 0).then(|| cpu * 1000.0 * 1000.0 / self.sent as f64)
     }
 
     fn print(&mut self, mode: &str) {
@@ -159,6 +177,8 @@ impl Report {
             "dropped_connections": self.disconnects, "connect_p50_ms": c50, "connect_p99_ms": c99,
             "processes": self.processes, "server_cpu_secs": self.server_cpu_secs,
             "cpu_ms_per_1000_deliveries": self.cpu_ms_per_1000(),
+            "redis_cpu_secs": self.redis_cpu_secs,
+            "redis_cpu_ms_per_1000_messages": self.redis_ms_per_1000_messages(),
         });
         println!("RESULT {json}");
     }
@@ -198,6 +218,7 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
     barrier.wait().await; // everyone connected
     // Counted from here: the cost of the messages, not of the joins.
     let cpu_before = setup.server_cpu()?;
+    let redis_before = setup.redis_cpu()?;
     let mut report = Report {
         label: setup.label.clone(),
         rooms: setup.rooms,
@@ -212,6 +233,7 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
         latency: Latencies::default(),
         processes: setup.http.len(),
         server_cpu_secs: None,
+        redis_cpu_secs: None,
     };
     let mut sent_per_room = vec![0u64; setup.rooms];
     for task in tasks {
@@ -226,6 +248,9 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
     report.expected = sent_per_room.iter().map(|s| s * setup.clients as u64).sum();
     if !setup.pids.is_empty() {
         report.server_cpu_secs = Some(setup.server_cpu()? - cpu_before);
+    }
+    if !setup.redis_pids.is_empty() {
+        report.redis_cpu_secs = Some(setup.redis_cpu()? - redis_before);
     }
     Ok(report)
 }

@@ -24,7 +24,6 @@ mod cluster;
 mod memory;
 mod redis;
 mod registry;
-mod resp3;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -42,9 +41,6 @@ pub async fn connect_redis(
     capacity: usize,
 ) -> Result<Arc<dyn ChannelLayer>, LayerError> {
     Ok(match target {
-        RedisTarget::Single(url) if std::env::var("CHAT_LAYER_RESP3").is_ok() => {
-            Arc::new(resp3::Resp3Layer::connect(url, prefix, capacity).await?)
-        }
         RedisTarget::Single(url) => Arc::new(RedisLayer::connect(url, prefix, capacity).await?),
         RedisTarget::Cluster(nodes) => {
             Arc::new(ClusterLayer::connect(nodes, prefix, capacity).await?)

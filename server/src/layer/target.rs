@@ -13,7 +13,7 @@
 
 use redis::{
     Cmd, ProtocolVersion, RedisFuture, RedisResult, Value,
-    aio::{AsyncPushSender, ConnectionLike, ConnectionManager},
+    aio::{AsyncPushSender, ConnectionLike, ConnectionManager, ConnectionManagerConfig},
     cluster::{ClusterClient, ClusterClientBuilder},
     cluster_async::ClusterConnection,
 };
@@ -64,12 +64,16 @@ impl RedisTarget {
 pub(crate) async fn connection_manager(
     client: redis::Client,
 ) -> redis::RedisResult<ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
+    ConnectionManager::new_with_config(client, fail_fast()).await
+}
+
+/// Settings for a connection to one Redis that fails fast: one quick retry.
+pub(crate) fn fail_fast() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
         .set_number_of_retries(1)
         .set_min_delay(Duration::from_millis(50))
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(RESPONSE_TIMEOUT));
-    ConnectionManager::new_with_config(client, config).await
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
 }
 
 /// A cluster client that fails fast: a few quick retries (enough to follow

@@ -195,13 +195,6 @@ layer_tests!(in_memory, memory());
 layer_tests!(over_redis, redis());
 layer_tests!(over_redis_cluster, redis_cluster());
 
-async fn redis_resp3() -> (Box<dyn ChannelLayer>, crate::testing::RedisServer) {
-    let server = crate::testing::RedisServer::start();
-    let layer = resp3::Resp3Layer::connect(&server.url(), "chat", 2).await.unwrap();
-    (Box::new(layer), server)
-}
-layer_tests!(over_redis_resp3, redis_resp3());
-
 /// Two layers on one Redis are two processes: groups span them, and a
 /// channel on one can be addressed from the other.
 #[tokio::test]

@@ -524,11 +524,12 @@ async fn a_cluster_primary_killed_mid_traffic_loses_nothing() {
         }
     }
     let (ends, posters) = (&ends, &posters);
-    let post_round = |n: usize| {
-        join_all(rooms.iter().flat_map(move |room| {
-            (0..2).map(move |i| post_many(&ends[i], &posters[i], room, n))
-        }))
-    };
+    let post_round =
+        |n: usize| {
+            join_all(rooms.iter().flat_map(move |room| {
+                (0..2).map(move |i| post_many(&ends[i], &posters[i], room, n))
+            }))
+        };
     post_round(3).await;
 
     cluster.kill(cluster.primary_for(&format!("chat:g:room.{}", rooms[0])));
@@ -560,4 +561,23 @@ async fn a_cluster_primary_killed_mid_traffic_loses_nothing() {
             "{room}"
         );
     }
+}
+
+/// One Redis or a cluster, never both: a server given both refuses to
+/// start and says why, rather than picking one silently.
+#[test]
+fn both_redis_settings_are_refused_at_start() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("LEPTOS_OUTPUT_NAME", "chat")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("REDIS_URL", "redis://127.0.0.1:1/")
+        .env("REDIS_CLUSTER_URLS", "redis://127.0.0.1:2/")
+        .output()
+        .expect("run the server binary");
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("REDIS_URL") && said.contains("REDIS_CLUSTER_URLS"),
+        "{said}"
+    );
 }
