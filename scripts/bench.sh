@@ -7,6 +7,8 @@
 # appending to bench/results.jsonl and rewriting bench/RESULTS.md. Both
 # programs share this machine, as the budget says.
 #   BENCH_SECS=10  seconds per scenario step (default 10)
+#   BENCH_ONLY=redis-cluster  one section only (memory, redis, redis+postgres,
+#                  redis-cluster); RESULTS.md then shows that run alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -49,16 +51,17 @@ start_server() { # sets url and server_pid; DATA_DIR from $data if set
   # Load-test users sign up from one address and post hundreds of messages
   # a second each: the abuse limits are raised (scripts/loopback.env).
   env $(cat scripts/loopback.env) DATA_DIR=$dir DATABASE_URL=${database_url:-} LEPTOS_SITE_ADDR=127.0.0.1:$port \
-    REDIS_URL=${redis_url:-} REDIS_CLUSTER_URLS=${cluster_urls:-} CHAT_LAYER_RESP3=${resp3:-} RUST_LOG=warn "$server_bin" &
+    REDIS_URL=${redis_url:-} REDIS_CLUSTER_URLS=${cluster_urls:-} RUST_LOG=warn "$server_bin" &
   server_pid=$!; pids+=("$server_pid")
   url=http://127.0.0.1:$port
   wait_for "$url/healthz"
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
 
-for layer in memory redis redis-resp3; do
-  redis_url=; resp3=
-  [ "$layer" = redis-resp3 ] && resp3=1
+only=${BENCH_ONLY:-}
+for layer in memory redis; do
+  [ -z "$only" ] || [ "$only" = "$layer" ] || continue
+  redis_url=
   if [ "$layer" != memory ]; then
     rport=$(free_port)
     redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
@@ -73,7 +76,6 @@ for layer in memory redis redis-resp3; do
   record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid" \
     ${redis_url:+--redis-pids "$redis_pid"}
   stop_server
-  [ "$layer" = redis-resp3 ] && continue  # the comparison needs no idle runs
   for n in 1000 10000; do
     start_server
     record "d: idle $n" idle --url "$url" --connections "$n" --pid "$server_pid"
@@ -93,20 +95,25 @@ start_postgres() { # sets database_url
   database_url=postgres://postgres@127.0.0.1:$pport/postgres
 }
 
+if [ -z "$only" ] || [ "$only" = redis+postgres ]; then
 layer=redis+postgres
-resp3=
 echo "== $layer"
+[ -n "${redis_url:-}" ] || { rport=$(free_port); redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null & pids+=($!); redis_url=redis://127.0.0.1:$rport/; sleep 0.5; }
 start_postgres
 start_server
 record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
 record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid"
 stop_server
 "${pg_stop[@]}" >/dev/null; pg_stop=()
+fi
 
 # A throw-away 3-primary Redis Cluster (as server/src/testing.rs starts
-# one), then the (c) ramp with 1, 2 and 3 server processes behind it,
-# sharing one SQLite database; the load tool spreads its clients over the
-# processes and reads their CPU time.
+# one), then 1, 2 and 3 server processes behind it sharing one PostgreSQL
+# database (SQLite's single writer lock, shared by several processes, makes
+# their writers wait on each other: that would measure the lock, not the
+# layer). For each: the (c) ramp, and (e) a fixed 8,000 msg/s so that the
+# CPU cost per delivery is compared at the same load. The load tool spreads
+# its clients over the processes and reads their CPU time and Redis's.
 start_cluster() { # sets cluster_urls and redis_pids
   local dir ports=() p
   redis_pids=()
@@ -124,19 +131,23 @@ start_cluster() { # sets cluster_urls and redis_pids
   cluster_urls=$(printf 'redis://127.0.0.1:%s/,' "${ports[@]}"); cluster_urls=${cluster_urls%,}
 }
 
+if [ -z "$only" ] || [ "$only" = redis-cluster ]; then
 layer=redis-cluster
 echo "== $layer"
-database_url=; redis_url=; resp3=
+redis_url=
 start_cluster
 for n in 1 2 3; do
-  data=$(mktemp -d -p "$work"); urls=(); server_pids=()
+  start_postgres
+  urls=(); server_pids=()
   for _ in $(seq 1 "$n"); do start_server; urls+=("$url"); server_pids+=("$server_pid"); done
-  record "c: 10x10 ramp, $n processes" ramp --url "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${server_pids[*]}")" \
-    --redis-pids "$(IFS=,; echo "${redis_pids[*]}")" \
-    --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
+  spread=(--url "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${server_pids[*]}")" --redis-pids "$(IFS=,; echo "${redis_pids[*]}")")
+  record "e: 10x10 @8000/s, $n processes" chat "${spread[@]}" --rooms 10 --clients 10 --rate 8000 --secs "$secs"
+  record "c: 10x10 ramp, $n processes" ramp "${spread[@]}" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
   for server_pid in "${server_pids[@]}"; do stop_server; done
+  "${pg_stop[@]}" >/dev/null; pg_stop=()
 done
-data=; cluster_urls=
+cluster_urls=; database_url=
+fi
 
 python3 scripts/bench_report.py "$results" bench/RESULTS.md
 echo "bench: results in bench/RESULTS.md"
