@@ -85,12 +85,10 @@ impl RedisLayer {
                         router.dispatch(topic, body);
                     }
                 }
-                (PushKind::Disconnection, _) => {
-                    if up.swap(false, Ordering::Relaxed) {
-                        tracing::error!(
-                            "lost the redis connection; serving local members until it is back"
-                        );
-                    }
+                (PushKind::Disconnection, _) if up.swap(false, Ordering::Relaxed) => {
+                    tracing::error!(
+                        "lost the redis connection; serving local members until it is back"
+                    );
                 }
                 _ => {}
             }
