@@ -124,7 +124,7 @@ async fn watch(inner: std::sync::Weak<Inner>) {
             let pong: redis::RedisResult<String> = redis::cmd("PING")
                 .query_async(&mut inner.conn.clone())
                 .await;
-            if pong.is_ok() {
+            if pong.is_ok() && inner.subscribe_all().await {
                 inner.connected.store(true, Ordering::Relaxed);
                 tracing::info!("redis is back; groups resubscribed");
             }
@@ -133,6 +133,24 @@ async fn watch(inner: std::sync::Weak<Inner>) {
 }
 
 impl Inner {
+    /// Subscribes (again) to every group with local members: redis-rs
+    /// resubscribes only what Redis had confirmed, not a group joined while
+    /// Redis was away. Subscribing twice is harmless.
+    async fn subscribe_all(&self) -> bool {
+        let groups = self.groups.lock().await;
+        let mut conn = self.conn.clone();
+        for group in groups.iter() {
+            if conn
+                .subscribe(self.router.group_topic(group))
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        conn.subscribe(self.router.own_topic()).await.is_ok()
+    }
+
     async fn unsubscribe_if_empty(&self, groups: &mut HashSet<GroupName>, group: &GroupName) {
         if self.router.registry.has_members(group) || !groups.remove(group) {
             return;
@@ -182,7 +200,9 @@ impl ChannelLayer for RedisLayer {
                 .subscribe(inner.router.group_topic(group))
                 .await
         {
+            // Still a local member; subscribed once Redis answers again.
             tracing::warn!("subscribing to {group}: {e}");
+            inner.connected.store(false, Ordering::Relaxed);
         }
         Ok(())
     }

@@ -401,3 +401,41 @@ async fn a_killed_cluster_primary_degrades_only_its_groups_until_failover() {
         }
     }
 }
+
+/// A group joined while Redis is away is subscribed once it is back: its
+/// traffic from the other process arrives.
+#[tokio::test]
+async fn a_group_joined_while_redis_is_away_crosses_once_it_is_back() {
+    let mut server = crate::testing::RedisServer::start();
+    let one = RedisLayer::connect(&server.url(), "chat", 64)
+        .await
+        .unwrap();
+    let two = RedisLayer::connect(&server.url(), "chat", 64)
+        .await
+        .unwrap();
+    server.stop();
+    let mut here = one.new_channel().await.unwrap();
+    one.group_add(&group("late"), here.name()).await.unwrap();
+    server.restart();
+    let there = two.new_channel().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "crosses within 10 s"
+        );
+        if one.degraded().is_none() && two.degraded().is_none() {
+            two.group_add(&group("late"), there.name()).await.unwrap();
+            two.group_send(&group("late"), payload("found you"))
+                .await
+                .unwrap();
+            if let Ok(Ok(p)) =
+                tokio::time::timeout(Duration::from_millis(100), here.receive()).await
+            {
+                assert_eq!(p, "found you");
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
