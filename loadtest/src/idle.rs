@@ -6,7 +6,7 @@ use futures::StreamExt;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 
-fn rss_kib(pid: u32) -> Result<u64, String> {
+pub fn rss_kib(pid: u32) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("reading /proc/{pid}/status: {e}"))?;
     status
@@ -16,18 +16,14 @@ fn rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| "no VmRSS".to_owned())
 }
 
-pub async fn run(args: &Args) -> Result<(), String> {
-    let n: usize = args.number("connections", 1000)?;
-    let pid: u32 = args.number("pid", 0)?;
-    if pid == 0 {
-        return Err("--pid of the server is needed to read its memory".into());
-    }
-    let ws = args.ws_base();
-    let label = args.text("label", "");
-    let before = rss_kib(pid)?;
-    // Open at most 256 at a time, as a crowd arriving rather than a flood.
+/// The open sockets' write halves; dropping them closes the connections.
+pub type Open = Vec<futures::stream::SplitSink<Ws, tokio_tungstenite::tungstenite::Message>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `n` anonymous sockets over 100 rooms, at most 256 at a time, as a
+/// crowd arriving rather than a flood; reports the first failure.
+pub async fn open(ws: &str, n: usize) -> Result<Open, String> {
     let opening = Arc::new(Semaphore::new(256));
-    let started = std::time::Instant::now();
     let mut sockets = Vec::with_capacity(n);
     for i in 0..n {
         let permit = opening
@@ -41,9 +37,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
             drop(permit);
             let (ws, _) = result.map_err(|e| e.to_string())?;
             // Read (and drop) whatever comes, as an idle browser tab does.
-            let (_write, mut read) = ws.split();
+            let (write, mut read) = ws.split();
             tokio::spawn(async move { while let Some(Ok(_)) = read.next().await {} });
-            Ok::<_, String>(_write)
+            Ok::<_, String>(write)
         }));
     }
     let mut open = Vec::with_capacity(n);
@@ -59,6 +55,20 @@ pub async fn run(args: &Args) -> Result<(), String> {
             }
         }
     }
+    Ok(open)
+}
+
+pub async fn run(args: &Args) -> Result<(), String> {
+    let n: usize = args.number("connections", 1000)?;
+    let pid: u32 = args.number("pid", 0)?;
+    if pid == 0 {
+        return Err("--pid of the server is needed to read its memory".into());
+    }
+    let label = args.text("label", "");
+    let before = rss_kib(pid)?;
+    let started = std::time::Instant::now();
+    let open = open(&args.ws_base(), n).await?;
+    let failed = n - open.len();
     let opened_in = started.elapsed();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = rss_kib(pid)?;

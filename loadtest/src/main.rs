@@ -5,12 +5,14 @@
 //! loadtest chat --url http://127.0.0.1:3000 --rooms 10 --clients 10 --rate 1000 --secs 10
 //! loadtest ramp --url … --rooms 10 --clients 10 --rate 2000 --factor 1.5 --secs 5 --p99-ms 250
 //! loadtest idle --url … --connections 10000 --pid <server pid>
+//! loadtest accounts --url … --registrations 5000 --logins 20000 --concurrency 50 --connections 10000 --pid <server pid>
 //! ```
 //!
 //! Each run prints a readable table and one JSON line (prefixed `RESULT `).
 //! One task per connection; the only parsing of what arrives is finding the
 //! send time embedded in each message, so the tool is not the bottleneck.
 
+mod accounts;
 mod args;
 mod chat;
 mod idle;
@@ -31,6 +33,7 @@ async fn main() -> ExitCode {
         "chat" => chat::run_once(&args).await,
         "ramp" => chat::ramp(&args).await,
         "idle" => idle::run(&args).await,
+        "accounts" => accounts::run(&args).await,
         other => Err(format!("unknown mode {other:?}")),
     };
     match result {

@@ -1,0 +1,164 @@
+//! The bare reference `make bench` measures our server against, in the same
+//! sitting and with the same load tool: axum + tokio, one `broadcast`
+//! channel per room, no accounts, no storage, no limits. It speaks just
+//! enough of our wire protocol for `loadtest`: `POST /api/register` hands
+//! out a cookie (nothing is stored), `/ws/chat/{room}/` sends `user_list`
+//! on joining and relays `{"message": …}` frames to the room as
+//! `chat_message` events of the same shape as ours, encoded once per
+//! message. It must never import the chat server: it is the floor we
+//! compare with, so it stays what a careful person would write in an hour.
+//!
+//! `reference [ADDR]` (default 127.0.0.1:3100) serves until killed.
+
+use axum::{
+    Router,
+    extract::{
+        Path, State,
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+use tokio::sync::broadcast;
+
+/// Messages a room keeps for a slow member before it lags (closed 4008).
+const ROOM_BUFFER: usize = 1024;
+
+struct Room {
+    events: broadcast::Sender<Utf8Bytes>,
+    seq: AtomicU64,
+}
+
+#[derive(Default)]
+struct Rooms(Mutex<HashMap<String, Arc<Room>>>);
+
+impl Rooms {
+    fn get(&self, name: &str) -> Arc<Room> {
+        let mut rooms = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        rooms
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Room {
+                    events: broadcast::channel(ROOM_BUFFER).0,
+                    seq: AtomicU64::new(0),
+                })
+            })
+            .clone()
+    }
+}
+
+#[derive(Deserialize)]
+struct Post {
+    message: String,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Event<'a> {
+    UserList {
+        users: [&'a str; 1],
+    },
+    ChatMessage {
+        room: &'a str,
+        seq: u64,
+        id: String,
+        user: &'a str,
+        message: &'a str,
+        ts: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:3100".into());
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/register", post(register))
+        .route("/ws/chat/{room}/", get(upgrade))
+        .with_state(Arc::new(Rooms::default()));
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("reference: listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await
+}
+
+/// No account: a cookie naming a fresh guest, so the load tool's flow runs.
+async fn register() -> impl IntoResponse {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let cookie = format!("chat_session=guest{n}; Path=/; HttpOnly");
+    (StatusCode::CREATED, [(header::SET_COOKIE, cookie)], "{}")
+}
+
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    State(rooms): State<Arc<Rooms>>,
+) -> impl IntoResponse {
+    let user = headers
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').find_map(|c| c.trim().strip_prefix("chat_session=")))
+        .unwrap_or("guest")
+        .to_owned();
+    let joined = rooms.get(&room);
+    ws.on_upgrade(move |socket| serve(socket, room, user, joined))
+}
+
+/// One member: relays the room's events to the socket and the socket's
+/// posts to the room, in one task.
+async fn serve(mut socket: WebSocket, name: String, user: String, room: Arc<Room>) {
+    let mut events = room.events.subscribe();
+    let hello = encode(&Event::UserList { users: [&user] });
+    if socket.send(Message::Text(hello)).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            frame = socket.recv() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let Ok(post) = serde_json::from_str::<Post>(&text) else { continue };
+                    let seq = room.seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    let event = Event::ChatMessage {
+                        room: &name, seq, id: format!("{seq:016x}"), user: &user,
+                        message: &post.message, ts: now(),
+                    };
+                    // No receivers is fine: the sender is always subscribed.
+                    let _ = room.events.send(encode(&event));
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            },
+            event = events.recv() => match event {
+                Ok(text) => if socket.send(Message::Text(text)).await.is_err() { return },
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let close = CloseFrame { code: 4008, reason: "too slow".into() };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+fn encode(event: &Event<'_>) -> Utf8Bytes {
+    serde_json::to_string(event).unwrap_or_default().into()
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
