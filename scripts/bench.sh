@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# `make bench`: builds the server and the load generator in release mode and
-# runs the standard scenarios with the in-memory layer and with Redis
+# `make bench`: builds the server, the load generator and the bare
+# reference server (bench/reference) in release mode; runs the standard
+# scenarios against the reference first (every figure of ours is reported
+# as a ratio to it, from the same sitting), then with the in-memory layer
+# (plus (f), a burst of sign-ups and logins then 10,000 idle sockets, RSS
+# throughout) and with Redis
 # (SQLite storage on in both), then (a) and (c) with Redis and PostgreSQL
 # storage (a throw-away cluster, fsync on, as a deployment has it), then the
 # (c) ramp with 1, 2 and 3 processes behind a 3-primary Redis Cluster,
 # appending to bench/results.jsonl and rewriting bench/RESULTS.md. Both
 # programs share this machine, as the budget says.
 #   BENCH_SECS=10  seconds per scenario step (default 10)
-#   BENCH_ONLY=redis-cluster  one section only (memory, redis, redis+postgres,
-#                  redis-cluster); RESULTS.md then shows that run alone
+#   BENCH_ONLY=redis-cluster  one section only (reference, memory, accounts,
+#                  redis, redis+postgres, redis-cluster); RESULTS.md then
+#                  shows that section's newest run beside the others'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 secs=${BENCH_SECS:-10}
 
 scripts/bootstrap.sh bench
-LEPTOS_OUTPUT_NAME=chat cargo build --release -p server -p loadtest
+LEPTOS_OUTPUT_NAME=chat cargo build --release -p server -p loadtest -p reference
 server_bin=target/release/server
 loadtest=target/release/loadtest
 
@@ -59,6 +64,40 @@ start_server() { # sets url and server_pid; DATA_DIR from $data if set
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
 
 only=${BENCH_ONLY:-}
+# The floor, measured with the same tool in the same sitting.
+if [ -z "$only" ] || [ "$only" = reference ]; then
+layer=reference
+echo "== reference"
+start_reference() {
+  local port; port=$(free_port)
+  target/release/reference "127.0.0.1:$port" >/dev/null &
+  server_pid=$!; pids+=("$server_pid"); url=http://127.0.0.1:$port
+  wait_for "$url/healthz"
+}
+start_reference
+record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
+record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
+record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid"
+stop_server
+for n in 1000 10000; do
+  start_reference
+  record "d: idle $n" idle --url "$url" --connections "$n" --pid "$server_pid"
+  stop_server
+done
+fi
+
+# (f) A burst of strangers signing up and logging in (every one an argon2
+# hash), then 10,000 idle sockets: RSS before, during and after.
+if [ -z "$only" ] || [ "$only" = accounts ]; then
+layer=memory
+echo "== accounts burst"
+redis_url=
+start_server
+record "f: 5000 sign-ups, 20000 logins, 10000 idle" accounts --url "$url" --registrations 5000 --logins 20000 \
+  --concurrency 50 --connections 10000 --pid "$server_pid"
+stop_server
+fi
+
 for layer in memory redis; do
   [ -z "$only" ] || [ "$only" = "$layer" ] || continue
   redis_url=

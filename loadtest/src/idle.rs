@@ -18,7 +18,8 @@ pub fn rss_kib(pid: u32) -> Result<u64, String> {
 
 /// The open sockets' write halves; dropping them closes the connections.
 pub type Open = Vec<futures::stream::SplitSink<Ws, tokio_tungstenite::tungstenite::Message>>;
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens `n` anonymous sockets over 100 rooms, at most 256 at a time, as a
 /// crowd arriving rather than a flood; reports the first failure.

@@ -36,6 +36,7 @@ mod serve;
 mod server_fns;
 pub mod storage;
 pub mod throttle;
+mod trim;
 // Test helpers, gated like axum's `test_helpers`: compiled for this crate's
 // tests and, through the `test-support` feature, for the integration tests.
 #[cfg(any(test, feature = "test-support"))]

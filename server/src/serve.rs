@@ -14,6 +14,7 @@ use crate::{
     router,
     storage::{Pool, Storage},
     throttle::Throttle,
+    trim,
     ws::{admission::Admission, flood},
 };
 use axum::extract::{ConnectInfo, Request};
@@ -85,6 +86,7 @@ pub async fn serve(
         shutdown: stop_rx,
         leptos: config.leptos,
     };
+    trim::spawn(metrics.clone());
     let app = match pool {
         Pool::Sqlite(pool) => router(state, sessions(SqliteStore::new(pool)).await?, secure),
         Pool::Postgres(pool) => router(state, sessions(PostgresStore::new(pool)).await?, secure),

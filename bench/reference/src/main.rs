@@ -19,6 +19,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
     routing::{get, post},
+    serve::ListenerExt,
 };
 use serde::{Deserialize, Serialize};
 use std::{
@@ -89,6 +90,10 @@ async fn main() -> std::io::Result<()> {
         .with_state(Arc::new(Rooms::default()));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("reference: listening on http://{}", listener.local_addr()?);
+    // No Nagle delay, as ours: otherwise latency measures the delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await
 }
 
@@ -109,11 +114,17 @@ async fn upgrade(
     let user = headers
         .get(header::COOKIE)
         .and_then(|c| c.to_str().ok())
-        .and_then(|c| c.split(';').find_map(|c| c.trim().strip_prefix("chat_session=")))
+        .and_then(|c| {
+            c.split(';')
+                .find_map(|c| c.trim().strip_prefix("chat_session="))
+        })
         .unwrap_or("guest")
         .to_owned();
     let joined = rooms.get(&room);
-    ws.on_upgrade(move |socket| serve(socket, room, user, joined))
+    // tungstenite reserves 128 KiB of read buffer per socket by default;
+    // ours asks for 1 KiB, and so does the floor we compare it with.
+    ws.read_buffer_size(1024)
+        .on_upgrade(move |socket| serve(socket, room, user, joined))
 }
 
 /// One member: relays the room's events to the socket and the socket's

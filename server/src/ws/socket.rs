@@ -27,7 +27,9 @@ impl Socket {
     pub(super) fn new(sink: SplitSink<WebSocket, Message>, write_timeout: Duration) -> Self {
         Self {
             sink,
-            queued: Vec::with_capacity(WRITE_BATCH),
+            // Grown on first use: an idle socket should not hold 2 KiB of
+            // empty slots (64 frames × 32 bytes).
+            queued: Vec::new(),
             write_timeout,
         }
     }
