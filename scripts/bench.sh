@@ -63,6 +63,22 @@ start_server() { # sets url and server_pid; DATA_DIR from $data if set
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
 
+# (a)-(d) against a server that `$1` starts (setting url and server_pid);
+# the rest of the arguments go to the ramp.
+standard_scenarios() {
+  local start=$1; shift
+  "$start"
+  record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
+  record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
+  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid" "$@"
+  stop_server
+  for n in 1000 10000; do
+    "$start"
+    record "d: idle $n" idle --url "$url" --connections "$n" --pid "$server_pid"
+    stop_server
+  done
+}
+
 only=${BENCH_ONLY:-}
 # The floor, measured with the same tool in the same sitting.
 if [ -z "$only" ] || [ "$only" = reference ]; then
@@ -74,16 +90,7 @@ start_reference() {
   server_pid=$!; pids+=("$server_pid"); url=http://127.0.0.1:$port
   wait_for "$url/healthz"
 }
-start_reference
-record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
-record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
-record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid"
-stop_server
-for n in 1000 10000; do
-  start_reference
-  record "d: idle $n" idle --url "$url" --connections "$n" --pid "$server_pid"
-  stop_server
-done
+standard_scenarios start_reference
 fi
 
 # (f) A burst of strangers signing up and logging in (every one an argon2
@@ -109,17 +116,7 @@ for layer in memory redis; do
     for _ in $(seq 1 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
   fi
   echo "== $layer layer"
-  start_server
-  record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
-  record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
-  record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid" \
-    ${redis_url:+--redis-pids "$redis_pid"}
-  stop_server
-  for n in 1000 10000; do
-    start_server
-    record "d: idle $n" idle --url "$url" --connections "$n" --pid "$server_pid"
-    stop_server
-  done
+  standard_scenarios start_server ${redis_url:+--redis-pids "$redis_pid"}
 done
 
 # PostgreSQL as the tests start it (server/src/testing.rs), but durable.
