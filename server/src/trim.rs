@@ -57,7 +57,7 @@ mod tests {
     fn rss_mib() -> u64 {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
         let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-        pages * 4096 >> 20
+        (pages * 4096) >> 20
     }
 
     /// What a crowd of sockets leaves behind: many small blocks, freed
