@@ -48,6 +48,7 @@ pub async fn serve(
         .map_err(io::Error::other)?;
     let (writer, writer_task) = MessageWriter::start(
         writer_storage,
+        storage.clone(),
         layer.clone(),
         metrics.clone(),
         config.database_retry,

@@ -131,7 +131,7 @@ impl StorageError {
 impl Storage {
     /// Opens (creating if missing) the database and brings its schema up to date.
     pub async fn open(database_url: &str) -> Result<Self, StorageError> {
-        let storage = Self::connect(database_url, READERS).await?;
+        let storage = Self::connect(database_url, READERS, false).await?;
         match &storage.pool {
             Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
             Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
@@ -145,12 +145,16 @@ impl Storage {
     /// (history, catch-up, the lobby) can never stall posting by holding
     /// every connection of the shared pool. Open after [`Storage::open`].
     pub async fn open_for_writer(database_url: &str) -> Result<Self, StorageError> {
-        Self::connect(database_url, 1).await
+        Self::connect(database_url, 1, true).await
     }
 
-    async fn connect(database_url: &str, connections: u32) -> Result<Self, StorageError> {
+    async fn connect(
+        database_url: &str,
+        connections: u32,
+        writer: bool,
+    ) -> Result<Self, StorageError> {
         let pool = if database_url.starts_with("sqlite:") {
-            Pool::Sqlite(connect_sqlite(database_url, connections).await?)
+            Pool::Sqlite(connect_sqlite(database_url, connections, writer).await?)
         } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
             Pool::Postgres(connect_postgres(database_url, connections).await?)
         } else {
@@ -163,6 +167,18 @@ impl Storage {
         &self.pool
     }
 
+    /// Copies what the SQLite write-ahead log holds into the database file
+    /// without waiting for anyone (PASSIVE), so the log stays short.
+    /// Nothing to do on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<(), StorageError> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Whether the database answers a trivial query within `within`.
     pub async fn answers(&self, within: Duration) -> bool {
         let ping =
@@ -171,8 +187,12 @@ impl Storage {
     }
 }
 
-async fn connect_sqlite(url: &str, connections: u32) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::from_str(url)?
+async fn connect_sqlite(
+    url: &str,
+    connections: u32,
+    writer: bool,
+) -> Result<SqlitePool, sqlx::Error> {
+    let mut options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // With WAL, NORMAL is durable against application crashes and
@@ -180,9 +200,17 @@ async fn connect_sqlite(url: &str, connections: u32) -> Result<SqlitePool, sqlx:
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
+    if writer {
+        // The message writer never checkpoints inside its own commits;
+        // chat/writer.rs checkpoints on another connection instead.
+        options = options.pragma("wal_autocheckpoint", "0");
+    }
     SqlitePoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection to a local file cannot break behind our back, so no
+        // ping (one more round trip to SQLite's thread) before each use.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
 }
