@@ -2,7 +2,8 @@
 # `make bench`: builds the server, the load generator and the bare
 # reference server (bench/reference) in release mode; runs the standard
 # scenarios against the reference first (every figure of ours is reported
-# as a ratio to it, from the same sitting), then with the in-memory layer
+# as a ratio to it, from the same sitting; (g) is an overload step past
+# the ceiling), then with the in-memory layer
 # (plus (f), a burst of sign-ups and logins then 10,000 idle sockets, RSS
 # throughout) and with Redis
 # (SQLite storage on in both), then (a) and (c) with Redis and PostgreSQL
@@ -63,7 +64,7 @@ start_server() { # sets url and server_pid; DATA_DIR from $data if set
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; }
 
-# (a)-(d) against a server that `$1` starts (setting url and server_pid);
+# (a)-(d) and (g) against a server that `$1` starts (setting url and server_pid);
 # the rest of the arguments go to the ramp.
 standard_scenarios() {
   local start=$1; shift
@@ -71,6 +72,10 @@ standard_scenarios() {
   record "a: 10x10 @1000/s" chat --url "$url" --rooms 10 --clients 10 --rate 1000 --secs "$secs" --pids "$server_pid"
   record "b: 1x100 @200/s" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
   record "c: 10x10 ramp" ramp --url "$url" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250 --pids "$server_pid" "$@"
+  stop_server
+  # (g) Well past the ceiling: /healthz timed, RSS sampled, laggers rejoin.
+  "$start"
+  record "g: overload 10x10 @150000/s" overload --url "$url" --rooms 10 --clients 10 --rate 150000 --secs "$secs" --pids "$server_pid"
   stop_server
   for n in 1000 10000; do
     "$start"

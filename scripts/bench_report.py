@@ -144,6 +144,24 @@ if bursts:
             f"{mb(r['rss_closed_kib'])} | {mb(r['rss_peak_kib'])} |"
         )
 
+overloads = [r for r in rows if r["mode"] == "overload"]
+if overloads:
+    lines += [
+        "",
+        "## Overload: well past the ceiling (g)",
+        "",
+        "`/healthz` asked every 50 ms throughout; server RSS sampled every 100 ms; every client closed for lagging (4008) then reconnects.",
+        "",
+        "| layer | target msg/s | sent msg/s | healthz p99 ms | healthz max ms | failed probes | RSS start MB | peak MB | after MB | closed for lagging | back within 10 s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in overloads:
+        lines.append(
+            f"| {r['layer']} | {r['target_rate']:.0f} | {r['sent_per_s']:.0f} | {r['healthz_p99_ms']:.1f} | {r['healthz_max_ms']:.1f} | "
+            f"{r['healthz_failed']} | {r['rss_start_kib'] * 1024 / 1e6:.1f} | {r['rss_peak_kib'] * 1024 / 1e6:.1f} | "
+            f"{r['rss_after_kib'] * 1024 / 1e6:.1f} | {r['lagged']} | {r['rejoined']} |"
+        )
+
 # The goals of issue 17, checked against this run.
 def find(layer, label):
     return next((r for r in rows if r["layer"] == layer and scenario(r["label"]) == label), None)
@@ -177,6 +195,13 @@ for layer, share in (("memory", 0.7), ("redis", None)):
         text = f"c: ceiling, {layer} layer, ≥ {share:.0%} of the reference's" if share else \
             f"c: ceiling, {layer} layer + SQLite (socketioxide is not run here: see NOTES)"
         goal(text, ratio >= share if share else None, f"{r['sent_per_s']:,.0f} msg/s = {ratio:.2f}× the reference")
+for r in overloads:
+    if r["layer"] not in ("memory", "redis"):
+        continue
+    grew = (r["rss_peak_kib"] - r["rss_start_kib"]) * 1024 / 1e6
+    ok = r["healthz_max_ms"] <= 100 and r["healthz_failed"] == 0 and grew < 300 and r["rejoined"] == r["lagged"]
+    goal(f"g: overload, {r['layer']} layer: /healthz ≤ 100 ms, RSS bounded, laggers back",
+         ok, f"healthz max {r['healthz_max_ms']:.0f} ms, RSS +{grew:.0f} MB, {r['rejoined']}/{r['lagged']} back")
 if goals:
     lines += ["", "## Goals (issue 17)", "", "| goal | this run | |", "|---|---|---|"] + goals
 notes_path = os.path.join(os.path.dirname(out_path), "NOTES.md")

@@ -10,8 +10,10 @@ use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::H
 
 /// Time allowed after sending stops for the last messages to arrive.
 const DRAIN: Duration = Duration::from_secs(2);
+/// The close code of a client the server dropped for lagging (server/src/ws/mod.rs).
+pub(crate) const LAGGING: u16 = 4008;
 
-struct Setup {
+pub(crate) struct Setup {
     /// Every process of the deployment; accounts are made on the first.
     http: Vec<String>,
     rooms: usize,
@@ -24,7 +26,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn from(args: &Args) -> Result<Self, String> {
+    pub(crate) fn from(args: &Args) -> Result<Self, String> {
         Ok(Self {
             http: args.urls(),
             rooms: args.number("rooms", 10)?,
@@ -56,7 +58,7 @@ impl Setup {
 }
 
 /// Registers one account per connection; returns their session cookies.
-async fn register(setup: &Setup) -> Result<Vec<String>, String> {
+pub(crate) async fn register(setup: &Setup) -> Result<Vec<String>, String> {
     let prefix = format!("lt{:x}", std::process::id() ^ now_nanos());
     let http = reqwest::Client::new();
     let mut cookies = Vec::with_capacity(setup.connections());
@@ -100,6 +102,9 @@ pub struct Report {
     pub expected: u64,
     pub delivered: u64,
     pub disconnects: usize,
+    /// Clients the server closed for lagging (4008): their room's URL and
+    /// the index of their session cookie, to reconnect them.
+    pub lagged: Vec<(String, usize)>,
     pub connect: Latencies,
     pub latency: Latencies,
     /// How many server processes the clients were spread over.
@@ -136,7 +141,7 @@ impl Report {
         (self.sent > 0).then(|| cpu * 1000.0 * 1000.0 / self.sent as f64)
     }
 
-    fn print(&mut self, mode: &str) {
+    pub(crate) fn print(&mut self, mode: &str) {
         let (p50, p90, p99, max) = (
             self.latency.percentile_ms(50.0),
             self.latency.percentile_ms(90.0),
@@ -191,11 +196,18 @@ struct ClientResult {
     received: u64,
     latencies: Vec<u32>,
     dropped: bool,
+    /// Closed by the server with 4008 (lagging).
+    lagged: bool,
 }
 
 /// One run: connect everyone, post at `rate` messages/s in total for `secs`,
 /// wait for stragglers, report.
-async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<Report, String> {
+pub(crate) async fn run(
+    setup: &Setup,
+    cookies: &[String],
+    rate: f64,
+    secs: f64,
+) -> Result<Report, String> {
     let clock = Instant::now();
     let n = setup.connections();
     let barrier = Arc::new(Barrier::new(n + 1));
@@ -211,8 +223,10 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
         let cookie = cookie.clone();
         let barrier = barrier.clone();
         let offset = period.mul_f64(i as f64 / n as f64);
+        let again = url.clone();
         tasks.push(tokio::spawn(async move {
-            client(url, cookie, room, clock, barrier, period, offset, secs).await
+            let r = client(url, cookie, room, clock, barrier, period, offset, secs).await;
+            r.map(|r| (r, again, i))
         }));
     }
     barrier.wait().await; // everyone connected
@@ -229,6 +243,7 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
         expected: 0,
         delivered: 0,
         disconnects: 0,
+        lagged: Vec::new(),
         connect: Latencies::default(),
         latency: Latencies::default(),
         processes: setup.http.len(),
@@ -237,7 +252,10 @@ async fn run(setup: &Setup, cookies: &[String], rate: f64, secs: f64) -> Result<
     };
     let mut sent_per_room = vec![0u64; setup.rooms];
     for task in tasks {
-        let r = task.await.map_err(|e| e.to_string())??;
+        let (r, url, i) = task.await.map_err(|e| e.to_string())??;
+        if r.lagged {
+            report.lagged.push((url, i));
+        }
         sent_per_room[r.room] += r.sent;
         report.sent += r.sent;
         report.delivered += r.received;
@@ -327,6 +345,7 @@ async fn client(
         let mut received = 0u64;
         let mut latencies = Vec::new();
         let mut dropped = false;
+        let mut lagged = false;
         let drain = end + DRAIN;
         while let Ok(frame) = tokio::time::timeout_at(drain, read.next()).await {
             match frame {
@@ -337,16 +356,21 @@ async fn client(
                         received += 1;
                     }
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                Some(Ok(Message::Close(frame))) => {
+                    lagged = frame.is_some_and(|f| u16::from(f.code) == LAGGING);
+                    dropped = true;
+                    break;
+                }
+                Some(Err(_)) | None => {
                     dropped = true;
                     break;
                 }
                 Some(Ok(_)) => {}
             }
         }
-        (received, latencies, dropped)
+        (received, latencies, dropped, lagged)
     };
-    let (sent, (received, latencies, dropped)) = tokio::join!(sender, receiver);
+    let (sent, (received, latencies, dropped, lagged)) = tokio::join!(sender, receiver);
     Ok(ClientResult {
         room,
         connect_us,
@@ -354,6 +378,7 @@ async fn client(
         received,
         latencies,
         dropped,
+        lagged,
     })
 }
 

@@ -6,6 +6,7 @@
 //! loadtest ramp --url … --rooms 10 --clients 10 --rate 2000 --factor 1.5 --secs 5 --p99-ms 250
 //! loadtest idle --url … --connections 10000 --pid <server pid>
 //! loadtest accounts --url … --registrations 5000 --logins 20000 --concurrency 50 --connections 10000 --pid <server pid>
+//! loadtest overload --url … --rooms 10 --clients 10 --rate 150000 --secs 10 --pids <server pid>
 //! ```
 //!
 //! Each run prints a readable table and one JSON line (prefixed `RESULT `).
@@ -16,6 +17,7 @@ mod accounts;
 mod args;
 mod chat;
 mod idle;
+mod overload;
 mod stats;
 
 use std::process::ExitCode;
@@ -34,6 +36,7 @@ async fn main() -> ExitCode {
         "ramp" => chat::ramp(&args).await,
         "idle" => idle::run(&args).await,
         "accounts" => accounts::run(&args).await,
+        "overload" => overload::run(&args).await,
         other => Err(format!("unknown mode {other:?}")),
     };
     match result {
