@@ -57,8 +57,16 @@ use tokio::sync::{mpsc, watch};
 /// a WebSocket text frame without copying. A message from a room's log also
 /// carries its `seq`, so a consumer can drop what it already sent as history
 /// without parsing the JSON.
+///
+/// One pointer wide: every connection's queue allocates its slots in
+/// blocks of 32 up front, so a 40-byte payload cost each idle socket
+/// 1.25 KB (heaptrack) and this one 8-byte slots. The extra allocation is
+/// once per event, not per member.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Payload {
+pub struct Payload(Arc<Encoded>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct Encoded {
     seq: u64,
     text: Utf8Bytes,
 }
@@ -66,36 +74,33 @@ pub struct Payload {
 impl Payload {
     /// An event that is not part of a room's log (an error, a presence change …).
     pub fn event(text: impl Into<Utf8Bytes>) -> Self {
-        Self {
-            seq: 0,
-            text: text.into(),
-        }
+        Self::logged(0, text)
     }
 
     /// A stored chat message with its room seq (≥ 1).
     pub fn logged(seq: u64, text: impl Into<Utf8Bytes>) -> Self {
-        Self {
+        Self(Arc::new(Encoded {
             seq,
             text: text.into(),
-        }
+        }))
     }
 
     pub fn seq(&self) -> Option<u64> {
-        (self.seq > 0).then_some(self.seq)
+        (self.0.seq > 0).then_some(self.0.seq)
     }
 
     pub fn text(&self) -> &Utf8Bytes {
-        &self.text
+        &self.0.text
     }
 
     pub fn into_text(self) -> Utf8Bytes {
-        self.text
+        Arc::try_unwrap(self.0).map_or_else(|shared| shared.text.clone(), |own| own.text)
     }
 }
 
 impl PartialEq<&str> for Payload {
     fn eq(&self, other: &&str) -> bool {
-        self.text.as_str() == *other
+        self.0.text.as_str() == *other
     }
 }
 

@@ -48,8 +48,8 @@ enum Flushed {
 /// Runs one connection from its upgrade to its end. `_ticket` holds its
 /// place among the open connections until then.
 pub(super) async fn run(
-    socket: WebSocket,
-    mut consumer: Consumer,
+    socket: Box<WebSocket>,
+    mut consumer: Box<Consumer>,
     resume_after: Option<u64>,
     _ticket: Ticket,
 ) {
@@ -57,7 +57,7 @@ pub(super) async fn run(
         Ok(channel) => channel,
         Err(e) => {
             tracing::error!("cannot open a channel: {e}");
-            return refuse(socket, INTERNAL, "try again").await;
+            return Box::pin(refuse(*socket, INTERNAL, "try again")).await;
         }
     };
     let me = channel.name().clone();
@@ -67,7 +67,7 @@ pub(super) async fn run(
         Ok(()) => consumer.pump(socket, &mut channel, resume_after).await,
         Err(e) => {
             tracing::error!("cannot join {}: {e}", consumer.group);
-            refuse(socket, INTERNAL, "try again").await;
+            Box::pin(refuse(*socket, INTERNAL, "try again")).await;
         }
     }
     Box::pin(consumer.exit(&me)).await;
@@ -114,9 +114,14 @@ impl Consumer {
     }
 
     /// Greets, then moves frames both ways until either side ends.
-    async fn pump(&mut self, socket: WebSocket, channel: &mut Channel, resume_after: Option<u64>) {
+    async fn pump(
+        &mut self,
+        socket: Box<WebSocket>,
+        channel: &mut Channel,
+        resume_after: Option<u64>,
+    ) {
         let me = channel.name().clone();
-        let (sink, mut stream) = socket.split();
+        let (sink, mut stream) = (*socket).split();
         let mut socket = Socket::new(sink, self.state.limits.write_timeout);
         if Box::pin(self.greet(&mut socket, resume_after))
             .await
@@ -149,29 +154,29 @@ impl Consumer {
                 Step::Skip => continue,
                 Step::Stop => return,
                 Step::Ping => {
-                    if socket.ping().await.is_err() {
+                    if Box::pin(socket.ping()).await.is_err() {
                         return;
                     }
                 }
-                Step::Close(code, why) => return socket.close(code, why).await,
+                Step::Close(code, why) => return Box::pin(socket.close(code, why)).await,
                 Step::Send(first) => match self
                     .flush(&mut socket, channel, lagged.as_mut(), first)
                     .await
                 {
                     Flushed::Written => {}
                     Flushed::Gone => return,
-                    Flushed::Lagged => return socket.close(LAGGING, "lagging").await,
+                    Flushed::Lagged => return Box::pin(socket.close(LAGGING, "lagging")).await,
                 },
             }
             if !self.controls.is_empty() {
                 match Box::pin(self.on_controls()).await {
                     Rights::Unchanged => {}
-                    Rights::Ended(reason) => return end(&mut socket, reason).await,
-                    Rights::Unknown => return socket.close(INTERNAL, "try again").await,
+                    Rights::Ended(reason) => return Box::pin(end(&mut socket, reason)).await,
+                    Rights::Unknown => return Box::pin(socket.close(INTERNAL, "try again")).await,
                 }
             }
             if let Some((code, why)) = self.close_after {
-                return socket.close(code, why).await;
+                return Box::pin(socket.close(code, why)).await;
             }
         }
     }
