@@ -21,7 +21,8 @@ for r in rows:
 rows = [r for r in rows if r["layer"] in LAYERS and r["run"] == newest[(r["layer"], scenario(r["label"]))]]
 rows.sort(key=lambda r: (LAYERS.index(r["layer"]), r["label"]))
 latest_run = ", ".join(sorted(set(r["run"] for r in rows)))
-reference = {scenario(r["label"]): r for r in rows if r["layer"] == "reference"}
+reference = {scenario(r["label"]): r for r in rows
+             if r["layer"] == "reference" and not r["mode"].endswith("-step")}
 
 def vs_reference(r, key):
     """Ours / the reference's, for the same scenario."""
@@ -164,7 +165,9 @@ if overloads:
 
 # The goals of issue 17, checked against this run.
 def find(layer, label):
-    return next((r for r in rows if r["layer"] == layer and scenario(r["label"]) == label), None)
+    """The scenario's summary row (a ramp's or overload's steps are not)."""
+    return next((r for r in rows if r["layer"] == layer and scenario(r["label"]) == label
+                 and not r["mode"].endswith("-step")), None)
 goals = []
 def goal(text, ok, figure):
     goals.append(f"| {text} | {figure} | {'' if ok is None else verdict(ok)} |")

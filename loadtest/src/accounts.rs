@@ -130,7 +130,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let open = idle::open(&args.ws_base(), connections).await?;
     let with_idle = idle::rss_kib(pid)?;
     let opened = open.len();
-    drop(open);
+    idle::close(open).await;
     // Time for the server to see the closes and its allocator to give back
     // (jemalloc and mimalloc return freed pages after a delay).
     tokio::time::sleep(Duration::from_secs(5)).await;

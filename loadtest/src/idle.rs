@@ -16,8 +16,13 @@ pub fn rss_kib(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| "no VmRSS".to_owned())
 }
 
-/// The open sockets' write halves; dropping them closes the connections.
-pub type Open = Vec<futures::stream::SplitSink<Ws, tokio_tungstenite::tungstenite::Message>>;
+/// The open sockets: each one's write half and the task reading it. Both
+/// hold the connection, so [`close`] them rather than dropping the list
+/// (a dropped write half alone leaves the socket open).
+pub type Open = Vec<(
+    futures::stream::SplitSink<Ws, tokio_tungstenite::tungstenite::Message>,
+    tokio::task::JoinHandle<()>,
+)>;
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -39,8 +44,8 @@ pub async fn open(ws: &str, n: usize) -> Result<Open, String> {
             let (ws, _) = result.map_err(|e| e.to_string())?;
             // Read (and drop) whatever comes, as an idle browser tab does.
             let (write, mut read) = ws.split();
-            tokio::spawn(async move { while let Some(Ok(_)) = read.next().await {} });
-            Ok::<_, String>(write)
+            let reader = tokio::spawn(async move { while let Some(Ok(_)) = read.next().await {} });
+            Ok::<_, String>((write, reader))
         }));
     }
     let mut open = Vec::with_capacity(n);
@@ -57,6 +62,18 @@ pub async fn open(ws: &str, n: usize) -> Result<Open, String> {
         }
     }
     Ok(open)
+}
+
+/// Closes every socket as a leaving browser does (a close frame), at most
+/// 256 at a time, then drops what is left of each.
+pub async fn close(open: Open) {
+    futures::stream::iter(open)
+        .for_each_concurrent(256, |(mut write, reader)| async move {
+            use futures::SinkExt;
+            let _ = tokio::time::timeout(Duration::from_secs(5), write.close()).await;
+            reader.abort();
+        })
+        .await;
 }
 
 pub async fn run(args: &Args) -> Result<(), String> {
@@ -88,6 +105,6 @@ pub async fn run(args: &Args) -> Result<(), String> {
         "kib_per_connection": per_conn_kib,
     });
     println!("RESULT {json}");
-    drop(open);
+    close(open).await;
     Ok(())
 }

@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 pub struct Metrics {
     /// Open WebSockets, counted by `ws::admission`'s tickets.
     pub connections: AtomicI64,
+    /// The most `connections` has been since `trim` last looked (a crowd
+    /// may come and go between two of its looks).
+    pub connections_high: AtomicI64,
     /// Upgrades refused by `MAX_CONNECTIONS` or `CONNECTIONS_PER_USER`.
     pub connections_refused: AtomicU64,
     pub messages_stored: AtomicU64,
@@ -28,6 +31,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Self {
             connections: AtomicI64::new(0),
+            connections_high: AtomicI64::new(0),
             connections_refused: AtomicU64::new(0),
             messages_stored: AtomicU64::new(0),
             storage_batches: AtomicU64::new(0),

@@ -27,18 +27,27 @@ const TRIM_AFTER_CLOSES: i64 = 500;
 /// Starts the task; it runs for the life of the process.
 pub fn spawn(metrics: Arc<Metrics>) {
     tokio::spawn(async move {
-        let mut peak = 0;
         let mut ticks = tokio::time::interval(EVERY);
         loop {
             ticks.tick().await;
-            let open = metrics.connections.load(Relaxed);
-            peak = peak.max(open);
-            if peak - open >= TRIM_AFTER_CLOSES {
-                peak = open;
+            if crowd_left(&metrics) {
                 let _ = tokio::task::spawn_blocking(give_back).await;
             }
         }
     });
+}
+
+/// Whether [`TRIM_AFTER_CLOSES`] sockets have closed since the last look
+/// that said so. The high-water mark, not a sample, is compared: 10,000
+/// sockets that open and close between two looks must count too.
+fn crowd_left(metrics: &Metrics) -> bool {
+    let open = metrics.connections.load(Relaxed);
+    let peak = metrics.connections_high.load(Relaxed);
+    if peak - open < TRIM_AFTER_CLOSES {
+        return false;
+    }
+    metrics.connections_high.store(open, Relaxed);
+    true
 }
 
 /// Returns the free pages of every arena to the system.
@@ -58,6 +67,21 @@ mod tests {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
         let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
         (pages * 4096) >> 20
+    }
+
+    /// A crowd that came and went between two looks is seen; a second
+    /// look without new closes does not trim again.
+    #[test]
+    fn a_crowd_between_two_looks_counts_once() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let metrics = crate::metrics::Metrics::default();
+        assert!(!super::crowd_left(&metrics));
+        metrics.connections_high.fetch_max(600, Relaxed);
+        assert!(super::crowd_left(&metrics), "600 opened and closed");
+        assert!(!super::crowd_left(&metrics), "nothing closed since");
+        metrics.connections.store(300, Relaxed);
+        metrics.connections_high.fetch_max(300, Relaxed);
+        assert!(!super::crowd_left(&metrics), "300 open, none closed");
     }
 
     /// What a crowd of sockets leaves behind: many small blocks, freed

@@ -46,7 +46,15 @@ fn work_on(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
             .recv_timeout(KEEP_MEMORY);
         match job {
             Ok(job) => job(),
-            Err(RecvTimeoutError::Timeout) => drop(MEMORY.take()),
+            Err(RecvTimeoutError::Timeout) => {
+                // The freed buffer sits in this thread's arena, not at the
+                // top of the heap, so glibc keeps its pages unless asked.
+                let freed = MEMORY.take();
+                if freed.capacity() > 0 {
+                    drop(freed);
+                    crate::trim::give_back();
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => return,
         };
     }

@@ -56,6 +56,7 @@ impl Admission {
                 "The server has as many connections as it can take; try again later.",
             ));
         }
+        self.metrics.connections_high.fetch_max(open + 1, Relaxed);
         // From here on, the ticket gives the place back whatever happens.
         let mut ticket = Ticket {
             admission: self.clone(),
