@@ -124,44 +124,41 @@ for r in rows:
         f"| {r['label']} | {r['layer']} | {r['open']} | {r['failed']} | "
         f"{r['kib_per_connection']:.2f} KiB ({r['kib_per_connection'] * 1.024:.1f} KB) | {vs_reference(r, 'kib_per_connection')} |"
     )
+def mb(kib):
+    return f"{kib * 1024 / 1e6:.1f}"
+
+def section(title, intro, header, body):
+    """A titled table: `header` a list of column names, `body` of rows."""
+    lines.extend(["", f"## {title}", ""] + ([intro, ""] if intro else []))
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    lines.extend("| " + " | ".join(row) + " |" for row in body)
+
+def tally(t, secs):
+    return f"{t.get('ok', 0)} / {t.get('busy', 0)} / {t.get('failed', 0)} ({secs:.0f})"
+
 bursts = [r for r in rows if r["mode"] == "accounts"]
 if bursts:
-    lines += [
-        "",
-        "## Sign-up and login burst, then idle sockets (server RSS, MB)",
-        "",
-        "| scenario | sign-ups ok / busy / failed (s) | logins ok / busy / failed (s) | start | after sign-ups | after logins | burst peak | with idle open | 5 s after close | 30 s after close | peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    def mb(kib):
-        return f"{kib * 1024 / 1e6:.1f}"
-    def tally(t, secs):
-        return f"{t.get('ok', 0)} / {t.get('busy', 0)} / {t.get('failed', 0)} ({secs:.0f})"
-    for r in bursts:
-        lines.append(
-            f"| {r['label']} | {tally(r['signups'], r['signup_secs'])} | {tally(r['logins_ok'], r['login_secs'])} | "
-            f"{mb(r['rss_start_kib'])} | {mb(r['rss_after_signups_kib'])} | {mb(r['rss_after_logins_kib'])} | "
-            f"{mb(r['rss_burst_peak_kib'])} | {mb(r['rss_with_idle_kib'])} | {mb(r['rss_closed_5s_kib'])} | "
-            f"{mb(r['rss_closed_kib'])} | {mb(r['rss_peak_kib'])} |"
-        )
+    section("Sign-up and login burst, then idle sockets (server RSS, MB)", None,
+            ["scenario", "sign-ups ok / busy / failed (s)", "logins ok / busy / failed (s)", "start",
+             "after sign-ups", "after logins", "burst peak", "with idle open", "5 s after close",
+             "30 s after close", "peak"],
+            [[r["label"], tally(r["signups"], r["signup_secs"]), tally(r["logins_ok"], r["login_secs"])]
+             + [mb(r[k]) for k in ("rss_start_kib", "rss_after_signups_kib", "rss_after_logins_kib",
+                                   "rss_burst_peak_kib", "rss_with_idle_kib", "rss_closed_5s_kib",
+                                   "rss_closed_kib", "rss_peak_kib")]
+             for r in bursts])
 
 overloads = [r for r in rows if r["mode"] == "overload"]
 if overloads:
-    lines += [
-        "",
-        "## Overload: well past the ceiling (g)",
-        "",
-        "`/healthz` asked every 50 ms throughout; server RSS sampled every 100 ms; every client closed for lagging (4008) then reconnects.",
-        "",
-        "| layer | target msg/s | sent msg/s | healthz p99 ms | healthz max ms | failed probes | RSS start MB | peak MB | after MB | closed for lagging | back within 10 s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in overloads:
-        lines.append(
-            f"| {r['layer']} | {r['target_rate']:.0f} | {r['sent_per_s']:.0f} | {r['healthz_p99_ms']:.1f} | {r['healthz_max_ms']:.1f} | "
-            f"{r['healthz_failed']} | {r['rss_start_kib'] * 1024 / 1e6:.1f} | {r['rss_peak_kib'] * 1024 / 1e6:.1f} | "
-            f"{r['rss_after_kib'] * 1024 / 1e6:.1f} | {r['lagged']} | {r['rejoined']} |"
-        )
+    section("Overload: well past the ceiling (g)",
+            "`/healthz` asked every 50 ms throughout; server RSS sampled every 100 ms; every client closed for lagging (4008) then reconnects.",
+            ["layer", "target msg/s", "sent msg/s", "healthz p99 ms", "healthz max ms", "failed probes",
+             "RSS start MB", "peak MB", "after MB", "closed for lagging", "back within 10 s"],
+            [[r["layer"], f"{r['target_rate']:.0f}", f"{r['sent_per_s']:.0f}", f"{r['healthz_p99_ms']:.1f}",
+              f"{r['healthz_max_ms']:.1f}", str(r["healthz_failed"]), mb(r["rss_start_kib"]),
+              mb(r["rss_peak_kib"]), mb(r["rss_after_kib"]), str(r["lagged"]), str(r["rejoined"])]
+             for r in overloads])
 
 # The goals of issue 17, checked against this run.
 def find(layer, label):
