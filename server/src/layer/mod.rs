@@ -60,8 +60,8 @@ use tokio::sync::{mpsc, watch};
 ///
 /// One pointer wide: every connection's queue allocates its slots in
 /// blocks of 32 up front, so a 40-byte payload cost each idle socket
-/// 1.25 KB (heaptrack) and this one 8-byte slots. The extra allocation is
-/// once per event, not per member.
+/// 1.25 KB (heaptrack); 8-byte slots make it 256 bytes. The extra
+/// allocation is once per event, not per member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Payload(Arc<Encoded>);
 
@@ -193,17 +193,12 @@ impl Channel {
         self.queue.try_recv().ok()
     }
 
-    /// Resolves once the layer has dropped this member for lagging; a
-    /// consumer blocked writing to a slow socket waits on this too.
-    pub async fn lagged(&mut self) {
-        lagged(&mut self.lagging).await
-    }
-
     /// For a loop that waits on deliveries many times a second: one future
-    /// that resolves once the member is dropped for lagging, made once and
+    /// that resolves once the member is dropped for lagging (a consumer
+    /// blocked writing to a slow socket waits on it too), made once and
     /// kept pinned, with [`Channel::next`] for the messages. Each call of
-    /// [`Channel::receive`] or [`Channel::lagged`] registers with the signal
-    /// anew (measured: a few % of the server's CPU with 100 busy sockets).
+    /// [`Channel::receive`] registers with the signal anew (measured: a few
+    /// % of the server's CPU with 100 busy sockets).
     pub fn lag_signal(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut flag = self.lagging.clone();
         async move { lagged(&mut flag).await }
