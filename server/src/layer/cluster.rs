@@ -56,7 +56,7 @@ const RETRY_EVERY: Duration = Duration::from_millis(250);
 /// once a second until this long has passed with all of them held. While
 /// the slot map settles, redis-rs may replace a node's connection right
 /// after it confirmed our SSUBSCRIBE, and the new one does not always
-/// carry it (seen in about 1 run in 10 of the failover test: the new
+/// carry it (seen in about 1 run in 3 of the failover test: the new
 /// primary had one process subscribed and the other not, for good, with
 /// no push to tell us). SSUBSCRIBE of a held topic changes nothing.
 const SETTLE_FOR: Duration = Duration::from_secs(5);
@@ -226,8 +226,8 @@ async fn keep_subscriptions(inner: Weak<Inner>, mut losses: mpsc::UnboundedRecei
 /// subscription is asserted again now and then ([`SETTLE_FOR`]).
 #[derive(Default)]
 struct Settling {
-    /// When all subscriptions were last held after a disturbance; `None`
-    /// when settled.
+    /// Start of the quiet period: the last disturbance, or the last pass
+    /// on which some subscription was still due; `None` when settled.
     since: Option<Instant>,
     last_reassert: Option<Instant>,
 }
