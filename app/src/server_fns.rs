@@ -13,6 +13,9 @@ pub struct RoomSummary {
     pub name: RoomName,
     /// Distinct signed-in people in the room now (tabs are not people).
     pub online: usize,
+    /// Anonymous connections reading the room now.
+    #[serde(default)]
+    pub readers: usize,
     pub last_message_at: Option<String>,
 }
 

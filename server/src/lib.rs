@@ -71,6 +71,8 @@ pub struct AppState {
     pub storage: Storage,
     pub writer: MessageWriter,
     pub presence: Arc<dyn Presence>,
+    /// Rooms whose lobby line changed, for the live lobby.
+    pub lobby: Arc<chat::lobby::LobbyFeed>,
     /// Rates, failure limits and hashing slots of the account endpoints.
     pub accounts: Arc<auth::Guards>,
     /// Places for open WebSockets (`MAX_CONNECTIONS`, `CONNECTIONS_PER_USER`).

@@ -5,7 +5,7 @@
 
 use crate::{
     AppState, auth,
-    chat::writer::MessageWriter,
+    chat::{lobby::LobbyFeed, writer::MessageWriter},
     config::Config,
     layer::{self, ChannelLayer, MemoryLayer},
     metrics,
@@ -46,14 +46,22 @@ pub async fn serve(
     let writer_storage = Storage::open_for_writer(&config.database_url)
         .await
         .map_err(io::Error::other)?;
+    let lobby = Arc::new(LobbyFeed::default());
     let (writer, writer_task) = MessageWriter::start(
         writer_storage,
         storage.clone(),
         layer.clone(),
+        lobby.clone(),
         metrics.clone(),
         config.database_retry,
     );
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(lobby.clone().run(
+        storage.clone(),
+        presence.clone(),
+        layer.clone(),
+        stop_rx.clone(),
+    ));
     let limits = Arc::new(config.limits.clone());
     let secure = config.secure_cookies;
     let pool = storage.pool().clone();
@@ -66,6 +74,7 @@ pub async fn serve(
         storage,
         writer,
         presence,
+        lobby,
         accounts: Arc::new(auth::Guards::new(&limits)),
         admission: Arc::new(Admission::new(
             limits.max_connections,

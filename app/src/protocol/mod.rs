@@ -7,11 +7,13 @@
 //! One file per part: [`server_event`] (what the server sends),
 //! [`client_frame`] (what a client may send, one small parser per kind),
 //! [`text`] (message text and emoji, checked once), [`error`] (the error
-//! codes and why a frame was refused). The paths `app::protocol::X` are
+//! codes and why a frame was refused), [`lobby`] (the lobby's live room
+//! list). The paths `app::protocol::X` are
 //! re-exported here. Must never import anything browser- or server-only.
 
 mod client_frame;
 mod error;
+mod lobby;
 mod server_event;
 #[cfg(test)]
 mod tests;
@@ -19,6 +21,7 @@ mod text;
 
 pub use client_frame::ClientFrame;
 pub use error::{ErrorCode, FrameError};
+pub use lobby::LobbyEvent;
 pub use server_event::{ChatMessage, ErrorEvent, History, Reaction, ServerEvent};
 pub use text::{Emoji, MessageText, REACTIONS_PER_MESSAGE};
 

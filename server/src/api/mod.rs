@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/logout", post(accounts::logout))
         .route("/api/me", get(accounts::me))
         .route("/api/rooms", get(rooms::list))
+        .route("/api/rooms/live", get(rooms::live))
         .route("/api/rooms/{room}/messages", get(rooms::messages))
         .route("/api/admin", get(admin::overview).post(admin::act))
 }

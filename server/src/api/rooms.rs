@@ -1,6 +1,13 @@
-//! `/api/rooms` and `/api/rooms/{room}/messages`.
+//! `/api/rooms`, its live feed `/api/rooms/live` and
+//! `/api/rooms/{room}/messages`.
 
-use crate::{AppState, auth, error::ApiError, proxy::ClientAddr, storage::Page};
+use crate::{
+    AppState, auth,
+    chat::lobby::{self, SubscribeError},
+    error::ApiError,
+    proxy::ClientAddr,
+    storage::Page,
+};
 use app::{
     names::RoomName,
     protocol::{HISTORY_MAX, HISTORY_PAGE, History},
@@ -9,7 +16,12 @@ use app::{
 use axum::{
     Json,
     extract::{Path, Query, State},
+    response::{
+        IntoResponse,
+        sse::{Event, KeepAlive, Sse},
+    },
 };
+use futures::StreamExt;
 use std::collections::HashMap;
 use tower_sessions::Session;
 
@@ -26,6 +38,51 @@ pub async fn list(
         .map_err(|e| ApiError::from(e).saying("Rooms cannot be listed right now."))?;
     Ok(Json(rooms))
 }
+
+/// How often an idle feed sends a comment, so proxies and the browser
+/// see the connection alive (and a vanished client is noticed).
+const FEED_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The lobby's live list as server-sent events: `{"type":"rooms"}` with
+/// the whole list, then a `{"type":"room_summary"}` per changed room. A
+/// feed holds a place among the open connections (`MAX_CONNECTIONS`,
+/// `CONNECTIONS_PER_USER`) as a WebSocket does; it ends when the server
+/// stops or the viewer falls behind, and the browser's EventSource
+/// reconnects by itself (`retry` below).
+pub async fn live(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<impl IntoResponse, ApiError> {
+    let viewer = auth::current_account(&state, &session).await?;
+    let admin = viewer.as_ref().is_some_and(|u| u.is_admin);
+    let ticket = state
+        .admission
+        .admit(viewer.as_ref().map(|u| u.username.as_str()))?;
+    let feed = lobby::subscribe(&state, admin).await.map_err(|e| match e {
+        SubscribeError::Storage(e) => ApiError::from(e).saying("Rooms cannot be listed right now."),
+        SubscribeError::Layer(e) => {
+            tracing::warn!("lobby feed: {e}");
+            ApiError::unavailable("The live room list is unavailable right now.")
+        }
+    })?;
+    let mut first = true;
+    let events = feed.map(move |payload| {
+        // The ticket lives as long as the stream.
+        let _held = &ticket;
+        let event = Event::default().data(payload.text().as_str());
+        let event = match std::mem::take(&mut first) {
+            true => event.retry(FEED_RETRY),
+            false => event,
+        };
+        Ok::<_, std::convert::Infallible>(event)
+    });
+    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(FEED_KEEP_ALIVE));
+    // nginx buffers responses unless told not to; events must flow.
+    Ok(([("x-accel-buffering", "no")], sse))
+}
+
+/// How long the browser waits before reconnecting a dropped feed.
+const FEED_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A whole number in `range` from the query string.
 fn number(

@@ -2,10 +2,12 @@
 //! with the consumer (`ws/`), where storage meets the channel layer: it
 //! names the groups a room and a person's inbox are ([`groups`]), tells a
 //! group an event ([`tell`]), runs the message writer ([`writer`]: store a
-//! batch, then broadcast it) and carries out moderation ([`moderation`]).
+//! batch, then broadcast it), carries out moderation ([`moderation`]) and
+//! keeps the lobby's room list live ([`lobby`]).
 //! Must never import the consumer (`ws/`) or HTTP types.
 
 pub mod control;
+pub mod lobby;
 pub mod moderation;
 pub mod writer;
 
@@ -31,6 +33,12 @@ pub mod groups {
     /// A person's inbox: every connection they have, in any room, joins it.
     pub fn inbox(user: &str) -> GroupName {
         GroupName::new(format!("user.{user}"))
+    }
+
+    /// Everyone looking at the lobby: admins, who also see admin-only
+    /// rooms, in a group of their own.
+    pub fn lobby(admins: bool) -> GroupName {
+        GroupName::new(if admins { "lobby.admins" } else { "lobby" })
     }
 }
 
@@ -89,17 +97,7 @@ impl AppState {
                 }),
             }
         }
-        let names: Vec<RoomName> = rooms.iter().map(|r| r.name.clone()).collect();
-        let online = self.presence.counts(&names).await;
-        let mut summaries: Vec<RoomSummary> = rooms
-            .into_iter()
-            .zip(online)
-            .map(|(r, online)| RoomSummary {
-                name: r.name,
-                last_message_at: r.last_message_at,
-                online,
-            })
-            .collect();
+        let mut summaries = lobby::summarise(self.presence.as_ref(), rooms).await;
         // RFC 3339 UTC strings sort as times; None (never posted) last.
         summaries.sort_by(|a, b| {
             b.online

@@ -160,6 +160,8 @@ async fn set_room_admin_only(
         }
         Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
     }
+    // Shown to, or hidden from, everyone's lobby.
+    state.lobby.touch(&room);
     if !admin_only {
         return Ok(("opened room to everyone", room.to_string()));
     }
@@ -175,6 +177,7 @@ async fn delete_room(state: &AppState, room: &str) -> Result<Done, ModerationErr
         return Err(ModerationError::UnknownRoom(room));
     }
     end_connections(state, &groups::room(&room), "This room was deleted.").await;
+    state.lobby.touch(&room);
     Ok(("deleted room", room.to_string()))
 }
 

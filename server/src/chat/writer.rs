@@ -17,7 +17,7 @@
 //! The SQL of a batch is storage's ([`Storage::insert_batch`]); this task
 //! only decides when to commit and whom to tell.
 
-use super::groups;
+use super::{groups, lobby::LobbyFeed};
 use crate::{
     layer::{ChannelLayer, ChannelName, Payload},
     metrics::Metrics,
@@ -61,12 +61,14 @@ impl MessageWriter {
         storage: Storage,
         shared: Storage,
         layer: Arc<dyn ChannelLayer>,
+        lobby: Arc<LobbyFeed>,
         metrics: Arc<Metrics>,
         retry_for: Duration,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(QUEUE);
         let writer = Writer {
             storage,
+            lobby,
             metrics,
             retry_for,
             checkpoints: Checkpoints::new(shared),
@@ -88,6 +90,8 @@ impl MessageWriter {
 /// What stores a batch: the writer's own connection and how long to keep trying.
 struct Writer {
     storage: Storage,
+    /// Told which rooms had messages stored (their lobby line changed).
+    lobby: Arc<LobbyFeed>,
     metrics: Arc<Metrics>,
     retry_for: Duration,
     checkpoints: Checkpoints,
@@ -100,6 +104,9 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
         match writer.store(&messages).await {
             Ok(stored) => {
                 batch.clear();
+                for message in &stored {
+                    writer.lobby.touch(&message.room);
+                }
                 broadcast(layer.as_ref(), stored).await;
                 writer.checkpoints.after_commit();
             }
@@ -284,6 +291,7 @@ mod tests {
             storage.clone(),
             storage.clone(),
             layer.clone(),
+            Arc::default(),
             metrics.clone(),
             Duration::from_secs(1),
         );

@@ -16,6 +16,8 @@ pub struct MemoryPresence {
 struct Rooms {
     // room → username → open connections
     rooms: HashMap<RoomName, BTreeMap<String, usize>>,
+    // room → anonymous connections
+    readers: HashMap<RoomName, usize>,
 }
 
 impl MemoryPresence {
@@ -29,6 +31,15 @@ impl MemoryPresence {
                     .iter()
                     .map(move |(user, n)| (room.clone(), user.clone(), *n))
             })
+            .collect()
+    }
+
+    /// Every (room, anonymous connections) entry, to copy elsewhere.
+    pub fn reader_snapshot(&self) -> Vec<(RoomName, usize)> {
+        let r = self.lock();
+        r.readers
+            .iter()
+            .map(|(room, n)| (room.clone(), *n))
             .collect()
     }
 
@@ -103,6 +114,28 @@ impl Presence for MemoryPresence {
             .map(|room| r.rooms.get(room).map_or(0, BTreeMap::len))
             .collect()
     }
+
+    async fn reader_joined(&self, room: &RoomName) {
+        *self.lock().readers.entry(room.clone()).or_insert(0) += 1;
+    }
+
+    async fn reader_left(&self, room: &RoomName) {
+        let mut r = self.lock();
+        if let Some(n) = r.readers.get_mut(room) {
+            *n -= 1;
+            if *n == 0 {
+                r.readers.remove(room);
+            }
+        }
+    }
+
+    async fn readers(&self, rooms: &[RoomName]) -> Vec<usize> {
+        let r = self.lock();
+        rooms
+            .iter()
+            .map(|room| r.readers.get(room).copied().unwrap_or(0))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -138,5 +171,19 @@ mod tests {
         assert_eq!(p.busiest(1).await, [(b.clone(), 2)]);
         let empty = RoomName::parse("empty").unwrap();
         assert_eq!(p.counts(&[a, b, empty]).await, [1, 2, 0]);
+    }
+
+    #[tokio::test]
+    async fn readers_are_counted_apart_from_people() {
+        let p = MemoryPresence::default();
+        let (a, b) = (RoomName::parse("a").unwrap(), RoomName::parse("b").unwrap());
+        p.reader_joined(&a).await;
+        p.reader_joined(&a).await;
+        p.reader_joined(&b).await;
+        p.reader_left(&b).await;
+        p.reader_left(&b).await; // one too many: no underflow
+        assert_eq!(p.readers(&[a.clone(), b]).await, [2, 0]);
+        assert_eq!(p.online(&a).await, 0, "readers are not people");
+        assert!(p.users(&a).await.is_empty());
     }
 }

@@ -3,7 +3,9 @@
 //! changes, so the lobby reads the busiest rooms without visiting every
 //! room: `join` reports a person's first
 //! connection to a room and `leave` their last, which is when the room hears
-//! `user_join` / `user_leave`. Anonymous viewers are not tracked.
+//! `user_join` / `user_leave`. Anonymous viewers are counted apart, per
+//! room, as connections (two anonymous tabs cannot be told apart): the
+//! lobby's "5 reading".
 //!
 //! Two implementations: [`MemoryPresence`], exact for one process (the
 //! default), and [`RedisPresence`], shared by every process on one Redis,
@@ -37,4 +39,10 @@ pub trait Presence: Send + Sync + 'static {
     async fn busiest(&self, limit: usize) -> Vec<(RoomName, usize)>;
     /// How many people are in each of `rooms`, in one go.
     async fn counts(&self, rooms: &[RoomName]) -> Vec<usize>;
+    /// Records an anonymous visitor's connection.
+    async fn reader_joined(&self, room: &RoomName);
+    /// Forgets an anonymous visitor's connection.
+    async fn reader_left(&self, room: &RoomName);
+    /// Anonymous connections in each of `rooms`, in one go.
+    async fn readers(&self, rooms: &[RoomName]) -> Vec<usize>;
 }

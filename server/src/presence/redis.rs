@@ -17,7 +17,11 @@
 //!   written after the room's script, by a script that keeps the highest
 //!   version seen per room (`chat:{online}:version`): counts from two
 //!   processes that arrive out of order cannot leave the older one.
-//! - `chat:rooms-of:<process>` lists the rooms a process has people in.
+//! - `chat:{online}:readers` is a hash of `<room>|<process>` → anonymous
+//!   connections: one key, so a lobby reads every listed room's readers
+//!   with one `HMGET` (fields for each live process).
+//! - `chat:rooms-of:<process>` lists the rooms a process has people or
+//!   readers in.
 //!   Each process refreshes `chat:alive:<process>` (expiring after
 //!   [`ALIVE_FOR`]) every [`HEARTBEAT`]. Any process that finds another's
 //!   key gone claims it, removes its entries room by room, and announces
@@ -116,6 +120,12 @@ else
 end
 return 1";
 
+/// KEYS: the readers hash; ARGV: field, change. Drops a field at zero.
+const READERS: &str = r"
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n";
+
 pub struct RedisPresence {
     inner: Arc<Inner>,
 }
@@ -132,6 +142,7 @@ struct Inner {
     restore: Script,
     reap: Script,
     set_count: Script,
+    readers: Script,
 }
 
 /// What a room's script returns: a person's connections (or the people
@@ -158,6 +169,7 @@ impl RedisPresence {
             restore: room_script(RESTORE),
             reap: room_script(REAP),
             set_count: Script::new(SET_COUNT),
+            readers: Script::new(READERS),
         });
         inner.heartbeat().await;
         tokio::spawn(heartbeat(Arc::downgrade(&inner)));
@@ -182,6 +194,15 @@ impl Inner {
     /// The version of each room's count in the online set (same slot).
     fn online_version_key(&self) -> String {
         format!("{}:{{online}}:version", self.ns)
+    }
+
+    /// `<room>|<process>` → anonymous connections (same slot as the set).
+    fn readers_key(&self) -> String {
+        format!("{}:{{online}}:readers", self.ns)
+    }
+
+    fn reader_field(room: &RoomName, process: &str) -> String {
+        format!("{room}|{process}")
     }
 
     fn presence_key(&self, room: &RoomName) -> String {
@@ -261,6 +282,13 @@ impl Inner {
                     .in_room(&self.restore, &room, &[&field, &n.to_string()])
                     .await?;
             }
+            for (room, n) in self.local.reader_snapshot() {
+                let _: () = conn
+                    .sadd(self.rooms_of_key(&self.process), room.as_str())
+                    .await?;
+                let field = Self::reader_field(&room, &self.process);
+                let _: () = conn.hset(self.readers_key(), field, n).await?;
+            }
         }
         let processes: Vec<String> = conn.smembers(self.processes_key()).await?;
         for dead in processes {
@@ -287,6 +315,9 @@ impl Inner {
     async fn reap(&self, conn: &mut RedisConn, dead: &str) -> redis::RedisResult<()> {
         let rooms: Vec<String> = conn.smembers(self.rooms_of_key(dead)).await?;
         for room in rooms.iter().filter_map(|r| RoomName::parse(r).ok()) {
+            let _: () = conn
+                .hdel(self.readers_key(), Self::reader_field(&room, dead))
+                .await?;
             let left: Vec<String> = self.in_room(&self.reap, &room, &[dead]).await?;
             for user in left {
                 tracing::info!(%room, %user, process = dead, "left with a dead process");
@@ -311,6 +342,49 @@ impl Inner {
             .sadd(self.rooms_of_key(&self.process), room.as_str())
             .await?;
         self.in_room(&self.join, room, &[user, &self.process]).await
+    }
+
+    /// Adds `change` to this process's anonymous connections in `room`.
+    async fn readers_changed(&self, room: &RoomName, change: i64) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        if change > 0 {
+            let _: () = conn
+                .sadd(self.rooms_of_key(&self.process), room.as_str())
+                .await?;
+        }
+        let _: i64 = self
+            .readers
+            .key(self.readers_key())
+            .arg(Self::reader_field(room, &self.process))
+            .arg(change)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Anonymous connections in each room, summed over live processes.
+    async fn reader_counts(&self, rooms: &[RoomName]) -> redis::RedisResult<Vec<usize>> {
+        let mut conn = self.conn.clone();
+        let processes: Vec<String> = conn.smembers(self.processes_key()).await?;
+        if processes.is_empty() {
+            return Ok(vec![0; rooms.len()]);
+        }
+        let fields: Vec<String> = rooms
+            .iter()
+            .flat_map(|room| processes.iter().map(|p| Self::reader_field(room, p)))
+            .collect();
+        let counts: Vec<Option<i64>> = redis::cmd("HMGET")
+            .arg(self.readers_key())
+            .arg(&fields)
+            .query_async(&mut conn)
+            .await?;
+        Ok(counts
+            .chunks(processes.len())
+            .map(|per_process| {
+                let total: i64 = per_process.iter().flatten().sum();
+                usize::try_from(total).unwrap_or(0)
+            })
+            .collect())
     }
 
     async fn left(&self, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
@@ -398,6 +472,30 @@ impl Presence for RedisPresence {
             Err(_) => self.inner.local.counts(rooms).await,
         }
     }
+
+    async fn reader_joined(&self, room: &RoomName) {
+        self.inner.local.reader_joined(room).await;
+        if let Err(e) = self.inner.readers_changed(room, 1).await {
+            tracing::debug!("presence reader join: {e}");
+        }
+    }
+
+    async fn reader_left(&self, room: &RoomName) {
+        self.inner.local.reader_left(room).await;
+        if let Err(e) = self.inner.readers_changed(room, -1).await {
+            tracing::debug!("presence reader leave: {e}");
+        }
+    }
+
+    async fn readers(&self, rooms: &[RoomName]) -> Vec<usize> {
+        if rooms.is_empty() {
+            return Vec::new();
+        }
+        match self.inner.reader_counts(rooms).await {
+            Ok(counts) => counts,
+            Err(_) => self.inner.local.readers(rooms).await,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -476,6 +574,16 @@ mod tests {
         assert_eq!(two.counts(&[r.clone(), quiet]).await, [1, 0]);
         assert!(two.leave(&r, "bob").await);
         assert_eq!(one.busiest(5).await, []);
+        // Anonymous readers, summed across processes, apart from people.
+        let other = room("other");
+        one.reader_joined(&r).await;
+        two.reader_joined(&r).await;
+        two.reader_joined(&other).await;
+        assert_eq!(one.readers(&[r.clone(), other.clone()]).await, [2, 1]);
+        assert_eq!(one.online(&r).await, 0);
+        one.reader_left(&r).await;
+        two.reader_left(&other).await;
+        assert_eq!(two.readers(&[r, other]).await, [1, 0]);
     }
 
     #[tokio::test]
@@ -507,6 +615,9 @@ mod tests {
         survivor.join(&r, "alice").await;
         doomed.join(&r, "bob").await;
         doomed.join(&r, "alice").await;
+        doomed.reader_joined(&r).await;
+        survivor.reader_joined(&r).await;
+        assert_eq!(survivor.readers(std::slice::from_ref(&r)).await, [2]);
         // The process dies without a word: its heartbeat stops.
         drop(doomed);
         let left = tokio::time::timeout(ALIVE_FOR + HEARTBEAT * 3, watcher.receive())
@@ -514,8 +625,9 @@ mod tests {
             .expect("bob leaves within the expiry")
             .unwrap();
         assert_eq!(left, r#"{"type":"user_leave","user":"bob"}"#);
-        // Alice still has a connection on the survivor.
+        // Alice still has a connection on the survivor, and so does its reader.
         assert_eq!(survivor.users(&r).await, ["alice"]);
+        assert_eq!(survivor.readers(std::slice::from_ref(&r)).await, [1]);
     }
 
     #[tokio::test]

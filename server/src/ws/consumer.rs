@@ -77,7 +77,11 @@ pub(super) async fn run(
 impl Consumer {
     /// Joins the room's group and, for a signed-in person, their inbox; the
     /// room hears `user_join` if this is the person's first connection.
+    /// An anonymous visitor counts as a reader. Either way the lobby hears.
     async fn enter(&self, me: &ChannelName) -> Result<(), LayerError> {
+        if self.user.is_none() {
+            self.state.presence.reader_joined(&self.room).await;
+        }
         if let Some(user) = &self.user {
             if self.state.presence.join(&self.room, &user.username).await {
                 // Sent before we join the group: we learn of ourselves from user_list.
@@ -89,6 +93,7 @@ impl Consumer {
             let inbox = chat::groups::inbox(&user.username);
             self.state.layer.group_add(&inbox, me).await?;
         }
+        self.state.lobby.touch(&self.room);
         self.state.layer.group_add(&self.group, me).await
     }
 
@@ -96,6 +101,9 @@ impl Consumer {
     /// person's last connection.
     async fn exit(&self, me: &ChannelName) {
         let _ = self.state.layer.group_discard(&self.group, me).await;
+        if self.user.is_none() {
+            self.state.presence.reader_left(&self.room).await;
+        }
         if let Some(user) = &self.user {
             let inbox = chat::groups::inbox(&user.username);
             let _ = self.state.layer.group_discard(&inbox, me).await;
@@ -106,6 +114,7 @@ impl Consumer {
                 .await;
             }
         }
+        self.state.lobby.touch(&self.room);
     }
 
     /// Sends an event to everyone in the room.

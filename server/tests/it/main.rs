@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod common;
 mod history;
+mod lobby;
 mod moderation;
 mod multiprocess;
 mod pages;

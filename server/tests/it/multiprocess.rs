@@ -581,3 +581,24 @@ fn both_redis_settings_are_refused_at_start() {
         "{said}"
     );
 }
+
+/// The lobby on one process follows rooms on another: people, anonymous
+/// readers (summed over processes) and posts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_lobby_follows_rooms_on_other_processes() {
+    let c = cluster(2).await;
+    let alice = c.at(1).user("alice").await;
+    let mut lobby = c.at(0).watch_lobby(None).await;
+    assert_eq!(lobby.event().await["type"], "rooms");
+    let within = Duration::from_secs(1);
+    let mut a = c.at(1).join_as(&alice, "hall").await;
+    let _near = c.at(0).join("hall").await;
+    let _far = c.at(1).join("hall").await;
+    lobby
+        .line_within(within, "hall", |l| l["online"] == 1 && l["readers"] == 2)
+        .await;
+    a.say("heard over there").await;
+    lobby
+        .line_within(within, "hall", |l| l["last_message_at"].is_string())
+        .await;
+}

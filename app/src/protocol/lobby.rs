@@ -1,0 +1,25 @@
+//! What the lobby's live feed (`GET /api/rooms/live`, server-sent events)
+//! sends: the whole list once when it opens, then one room at a time as it
+//! changes. Each is one SSE `data:` line of JSON with a `type`, like the
+//! room's events.
+
+use crate::server_fns::RoomSummary;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LobbyEvent {
+    /// The list as `GET /api/rooms` gives it, sent first (and again after
+    /// every reconnect, so nothing missed while away matters).
+    Rooms { rooms: Vec<RoomSummary> },
+    /// One room changed: people came or went, or someone posted. A room
+    /// with nobody in it and no message (deleted, or made admin-only for
+    /// a viewer who is not an admin) drops off the list.
+    RoomSummary(RoomSummary),
+}
+
+impl LobbyEvent {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("lobby events serialize")
+    }
+}
