@@ -1,6 +1,7 @@
 //! The few things the pages need from the browser itself (the clock, the
-//! reader's time zone), in one place: each has a browser arm and a plain
-//! arm for server-side rendering, so no page needs `cfg(feature = "browser")`.
+//! reader's time zone, whether the tab is hidden, desktop notifications),
+//! in one place: each has a browser arm and a plain arm for server-side
+//! rendering, so no page needs `cfg(feature = "browser")`.
 
 use crate::protocol::EDIT_WINDOW_SECS;
 
@@ -43,6 +44,108 @@ pub fn within_edit_window(ts: &str) -> bool {
     {
         let _ = (ts, EDIT_WINDOW_SECS);
         false
+    }
+}
+
+/// Whether the page is out of sight (another tab, a minimised window).
+pub fn page_hidden() -> bool {
+    #[cfg(feature = "browser")]
+    {
+        leptos::prelude::document().hidden()
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        false
+    }
+}
+
+/// Where the person's "Notify me" choice is kept (this browser only).
+#[cfg(feature = "browser")]
+const NOTIFY_KEY: &str = "chat.notify";
+
+#[cfg(feature = "browser")]
+fn storage() -> Option<web_sys::Storage> {
+    leptos::prelude::window().local_storage().ok().flatten()
+}
+
+/// Whether the person asked for desktop notifications here and the
+/// browser allows them.
+pub fn notifications_on() -> bool {
+    #[cfg(feature = "browser")]
+    {
+        let chosen = storage().and_then(|s| s.get_item(NOTIFY_KEY).ok().flatten());
+        chosen.as_deref() == Some("on") && notifications_allowed()
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        false
+    }
+}
+
+/// Whether the browser has desktop notifications at all.
+pub fn notifications_supported() -> bool {
+    #[cfg(feature = "browser")]
+    {
+        js_sys::Reflect::has(&leptos::prelude::window(), &"Notification".into()).unwrap_or(false)
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        false
+    }
+}
+
+#[cfg(feature = "browser")]
+fn notifications_allowed() -> bool {
+    notifications_supported()
+        && web_sys::Notification::permission() == web_sys::NotificationPermission::Granted
+}
+
+/// Turns desktop notifications on (asking the browser's permission, which
+/// only a click may do) or off; `done` hears whether they are on now.
+pub fn set_notifications(on: bool, done: impl FnOnce(bool) + 'static) {
+    #[cfg(feature = "browser")]
+    {
+        use wasm_bindgen::closure::Closure;
+        let remember = move |on: bool| {
+            if let Some(s) = storage() {
+                let _ = s.set_item(NOTIFY_KEY, if on { "on" } else { "off" });
+            }
+            done(on && notifications_allowed());
+        };
+        if !on || !notifications_supported() || notifications_allowed() {
+            return remember(on);
+        }
+        let Ok(asked) = web_sys::Notification::request_permission() else {
+            return remember(false);
+        };
+        let answered = Closure::once(move |_: wasm_bindgen::JsValue| remember(true));
+        let _ = asked.then(&answered);
+        // Called once by the browser, whenever the person answers.
+        answered.forget();
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = on;
+        done(false);
+    }
+}
+
+/// Shows a desktop notification if the person turned them on. `tag`
+/// groups them: a newer one from the same source replaces the older.
+pub fn notify(title: &str, body: &str, tag: &str) {
+    #[cfg(feature = "browser")]
+    {
+        if !notifications_on() {
+            return;
+        }
+        let options = web_sys::NotificationOptions::new();
+        options.set_body(body);
+        options.set_tag(tag);
+        let _ = web_sys::Notification::new_with_options(title, &options);
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        let _ = (title, body, tag);
     }
 }
 

@@ -181,7 +181,8 @@ async fn session(
     }
 }
 
-async fn sleep(duration: Duration) {
+/// Waits `duration` on the browser's timer (the lobby feed uses it too).
+pub(crate) async fn sleep(duration: Duration) {
     let (done, wait) = oneshot::channel::<()>();
     leptos::prelude::set_timeout(
         move || {

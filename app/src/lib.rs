@@ -9,6 +9,7 @@
 //! - [`pages`]: lobby, room, log in, register.
 //! - [`browser`]: the clock and time zone, with a plain arm for the server.
 //! - `client` (browser only): the room's self-reconnecting WebSocket.
+//! - `lobby_feed` (browser only): the lobby's live room list.
 
 pub mod account;
 pub mod admin;
@@ -20,6 +21,8 @@ pub mod server_fns;
 
 #[cfg(feature = "browser")]
 pub mod client;
+#[cfg(feature = "browser")]
+pub mod lobby_feed;
 
 use account::Me;
 use leptos::prelude::*;

@@ -93,7 +93,8 @@ impl RoomName {
     }
 }
 
-fn is_name_char(c: char) -> bool {
+/// A character room names and usernames may have.
+pub fn is_name_char(c: char) -> bool {
     (c.is_alphanumeric() && !FILLERS.contains(&c)) || matches!(c, '_' | '-' | '.')
 }
 

@@ -42,6 +42,13 @@ test("alice edits and deletes her message and bob's log follows", async ({ brows
 
   await message(alice, "hello world").hover();
   await message(alice, "hello world").getByRole("button", { name: "Delete" }).click();
+  // Deleting asks first; Esc keeps the message, "Yes, delete" deletes it.
+  await expect(message(alice, "hello world").getByRole("button", { name: "Yes, delete" })).toBeFocused();
+  await alice.keyboard.press("Escape");
+  await expect(message(alice, "hello world").getByRole("button", { name: "Yes, delete" })).toHaveCount(0);
+  await expect(messageTexts(bob)).toHaveText(["hello world"]);
+  await message(alice, "hello world").getByRole("button", { name: "Delete" }).click();
+  await alice.keyboard.press("Enter");
   await expect(messageTexts(bob)).toHaveText(["message deleted"]);
   await expect(messageTexts(alice)).toHaveText(["message deleted"]);
   // A reload shows the same: deletes are stored.

@@ -1,15 +1,15 @@
 //! `/chat/`: the lobby, where a person types a room name and goes there,
-//! or picks one of the active rooms. The list refreshes itself every few
-//! seconds (polling a server function; the server renders the first list).
+//! or picks one of the active rooms. The server renders the first list;
+//! in the browser the live feed ([`crate::lobby_feed`]) keeps it current,
+//! room by room, without polling.
 
-use crate::{names::RoomName, server_fns::list_rooms};
+use crate::{
+    names::RoomName,
+    server_fns::{RoomSummary, list_rooms},
+};
 use leptos::{ev::SubmitEvent, html, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
-use std::time::Duration;
-
-/// How often the room list refreshes.
-const REFRESH: Duration = Duration::from_secs(3);
 
 #[component]
 pub fn LobbyPage() -> impl IntoView {
@@ -74,39 +74,65 @@ pub fn LobbyPage() -> impl IntoView {
 /// Rooms worth listing: someone is there or has ever spoken, busiest first.
 const LISTED: usize = 30;
 
-fn active(rooms: Vec<crate::server_fns::RoomSummary>) -> Vec<crate::server_fns::RoomSummary> {
-    rooms
-        .into_iter()
-        .filter(|r| r.online > 0 || r.last_message_at.is_some())
-        .take(LISTED)
-        .collect()
+fn listed(room: &RoomSummary) -> bool {
+    room.online > 0 || room.readers > 0 || room.last_message_at.is_some()
+}
+
+fn active(rooms: Vec<RoomSummary>) -> Vec<RoomSummary> {
+    rooms.into_iter().filter(listed).take(LISTED).collect()
+}
+
+/// Puts a changed room's line into the list, or takes it off: busiest
+/// first, then most recently active, as the server orders the whole list.
+fn apply(list: &mut Vec<RoomSummary>, line: RoomSummary) {
+    list.retain(|r| r.name != line.name);
+    if listed(&line) {
+        list.push(line);
+    }
+    // RFC 3339 UTC strings sort as times; None (never posted) last.
+    list.sort_by(|a, b| {
+        b.online
+            .cmp(&a.online)
+            .then_with(|| b.last_message_at.cmp(&a.last_message_at))
+            .then_with(|| b.readers.cmp(&a.readers))
+    });
+    list.truncate(LISTED);
+}
+
+/// "3 online · 5 reading"; readers only when there are some.
+fn occupancy(room: &RoomSummary) -> String {
+    match room.readers {
+        0 => format!("{} online", room.online),
+        n => format!("{} online · {n} reading", room.online),
+    }
 }
 
 #[component]
 fn ActiveRooms() -> impl IntoView {
-    let tick = RwSignal::new(0u32);
-    let rooms = Resource::new(move || tick.get(), |_| list_rooms());
-    // Browser only: a timer that lives as long as the lobby does.
-    Effect::new(move |_| {
-        if let Ok(timer) = set_interval_with_handle(move || tick.update(|t| *t += 1), REFRESH) {
-            on_cleanup(move || timer.clear());
-        }
-    });
+    // The server renders the first list; the live feed takes over once
+    // the page runs in the browser.
+    let first = OnceResource::new(list_rooms());
+    let live = RwSignal::new(None::<Vec<RoomSummary>>);
+    follow_live(live);
+    let rooms = move || match live.get() {
+        Some(list) => Some(Ok(list)),
+        None => first.get().map(|r| r.map(active)),
+    };
     view! {
         <section class="rooms" aria-labelledby="rooms-title">
             <h2 id="rooms-title">"Active rooms"</h2>
             <Transition fallback=|| view! { <p class="hint">"Loading rooms…"</p> }>
-                {move || rooms.get().map(|result| match result.map(active) {
+                {move || rooms().map(|result| match result {
                     Ok(list) if list.is_empty() => view! {
                         <p class="hint">"No rooms yet: name one above to start it."</p>
                     }.into_any(),
                     Ok(list) => view! {
-                        <ul id="room-list" class="room-list">
+                        <ul id="room-list" class="room-list" aria-live="polite">
                             {list.into_iter().map(|r| view! {
                                 <li data-room=r.name.to_string()>
                                     <a href=r.name.page_path()>{r.name.to_string()}</a>
                                     <span class="online" class:some={r.online > 0}>
-                                        {format!("{} online", r.online)}
+                                        {occupancy(&r)}
                                     </span>
                                 </li>
                             }).collect_view()}
@@ -118,5 +144,57 @@ fn ActiveRooms() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// Browser only: follows the live feed for as long as the lobby is open.
+fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>) {
+    #[cfg(feature = "browser")]
+    Effect::new(move |_| {
+        use crate::protocol::LobbyEvent;
+        let feed = crate::lobby_feed::LobbyFeed::follow(move |event| match event {
+            LobbyEvent::Rooms { rooms } => live.set(Some(active(rooms))),
+            LobbyEvent::RoomSummary(line) => live.update(|list| {
+                if let Some(list) = list {
+                    apply(list, line);
+                }
+            }),
+        });
+        let feed = StoredValue::new(Some(feed));
+        on_cleanup(move || feed.update_value(|f| drop(f.take())));
+    });
+    #[cfg(not(feature = "browser"))]
+    let _ = (live, apply);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(name: &str, online: usize, readers: usize, at: Option<&str>) -> RoomSummary {
+        RoomSummary {
+            name: RoomName::parse(name).unwrap(),
+            online,
+            readers,
+            last_message_at: at.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_changed_room_moves_to_its_place_and_an_empty_one_drops_off() {
+        let mut list = vec![
+            line("busy", 3, 0, Some("2026-12-01T10:00:00Z")),
+            line("quiet", 0, 0, Some("2026-12-01T09:00:00Z")),
+        ];
+        apply(&mut list, line("quiet", 5, 1, Some("2026-12-01T11:00:00Z")));
+        let names: Vec<_> = list.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(names, ["quiet", "busy"]);
+        apply(&mut list, line("new", 0, 2, None));
+        assert_eq!(list.len(), 3, "readers alone list a room");
+        apply(&mut list, line("busy", 0, 0, None));
+        let names: Vec<_> = list.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(names, ["quiet", "new"]);
+        assert_eq!(occupancy(&list[0]), "5 online · 1 reading");
+        assert_eq!(occupancy(&line("x", 2, 0, None)), "2 online");
     }
 }

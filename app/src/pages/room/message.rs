@@ -5,6 +5,7 @@
 
 use super::{
     log::{Entry, RoomLog},
+    rich::{Piece, mentions_name, pieces},
     state::RoomState,
 };
 use crate::{
@@ -93,9 +94,17 @@ fn MessageItem(
     let toolbar = (signed_in && !m.deleted).then(|| {
         view! { <Toolbar seq=m.seq text=m.message.clone() can_edit can_delete on_action /> }
     });
+    let mentions_me = !own && me.as_ref().is_some_and(|me| mentions_name(&m.message, me));
     let reactions = view! { <Reactions m=m.clone() me on_action /> };
+    let state = expect_context::<RoomState>();
+    let seq = m.seq;
     view! {
-        <li class="msg" class:own=own class:deleted=m.deleted data-seq=m.seq>
+        <li class="msg" class:own=own class:deleted=m.deleted class:mentions-me=mentions_me data-seq=m.seq>
+            {move || (state.first_unread.get() == Some(seq)).then(|| view! {
+                <div class="new-divider" role="separator" aria-label="New messages">
+                    <span>"New messages"</span>
+                </div>
+            })}
             <div class="meta">
                 <span class="author">{m.user}</span>
                 <time datetime=m.ts.clone() title=m.ts>
@@ -106,12 +115,33 @@ fn MessageItem(
             {if m.deleted {
                 view! { <p class="text deleted">"message deleted"</p> }.into_any()
             } else {
-                view! { <p class="text">{m.message}</p> }.into_any()
+                view! { <p class="text"><RichText text=m.message /></p> }.into_any()
             }}
             {reactions}
             {toolbar}
         </li>
     }
+}
+
+/// A message's text with its links clickable and its mentions marked,
+/// each built as an element around a text node (never as HTML).
+#[component]
+fn RichText(text: String) -> impl IntoView {
+    let me = expect_context::<RoomState>().me.name();
+    pieces(&text)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => t.to_owned().into_any(),
+            Piece::Link(url) => view! {
+                <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">{url.to_owned()}</a>
+            }
+            .into_any(),
+            Piece::Mention(name) => {
+                let mine = me.as_ref().is_some_and(|me| me.to_lowercase() == name.to_lowercase());
+                view! { <span class="mention" class:me=mine>"@" {name.to_owned()}</span> }.into_any()
+            }
+        })
+        .collect_view()
 }
 
 /// The reactions a message has, each a button that toggles one's own.
@@ -142,7 +172,9 @@ fn Reactions(
     view! { <div class="reactions">{buttons}</div> }
 }
 
-/// React, edit, delete: what the reader may do to this message.
+/// React, edit, delete: what the reader may do to this message. Delete
+/// asks first, in place: "Yes, delete" takes the focus (Enter deletes),
+/// Esc or "Keep" keeps the message.
 #[component]
 fn Toolbar(
     seq: u64,
@@ -151,7 +183,31 @@ fn Toolbar(
     can_delete: bool,
     on_action: Callback<MessageAction>,
 ) -> impl IntoView {
-    view! {
+    let confirming = RwSignal::new(false);
+    let confirm = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        if confirming.get()
+            && let Some(button) = confirm.get()
+        {
+            let _ = button.focus();
+        }
+    });
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" {
+            confirming.set(false);
+        }
+    };
+    let question = move || confirming.get().then(|| view! {
+        <div class="confirm" role="group" aria-label="Delete this message?" on:keydown=on_keydown>
+            <span>"Delete this message?"</span>
+            <button type="button" class="confirm-delete" node_ref=confirm
+                on:click=move |_| { confirming.set(false); on_action.run(MessageAction::Delete(seq)) }>
+                "Yes, delete"
+            </button>
+            <button type="button" class="keep" on:click=move |_| confirming.set(false)>"Keep"</button>
+        </div>
+    });
+    let buttons = view! {
         <div class="actions" role="toolbar" aria-label="Message actions">
             {REACTIONS.map(|emoji| view! {
                 <button type="button" class="react" aria-label=format!("React with {emoji}")
@@ -165,12 +221,14 @@ fn Toolbar(
                 </button>
             })}
             {can_delete.then(|| view! {
-                <button type="button" class="delete" on:click=move |_| on_action.run(MessageAction::Delete(seq))>
+                <button type="button" class="delete" aria-expanded=move || confirming.get().to_string()
+                    on:click=move |_| confirming.set(true)>
                     "Delete"
                 </button>
             })}
         </div>
-    }
+    };
+    view! { {buttons} {question} }
 }
 
 #[component]

@@ -7,15 +7,20 @@
 //! - [`state`]: [`RoomState`], one method per server event;
 //! - [`message`]: the list, one message, its reactions and toolbar;
 //! - [`composer`]: the message box and the notice line;
+//! - [`rich`]: a message's text as text, links and mentions;
 //! - [`people`]: who is online; [`typing`]: who is typing;
 //! - [`connection`]: the socket (browser) or nothing (server), and the
-//!   status indicator.
+//!   status indicator;
+//! - [`alerts`]: what reaches a person not looking: the unread PM badge,
+//!   "Notify me", and the page's hidden/shown signal.
 
+mod alerts;
 mod composer;
 mod connection;
 mod log;
 mod message;
 mod people;
+mod rich;
 mod state;
 mod typing;
 
@@ -24,6 +29,7 @@ use crate::{
     names::RoomName,
     server_fns::{Entry, may_enter},
 };
+use alerts::{NotifyButton, PmBadge};
 use composer::Composer;
 use connection::{ConnectionStatus, connect};
 use leptos::prelude::*;
@@ -99,7 +105,7 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
 
 #[component]
 fn ChatRoom(room: RoomName) -> impl IntoView {
-    let state = RoomState::new(expect_context::<CurrentUser>());
+    let state = RoomState::new(expect_context::<CurrentUser>(), room.clone());
     let socket = connect(
         &room,
         move || state.resume_from(),
@@ -108,15 +114,17 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     );
     state.set_connection(socket);
     provide_context(state);
-    let title = format!("{room} · Chat");
+    alerts::follow_visibility(state);
     view! {
-        <Title text=title />
+        <Title text=move || state.title() />
         <main class="page room">
             <div class="room-head">
                 <a class="back" href="/chat/" aria-label="Back to the lobby">
                     "←"
                 </a>
                 <h1 class="room-title">{room.to_string()}</h1>
+                <PmBadge />
+                <NotifyButton />
                 <ConnectionStatus />
             </div>
             <div class="room-body">

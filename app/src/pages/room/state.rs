@@ -7,11 +7,13 @@
 use super::{
     connection::Connection,
     log::{Entry, RoomLog},
+    rich::mentions_name,
     typing::WhoTypes,
 };
 use crate::{
     ConnStatus, CurrentUser,
-    browser::now_ms,
+    browser::{notify, now_ms, page_hidden},
+    names::RoomName,
     protocol::ServerEvent,
     protocol::{
         ChatMessage, ClientFrame, ErrorCode, ErrorEvent, HISTORY_MAX, HISTORY_PAGE, History,
@@ -56,6 +58,7 @@ impl Notice {
 #[derive(Clone, Copy)]
 pub struct RoomState {
     pub me: CurrentUser,
+    pub room: StoredValue<RoomName>,
     pub log: RwSignal<RoomLog>,
     /// Signed-in people in the room, sorted.
     pub users: RwSignal<Vec<String>>,
@@ -79,12 +82,24 @@ pub struct RoomState {
     /// Scroll height before older messages were put on top, to keep the view still.
     height_before_prepend: StoredValue<Option<i32>>,
     connection: StoredValue<Option<Connection>>,
+    /// What arrived while the page was hidden: the tab title's count, and
+    /// the first such message, where the "New messages" divider goes.
+    pub unread: RwSignal<usize>,
+    pub first_unread: RwSignal<Option<u64>>,
+    /// Private messages that arrived while the page was hidden (the badge).
+    pub unread_pms: RwSignal<usize>,
+    /// The last chat message sent and not yet seen back: a `rate_limited`
+    /// refusal puts it back in the box, to be sent when the wait is over.
+    pub pending: StoredValue<Option<String>>,
+    /// Until when (ms since the epoch) the server asked us to wait.
+    pub wait_until: RwSignal<Option<f64>>,
 }
 
 impl RoomState {
-    pub fn new(me: CurrentUser) -> Self {
+    pub fn new(me: CurrentUser, room: RoomName) -> Self {
         Self {
             me,
+            room: StoredValue::new(room),
             log: RwSignal::new(RoomLog::default()),
             users: RwSignal::new(Vec::new()),
             typing: WhoTypes::new(),
@@ -99,7 +114,53 @@ impl RoomState {
             stick_to_bottom: StoredValue::new(true),
             height_before_prepend: StoredValue::new(None),
             connection: StoredValue::new(None),
+            unread: RwSignal::new(0),
+            first_unread: RwSignal::new(None),
+            unread_pms: RwSignal::new(0),
+            pending: StoredValue::new(None),
+            wait_until: RwSignal::new(None),
         }
+    }
+
+    /// The page was hidden or shown again. Hiding starts a new count (and
+    /// moves the divider); showing clears the title's count but keeps the
+    /// divider where the person left off.
+    pub fn on_visibility(self, hidden: bool) {
+        self.unread.set(0);
+        if hidden {
+            self.first_unread.set(None);
+        }
+    }
+
+    /// The tab title: "(3) general · Chat" while messages wait unseen.
+    pub fn title(self) -> String {
+        let room = self.room.get_value();
+        match self.unread.get() {
+            0 => format!("{room} · Chat"),
+            n => format!("({n}) {room} · Chat"),
+        }
+    }
+
+    /// A message or PM the person has not seen arrived.
+    fn unseen(self, seq: Option<u64>) {
+        if !page_hidden() {
+            return;
+        }
+        self.unread.update(|n| *n += 1);
+        if let Some(seq) = seq
+            && self.first_unread.get_untracked().is_none()
+        {
+            self.first_unread.set(Some(seq));
+        }
+    }
+
+    fn on_private(self, user: String, message: String) {
+        self.unseen(None);
+        if page_hidden() {
+            self.unread_pms.update(|n| *n += 1);
+        }
+        notify(&format!("PM from {user}"), &message, &format!("pm:{user}"));
+        self.log.update(|l| l.add_private(true, user, message));
     }
 
     pub fn set_connection(self, connection: Connection) {
@@ -148,10 +209,10 @@ impl RoomState {
                 self.typing.stop(&user);
                 self.users.update(|list| list.retain(|u| *u != user));
             }
-            ServerEvent::PrivateMessage { user, message } => {
-                self.log.update(|l| l.add_private(true, user, message))
-            }
+            ServerEvent::PrivateMessage { user, message } => self.on_private(user, message),
             ServerEvent::PrivateMessageDelivered { target, message } => {
+                self.pending.set_value(None);
+                self.unread_pms.set(0);
                 self.log.update(|l| l.add_private(false, target, message))
             }
             ServerEvent::Typing { user } if !self.is_me(&user) => self.typing.signal(user),
@@ -180,6 +241,18 @@ impl RoomState {
         let newest = self.log.with_untracked(RoomLog::newest_seq);
         if newest > 0 && m.seq > newest + 1 {
             self.ask_for_hole_before(m.seq);
+        }
+        if self.is_me(&m.user) {
+            self.pending.set_value(None);
+        } else if m.seq > newest {
+            self.unseen(Some(m.seq));
+            if let Some(me) = self.me.name()
+                && mentions_name(&m.message, &me)
+            {
+                let room = self.room.get_value();
+                let title = format!("{} mentioned you in {room}", m.user);
+                notify(&title, &m.message, &format!("mention:{room}"));
+            }
         }
         self.log.update(|log| log.insert(Entry::Chat(m)));
     }
@@ -227,6 +300,9 @@ impl RoomState {
     fn on_error(self, e: ErrorEvent) {
         self.loading_older.set(false);
         let slow_down = e.code == ErrorCode::RateLimited;
+        if let (true, Some(wait)) = (slow_down, e.retry_after_ms) {
+            self.wait(wait);
+        }
         self.notice.set(Some(Notice {
             login: e.code == ErrorCode::NotAuthenticated,
             text: e.message,
@@ -236,6 +312,20 @@ impl RoomState {
                 0.0
             },
         }));
+    }
+
+    /// The server refused a message for coming too fast: it goes back in
+    /// the box (unless something new is being typed) and the composer
+    /// counts down, then sends.
+    fn wait(self, ms: u64) {
+        if let (Some(text), Some(field)) = (self.pending.get_value(), self.input.get_untracked())
+            && field.value().trim().is_empty()
+        {
+            field.set_value(&text);
+        }
+        self.pending.set_value(None);
+        let until = now_ms() + ms as f64;
+        self.wait_until.set(Some(until));
     }
 
     /// The socket's state changed.

@@ -1,0 +1,66 @@
+//! What reaches a person who is not looking at the room: the page's
+//! hidden/shown signal (which drives the tab title's count and the "New
+//! messages" divider in [`RoomState`]), the unread PM badge, and the
+//! "Notify me" switch for desktop notifications, which asks the browser's
+//! permission only when clicked, never on page load.
+
+use super::state::RoomState;
+use crate::browser::{notifications_on, notifications_supported, page_hidden, set_notifications};
+use leptos::prelude::*;
+
+/// Tells the room state whenever the page is hidden or shown (browser only).
+pub fn follow_visibility(state: RoomState) {
+    Effect::new(move |_| {
+        let handle = window_event_listener_untyped("visibilitychange", move |_| {
+            state.on_visibility(page_hidden());
+        });
+        on_cleanup(move || handle.remove());
+    });
+}
+
+/// "✉ 2": private messages that came while the page was hidden. Clicking
+/// scrolls to them and clears it; so does answering with `/pm`.
+#[component]
+pub fn PmBadge() -> impl IntoView {
+    let state = expect_context::<RoomState>();
+    let show_newest = move |_| {
+        state.unread_pms.set(0);
+        // A PM goes after the newest room message: at the bottom.
+        state.follow();
+        if let Some(log) = state.log_view.get() {
+            log.set_scroll_top(log.scroll_height());
+        }
+    };
+    view! {
+        <button type="button" id="pm-badge" class="pm-badge"
+            hidden=move || state.unread_pms.get() == 0
+            aria-label=move || format!("{} unread private messages", state.unread_pms.get())
+            on:click=show_newest>
+            <span aria-hidden="true">"✉ "</span>
+            <span class="n">{move || state.unread_pms.get()}</span>
+        </button>
+    }
+}
+
+/// Turns desktop notifications for PMs and mentions on or off.
+#[component]
+pub fn NotifyButton() -> impl IntoView {
+    let state = expect_context::<RoomState>();
+    let on = RwSignal::new(false);
+    let supported = RwSignal::new(false);
+    // After hydration: the server cannot know this browser's choice.
+    Effect::new(move |_| {
+        supported.set(notifications_supported());
+        on.set(notifications_on());
+    });
+    let toggle = move |_| set_notifications(!on.get_untracked(), move |now| on.set(now));
+    view! {
+        <button type="button" id="notify" class="notify"
+            hidden=move || !supported.get() || state.me.get().is_none()
+            aria-pressed=move || on.get().to_string()
+            title="Desktop notifications for private messages and mentions of you"
+            on:click=toggle>
+            {move || if on.get() { "Notifications on" } else { "Notify me" }}
+        </button>
+    }
+}
