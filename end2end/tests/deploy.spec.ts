@@ -99,3 +99,31 @@ test("two people through nginx on two processes chat, PM, and survive one proces
   await expect(messageTexts(b)).toHaveText([...expected, "back, via the other process"]);
   await a.screenshot({ path: testInfo.outputPath("behind-nginx.png") });
 });
+
+test("the lobby through nginx follows a room on either process live", async ({ browser }) => {
+  const room = unique("lobby-nginx");
+  const lobby = await (await browser.newContext({ baseURL: nginx!.origin })).newPage();
+  await lobby.goto("/chat/");
+  await hydrated(lobby);
+  const entry = lobby.locator(`#room-list li[data-room="${room}"]`);
+  const person = await browser.newContext({ baseURL: nginx!.origin });
+  expect((await person.request.post("/api/register", { data: { username: unique("host"), password: PASSWORD } })).status()).toBe(201);
+  const contexts = [person];
+  const host = await person.newPage();
+  await host.goto(`/chat/${room}/`);
+  await live(host);
+  // nginx passes each event on at once (the feed asks it not to buffer).
+  await expect(entry).toContainText("1 online", { timeout: 1_000 });
+  // Two visitors: round-robin puts the three pages on both processes.
+  for (let i = 1; i <= 2; i++) {
+    const context = await browser.newContext({ baseURL: nginx!.origin });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(`/chat/${room}/`);
+    await live(page);
+    await expect(entry).toContainText(`1 online · ${i} reading`, { timeout: 1_000 });
+  }
+  for (const context of contexts) await context.close();
+  await expect(entry).toHaveCount(0, { timeout: 1_000 });
+  await lobby.context().close();
+});

@@ -125,7 +125,7 @@ fn text(state: &AppState) -> String {
     metric(
         "chat_websocket_connections",
         "gauge",
-        "Open WebSocket connections.",
+        "Open WebSocket connections and live lobby feeds (both hold a MAX_CONNECTIONS place).",
         m.connections.load(Ordering::Relaxed).to_string(),
     );
     metric(

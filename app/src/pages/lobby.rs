@@ -74,8 +74,10 @@ pub fn LobbyPage() -> impl IntoView {
 /// Rooms worth listing: someone is there or has ever spoken, busiest first.
 const LISTED: usize = 30;
 
+/// As the server lists them: readers alone do not list a room nobody has
+/// posted in (a visitor cannot put a room in the lobby).
 fn listed(room: &RoomSummary) -> bool {
-    room.online > 0 || room.readers > 0 || room.last_message_at.is_some()
+    room.online > 0 || room.last_message_at.is_some()
 }
 
 fn active(rooms: Vec<RoomSummary>) -> Vec<RoomSummary> {
@@ -190,10 +192,10 @@ mod tests {
         let names: Vec<_> = list.iter().map(|r| r.name.to_string()).collect();
         assert_eq!(names, ["quiet", "busy"]);
         apply(&mut list, line("new", 0, 2, None));
-        assert_eq!(list.len(), 3, "readers alone list a room");
+        assert_eq!(list.len(), 2, "readers alone do not list a room");
         apply(&mut list, line("busy", 0, 0, None));
         let names: Vec<_> = list.iter().map(|r| r.name.to_string()).collect();
-        assert_eq!(names, ["quiet", "new"]);
+        assert_eq!(names, ["quiet"]);
         assert_eq!(occupancy(&list[0]), "5 online · 1 reading");
         assert_eq!(occupancy(&line("x", 2, 0, None)), "2 online");
     }

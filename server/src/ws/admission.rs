@@ -1,4 +1,5 @@
-//! Who may open one more WebSocket: at most `MAX_CONNECTIONS` on this
+//! Who may open one more WebSocket (or live lobby feed, which holds a
+//! place the same way): at most `MAX_CONNECTIONS` on this
 //! process (503 `busy` beyond it, at the upgrade, before any work is done
 //! for the socket) and `CONNECTIONS_PER_USER` per person (429
 //! `too_many_connections`). A [`Ticket`] holds the place until the socket

@@ -78,7 +78,8 @@ pub fn Composer(room: RoomName) -> impl IntoView {
     };
     // Escape leaves editing without changing the message.
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        if suggestions.with_untracked(Option::is_some) && on_suggestion_key(state, suggestions, &ev) {
+        if suggestions.with_untracked(Option::is_some) && on_suggestion_key(state, suggestions, &ev)
+        {
             ev.prevent_default();
             return;
         }
@@ -141,7 +142,9 @@ fn countdown(state: RoomState) {
         let Some(until) = state.wait_until.get() else {
             return;
         };
-        let tick = COUNTDOWN_TICK.min(std::time::Duration::from_millis((until - now_ms()).max(0.0) as u64));
+        let tick = COUNTDOWN_TICK.min(std::time::Duration::from_millis(
+            (until - now_ms()).max(0.0) as u64,
+        ));
         set_timeout(
             move || {
                 if now_ms() < until {
@@ -150,7 +153,11 @@ fn countdown(state: RoomState) {
                     return;
                 }
                 state.wait_until.set(None);
-                if state.input.get_untracked().is_some_and(|i| !i.value().trim().is_empty()) {
+                if state
+                    .input
+                    .get_untracked()
+                    .is_some_and(|i| !i.value().trim().is_empty())
+                {
                     submit(state);
                 }
             },
@@ -172,7 +179,11 @@ fn suggest(state: RoomState) -> Option<Suggestions> {
             .map(str::to_owned)
             .collect()
     });
-    (!names.is_empty()).then_some(Suggestions { at, names, chosen: 0 })
+    (!names.is_empty()).then_some(Suggestions {
+        at,
+        names,
+        chosen: 0,
+    })
 }
 
 /// The browser counts the cursor in UTF-16 units; the text is chars.

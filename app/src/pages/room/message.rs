@@ -197,7 +197,8 @@ fn Toolbar(
             confirming.set(false);
         }
     };
-    let question = move || confirming.get().then(|| view! {
+    let question = move || {
+        confirming.get().then(|| view! {
         <div class="confirm" role="group" aria-label="Delete this message?" on:keydown=on_keydown>
             <span>"Delete this message?"</span>
             <button type="button" class="confirm-delete" node_ref=confirm
@@ -206,7 +207,8 @@ fn Toolbar(
             </button>
             <button type="button" class="keep" on:click=move |_| confirming.set(false)>"Keep"</button>
         </div>
-    });
+    })
+    };
     let buttons = view! {
         <div class="actions" role="toolbar" aria-label="Message actions">
             {REACTIONS.map(|emoji| view! {

@@ -81,7 +81,10 @@ pub fn mentions_name(text: &str, name: &str) -> bool {
 /// The `@name` being typed at `cursor` (a char index), if any: where its
 /// `@` is (byte index) and what follows it so far.
 pub fn mention_at(text: &str, cursor: usize) -> Option<(usize, &str)> {
-    let end = text.char_indices().nth(cursor).map_or(text.len(), |(i, _)| i);
+    let end = text
+        .char_indices()
+        .nth(cursor)
+        .map_or(text.len(), |(i, _)| i);
     let before = &text[..end];
     let at = before.rfind('@')?;
     let typed = &before[at + 1..];
@@ -91,7 +94,12 @@ pub fn mention_at(text: &str, cursor: usize) -> Option<(usize, &str)> {
 }
 
 /// People whose names start with `typed` (letter case aside), at most `n`.
-pub fn candidates<'a>(people: &'a [String], typed: &str, me: Option<&str>, n: usize) -> Vec<&'a str> {
+pub fn candidates<'a>(
+    people: &'a [String],
+    typed: &str,
+    me: Option<&str>,
+    n: usize,
+) -> Vec<&'a str> {
     let typed = typed.to_lowercase();
     people
         .iter()
@@ -122,7 +130,10 @@ mod tests {
         // Not a web link, not a mention: an address, a short name, a script.
         assert_eq!(pieces("me@example.com @al"), [Text("me@example.com @al")]);
         assert_eq!(pieces("javascript:alert(1)"), [Text("javascript:alert(1)")]);
-        assert_eq!(pieces("<b>@Zoë</b>"), [Text("<b>"), Mention("Zoë"), Text("</b>")]);
+        assert_eq!(
+            pieces("<b>@Zoë</b>"),
+            [Text("<b>"), Mention("Zoë"), Text("</b>")]
+        );
         assert!(mentions_name("thanks @BOB", "bob"));
         assert!(!mentions_name("thanks @bobby", "bob"));
     }
