@@ -2,7 +2,7 @@
 //! then each room as people come and go and post, within a second, with
 //! bursts coalesced; admin-only rooms hidden from everyone else.
 
-use crate::common::{TestServer, act};
+use crate::common::{ARRIVES, Database, ServerProcess, TestServer, act};
 use serde_json::json;
 use std::time::Duration;
 
@@ -118,4 +118,19 @@ async fn a_feed_holds_a_connection_place() {
     let _lobby = server.watch_lobby(None).await;
     let refused = reqwest::get(server.http("/api/rooms/live")).await.unwrap();
     assert_eq!(refused.status(), 503);
+}
+
+/// An open feed does not hold a stopping server: it ends at once, so
+/// shutdown does not wait out its grace period for it.
+#[tokio::test]
+async fn an_open_feed_ends_when_the_server_stops() {
+    let database = Database::new().await;
+    let mut process = ServerProcess::start(&database.url, "").await;
+    let mut lobby = process.watch_lobby(None).await;
+    assert_eq!(lobby.event().await["type"], "rooms");
+    let took = tokio::task::spawn_blocking(move || process.terminate())
+        .await
+        .unwrap();
+    assert!(took < Duration::from_secs(3), "stopped in {took:?}");
+    assert!(lobby.ended_within(ARRIVES).await, "the feed ended");
 }

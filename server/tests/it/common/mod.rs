@@ -597,7 +597,7 @@ impl LobbyWatch {
             let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
                 .await
                 .ok()?
-                .unwrap()
+                .expect("the feed stays readable")
                 .expect("the feed stays open");
             self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
         }
@@ -605,6 +605,19 @@ impl LobbyWatch {
 
     pub async fn event(&mut self) -> Value {
         self.event_within(ARRIVES).await.expect("a lobby event")
+    }
+
+    /// Whether the server ends the stream within `wait` (events before
+    /// the end are read and dropped).
+    pub async fn ended_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(Some(_))) => {}
+                Ok(Ok(None) | Err(_)) => return true,
+            }
+        }
     }
 
     /// Reads until `room`'s line satisfies `want`, within `wait`; the line.
