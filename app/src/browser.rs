@@ -130,12 +130,16 @@ pub fn set_notifications(on: bool, done: impl FnOnce(bool) + 'static) {
     }
 }
 
-/// Shows a desktop notification if the person turned them on. `tag`
-/// groups them: a newer one from the same source replaces the older.
+/// Shows a desktop notification if the person turned them on and is not
+/// looking at this page (hidden, or another window has the focus). `tag`
+/// groups them: every open room gets the same PM, and the browser shows
+/// one notification per tag.
 pub fn notify(title: &str, body: &str, tag: &str) {
     #[cfg(feature = "browser")]
     {
-        if !notifications_on() {
+        let document = leptos::prelude::document();
+        let looking = !document.hidden() && document.has_focus().unwrap_or(false);
+        if looking || !notifications_on() {
             return;
         }
         let options = web_sys::NotificationOptions::new();

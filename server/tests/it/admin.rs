@@ -5,7 +5,7 @@ use crate::common::{Client, TestServer, User, act};
 use serde_json::{Value, json};
 
 async fn get_json(server: &TestServer, path: &str, user: &User) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = crate::common::http_client()
         .get(server.http(path))
         .header("cookie", &user.cookie)
         .send()

@@ -14,6 +14,18 @@ use tokio_tungstenite::{
 
 /// How long a test waits for something that should arrive.
 pub const ARRIVES: Duration = Duration::from_secs(5);
+/// How long one HTTP request of a test may take: a server that never
+/// answers fails the test instead of holding the whole suite.
+pub const ANSWERS: Duration = Duration::from_secs(30);
+
+/// The tests' HTTP client, with [`ANSWERS`] as its timeout.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(ANSWERS)
+        .build()
+        .expect("a reqwest client")
+}
+
 /// How long a test waits to be sure something does *not* arrive.
 pub const SILENCE: Duration = Duration::from_millis(300);
 
@@ -162,7 +174,7 @@ impl Endpoint {
 
     /// Registers `name` through the API and returns its session.
     pub async fn user(&self, name: &str) -> User {
-        let response = reqwest::Client::new()
+        let response = http_client()
             .post(self.http("/api/register"))
             .json(&serde_json::json!({"username": name, "password": PASSWORD}))
             .send()
@@ -177,7 +189,7 @@ impl Endpoint {
 
     /// Logs `name` in through the API and returns the session.
     pub async fn login(&self, name: &str) -> User {
-        let response = reqwest::Client::new()
+        let response = http_client()
             .post(self.http("/api/login"))
             .json(&serde_json::json!({"username": name, "password": PASSWORD}))
             .send()
@@ -211,6 +223,7 @@ impl Endpoint {
     /// an optional session cookie: its status and HTML.
     pub async fn page(&self, path: &str, cookie: Option<&str>) -> (u16, String) {
         let client = reqwest::Client::builder()
+            .timeout(ANSWERS)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
@@ -400,7 +413,7 @@ pub async fn post_json(
     cookie: Option<&str>,
     body: &Value,
 ) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(server.http(path)).json(body);
+    let mut request = http_client().post(server.http(path)).json(body);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
