@@ -296,8 +296,13 @@ fn submit(state: RoomState) -> bool {
             state.follow();
             true
         }
+        // An empty box (the countdown may just have sent it) does not hide
+        // a notice that must stay readable ("slow down").
         Err(e) => {
-            state.notice.set(Some(Notice::brief(e.message)));
+            let kept = |n: &Option<Notice>| n.as_ref().is_some_and(|n| n.keep_until > now_ms());
+            if !state.notice.with_untracked(kept) {
+                state.notice.set(Some(Notice::brief(e.message)));
+            }
             false
         }
     };
