@@ -4,11 +4,13 @@
 # with the release binary, as an operator would, on a free port with its own
 # data directory, and runs the Playwright tests tagged @release against it:
 # the pages hydrate from the release WASM and two people can chat.
-#   WASM_GZIP_BUDGET=430000   bytes allowed for pkg/chat.wasm, gzipped
+#   WASM_GZIP_BUDGET=500000   bytes allowed for pkg/chat.wasm, gzipped
 #
-# The budget guards against growth from what the app weighs today
-# (418,033 bytes gzipped on 2026-12-01, and 414,903 before the room page was
-# split into components). The target is 200 KB; reaching it needs the pages
+# The budget guards against growth from what the app weighs today:
+# 482,681 bytes gzipped on 2026-12-03 with the live lobby, notifications,
+# mentions and the composer's countdown (issue 18), against 422,969 for
+# the same build just before them (418,033 on 2026-12-01, 414,903 before
+# the room page was split into components). The target is 200 KB; reaching it needs the pages
 # split into lazily loaded WASM chunks (Leptos 0.8 `#[lazy_route]`,
 # `cargo leptos build --split`), which is not done yet.
 set -euo pipefail
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 site=target/site
 wasm=$site/pkg/chat.wasm
 bin=target/release/server
-budget=${WASM_GZIP_BUDGET:-430000}
+budget=${WASM_GZIP_BUDGET:-500000}
 
 [ -f "$wasm" ] || { echo "release: $wasm is missing (run cargo leptos build --release)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "release: $bin is missing" >&2; exit 1; }
