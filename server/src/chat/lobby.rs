@@ -40,12 +40,17 @@ pub struct LobbyFeed {
 }
 
 impl LobbyFeed {
-    /// Marks the room's lobby line as changed. Cheap: a set insert.
+    /// Marks the room's lobby line as changed. Cheap: the writer calls it
+    /// for every stored message, and a room already marked costs a lookup,
+    /// not a copy of its name.
     pub fn touch(&self, room: &RoomName) {
-        let first = self.lock().insert(room.clone());
-        if first {
-            self.wake.notify_one();
+        let mut touched = self.lock();
+        if touched.contains(room) {
+            return;
         }
+        touched.insert(room.clone());
+        drop(touched);
+        self.wake.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<RoomName>> {
