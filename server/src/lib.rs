@@ -110,9 +110,10 @@ pub fn router<S: SessionStore + Clone>(
     let body_timeout = state.limits.header_read_timeout;
     // The app's own `/` route redirects client-side; over HTTP a 303 is
     // what browsers, curl and crawlers expect, so the server answers it.
-    let pages: Vec<_> = generate_route_list(App)
-        .into_iter()
+    let pages: Vec<_> = page_routes()
+        .iter()
         .filter(|route| !TO_LOBBY.contains(&route.path()))
+        .cloned()
         .collect();
     let backend = BackendContext(Arc::new(state.clone()));
     let sessions = SessionManagerLayer::new(sessions)
@@ -148,6 +149,18 @@ pub fn router<S: SessionStore + Clone>(
         // otherwise hold a connection (and its buffer) for as long as it likes.
         .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .with_state(state)
+}
+
+/// The app's routes, generated once per process. Generating them runs the
+/// app with resource loading suppressed by a process-wide flag, and a
+/// resource first polled meanwhile, by another server's page in the same
+/// process, never resolves (leptos#4773): that page's response hung, seen
+/// in the integration tests, where many servers start side by side.
+/// Servers wait here until the one generation has finished.
+fn page_routes() -> &'static [leptos_axum::AxumRouteListing] {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App))
 }
 
 /// How long `/healthz` waits for the database to answer.

@@ -309,7 +309,8 @@ async fn cross_site_posts_are_refused_and_same_site_and_api_clients_are_not() {
 async fn pages_and_answers_carry_the_security_headers() {
     let server = TestServer::start().await;
     // A page that never answers fails here, naming itself, instead of
-    // hanging the suite (seen once in a full `make test`, not reproduced).
+    // hanging the suite (seen when servers started side by side in this
+    // process generated their routes concurrently: see `page_routes`).
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(20))
         .build()
