@@ -89,23 +89,10 @@ impl AuthError {
         Self::ALL.into_iter().find(|e| e.code() == code)
     }
 
+    /// In English, as the HTTP API says it (the pages say it in theirs:
+    /// `lang::auth_error_text`).
     pub fn message(self) -> &'static str {
-        match self {
-            Self::InvalidUsername => {
-                "Usernames are 3 to 32 letters, digits, _, - or . (no spaces or blank characters), with at least one letter or digit."
-            }
-            Self::WeakPassword => "Passwords need at least 8 characters (and at most 256).",
-            Self::UsernameTaken => {
-                "That username is taken, or looks like one that is (the same letters in another case, width or alphabet). Pick another one."
-            }
-            Self::InvalidCredentials => "Wrong username or password.",
-            Self::TooManyAttempts => "Too many failed attempts. Wait a few minutes and try again.",
-            Self::NotAuthenticated => "Log in first.",
-            Self::InvalidRequest => "Send a username and a password.",
-            Self::AccountDisabled => "This account has been disabled by an admin.",
-            Self::RateLimited => "Too many attempts from your network. Wait a while and try again.",
-            Self::Busy => "The server is busy. Try again in a moment.",
-        }
+        crate::lang::auth_error_text(crate::lang::Locale::en, self)
     }
 }
 

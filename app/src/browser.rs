@@ -18,16 +18,30 @@ pub fn now_ms() -> f64 {
     }
 }
 
-/// `HH:MM` in the reader's time zone (in the browser), from an RFC 3339
-/// time; on the server, the UTC clock time.
-pub fn short_time(ts: &str) -> String {
+/// Hours and minutes in the reader's time zone and the page's language
+/// (in the browser: `Intl`, so "14:05", "2:05 PM" or "14:05" as the
+/// reader's region writes it), from an RFC 3339 time; on the server, the
+/// UTC clock time. `lang`: the page's language ("en", "zh"); the
+/// browser's own region is used when it speaks the same language.
+pub fn short_time(ts: &str, lang: &str) -> String {
     #[cfg(feature = "browser")]
     {
-        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(ts));
+        use wasm_bindgen::JsValue;
+        let date = js_sys::Date::new(&JsValue::from_str(ts));
         if !date.get_time().is_nan() {
-            return format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
+            let own = leptos::prelude::window().navigator().language();
+            let locale = own.filter(|l| l.split('-').next() == Some(lang));
+            let options = js_sys::Object::new();
+            for (key, value) in [("hour", "2-digit"), ("minute", "2-digit")] {
+                let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
+            }
+            let locale = locale.as_deref().unwrap_or(lang);
+            return date
+                .to_locale_time_string_with_options(locale, &options)
+                .into();
         }
     }
+    let _ = lang;
     ts.get(11..16).unwrap_or(ts).to_owned()
 }
 
@@ -159,6 +173,6 @@ mod tests {
 
     #[test]
     fn server_side_time_falls_back_to_utc_clock() {
-        assert_eq!(short_time("2026-11-21T10:05:00Z"), "10:05");
+        assert_eq!(short_time("2026-11-21T10:05:00Z", "en"), "10:05");
     }
 }

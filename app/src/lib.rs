@@ -7,13 +7,24 @@
 //! - [`account`]: who is signed in, the password rule, account refusals.
 //! - [`server_fns`]: server functions the pages call.
 //! - [`pages`]: lobby, room, log in, register.
+//! - [`lang`]: 简体中文 and English: the choice, the switch, translated refusals.
 //! - [`browser`]: the clock and time zone, with a plain arm for the server.
 //! - `client` (browser only): the room's self-reconnecting WebSocket.
 //! - `lobby_feed` (browser only): the lobby's live room list.
 
+// The `i18n` module: the `Locale` enum and the texts of `locales/*.json`.
+// Deprecated in favour of build.rs code generation, which would compile
+// ICU's data exporter into every build; the macro generates the same module.
+#[allow(deprecated)]
+mod i18n_module {
+    leptos_i18n::load_locales!();
+}
+pub use i18n_module::i18n;
+
 pub mod account;
 pub mod admin;
 pub mod browser;
+pub mod lang;
 pub mod names;
 pub mod pages;
 pub mod protocol;
@@ -25,6 +36,7 @@ pub mod client;
 pub mod lobby_feed;
 
 use account::Me;
+use lang::{I18nContextProvider, LanguageSwitch, Locale, t, t_string, td_string, tf, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
@@ -55,15 +67,15 @@ impl ConnStatus {
         }
     }
 
-    pub fn label(self) -> String {
+    pub fn label(self, locale: Locale) -> String {
         match self {
-            Self::Connecting => "Connecting…".into(),
-            Self::Live => "Live".into(),
-            Self::Reconnecting => "Reconnecting…".into(),
-            Self::Ended => "Disconnected".into(),
-            Self::BackOnline(0) => "Back online".into(),
-            Self::BackOnline(1) => "Back online — 1 missed message loaded".into(),
-            Self::BackOnline(n) => format!("Back online — {n} missed messages loaded"),
+            Self::Connecting => td_string!(locale, status.connecting).into(),
+            Self::Live => td_string!(locale, status.live).into(),
+            Self::Reconnecting => td_string!(locale, status.reconnecting).into(),
+            Self::Ended => td_string!(locale, status.ended).into(),
+            Self::BackOnline(0) => td_string!(locale, status.back_online).into(),
+            Self::BackOnline(1) => td_string!(locale, status.back_online_one).into(),
+            Self::BackOnline(n) => tf!(locale, status.back_online_many, n = n),
         }
     }
 }
@@ -91,7 +103,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        // `lang` and `dir` come from the language the page is rendered in.
+        <html>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -139,11 +152,27 @@ fn set_page_csp(options: &LeptosOptions) {
     if let Ok(value) = http::HeaderValue::from_str(&csp) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
+    // The page's language depends on these (lang::request_languages).
+    response.insert_header(
+        http::header::VARY,
+        http::HeaderValue::from_static("Accept-Language, Cookie"),
+    );
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    view! {
+        <I18nContextProvider enable_cookie=false ssr_lang_header_getter=lang::request_languages()>
+            <Site />
+        </I18nContextProvider>
+    }
+}
+
+#[component]
+fn Site() -> impl IntoView {
+    let i18n = use_i18n();
+    lang::apply_saved_choice(i18n);
     // Effects run only in the browser, so this flips once the page is live;
     // tests wait for it before they type.
     let hydrated = RwSignal::new(false);
@@ -152,17 +181,18 @@ pub fn App() -> impl IntoView {
     provide_context(me);
 
     view! {
-        <Title text="Chat" />
+        <Title text=move || t_string!(i18n, brand) />
         <Router>
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
                 <header class="topbar">
                     <a class="brand" href="/chat/">
                         <img src="/favicon.svg" alt="" width="22" height="22" />
-                        "Chat"
+                        {t!(i18n, brand)}
                     </a>
                     <Suspense>
                         <AccountBar me />
                     </Suspense>
+                    <LanguageSwitch />
                 </header>
                 <Routes fallback=pages::NotFound>
                     // The server answers `/` with a real redirect; this covers client-side routing.
@@ -181,26 +211,29 @@ pub fn App() -> impl IntoView {
 /// Who is signed in, with the way out; or the ways in.
 #[component]
 fn AccountBar(me: CurrentUser) -> impl IntoView {
+    let i18n = use_i18n();
     let here = leptos_router::hooks::use_location();
     // Come back to the same page after logging in.
     let next = move || names::percent_encode(&here.pathname.get());
     move || match me.get() {
         Some(me) => view! {
-            <nav class="account" aria-label="Account">
+            <nav class="account" aria-label=move || t_string!(i18n, nav.label)>
                 <span class="signed-in">
-                    "Signed in as " <strong id="whoami">{me.username}</strong>
+                    {t!(i18n, nav.signed_in_as)} " " <strong id="whoami">{me.username}</strong>
                 </span>
-                {me.is_admin.then(|| view! { <a href="/admin">"Admin"</a> })}
+                {me.is_admin.then(|| view! { <a href="/admin">{t!(i18n, nav.admin)}</a> })}
                 <form method="post" action="/api/logout?next=/chat/">
-                    <button type="submit" class="link-button">"Log out"</button>
+                    <button type="submit" class="link-button">{t!(i18n, nav.log_out)}</button>
                 </form>
             </nav>
         }
         .into_any(),
         None => view! {
-            <nav class="account" aria-label="Account">
-                <a href=move || format!("/login?next={}", next())>"Log in"</a>
-                <a class="button" href=move || format!("/register?next={}", next())>"Register"</a>
+            <nav class="account" aria-label=move || t_string!(i18n, nav.label)>
+                <a href=move || format!("/login?next={}", next())>{t!(i18n, nav.log_in)}</a>
+                <a class="button" href=move || format!("/register?next={}", next())>
+                    {t!(i18n, nav.register)}
+                </a>
             </nav>
         }
         .into_any(),

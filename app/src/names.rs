@@ -34,25 +34,11 @@ pub enum RoomNameError {
     NoLetters,
 }
 
+/// In English (the server's words); pages use `lang::room_name_error_text`.
 impl fmt::Display for RoomNameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => write!(f, "Type a room name."),
-            Self::TooLong => write!(
-                f,
-                "Room names are at most {ROOM_NAME_MAX_CHARS} characters long."
-            ),
-            Self::InvalidChar(' ') => write!(
-                f,
-                "Room names cannot contain spaces: use letters, digits, _, - or ."
-            ),
-            Self::InvalidChar(c) => write!(
-                f,
-                "Room names cannot contain {c:?}: use letters, digits, _, - or ."
-            ),
-            Self::DotsOnly => write!(f, "A room name needs more than dots."),
-            Self::NoLetters => write!(f, "A room name needs a letter or a digit."),
-        }
+        let text = crate::lang::room_name_error_text(crate::lang::Locale::en, self);
+        f.write_str(&text)
     }
 }
 

@@ -3,7 +3,10 @@
 //! as `?error=<code>` and is shown above the form; `?next=` says where to go
 //! afterwards.
 
-use crate::account::{AuthError, PASSWORD_MIN_CHARS};
+use crate::{
+    account::{AuthError, PASSWORD_MIN_CHARS},
+    lang::{auth_error_text, page_title, t, t_string, tf, use_i18n},
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -26,9 +29,12 @@ enum Kind {
 
 #[component]
 fn AccountForm(kind: Kind) -> impl IntoView {
+    let i18n = use_i18n();
     let query = use_query_map();
     let param = move |name: &str| query.read().get(name).unwrap_or_default();
-    let error = move || AuthError::from_code(&param("error")).map(AuthError::message);
+    let error = move || {
+        AuthError::from_code(&param("error")).map(|e| auth_error_text(i18n.get_locale(), e))
+    };
     let next = move || {
         let next = param("next");
         if next.starts_with('/') && !next.starts_with("//") {
@@ -37,37 +43,42 @@ fn AccountForm(kind: Kind) -> impl IntoView {
             "/chat/".to_owned()
         }
     };
-    let (title, action, button, password_autocomplete) = match kind {
-        Kind::Login => ("Log in", "/api/login", "Log in", "current-password"),
-        Kind::Register => (
-            "Create an account",
-            "/api/register",
-            "Register",
-            "new-password",
-        ),
+    let (action, password_autocomplete) = match kind {
+        Kind::Login => ("/api/login", "current-password"),
+        Kind::Register => ("/api/register", "new-password"),
     };
-    let other = move || {
-        match kind {
+    let title = move || match kind {
+        Kind::Login => t_string!(i18n, account.log_in_title),
+        Kind::Register => t_string!(i18n, account.register_title),
+    };
+    let button = move || match kind {
+        Kind::Login => t_string!(i18n, account.log_in_button),
+        Kind::Register => t_string!(i18n, account.register_button),
+    };
+    let other = move || match kind {
         Kind::Login => view! {
-            "No account yet? "
-            <a href=format!("/register?next={}", crate::names::percent_encode(&next()))>"Register"</a>
+            {t!(i18n, account.no_account)} " "
+            <a href=format!("/register?next={}", crate::names::percent_encode(&next()))>
+                {t!(i18n, nav.register)}
+            </a>
         }
         .into_any(),
         Kind::Register => view! {
-            "Already have an account? "
-            <a href=format!("/login?next={}", crate::names::percent_encode(&next()))>"Log in"</a>
+            {t!(i18n, account.have_account)} " "
+            <a href=format!("/login?next={}", crate::names::percent_encode(&next()))>
+                {t!(i18n, nav.log_in)}
+            </a>
         }
         .into_any(),
-    }
     };
     view! {
-        <Title text=format!("{title} · Chat") />
+        <Title text=move || page_title(i18n.get_locale(), title()) />
         <main class="page narrow">
             <h1>{title}</h1>
             <form class="account-form" method="post" action=action>
                 <input type="hidden" name="next" value=next />
                 <p id="form-error" class="form-error" role="alert">{error}</p>
-                <label for="username">"Username"</label>
+                <label for="username">{t!(i18n, account.username)}</label>
                 <input
                     id="username"
                     name="username"
@@ -82,7 +93,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
                     value=move || param("username")
                     aria-describedby="form-error"
                 />
-                <label for="password">"Password"</label>
+                <label for="password">{t!(i18n, account.password)}</label>
                 <input
                     id="password"
                     name="password"
@@ -94,9 +105,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
                 />
                 {(kind == Kind::Register).then(|| view! {
                     <p class="hint">
-                        "3–32 letters, digits, _, - or . for the username; at least "
-                        {PASSWORD_MIN_CHARS}
-                        " characters for the password."
+                        {move || tf!(i18n.get_locale(), account.hint, min = PASSWORD_MIN_CHARS)}
                     </p>
                 })}
                 <button type="submit">{button}</button>

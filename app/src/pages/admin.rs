@@ -6,6 +6,7 @@
 
 use crate::{
     admin::{AdminOverview, AdminRoom, AdminUser, AuditLine},
+    lang::{page_title, t, t_string, tf, use_i18n},
     protocol::ChatMessage,
     server_fns::admin_lists,
 };
@@ -15,25 +16,27 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    let i18n = use_i18n();
     let overview = Resource::new_blocking(|| (), |_| admin_lists());
     let query = use_query_map();
     let error = move || query.read().get("error");
     view! {
-        <Title text="Admin · Chat" />
+        <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, admin.title)) />
         <main class="page admin">
-            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <Suspense fallback=move || view! { <p>{t!(i18n, loading)}</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(Some(data)) => view! {
-                            <h1>"Admin"</h1>
+                            <h1>{t!(i18n, admin.heading)}</h1>
                             <p id="admin-error" class="form-error" role="alert">{error}</p>
                             <Overview data />
                         }.into_any(),
                         Ok(None) => view! {
-                            <h1>"Admins only"</h1>
-                            <p class="form-error">"This page is for admins. "
-                                <a href="/login?next=/admin">"Log in as an admin"</a>
-                                " or go back to "<a href="/chat/">"the lobby"</a>"."
+                            <h1>{t!(i18n, admin.only_heading)}</h1>
+                            <p class="form-error">
+                                {t!(i18n, admin.only_body,
+                                    <login> = |children: ChildrenFn| view! { <a href="/login?next=/admin">{children()}</a> },
+                                    <lobby> = |children: ChildrenFn| view! { <a href="/chat/">{children()}</a> })}
                             </p>
                         }.into_any(),
                         Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
@@ -48,7 +51,7 @@ pub fn AdminPage() -> impl IntoView {
 #[component]
 fn ActionButton(
     action: &'static str,
-    label: String,
+    #[prop(into)] label: Signal<String>,
     #[prop(optional, into)] room: String,
     #[prop(optional, into)] username: String,
     #[prop(optional)] seq: Option<u64>,
@@ -82,33 +85,46 @@ fn Overview(data: AdminOverview) -> impl IntoView {
 
 #[component]
 fn RoomsSection(rooms: Vec<AdminRoom>) -> impl IntoView {
+    let i18n = use_i18n();
     let rooms = rooms.into_iter().map(|r| {
-        let toggle = if r.admin_only { "Open to everyone" } else { "Make admin-only" };
+        let admin_only = r.admin_only;
+        let toggle = Signal::derive(move || if admin_only {
+            t_string!(i18n, admin.open_to_all).to_owned()
+        } else {
+            t_string!(i18n, admin.make_admin_only).to_owned()
+        });
+        let room = r.name.clone();
+        let delete = Signal::derive(move || tf!(i18n.get_locale(), admin.delete_room, room = &room));
         let name = r.name.clone();
         view! {
             <tr data-room=name>
                 <td><a href=format!("/chat/{}/", crate::names::percent_encode(&r.name))>{r.name.clone()}</a></td>
-                <td>{r.admin_only.then_some("admin-only")}</td>
+                <td>{r.admin_only.then(|| t!(i18n, admin.admin_only))}</td>
                 <td>{r.last_message_at.unwrap_or_default()}</td>
                 <td><div class="row-actions">
-                    <ActionButton action="set_room_admin_only" label=toggle.into() room=r.name.clone() value=!r.admin_only />
-                    <ActionButton action="delete_room" label=format!("Delete {}", r.name) room=r.name danger=true />
+                    <ActionButton action="set_room_admin_only" label=toggle room=r.name.clone() value=!r.admin_only />
+                    <ActionButton action="delete_room" label=delete room=r.name danger=true />
                 </div></td>
             </tr>
         }
     }).collect_view();
     view! {
         <section aria-labelledby="rooms-title">
-            <h2 id="rooms-title">"Rooms"</h2>
+            <h2 id="rooms-title">{t!(i18n, admin.rooms)}</h2>
             <form method="post" action="/api/admin" class="create-room">
                 <input type="hidden" name="action" value="create_room" />
-                <label for="new-room">"New room"</label>
+                <label for="new-room">{t!(i18n, admin.new_room)}</label>
                 <input id="new-room" name="room" required maxlength="64" autocomplete="off" />
-                <label class="check"><input type="checkbox" name="value" value="true" />" admin-only"</label>
-                <button type="submit">"Create"</button>
+                <label class="check">
+                    <input type="checkbox" name="value" value="true" />" " {t!(i18n, admin.admin_only_check)}
+                </label>
+                <button type="submit">{t!(i18n, admin.create)}</button>
             </form>
             <table id="admin-rooms">
-                <thead><tr><th>"Room"</th><th>"Access"</th><th>"Last message"</th><th>"Actions"</th></tr></thead>
+                <thead><tr>
+                    <th>{t!(i18n, admin.room)}</th><th>{t!(i18n, admin.access)}</th>
+                    <th>{t!(i18n, admin.last_message)}</th><th>{t!(i18n, admin.actions)}</th>
+                </tr></thead>
                 <tbody>{rooms}</tbody>
             </table>
         </section>
@@ -118,14 +134,23 @@ fn RoomsSection(rooms: Vec<AdminRoom>) -> impl IntoView {
 
 #[component]
 fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
+    let i18n = use_i18n();
     let users = users.into_iter().map(|u| {
-        let admin_label = if u.is_admin { format!("Remove admin from {}", u.username) } else { format!("Make {} admin", u.username) };
-        let disable_label = if u.disabled { format!("Enable {}", u.username) } else { format!("Disable {}", u.username) };
+        let (is_admin, disabled, user) = (u.is_admin, u.disabled, u.username.clone());
+        let admin_label = Signal::derive(move || {
+            let (locale, user) = (i18n.get_locale(), &user);
+            if is_admin { tf!(locale, admin.remove_admin, user = user) } else { tf!(locale, admin.make_admin, user = user) }
+        });
+        let user = u.username.clone();
+        let disable_label = Signal::derive(move || {
+            let (locale, user) = (i18n.get_locale(), &user);
+            if disabled { tf!(locale, admin.enable, user = user) } else { tf!(locale, admin.disable, user = user) }
+        });
         let name = u.username.clone();
         view! {
             <tr data-user=name>
                 <td>{u.username.clone()}</td>
-                <td>{u.is_admin.then_some("admin")} " " {u.disabled.then_some("disabled")}</td>
+                <td>{u.is_admin.then(|| t!(i18n, admin.is_admin))} " " {u.disabled.then(|| t!(i18n, admin.is_disabled))}</td>
                 <td><div class="row-actions">
                     <ActionButton action="set_admin" label=admin_label username=u.username.clone() value=!u.is_admin />
                     <ActionButton action="disable_user" label=disable_label username=u.username value=!u.disabled danger=!u.disabled />
@@ -135,9 +160,11 @@ fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
     }).collect_view();
     view! {
         <section aria-labelledby="users-title">
-            <h2 id="users-title">"Users"</h2>
+            <h2 id="users-title">{t!(i18n, admin.users)}</h2>
             <table id="admin-users">
-                <thead><tr><th>"User"</th><th>"Status"</th><th>"Actions"</th></tr></thead>
+                <thead><tr>
+                    <th>{t!(i18n, admin.user)}</th><th>{t!(i18n, admin.status)}</th><th>{t!(i18n, admin.actions)}</th>
+                </tr></thead>
                 <tbody>{users}</tbody>
             </table>
         </section>
@@ -147,21 +174,26 @@ fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
 
 #[component]
 fn MessagesSection(messages: Vec<ChatMessage>) -> impl IntoView {
+    let i18n = use_i18n();
+    let delete = Signal::derive(move || t_string!(i18n, admin.delete).to_owned());
     let messages = messages.into_iter().map(|m| view! {
         <tr data-seq=m.seq>
             <td>{m.room.to_string()} " #" {m.seq}</td>
             <td>{m.user}</td>
             <td class="message-text">{m.message}</td>
             <td><div class="row-actions">
-                <ActionButton action="delete_message" label="Delete".into() room=m.room.to_string() seq=m.seq danger=true />
+                <ActionButton action="delete_message" label=delete room=m.room.to_string() seq=m.seq danger=true />
             </div></td>
         </tr>
     }).collect_view();
     view! {
         <section aria-labelledby="messages-title">
-            <h2 id="messages-title">"Recent messages"</h2>
+            <h2 id="messages-title">{t!(i18n, admin.messages)}</h2>
             <table id="admin-messages">
-                <thead><tr><th>"Where"</th><th>"From"</th><th>"Message"</th><th>"Actions"</th></tr></thead>
+                <thead><tr>
+                    <th>{t!(i18n, admin.place)}</th><th>{t!(i18n, admin.from)}</th>
+                    <th>{t!(i18n, admin.message)}</th><th>{t!(i18n, admin.actions)}</th>
+                </tr></thead>
                 <tbody>{messages}</tbody>
             </table>
         </section>
@@ -171,6 +203,7 @@ fn MessagesSection(messages: Vec<ChatMessage>) -> impl IntoView {
 
 #[component]
 fn AuditSection(audit: Vec<AuditLine>) -> impl IntoView {
+    let i18n = use_i18n();
     let audit = audit
         .into_iter()
         .map(|a| {
@@ -186,9 +219,12 @@ fn AuditSection(audit: Vec<AuditLine>) -> impl IntoView {
         .collect_view();
     view! {
         <section aria-labelledby="audit-title">
-            <h2 id="audit-title">"Audit log"</h2>
+            <h2 id="audit-title">{t!(i18n, admin.audit)}</h2>
             <table id="admin-audit">
-                <thead><tr><th>"When"</th><th>"Who"</th><th>"Did"</th><th>"To"</th></tr></thead>
+                <thead><tr>
+                    <th>{t!(i18n, admin.when)}</th><th>{t!(i18n, admin.who)}</th>
+                    <th>{t!(i18n, admin.did)}</th><th>{t!(i18n, admin.to)}</th>
+                </tr></thead>
                 <tbody>{audit}</tbody>
             </table>
         </section>

@@ -4,6 +4,7 @@
 //! room by room, without polling.
 
 use crate::{
+    lang::{Locale, page_title, room_name_error_text, t, t_string, tf, use_i18n},
     names::RoomName,
     server_fns::{RoomSummary, list_rooms},
 };
@@ -13,8 +14,10 @@ use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn LobbyPage() -> impl IntoView {
+    let i18n = use_i18n();
     let input = NodeRef::<html::Input>::new();
-    let error = RwSignal::new(None::<String>);
+    // Kept as the refusal, not its words: switching language re-words it.
+    let error = RwSignal::new(None::<crate::names::RoomNameError>);
     let navigate = use_navigate();
 
     // `autofocus` covers the first load; this covers arriving by client-side navigation.
@@ -30,19 +33,19 @@ pub fn LobbyPage() -> impl IntoView {
         match RoomName::parse(field.value().trim()) {
             Ok(room) => navigate(&room.page_path(), Default::default()),
             Err(e) => {
-                error.set(Some(e.to_string()));
+                error.set(Some(e));
                 let _ = field.focus();
             }
         }
     };
 
     view! {
-        <Title text="Lobby · Chat" />
+        <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, lobby.title)) />
         <main class="page narrow lobby">
-            <h1 id="lobby-title">"What chat room would you like to enter?"</h1>
+            <h1 id="lobby-title">{t!(i18n, lobby.heading)}</h1>
             <form class="room-picker" on:submit=on_submit aria-labelledby="lobby-title">
                 <label for="room-name" class="visually-hidden">
-                    "Room name"
+                    {t!(i18n, lobby.room_name)}
                 </label>
                 <input
                     id="room-name"
@@ -58,13 +61,13 @@ pub fn LobbyPage() -> impl IntoView {
                     aria-describedby="room-hint room-error"
                     on:input=move |_| error.set(None)
                 />
-                <button type="submit">"Enter"</button>
+                <button type="submit">{t!(i18n, lobby.enter)}</button>
             </form>
             <p id="room-hint" class="hint">
-                "Letters, digits, _, - and . (any language), up to 64 characters."
+                {t!(i18n, lobby.hint)}
             </p>
             <p id="room-error" class="form-error" role="alert">
-                {move || error.get()}
+                {move || error.get().map(|e| room_name_error_text(i18n.get_locale(), &e))}
             </p>
             <ActiveRooms />
         </main>
@@ -102,15 +105,22 @@ fn apply(list: &mut Vec<RoomSummary>, line: RoomSummary) {
 }
 
 /// "3 online · 5 reading"; readers only when there are some.
-fn occupancy(room: &RoomSummary) -> String {
+fn occupancy(locale: Locale, room: &RoomSummary) -> String {
+    let online = room.online;
     match room.readers {
-        0 => format!("{} online", room.online),
-        n => format!("{} online · {n} reading", room.online),
+        0 => tf!(locale, lobby.online, online = online),
+        readers => tf!(
+            locale,
+            lobby.online_reading,
+            online = online,
+            readers = readers
+        ),
     }
 }
 
 #[component]
 fn ActiveRooms() -> impl IntoView {
+    let i18n = use_i18n();
     // The server renders the first list; the live feed takes over once
     // the page runs in the browser.
     let first = OnceResource::new(list_rooms());
@@ -122,11 +132,11 @@ fn ActiveRooms() -> impl IntoView {
     };
     view! {
         <section class="rooms" aria-labelledby="rooms-title">
-            <h2 id="rooms-title">"Active rooms"</h2>
-            <Transition fallback=|| view! { <p class="hint">"Loading rooms…"</p> }>
+            <h2 id="rooms-title">{t!(i18n, lobby.active)}</h2>
+            <Transition fallback=move || view! { <p class="hint">{t!(i18n, lobby.loading)}</p> }>
                 {move || rooms().map(|result| match result {
                     Ok(list) if list.is_empty() => view! {
-                        <p class="hint">"No rooms yet: name one above to start it."</p>
+                        <p class="hint">{t!(i18n, lobby.none)}</p>
                     }.into_any(),
                     Ok(list) => view! {
                         <ul id="room-list" class="room-list" aria-live="polite">
@@ -134,14 +144,14 @@ fn ActiveRooms() -> impl IntoView {
                                 <li data-room=r.name.to_string()>
                                     <a href=r.name.page_path()>{r.name.to_string()}</a>
                                     <span class="online" class:some={r.online > 0}>
-                                        {occupancy(&r)}
+                                        {let r = r.clone(); move || occupancy(i18n.get_locale(), &r)}
                                     </span>
                                 </li>
                             }).collect_view()}
                         </ul>
                     }.into_any(),
                     Err(_) => view! {
-                        <p class="hint">"The room list is unavailable right now."</p>
+                        <p class="hint">{t!(i18n, lobby.unavailable)}</p>
                     }.into_any(),
                 })}
             </Transition>
@@ -196,7 +206,8 @@ mod tests {
         apply(&mut list, line("busy", 0, 0, None));
         let names: Vec<_> = list.iter().map(|r| r.name.to_string()).collect();
         assert_eq!(names, ["quiet"]);
-        assert_eq!(occupancy(&list[0]), "5 online · 1 reading");
-        assert_eq!(occupancy(&line("x", 2, 0, None)), "2 online");
+        assert_eq!(occupancy(Locale::en, &list[0]), "5 online · 1 reading");
+        assert_eq!(occupancy(Locale::en, &line("x", 2, 0, None)), "2 online");
+        assert_eq!(occupancy(Locale::zh, &list[0]), "5 人在线 · 1 人在看");
     }
 }

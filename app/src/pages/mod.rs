@@ -10,6 +10,7 @@ pub use admin::AdminPage;
 pub use lobby::LobbyPage;
 pub use room::RoomPage;
 
+use crate::lang::{page_title, t, t_string, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -19,13 +20,13 @@ pub fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
+    let i18n = use_i18n();
     view! {
-        <Title text="Not found · Chat" />
+        <Title text=move || page_title(i18n.get_locale(), &t_string!(i18n, not_found.title)) />
         <main class="page narrow">
-            <h1>"Page not found"</h1>
+            <h1>{t!(i18n, not_found.heading)}</h1>
             <p>
-                <a href="/chat/">"Go to the lobby"</a>
-                " to pick a room."
+                {t!(i18n, not_found.body, <a> = |children: ChildrenFn| view! { <a href="/chat/">{children()}</a> })}
             </p>
         </main>
     }

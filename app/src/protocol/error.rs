@@ -1,6 +1,6 @@
 //! The error codes of `error` events, and why a client frame was refused.
 
-use super::ServerEvent;
+use super::{ErrorEvent, ServerEvent};
 use serde::{Deserialize, Serialize};
 
 /// The error codes the server uses, so neither side spells them by hand.
@@ -57,8 +57,19 @@ impl FrameError {
     }
 }
 
+impl FrameError {
+    /// As the `error` event the server would send for it.
+    pub fn into_event(self) -> ErrorEvent {
+        ErrorEvent {
+            code: self.code,
+            message: self.message,
+            retry_after_ms: None,
+        }
+    }
+}
+
 impl From<FrameError> for ServerEvent {
     fn from(e: FrameError) -> Self {
-        ServerEvent::error(e.code, e.message)
+        ServerEvent::Error(e.into_event())
     }
 }

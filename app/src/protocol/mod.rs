@@ -22,7 +22,7 @@ mod text;
 pub use client_frame::ClientFrame;
 pub use error::{ErrorCode, FrameError};
 pub use lobby::LobbyEvent;
-pub use server_event::{ChatMessage, ErrorEvent, History, Reaction, ServerEvent};
+pub use server_event::{ChatMessage, EndCode, ErrorEvent, History, Reaction, ServerEvent};
 pub use text::{Emoji, MessageText, REACTIONS_PER_MESSAGE};
 
 /// Longest chat message, in characters.

@@ -60,12 +60,43 @@ pub enum ServerEvent {
         users: Vec<String>,
     },
     /// This connection is being closed by the server (the account was
-    /// disabled); the socket closes right after.
+    /// disabled); the socket closes right after. `code` (an extension:
+    /// absent from older servers) says why in a word a page can translate.
     SessionEnded {
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<EndCode>,
     },
     Error(ErrorEvent),
 }
+/// Why the server ended a session, stable for pages to translate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndCode {
+    LoggedOut,
+    AccountDisabled,
+    AdminsOnly,
+    RoomDeleted,
+    /// A code this build does not know: read the reason.
+    #[serde(other)]
+    Other,
+}
+
+impl EndCode {
+    /// The reason in English, as `reason` carries it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::LoggedOut => {
+                "You logged out (in this or another tab). Reload the page to log in again."
+            }
+            Self::AccountDisabled => "Your account has been disabled by an admin.",
+            Self::AdminsOnly => "This room is now for admins only.",
+            Self::RoomDeleted => "This room was deleted.",
+            Self::Other => "The server ended this session.",
+        }
+    }
+}
+
 /// One emoji on a message and who reacted with it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reaction {
@@ -130,6 +161,14 @@ impl ServerEvent {
             message: format!("Slow down: too many {what}. Try again in {secs:.1} s."),
             retry_after_ms: Some(retry_after_ms),
         })
+    }
+
+    /// `session_ended`, with the reason in English and its code.
+    pub fn session_ended(code: EndCode) -> Self {
+        Self::SessionEnded {
+            reason: code.reason().to_owned(),
+            code: Some(code),
+        }
     }
 
     pub fn to_json(&self) -> String {

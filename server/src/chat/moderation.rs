@@ -20,7 +20,7 @@ use app::{
     account::SessionUser,
     admin::{AdminAction, AdminOverview, AdminRoom, AdminUser, AuditLine},
     names::RoomName,
-    protocol::ServerEvent,
+    protocol::{EndCode, ServerEvent},
 };
 use std::fmt;
 
@@ -89,10 +89,8 @@ pub async fn delete_message(
 
 /// Closes every connection in the group (a person's inbox, or a room),
 /// telling each client why; the clients do not reconnect by themselves.
-pub async fn end_connections(state: &AppState, group: &GroupName, reason: &str) {
-    let event = ServerEvent::SessionEnded {
-        reason: reason.to_owned(),
-    };
+pub async fn end_connections(state: &AppState, group: &GroupName, why: EndCode) {
+    let event = ServerEvent::session_ended(why);
     tell(state.layer.as_ref(), group, event).await;
 }
 
@@ -176,7 +174,7 @@ async fn delete_room(state: &AppState, room: &str) -> Result<Done, ModerationErr
     if !state.storage.delete_room(&room).await? {
         return Err(ModerationError::UnknownRoom(room));
     }
-    end_connections(state, &groups::room(&room), "This room was deleted.").await;
+    end_connections(state, &groups::room(&room), EndCode::RoomDeleted).await;
     state.lobby.touch(&room);
     Ok(("deleted room", room.to_string()))
 }
@@ -216,8 +214,7 @@ async fn disable_user(
     if !disabled {
         return Ok(("enabled user", username));
     }
-    let why = "Your account has been disabled by an admin.";
-    end_connections(state, &groups::inbox(&username), why).await;
+    end_connections(state, &groups::inbox(&username), EndCode::AccountDisabled).await;
     Ok(("disabled user", username))
 }
 

@@ -16,7 +16,7 @@ use crate::{
     chat::{self, control::Control},
     layer::{Channel, ChannelClosed, ChannelName, LayerError, Payload},
 };
-use app::protocol::{ErrorCode, ServerEvent};
+use app::protocol::{EndCode, ErrorCode, ServerEvent};
 use axum::extract::ws::{Message, WebSocket};
 use futures::StreamExt;
 
@@ -197,9 +197,7 @@ impl Consumer {
         for control in std::mem::take(&mut self.controls) {
             match control {
                 Control::LoggedOut { session } if self.session_tag.as_ref() == Some(&session) => {
-                    return Rights::Ended(
-                        "You logged out (in this or another tab). Reload the page to log in again.",
-                    );
+                    return Rights::Ended(EndCode::LoggedOut);
                 }
                 Control::LoggedOut { .. } => {}
                 Control::Recheck => recheck = true,
@@ -220,7 +218,7 @@ impl Consumer {
         if let Some(user) = &mut self.user {
             match storage.active_user(&user.username).await {
                 Ok(Some(record)) => user.is_admin = record.is_admin,
-                Ok(None) => return Rights::Ended("Your account has been disabled by an admin."),
+                Ok(None) => return Rights::Ended(EndCode::AccountDisabled),
                 Err(e) => {
                     tracing::error!("rechecking {}: {e}", user.username);
                     return Rights::Unknown;
@@ -229,9 +227,7 @@ impl Consumer {
         }
         let admin = self.user.as_ref().is_some_and(|u| u.is_admin);
         match storage.room(&self.room).await {
-            Ok(Some(room)) if room.admin_only && !admin => {
-                Rights::Ended("This room is now for admins only.")
-            }
+            Ok(Some(room)) if room.admin_only && !admin => Rights::Ended(EndCode::AdminsOnly),
             Ok(_) => Rights::Unchanged,
             Err(e) => {
                 tracing::error!("rechecking room {}: {e}", self.room);
@@ -352,16 +348,14 @@ impl Consumer {
 enum Rights {
     Unchanged,
     /// This connection may no longer stay; the client is told why.
-    Ended(&'static str),
+    Ended(EndCode),
     /// Storage could not say.
     Unknown,
 }
 
 /// Tells this client why its connection ends, then closes it for good.
-async fn end(socket: &mut Socket, reason: &str) {
-    let event = ServerEvent::SessionEnded {
-        reason: reason.to_owned(),
-    };
+async fn end(socket: &mut Socket, why: EndCode) {
+    let event = ServerEvent::session_ended(why);
     if socket.send_event(&event).await.is_ok() {
         socket.close(ENDED, "ended by the server").await;
     }

@@ -6,6 +6,7 @@
 
 use super::state::RoomState;
 use crate::browser::{notifications_on, notifications_supported, page_hidden, set_notifications};
+use crate::lang::{t_string, tf};
 use leptos::prelude::*;
 
 /// Tells the room state whenever the page is hidden or shown (browser only).
@@ -34,7 +35,7 @@ pub fn PmBadge() -> impl IntoView {
     view! {
         <button type="button" id="pm-badge" class="pm-badge"
             hidden=move || state.unread_pms.get() == 0
-            aria-label=move || format!("{} unread private messages", state.unread_pms.get())
+            aria-label=move || tf!(state.i18n.get_locale(), alerts.pm_badge, n = state.unread_pms.get())
             on:click=show_newest>
             <span aria-hidden="true">"✉ "</span>
             <span class="n">{move || state.unread_pms.get()}</span>
@@ -58,9 +59,13 @@ pub fn NotifyButton() -> impl IntoView {
         <button type="button" id="notify" class="notify"
             hidden=move || !supported.get() || state.me.get().is_none()
             aria-pressed=move || on.get().to_string()
-            title="Desktop notifications for private messages and mentions of you"
+            title=move || t_string!(state.i18n, alerts.notify_title)
             on:click=toggle>
-            {move || if on.get() { "Notifications on" } else { "Notify me" }}
+            {move || if on.get() {
+                t_string!(state.i18n, alerts.notify_on)
+            } else {
+                t_string!(state.i18n, alerts.notify_off)
+            }}
         </button>
     }
 }

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::{
     browser::now_ms,
+    lang::{error_text, t, t_string, td_string, tf},
     names::{RoomName, percent_encode},
     protocol::{ClientFrame, MESSAGE_MAX_CHARS, MessageText},
 };
@@ -36,6 +37,7 @@ struct Suggestions {
 #[component]
 pub fn Composer(room: RoomName) -> impl IntoView {
     let state = expect_context::<RoomState>();
+    let i18n = state.i18n;
     let input = state.input;
     let typing_last_sent = StoredValue::new(f64::MIN);
     // Focus the message box once it is in the document: the room renders
@@ -93,11 +95,11 @@ pub fn Composer(room: RoomName) -> impl IntoView {
     view! {
         <NoticeLine room />
         <p class="editing" hidden=move || state.editing.get().is_none()>
-            "Editing your message — Enter saves, Esc cancels."
+            {t!(i18n, composer.editing)}
         </p>
         <form class="composer" on:submit=on_submit>
             <label for="message-input" class="visually-hidden">
-                "Message"
+                {t!(i18n, composer.label)}
             </label>
             <MentionList suggestions />
             <input
@@ -106,7 +108,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
                 type="text"
                 autofocus
                 autocomplete="off"
-                placeholder="Write a message…"
+                placeholder=move || t_string!(i18n, composer.placeholder)
                 maxlength=MESSAGE_MAX_CHARS.to_string()
                 role="combobox"
                 aria-autocomplete="list"
@@ -126,13 +128,14 @@ pub fn Composer(room: RoomName) -> impl IntoView {
 
 /// "Send", "Save", or while the server asks us to wait: "Sending in 3 s".
 fn send_label(state: RoomState) -> String {
+    let locale = state.i18n.get_locale();
     match state.wait_until.get() {
         Some(until) => {
-            let secs = ((until - now_ms()) / 1000.0).ceil().max(1.0);
-            format!("Sending in {secs} s")
+            let s = ((until - now_ms()) / 1000.0).ceil().max(1.0);
+            tf!(locale, composer.sending_in, s = s)
         }
-        None if state.editing.get().is_some() => "Save".into(),
-        None => "Send".into(),
+        None if state.editing.get().is_some() => td_string!(locale, composer.save).into(),
+        None => td_string!(locale, composer.send).into(),
     }
 }
 
@@ -249,7 +252,7 @@ fn complete(state: RoomState, s: &Suggestions) {
 fn MentionList(suggestions: RwSignal<Option<Suggestions>>) -> impl IntoView {
     let state = expect_context::<RoomState>();
     view! {
-        <ul id="mention-list" class="mentions" role="listbox" aria-label="People to mention"
+        <ul id="mention-list" class="mentions" role="listbox" aria-label=move || t_string!(state.i18n, composer.mentions)
             hidden=move || suggestions.with(Option::is_none)>
             {move || suggestions.get().map(|s| s.names.iter().enumerate().map(|(i, name)| {
                 let chosen = i == s.chosen;
@@ -301,7 +304,8 @@ fn submit(state: RoomState) -> bool {
         Err(e) => {
             let kept = |n: &Option<Notice>| n.as_ref().is_some_and(|n| n.keep_until > now_ms());
             if !state.notice.with_untracked(kept) {
-                state.notice.set(Some(Notice::brief(e.message)));
+                let text = error_text(state.i18n.get_locale_untracked(), &e.into_event());
+                state.notice.set(Some(Notice::brief(text)));
             }
             false
         }
@@ -319,7 +323,9 @@ fn NoticeLine(room: RoomName) -> impl IntoView {
         <p id="notice" class="notice" role="alert">
             {move || state.notice.get().map(|n| view! {
                 {n.text}
-                {n.login.then(|| view! { " " <a href=login_href.clone()>"Log in"</a> })}
+                {n.login.then(|| view! {
+                    " " <a href=login_href.clone()>{t!(state.i18n, composer.log_in)}</a>
+                })}
             })}
         </p>
     }

@@ -62,7 +62,7 @@ pub fn ConnectionStatus() -> impl IntoView {
     view! {
         <p id="status" class="status" role="status" data-state=move || state.status.get().as_str()>
             <span class="dot" aria-hidden="true"></span>
-            <span class="label">{move || state.status.get().label()}</span>
+            <span class="label">{move || state.status.get().label(state.i18n.get_locale())}</span>
         </p>
     }
 }

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     browser::{short_time, within_edit_window},
+    lang::{code, t, t_string, tf, use_i18n},
     protocol::{ChatMessage, ClientFrame, Emoji},
 };
 use leptos::prelude::*;
@@ -55,7 +56,7 @@ pub fn Messages() -> impl IntoView {
     });
     let on_action = Callback::new(move |action| act(state, action));
     view! {
-        <ol id="log" class="log" node_ref=state.log_view aria-label="Messages" aria-live="polite"
+        <ol id="log" class="log" node_ref=state.log_view aria-label=move || t_string!(state.i18n, log.label) aria-live="polite"
             tabindex="0" on:scroll=move |_| state.on_scroll()>
             <li class="log-top">{move || state.log_top()}</li>
             <For each=move || state.log.with(|l: &RoomLog| l.entries().to_vec()) key=Entry::render_key let:entry>
@@ -85,7 +86,9 @@ fn MessageItem(
     me: Option<String>,
     on_action: Callback<MessageAction>,
 ) -> impl IntoView {
-    let time = short_time(&m.ts);
+    let i18n = use_i18n();
+    let ts = m.ts.clone();
+    let time = move || short_time(&ts, code(i18n.get_locale()));
     let signed_in = me.is_some();
     // Own messages may be changed for 10 minutes (the server checks too).
     let recent = within_edit_window(&m.ts);
@@ -101,8 +104,8 @@ fn MessageItem(
     view! {
         <li class="msg" class:own=own class:deleted=m.deleted class:mentions-me=mentions_me data-seq=m.seq>
             {move || (state.first_unread.get() == Some(seq)).then(|| view! {
-                <div class="new-divider" role="separator" aria-label="New messages">
-                    <span>"New messages"</span>
+                <div class="new-divider" role="separator" aria-label=move || t_string!(i18n, log.new_messages)>
+                    <span>{t!(i18n, log.new_messages)}</span>
                 </div>
             })}
             <div class="meta">
@@ -110,10 +113,10 @@ fn MessageItem(
                 <time datetime=m.ts.clone() title=m.ts>
                     {time}
                 </time>
-                {m.edited_at.is_some().then(|| view! { <span class="edited">"(edited)"</span> })}
+                {m.edited_at.is_some().then(|| view! { <span class="edited">{t!(i18n, log.edited)}</span> })}
             </div>
             {if m.deleted {
-                view! { <p class="text deleted">"message deleted"</p> }.into_any()
+                view! { <p class="text deleted">{t!(i18n, log.deleted)}</p> }.into_any()
             } else {
                 view! { <p class="text"><RichText text=m.message /></p> }.into_any()
             }}
@@ -183,6 +186,7 @@ fn Toolbar(
     can_delete: bool,
     on_action: Callback<MessageAction>,
 ) -> impl IntoView {
+    let i18n = use_i18n();
     let confirming = RwSignal::new(false);
     let confirm = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
@@ -199,33 +203,33 @@ fn Toolbar(
     };
     let question = move || {
         confirming.get().then(|| view! {
-        <div class="confirm" role="group" aria-label="Delete this message?" on:keydown=on_keydown>
-            <span>"Delete this message?"</span>
+        <div class="confirm" role="group" aria-label=move || t_string!(i18n, log.delete_question) on:keydown=on_keydown>
+            <span>{t!(i18n, log.delete_question)}</span>
             <button type="button" class="confirm-delete" node_ref=confirm
                 on:click=move |_| { confirming.set(false); on_action.run(MessageAction::Delete(seq)) }>
-                "Yes, delete"
+                {t!(i18n, log.yes_delete)}
             </button>
-            <button type="button" class="keep" on:click=move |_| confirming.set(false)>"Keep"</button>
+            <button type="button" class="keep" on:click=move |_| confirming.set(false)>{t!(i18n, log.keep)}</button>
         </div>
     })
     };
     let buttons = view! {
-        <div class="actions" role="toolbar" aria-label="Message actions">
+        <div class="actions" role="toolbar" aria-label=move || t_string!(i18n, log.actions)>
             {REACTIONS.map(|emoji| view! {
-                <button type="button" class="react" aria-label=format!("React with {emoji}")
+                <button type="button" class="react" aria-label=move || tf!(i18n.get_locale(), log.react_with, emoji = emoji)
                     on:click=move |_| on_action.run(MessageAction::React(seq, emoji.to_owned()))>
                     {emoji}
                 </button>
             })}
             {can_edit.then(|| view! {
                 <button type="button" class="edit" on:click=move |_| on_action.run(MessageAction::Edit(seq, text.clone()))>
-                    "Edit"
+                    {t!(i18n, log.edit)}
                 </button>
             })}
             {can_delete.then(|| view! {
                 <button type="button" class="delete" aria-expanded=move || confirming.get().to_string()
                     on:click=move |_| confirming.set(true)>
-                    "Delete"
+                    {t!(i18n, log.delete)}
                 </button>
             })}
         </div>
@@ -235,10 +239,14 @@ fn Toolbar(
 
 #[component]
 fn PrivateItem(incoming: bool, peer: String, message: String) -> impl IntoView {
-    let label = if incoming {
-        format!("PM from {peer}")
-    } else {
-        format!("PM to {peer}")
+    let i18n = use_i18n();
+    let label = move || {
+        let locale = i18n.get_locale();
+        if incoming {
+            tf!(locale, log.pm_from, peer = &peer)
+        } else {
+            tf!(locale, log.pm_to, peer = &peer)
+        }
     };
     view! {
         <li class="msg pm" class:own=!incoming data-pm=if incoming { "from" } else { "to" }>

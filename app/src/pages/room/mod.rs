@@ -26,6 +26,7 @@ mod typing;
 
 use crate::{
     CurrentUser,
+    lang::{page_title, room_name_error_text, t, t_string, tf, use_i18n},
     names::RoomName,
     server_fns::{Entry, may_enter},
 };
@@ -42,22 +43,25 @@ use typing::Typing;
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
+    let i18n = use_i18n();
     let params = use_params_map();
     let room = Memo::new(move |_| RoomName::parse(&params.read().get("room").unwrap_or_default()));
     // Keyed on the room: moving to another room builds a fresh page (and socket).
-    move || match room.get() {
+    move || {
+        match room.get() {
         Ok(room) => view! { <AllowedRoom room /> }.into_any(),
         Err(e) => view! {
-            <Title text="Invalid room · Chat" />
+            <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, room.invalid_title)) />
             <main class="page narrow">
-                <h1>"That is not a room name"</h1>
-                <p class="form-error">{e.to_string()}</p>
+                <h1>{t!(i18n, room.invalid_heading)}</h1>
+                <p class="form-error">{move || room_name_error_text(i18n.get_locale(), &e)}</p>
                 <p>
-                    <a href="/chat/">"Back to the lobby"</a>
+                    <a href="/chat/">{t!(i18n, back_to_lobby)}</a>
                 </p>
             </main>
         }
         .into_any(),
+    }
     }
 }
 
@@ -65,6 +69,7 @@ pub fn RoomPage() -> impl IntoView {
 /// visitor is not one.
 #[component]
 fn AllowedRoom(room: RoomName) -> impl IntoView {
+    let i18n = use_i18n();
     let asked = room.clone();
     let access = Resource::new_blocking(move || asked.clone(), may_enter);
     view! {
@@ -74,26 +79,37 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
                 Suspend::new(async move {
                 match access.await {
                     Ok(Entry::Open) => view! { <ChatRoom room /> }.into_any(),
-                    Ok(Entry::LooksLike(like)) => view! {
-                        <Title text="Lookalike room · Chat" />
+                    Ok(Entry::LooksLike(like)) => {
+                        let (room, href, like) = (room.to_string(), like.page_path(), like.to_string());
+                        let go_to = like.clone();
+                        view! {
+                        <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, room.lookalike_title)) />
                         <main class="page narrow">
-                            <h1>"This name looks like another room"</h1>
-                            <p class="form-error">{format!("“{room}” looks just like the room “{like}” (only letters that look alike differ), so it cannot be a room of its own.")}</p>
-                            <p><a href=like.page_path()>{format!("Go to {like}")}</a></p>
-                            <p><a href="/chat/">"Back to the lobby"</a></p>
+                            <h1>{t!(i18n, room.lookalike_heading)}</h1>
+                            <p class="form-error">
+                                {move || tf!(i18n.get_locale(), room.lookalike_body, room = &room, like = &like)}
+                            </p>
+                            <p><a href=href>{move || tf!(i18n.get_locale(), room.go_to, room = &go_to)}</a></p>
+                            <p><a href="/chat/">{t!(i18n, back_to_lobby)}</a></p>
                         </main>
-                    }.into_any(),
-                    Ok(Entry::AdminsOnly) => view! {
-                        <Title text="Admins only · Chat" />
+                    }.into_any()
+                    }
+                    Ok(Entry::AdminsOnly) => {
+                        let room = room.to_string();
+                        view! {
+                        <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, room.admins_title)) />
                         <main class="page narrow">
-                            <h1>"This room is for admins only"</h1>
-                            <p class="form-error">{format!("{room} is open to admins only. Ask an admin if you need to be in it.")}</p>
-                            <p><a href="/chat/">"Back to the lobby"</a></p>
+                            <h1>{t!(i18n, room.admins_heading)}</h1>
+                            <p class="form-error">
+                                {move || tf!(i18n.get_locale(), room.admins_body, room = &room)}
+                            </p>
+                            <p><a href="/chat/">{t!(i18n, back_to_lobby)}</a></p>
                         </main>
-                    }.into_any(),
+                    }.into_any()
+                    }
                     Err(e) => view! {
                         <main class="page narrow">
-                            <h1>"The room cannot be opened right now"</h1>
+                            <h1>{t!(i18n, room.cannot_open)}</h1>
                             <p class="form-error">{e.to_string()}</p>
                         </main>
                     }.into_any(),
@@ -119,7 +135,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         <Title text=move || state.title() />
         <main class="page room">
             <div class="room-head">
-                <a class="back" href="/chat/" aria-label="Back to the lobby">
+                <a class="back" href="/chat/" aria-label=move || t_string!(state.i18n, back_to_lobby)>
                     "←"
                 </a>
                 <h1 class="room-title">{room.to_string()}</h1>
@@ -128,7 +144,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 <ConnectionStatus />
             </div>
             <div class="room-body">
-                <section class="conversation" aria-label="Conversation">
+                <section class="conversation" aria-label=move || t_string!(state.i18n, room.conversation)>
                     <Messages />
                     <Typing />
                     <Composer room />

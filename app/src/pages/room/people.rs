@@ -2,6 +2,7 @@
 //! private message to them (`/pm <name> ` in the message box).
 
 use super::state::RoomState;
+use crate::lang::{I18n, t, tf};
 use leptos::prelude::*;
 
 #[component]
@@ -13,14 +14,14 @@ pub fn People() -> impl IntoView {
     view! {
        <aside class="people" aria-labelledby="people-title">
            <h2 id="people-title">
-               "Online " <span class="count">{move || state.users.with(Vec::len)}</span>
+               {t!(state.i18n, people.online)} " " <span class="count">{move || state.users.with(Vec::len)}</span>
            </h2>
            <ul id="user-list">
                <For each=move || state.users.get() key=|u| u.clone() let:name>
-                   <Person is_me=state.is_me(&name) name on_pick=start_pm />
+                   <Person is_me=state.is_me(&name) name on_pick=start_pm i18n=state.i18n />
                </For>
            </ul>
-           <p class="hint">"Click a name to send a private message."</p>
+           <p class="hint">{t!(state.i18n, people.hint)}</p>
        </aside>
     }
     // Erased: the room's view type stays shallow enough for release builds.
@@ -29,21 +30,24 @@ pub fn People() -> impl IntoView {
 
 /// A person in the online list: a button that starts a private message.
 #[component]
-fn Person(name: String, is_me: bool, on_pick: Callback<String>) -> impl IntoView {
+fn Person(name: String, is_me: bool, on_pick: Callback<String>, i18n: I18n) -> impl IntoView {
     let data = name.clone();
     if is_me {
         return view! {
             <li data-user=data>
-                <span class="user me">{name}" (you)"</span>
+                <span class="user me">{name} " " {t!(i18n, people.you)}</span>
             </li>
         }
         .into_any();
     }
-    let label = format!("Send {name} a private message");
+    let label = {
+        let name = name.clone();
+        Signal::derive(move || tf!(i18n.get_locale(), people.pm, name = &name))
+    };
     let target = name.clone();
     view! {
         <li data-user=data>
-            <button type="button" class="user" title=label.clone() aria-label=label
+            <button type="button" class="user" title=label aria-label=label
                 on:click=move |_| on_pick.run(target.clone())>
                 {name}
             </button>

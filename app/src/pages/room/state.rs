@@ -13,6 +13,7 @@ use super::{
 use crate::{
     ConnStatus, CurrentUser,
     browser::{notify, now_ms, page_hidden},
+    lang::{I18n, error_text, session_ended_text, td_string, tf, use_i18n},
     names::RoomName,
     protocol::ServerEvent,
     protocol::{
@@ -58,6 +59,9 @@ impl Notice {
 #[derive(Clone, Copy)]
 pub struct RoomState {
     pub me: CurrentUser,
+    /// The page's language, for texts made outside a component (titles,
+    /// notices, notifications).
+    pub i18n: I18n,
     pub room: StoredValue<RoomName>,
     pub log: RwSignal<RoomLog>,
     /// Signed-in people in the room, sorted.
@@ -99,6 +103,7 @@ impl RoomState {
     pub fn new(me: CurrentUser, room: RoomName) -> Self {
         Self {
             me,
+            i18n: use_i18n(),
             room: StoredValue::new(room),
             log: RwSignal::new(RoomLog::default()),
             users: RwSignal::new(Vec::new()),
@@ -134,10 +139,11 @@ impl RoomState {
 
     /// The tab title: "(3) general · Chat" while messages wait unseen.
     pub fn title(self) -> String {
-        let room = self.room.get_value();
+        let room = self.room.get_value().to_string();
+        let locale = self.i18n.get_locale();
         match self.unread.get() {
-            0 => format!("{room} · Chat"),
-            n => format!("({n}) {room} · Chat"),
+            0 => crate::lang::page_title(locale, &room),
+            n => tf!(locale, room.unread_title, n = n, room = room),
         }
     }
 
@@ -159,7 +165,12 @@ impl RoomState {
         if page_hidden() {
             self.unread_pms.update(|n| *n += 1);
         }
-        notify(&format!("PM from {user}"), &message, &format!("pm:{user}"));
+        let title = tf!(
+            self.i18n.get_locale_untracked(),
+            alerts.pm_from,
+            user = &user
+        );
+        notify(&title, &message, &format!("pm:{user}"));
         self.log.update(|l| l.add_private(true, user, message));
     }
 
@@ -227,8 +238,8 @@ impl RoomState {
             ServerEvent::Reaction {
                 seq, emoji, users, ..
             } => self.log.update(|l| l.react(seq, emoji, users)),
-            ServerEvent::SessionEnded { reason } => self.notice.set(Some(Notice {
-                text: reason,
+            ServerEvent::SessionEnded { reason, code } => self.notice.set(Some(Notice {
+                text: session_ended_text(self.i18n.get_locale_untracked(), code, &reason),
                 login: false,
                 keep_until: f64::INFINITY,
             })),
@@ -250,7 +261,8 @@ impl RoomState {
                 && mentions_name(&m.message, &me)
             {
                 let room = self.room.get_value();
-                let title = format!("{} mentioned you in {room}", m.user);
+                let locale = self.i18n.get_locale_untracked();
+                let title = tf!(locale, alerts.mentioned, user = &m.user, room = &room);
                 notify(&title, &m.message, &format!("mention:{room}"));
             }
         }
@@ -305,7 +317,7 @@ impl RoomState {
         }
         self.notice.set(Some(Notice {
             login: e.code == ErrorCode::NotAuthenticated,
-            text: e.message,
+            text: error_text(self.i18n.get_locale_untracked(), &e),
             keep_until: if slow_down {
                 now_ms() + SLOW_DOWN_SHOWN_MS
             } else {
@@ -408,14 +420,15 @@ impl RoomState {
 
     /// What the top of the log says.
     pub fn log_top(self) -> &'static str {
+        let locale = self.i18n.get_locale();
         if self.loading_older.get() {
-            "Loading older messages…"
+            td_string!(locale, log.loading_older)
         } else if self.older_available.get() {
-            "Scroll up for older messages"
+            td_string!(locale, log.scroll_up)
         } else if self.log.with(RoomLog::is_empty) {
-            "No messages yet. Say hello!"
+            td_string!(locale, log.empty)
         } else {
-            "This is the start of the room."
+            td_string!(locale, log.start)
         }
     }
 }

@@ -3,6 +3,7 @@
 //! it at once. The [`Typing`] line under the log says so in words.
 
 use super::state::RoomState;
+use crate::lang::{Locale, tf};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -56,18 +57,18 @@ impl WhoTypes {
         }
     }
 
-    fn line(self) -> String {
-        typing_line(&self.names.get())
+    fn line(self, locale: Locale) -> String {
+        typing_line(locale, &self.names.get())
     }
 }
 
 /// "alice is typing…", "alice and bob are typing…", "3 people are typing…".
-fn typing_line(names: &[String]) -> String {
+fn typing_line(locale: Locale, names: &[String]) -> String {
     match names {
         [] => String::new(),
-        [one] => format!("{one} is typing…"),
-        [a, b] => format!("{a} and {b} are typing…"),
-        many => format!("{} people are typing…", many.len()),
+        [a] => tf!(locale, typing.one, a = a),
+        [a, b] => tf!(locale, typing.two, a = a, b = b),
+        many => tf!(locale, typing.many, n = many.len()),
     }
 }
 
@@ -75,7 +76,7 @@ fn typing_line(names: &[String]) -> String {
 #[component]
 pub fn Typing() -> impl IntoView {
     let state = expect_context::<RoomState>();
-    view! { <p id="typing" class="typing" aria-live="polite">{move || state.typing.line()}</p> }
+    view! { <p id="typing" class="typing" aria-live="polite">{move || state.typing.line(state.i18n.get_locale())}</p> }
 }
 
 #[cfg(test)]
@@ -84,13 +85,19 @@ mod tests {
 
     #[test]
     fn typing_line_reads_naturally() {
-        assert_eq!(typing_line(&[]), "");
-        assert_eq!(typing_line(&["al".into()]), "al is typing…");
+        let english = Locale::en;
+        assert_eq!(typing_line(english, &[]), "");
+        assert_eq!(typing_line(english, &["al".into()]), "al is typing…");
         assert_eq!(
-            typing_line(&["al".into(), "bo".into()]),
+            typing_line(english, &["al".into(), "bo".into()]),
             "al and bo are typing…"
         );
         let three = ["a".into(), "b".into(), "c".into()];
-        assert_eq!(typing_line(&three), "3 people are typing…");
+        assert_eq!(typing_line(english, &three), "3 people are typing…");
+        assert_eq!(typing_line(Locale::zh, &three), "3 人正在输入…");
+        assert_eq!(
+            typing_line(Locale::zh, &["al".into(), "bo".into()]),
+            "al 和 bo 正在输入…"
+        );
     }
 }
