@@ -11,7 +11,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 LEPTOS_RUSTFLAGS := --cfg erase_components
 CARGO := RUSTFLAGS="$(LEPTOS_RUSTFLAGS)" cargo
 
-.PHONY: run test bench tools-run tools-test fmt-check lint unit-test e2e release csr-build
+.PHONY: run test bench screenshots tools-run tools-test fmt-check lint unit-test e2e release csr-build
 
 run: tools-run
 	cargo leptos watch
@@ -22,6 +22,10 @@ test: tools-test fmt-check lint unit-test csr-build e2e release
 # Release builds, then the standard load scenarios; writes bench/RESULTS.md.
 bench:
 	scripts/bench.sh
+
+# Retakes the README's screenshots (docs/screenshots/) from the real app.
+screenshots:
+	scripts/screenshots.sh
 
 tools-run:
 	@scripts/bootstrap.sh run

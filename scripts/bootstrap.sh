@@ -102,9 +102,10 @@ if ! has_version trunk "trunk $TRUNK_VERSION"; then
   cargo install trunk --version "$TRUNK_VERSION" --locked
 fi
 
-playwright_wanted=$(sed -n 's/.*"@playwright\/test": "\(.*\)".*/\1/p' end2end/package.json)
-playwright_have=$(node -p 'require("./end2end/node_modules/@playwright/test/package.json").version' 2>/dev/null || true)
-if [ "$playwright_have" != "$playwright_wanted" ]; then
-  say "installing the end-to-end test runner (@playwright/test, from end2end/package-lock.json)"
+npm_wanted() { sed -n "s|.*\"$1\": \"\(.*\)\".*|\1|p" end2end/package.json; }
+npm_have() { node -p "require('./end2end/node_modules/$1/package.json').version" 2>/dev/null || true; }
+if [ "$(npm_have @playwright/test)" != "$(npm_wanted @playwright/test)" ] ||
+  [ "$(npm_have @axe-core/playwright)" != "$(npm_wanted @axe-core/playwright)" ]; then
+  say "installing the end-to-end test runner and the accessibility checker (@playwright/test, @axe-core/playwright, from end2end/package-lock.json)"
   (cd end2end && npm ci --no-fund --no-audit >/dev/null)
 fi

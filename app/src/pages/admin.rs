@@ -99,7 +99,7 @@ fn RoomsSection(rooms: Vec<AdminRoom>) -> impl IntoView {
         view! {
             <tr data-room=name>
                 <td><a href=format!("/chat/{}/", crate::names::percent_encode(&r.name))>{r.name.clone()}</a></td>
-                <td>{r.admin_only.then(|| t!(i18n, admin.admin_only))}</td>
+                <td>{r.admin_only.then_some(t!(i18n, admin.admin_only))}</td>
                 <td>{r.last_message_at.unwrap_or_default()}</td>
                 <td><div class="row-actions">
                     <ActionButton action="set_room_admin_only" label=toggle room=r.name.clone() value=!r.admin_only />
@@ -150,7 +150,7 @@ fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
         view! {
             <tr data-user=name>
                 <td>{u.username.clone()}</td>
-                <td>{u.is_admin.then(|| t!(i18n, admin.is_admin))} " " {u.disabled.then(|| t!(i18n, admin.is_disabled))}</td>
+                <td>{u.is_admin.then_some(t!(i18n, admin.is_admin))} " " {u.disabled.then_some(t!(i18n, admin.is_disabled))}</td>
                 <td><div class="row-actions">
                     <ActionButton action="set_admin" label=admin_label username=u.username.clone() value=!u.is_admin />
                     <ActionButton action="disable_user" label=disable_label username=u.username value=!u.disabled danger=!u.disabled />

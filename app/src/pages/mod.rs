@@ -22,7 +22,7 @@ pub fn NotFound() -> impl IntoView {
     }
     let i18n = use_i18n();
     view! {
-        <Title text=move || page_title(i18n.get_locale(), &t_string!(i18n, not_found.title)) />
+        <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, not_found.title)) />
         <main class="page narrow">
             <h1>{t!(i18n, not_found.heading)}</h1>
             <p>
