@@ -3,6 +3,8 @@
 #   scripts/bootstrap.sh run    what `make run` needs
 #   scripts/bootstrap.sh test   that, plus what `make test` needs
 #   scripts/bootstrap.sh bench  that, plus redis-server and postgresql (for `make bench`)
+#   scripts/bootstrap.sh screenshots  what `make test` needs, plus fonts for
+#                               Chinese and emoji (for `make screenshots`)
 # Every tool is pinned to a version that builds on rustc 1.95 and never
 # downloads binaries at run time (see README.md, "Toolchain").
 set -euo pipefail
@@ -85,7 +87,7 @@ if [ "$mode" = bench ]; then
   apt_install_without_service postgresql "the benchmark runs the PostgreSQL backend too"
   exit 0
 fi
-[ "$mode" = test ] || exit 0
+[ "$mode" = test ] || [ "$mode" = screenshots ] || exit 0
 
 apt_install chromium "the browser the end-to-end tests drive"
 apt_install redis-server "the Redis channel-layer tests start their own"
@@ -109,3 +111,7 @@ if [ "$(npm_have @playwright/test)" != "$(npm_wanted @playwright/test)" ] ||
   say "installing the end-to-end test runner and the accessibility checker (@playwright/test, @axe-core/playwright, from end2end/package-lock.json)"
   (cd end2end && npm ci --no-fund --no-audit >/dev/null)
 fi
+
+[ "$mode" = screenshots ] || exit 0
+apt_install fonts-noto-cjk "the README's Chinese screenshot needs CJK glyphs"
+apt_install fonts-noto-color-emoji "the README's screenshots show emoji reactions"

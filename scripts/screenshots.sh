@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-scripts/bootstrap.sh test
+scripts/bootstrap.sh screenshots
 RUSTFLAGS="--cfg erase_components" cargo leptos build
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -11,7 +11,7 @@
 //!
 //! Must never import `pages`: every page imports this.
 
-pub use crate::i18n::{I18nContextProvider, Locale, t, t_string, td_string, use_i18n};
+pub use crate::i18n::{Locale, t, t_string, td_string, use_i18n};
 use crate::{
     account::AuthError,
     names::{ROOM_NAME_MAX_CHARS, RoomNameError},
@@ -65,6 +65,28 @@ pub const COOKIE: &str = "lang";
 
 /// The page's language context (a `Copy` handle).
 pub type I18n = I18nContext<Locale>;
+
+/// Makes the page's language context and provides it to every component.
+/// (Not the crate's `I18nContextProvider`: it also renders an empty
+/// `<script>` without this response's CSP nonce.) `<html lang>` is set
+/// by [`HtmlLang`].
+pub fn provide() -> I18n {
+    let options = leptos_i18n::context::I18nContextOptions::<Locale>::default()
+        .enable_cookie(false)
+        .ssr_lang_header_getter(request_languages());
+    let i18n = leptos_i18n::context::init_i18n_context_with_options(options);
+    provide_context(i18n);
+    i18n
+}
+
+/// `<html lang dir>` for the page's language: what screen readers and
+/// fonts go by, and what hydration reads the language back from.
+#[component]
+pub fn HtmlLang(i18n: I18n) -> impl IntoView {
+    let lang = move || code(i18n.get_locale());
+    let dir = move || leptos_i18n::Locale::direction(i18n.get_locale()).as_str();
+    view! { <leptos_meta::Html attr:lang=lang attr:dir=dir /> }
+}
 
 /// The value of `<html lang>`, the cookie and the switch's buttons.
 pub fn code(locale: Locale) -> &'static str {

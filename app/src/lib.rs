@@ -36,7 +36,7 @@ pub mod client;
 pub mod lobby_feed;
 
 use account::Me;
-use lang::{I18nContextProvider, LanguageSwitch, Locale, t, t_string, td_string, tf, use_i18n};
+use lang::{HtmlLang, LanguageSwitch, Locale, t, t_string, td_string, tf, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
@@ -162,10 +162,10 @@ fn set_page_csp(options: &LeptosOptions) {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let i18n = lang::provide();
     view! {
-        <I18nContextProvider enable_cookie=false ssr_lang_header_getter=lang::request_languages()>
-            <Site />
-        </I18nContextProvider>
+        <Site />
+        <HtmlLang i18n />
     }
 }
 

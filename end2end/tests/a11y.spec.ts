@@ -38,7 +38,7 @@ async function violations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]).analyze();
   return results.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => `${n.target.join(" ")}: ${n.failureSummary}`).join("; ")}`);
 }
 
 async function expectClean(page: Page, what: string) {
@@ -85,6 +85,10 @@ for (const mode of MODES) {
     await expectClean(b, "room with a PM");
     await a.locator("#log .msg").first().hover();
     await expectClean(a, "room, a message's toolbar");
+    await a.locator("#log .msg").first().getByRole("button", { name: "Delete" }).click();
+    await expect(a.locator(".confirm")).toBeVisible();
+    await expectClean(a, "room, asking before a delete");
+    await a.keyboard.press("Escape");
     await a.screenshot({ path: testInfo.outputPath("room.png") });
 
     await visitor.goto("/chat/");

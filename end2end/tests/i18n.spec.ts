@@ -114,7 +114,7 @@ test("the language switch changes the page at once and sticks after a reload and
   // The server's render follows the choice too (a page without scripts).
   const html = await (await context.request.get("/login")).text();
   expect(html).toContain('lang="zh"');
-  expect(html).toContain("<h1>登录</h1>");
+  expect(html).toMatch(/<h1>登录</);
 
   await page.getByRole("group", { name: "语言" }).getByRole("button", { name: "English" }).click();
   await expect(page.locator("h1")).toHaveText("Create an account");

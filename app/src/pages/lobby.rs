@@ -55,7 +55,7 @@ pub fn LobbyPage() -> impl IntoView {
                     autofocus
                     autocomplete="off"
                     spellcheck="false"
-                    placeholder="lobby"
+                    placeholder=move || t_string!(i18n, lobby.placeholder)
                     maxlength="64"
                     aria-invalid=move || error.with(|e| e.is_some()).to_string()
                     aria-describedby="room-hint room-error"

@@ -35,7 +35,7 @@ fn Person(name: String, is_me: bool, on_pick: Callback<String>, i18n: I18n) -> i
     if is_me {
         return view! {
             <li data-user=data>
-                <span class="user me">{name} " " {t!(i18n, people.you)}</span>
+                <span class="user me">{move || tf!(i18n.get_locale(), people.you, name = &name)}</span>
             </li>
         }
         .into_any();
