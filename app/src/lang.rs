@@ -20,6 +20,27 @@ use crate::{
 use leptos::prelude::*;
 use leptos_i18n::I18nContext;
 
+/// A text in the page's language that follows the switch:
+/// `tr!(i18n, lobby.heading)`, for a view or an attribute. Every such text
+/// on every page has the same type (a closure over the context and a
+/// function pointer), so the WASM holds one copy of the code that renders
+/// and hydrates a reactive text, not one per text (`leptos_i18n`'s `t!`
+/// makes a closure type per call: about 90 KB gzipped for our pages).
+macro_rules! tr {
+    ($i18n:expr, $($key:ident).+) => {
+        $crate::lang::text($i18n, |locale| $crate::lang::td_string!(locale, $($key).+))
+    };
+}
+pub(crate) use tr;
+
+/// What [`tr!`] makes: the text for the page's language, tracked.
+pub fn text(
+    i18n: I18n,
+    key: fn(Locale) -> &'static str,
+) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    move || key(i18n.get_locale())
+}
+
 /// A text with values put into its `{name}` slots, in a language:
 /// `tf!(locale, people.pm, name = "bob")`. (`leptos_i18n`'s own `{{ }}`
 /// variables make views, not strings, when its texts are loaded with

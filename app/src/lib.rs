@@ -36,7 +36,7 @@ pub mod client;
 pub mod lobby_feed;
 
 use account::Me;
-use lang::{HtmlLang, LanguageSwitch, Locale, t, t_string, td_string, tf, use_i18n};
+use lang::{HtmlLang, LanguageSwitch, Locale, td_string, tf, tr, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
@@ -181,13 +181,13 @@ fn Site() -> impl IntoView {
     provide_context(me);
 
     view! {
-        <Title text=move || t_string!(i18n, brand) />
+        <Title text=tr!(i18n, brand) />
         <Router>
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
                 <header class="topbar">
                     <a class="brand" href="/chat/">
                         <img src="/favicon.svg" alt="" width="22" height="22" />
-                        {t!(i18n, brand)}
+                        {tr!(i18n, brand)}
                     </a>
                     <Suspense>
                         <AccountBar me />
@@ -217,22 +217,22 @@ fn AccountBar(me: CurrentUser) -> impl IntoView {
     let next = move || names::percent_encode(&here.pathname.get());
     move || match me.get() {
         Some(me) => view! {
-            <nav class="account" aria-label=move || t_string!(i18n, nav.label)>
+            <nav class="account" aria-label=tr!(i18n, nav.label)>
                 <span class="signed-in">
-                    {t!(i18n, nav.signed_in_as)} " " <strong id="whoami">{me.username}</strong>
+                    {tr!(i18n, nav.signed_in_as)} " " <strong id="whoami">{me.username}</strong>
                 </span>
-                {me.is_admin.then(|| view! { <a href="/admin">{t!(i18n, nav.admin)}</a> })}
+                {me.is_admin.then(|| view! { <a href="/admin">{tr!(i18n, nav.admin)}</a> })}
                 <form method="post" action="/api/logout?next=/chat/">
-                    <button type="submit" class="link-button">{t!(i18n, nav.log_out)}</button>
+                    <button type="submit" class="link-button">{tr!(i18n, nav.log_out)}</button>
                 </form>
             </nav>
         }
         .into_any(),
         None => view! {
-            <nav class="account" aria-label=move || t_string!(i18n, nav.label)>
-                <a href=move || format!("/login?next={}", next())>{t!(i18n, nav.log_in)}</a>
+            <nav class="account" aria-label=tr!(i18n, nav.label)>
+                <a href=move || format!("/login?next={}", next())>{tr!(i18n, nav.log_in)}</a>
                 <a class="button" href=move || format!("/register?next={}", next())>
-                    {t!(i18n, nav.register)}
+                    {tr!(i18n, nav.register)}
                 </a>
             </nav>
         }

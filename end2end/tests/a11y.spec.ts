@@ -33,6 +33,15 @@ async function signUp(context: BrowserContext, name: string) {
   expect(response.status()).toBe(201);
 }
 
+/** Two signed-up people in this mode, with their names. */
+async function twoPeople(browser: Browser, mode: Mode) {
+  const [aliceName, bobName] = [unique("alice"), unique("bob")];
+  const [alice, bob] = [await contextIn(browser, mode), await contextIn(browser, mode)];
+  await signUp(alice, aliceName);
+  await signUp(bob, bobName);
+  return { alice, bob, aliceName, bobName };
+}
+
 /** The serious and critical violations on the page as it is now, one line each. */
 async function violations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]).analyze();
@@ -49,12 +58,7 @@ async function expectClean(page: Page, what: string) {
 for (const mode of MODES) {
   test(`axe finds nothing serious on any page: ${mode.name}`, async ({ browser }, testInfo) => {
     const room = unique("a11y");
-    const aliceName = unique("alice");
-    const bobName = unique("bob");
-    const alice = await contextIn(browser, mode);
-    const bob = await contextIn(browser, mode);
-    await signUp(alice, aliceName);
-    await signUp(bob, bobName);
+    const { alice, bob, bobName } = await twoPeople(browser, mode);
 
     const visitor = await (await contextIn(browser, mode)).newPage();
     await visitor.goto("/login");
@@ -117,12 +121,7 @@ for (const mode of MODES) {
 test("with only a keyboard: send, mention, react, edit and write a PM", async ({ browser }) => {
   const mode = MODES[0];
   const room = unique("keys");
-  const aliceName = unique("alice");
-  const bobName = unique("bob");
-  const alice = await contextIn(browser, mode);
-  const bob = await contextIn(browser, mode);
-  await signUp(alice, aliceName);
-  await signUp(bob, bobName);
+  const { alice, bob, bobName } = await twoPeople(browser, mode);
   const b = await bob.newPage();
   await b.goto(`/chat/${room}/`);
   await hydrated(b);

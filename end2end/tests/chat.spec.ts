@@ -1,5 +1,5 @@
-import { expect, test, type WebSocketRoute } from "@playwright/test";
-import { hydrated, messageTexts, personInRoom, say, signedIn, unique, uniqueRoom } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { cuttableSockets, hydrated, messageTexts, personInRoom, say, signedIn, unique, uniqueRoom } from "./helpers";
 
 // @release: also run against the release build (scripts/release_check.sh).
 test("two people in a room chat both ways; another room sees none of it", { tag: "@release" }, async ({ browser }, testInfo) => {
@@ -113,12 +113,7 @@ test("when the socket drops the page says so, reconnects by itself and chats aga
   const room = uniqueRoom("flaky");
   const context = await signedIn(browser, unique("flaky"));
   const page = await context.newPage();
-  // Pass the page's sockets through to the real server, keeping a handle to cut them.
-  const sockets: WebSocketRoute[] = [];
-  await page.routeWebSocket(/\/ws\/chat\//, (ws) => {
-    ws.connectToServer();
-    sockets.push(ws);
-  });
+  const sockets = await cuttableSockets(page);
   await page.goto(`/chat/${room}/`);
   await hydrated(page);
   await expect(page.locator("#status")).toHaveAttribute("data-state", "live");

@@ -1,4 +1,4 @@
-import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { expect, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "@playwright/test";
 
 export const PASSWORD = "correct horse battery";
 
@@ -47,4 +47,14 @@ export async function say(page: Page, text: string) {
 /** The texts of the messages in the log, in order. */
 export function messageTexts(page: Page) {
   return page.locator("#log .msg .text");
+}
+
+/** Passes the page's room sockets through to the server, keeping a handle on each to cut it. */
+export async function cuttableSockets(page: Page): Promise<WebSocketRoute[]> {
+  const sockets: WebSocketRoute[] = [];
+  await page.routeWebSocket(/\/ws\/chat\//, (ws) => {
+    ws.connectToServer();
+    sockets.push(ws);
+  });
+  return sockets;
 }

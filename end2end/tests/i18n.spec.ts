@@ -2,8 +2,8 @@
 // first paint is already right), hydration keeps it, the switch on the
 // page changes it and is remembered, and what the server says as codes
 // (refusals, connection states) reads in the page's language.
-import { expect, test, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "@playwright/test";
-import { PASSWORD, hydrated, messageTexts, say, unique } from "./helpers";
+import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { PASSWORD, cuttableSockets, hydrated, messageTexts, say, unique } from "./helpers";
 import { ServerProcess, createAdmin, freshDatabase } from "./processes";
 
 type Lang = "zh-CN" | "en-US";
@@ -143,11 +143,7 @@ test("log-in refusals, posting without an account, and a dropped connection read
   await expect(anonymous.locator("#notice").getByRole("link", { name: "登录" })).toBeVisible();
 
   const page = await (await personSpeaking(browser, "zh-CN")).newPage();
-  const sockets: WebSocketRoute[] = [];
-  await page.routeWebSocket(/\/ws\/chat\//, (ws) => {
-    ws.connectToServer();
-    sockets.push(ws);
-  });
+  const sockets = await cuttableSockets(page);
   await page.goto(`/chat/${room}/`);
   await hydrated(page);
   await expect(page.locator("#status")).toHaveText("已连接");

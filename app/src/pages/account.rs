@@ -5,7 +5,7 @@
 
 use crate::{
     account::{AuthError, PASSWORD_MIN_CHARS},
-    lang::{auth_error_text, page_title, t, t_string, tf, use_i18n},
+    lang::{auth_error_text, page_title, t_string, tf, tr, use_i18n},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -57,16 +57,16 @@ fn AccountForm(kind: Kind) -> impl IntoView {
     };
     let other = move || match kind {
         Kind::Login => view! {
-            {t!(i18n, account.no_account)} " "
+            {tr!(i18n, account.no_account)} " "
             <a href=format!("/register?next={}", crate::names::percent_encode(&next()))>
-                {t!(i18n, nav.register)}
+                {tr!(i18n, nav.register)}
             </a>
         }
         .into_any(),
         Kind::Register => view! {
-            {t!(i18n, account.have_account)} " "
+            {tr!(i18n, account.have_account)} " "
             <a href=format!("/login?next={}", crate::names::percent_encode(&next()))>
-                {t!(i18n, nav.log_in)}
+                {tr!(i18n, nav.log_in)}
             </a>
         }
         .into_any(),
@@ -78,7 +78,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
             <form class="account-form" method="post" action=action>
                 <input type="hidden" name="next" value=next />
                 <p id="form-error" class="form-error" role="alert">{error}</p>
-                <label for="username">{t!(i18n, account.username)}</label>
+                <label for="username">{tr!(i18n, account.username)}</label>
                 <input
                     id="username"
                     name="username"
@@ -93,7 +93,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
                     value=move || param("username")
                     aria-describedby="form-error"
                 />
-                <label for="password">{t!(i18n, account.password)}</label>
+                <label for="password">{tr!(i18n, account.password)}</label>
                 <input
                     id="password"
                     name="password"
@@ -105,7 +105,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
                 />
                 {(kind == Kind::Register).then(|| view! {
                     <p class="hint">
-                        {move || tf!(i18n.get_locale(), account.hint, min = PASSWORD_MIN_CHARS)}
+                        {Signal::derive(move || tf!(i18n.get_locale(), account.hint, min = PASSWORD_MIN_CHARS))}
                     </p>
                 })}
                 <button type="submit">{button}</button>

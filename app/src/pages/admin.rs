@@ -6,7 +6,7 @@
 
 use crate::{
     admin::{AdminOverview, AdminRoom, AdminUser, AuditLine},
-    lang::{page_title, t, t_string, tf, use_i18n},
+    lang::{page_title, t, t_string, tf, tr, use_i18n},
     protocol::ChatMessage,
     server_fns::admin_lists,
 };
@@ -23,16 +23,16 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, admin.title)) />
         <main class="page admin">
-            <Suspense fallback=move || view! { <p>{t!(i18n, loading)}</p> }>
+            <Suspense fallback=move || view! { <p>{tr!(i18n, loading)}</p> }>
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(Some(data)) => view! {
-                            <h1>{t!(i18n, admin.heading)}</h1>
+                            <h1>{tr!(i18n, admin.heading)}</h1>
                             <p id="admin-error" class="form-error" role="alert">{error}</p>
                             <Overview data />
                         }.into_any(),
                         Ok(None) => view! {
-                            <h1>{t!(i18n, admin.only_heading)}</h1>
+                            <h1>{tr!(i18n, admin.only_heading)}</h1>
                             <p class="form-error">
                                 {t!(i18n, admin.only_body,
                                     <login> = |children: ChildrenFn| view! { <a href="/login?next=/admin">{children()}</a> },
@@ -99,7 +99,7 @@ fn RoomsSection(rooms: Vec<AdminRoom>) -> impl IntoView {
         view! {
             <tr data-room=name>
                 <td><a href=format!("/chat/{}/", crate::names::percent_encode(&r.name))>{r.name.clone()}</a></td>
-                <td>{r.admin_only.then_some(t!(i18n, admin.admin_only))}</td>
+                <td>{r.admin_only.then_some(tr!(i18n, admin.admin_only))}</td>
                 <td>{r.last_message_at.unwrap_or_default()}</td>
                 <td><div class="row-actions">
                     <ActionButton action="set_room_admin_only" label=toggle room=r.name.clone() value=!r.admin_only />
@@ -110,20 +110,20 @@ fn RoomsSection(rooms: Vec<AdminRoom>) -> impl IntoView {
     }).collect_view();
     view! {
         <section aria-labelledby="rooms-title">
-            <h2 id="rooms-title">{t!(i18n, admin.rooms)}</h2>
+            <h2 id="rooms-title">{tr!(i18n, admin.rooms)}</h2>
             <form method="post" action="/api/admin" class="create-room">
                 <input type="hidden" name="action" value="create_room" />
-                <label for="new-room">{t!(i18n, admin.new_room)}</label>
+                <label for="new-room">{tr!(i18n, admin.new_room)}</label>
                 <input id="new-room" name="room" required maxlength="64" autocomplete="off" />
                 <label class="check">
-                    <input type="checkbox" name="value" value="true" />" " {t!(i18n, admin.admin_only_check)}
+                    <input type="checkbox" name="value" value="true" />" " {tr!(i18n, admin.admin_only_check)}
                 </label>
-                <button type="submit">{t!(i18n, admin.create)}</button>
+                <button type="submit">{tr!(i18n, admin.create)}</button>
             </form>
             <table id="admin-rooms">
                 <thead><tr>
-                    <th>{t!(i18n, admin.room)}</th><th>{t!(i18n, admin.access)}</th>
-                    <th>{t!(i18n, admin.last_message)}</th><th>{t!(i18n, admin.actions)}</th>
+                    <th>{tr!(i18n, admin.room)}</th><th>{tr!(i18n, admin.access)}</th>
+                    <th>{tr!(i18n, admin.last_message)}</th><th>{tr!(i18n, admin.actions)}</th>
                 </tr></thead>
                 <tbody>{rooms}</tbody>
             </table>
@@ -150,7 +150,7 @@ fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
         view! {
             <tr data-user=name>
                 <td>{u.username.clone()}</td>
-                <td>{u.is_admin.then_some(t!(i18n, admin.is_admin))} " " {u.disabled.then_some(t!(i18n, admin.is_disabled))}</td>
+                <td>{u.is_admin.then_some(tr!(i18n, admin.is_admin))} " " {u.disabled.then_some(tr!(i18n, admin.is_disabled))}</td>
                 <td><div class="row-actions">
                     <ActionButton action="set_admin" label=admin_label username=u.username.clone() value=!u.is_admin />
                     <ActionButton action="disable_user" label=disable_label username=u.username value=!u.disabled danger=!u.disabled />
@@ -160,10 +160,10 @@ fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
     }).collect_view();
     view! {
         <section aria-labelledby="users-title">
-            <h2 id="users-title">{t!(i18n, admin.users)}</h2>
+            <h2 id="users-title">{tr!(i18n, admin.users)}</h2>
             <table id="admin-users">
                 <thead><tr>
-                    <th>{t!(i18n, admin.user)}</th><th>{t!(i18n, admin.status)}</th><th>{t!(i18n, admin.actions)}</th>
+                    <th>{tr!(i18n, admin.user)}</th><th>{tr!(i18n, admin.status)}</th><th>{tr!(i18n, admin.actions)}</th>
                 </tr></thead>
                 <tbody>{users}</tbody>
             </table>
@@ -175,7 +175,7 @@ fn UsersSection(users: Vec<AdminUser>) -> impl IntoView {
 #[component]
 fn MessagesSection(messages: Vec<ChatMessage>) -> impl IntoView {
     let i18n = use_i18n();
-    let delete = Signal::derive(move || t_string!(i18n, admin.delete).to_owned());
+    let delete = Signal::derive(tr!(i18n, admin.delete).to_owned());
     let messages = messages.into_iter().map(|m| view! {
         <tr data-seq=m.seq>
             <td>{m.room.to_string()} " #" {m.seq}</td>
@@ -188,11 +188,11 @@ fn MessagesSection(messages: Vec<ChatMessage>) -> impl IntoView {
     }).collect_view();
     view! {
         <section aria-labelledby="messages-title">
-            <h2 id="messages-title">{t!(i18n, admin.messages)}</h2>
+            <h2 id="messages-title">{tr!(i18n, admin.messages)}</h2>
             <table id="admin-messages">
                 <thead><tr>
-                    <th>{t!(i18n, admin.place)}</th><th>{t!(i18n, admin.from)}</th>
-                    <th>{t!(i18n, admin.message)}</th><th>{t!(i18n, admin.actions)}</th>
+                    <th>{tr!(i18n, admin.place)}</th><th>{tr!(i18n, admin.from)}</th>
+                    <th>{tr!(i18n, admin.message)}</th><th>{tr!(i18n, admin.actions)}</th>
                 </tr></thead>
                 <tbody>{messages}</tbody>
             </table>
@@ -219,11 +219,11 @@ fn AuditSection(audit: Vec<AuditLine>) -> impl IntoView {
         .collect_view();
     view! {
         <section aria-labelledby="audit-title">
-            <h2 id="audit-title">{t!(i18n, admin.audit)}</h2>
+            <h2 id="audit-title">{tr!(i18n, admin.audit)}</h2>
             <table id="admin-audit">
                 <thead><tr>
-                    <th>{t!(i18n, admin.when)}</th><th>{t!(i18n, admin.who)}</th>
-                    <th>{t!(i18n, admin.did)}</th><th>{t!(i18n, admin.to)}</th>
+                    <th>{tr!(i18n, admin.when)}</th><th>{tr!(i18n, admin.who)}</th>
+                    <th>{tr!(i18n, admin.did)}</th><th>{tr!(i18n, admin.to)}</th>
                 </tr></thead>
                 <tbody>{audit}</tbody>
             </table>

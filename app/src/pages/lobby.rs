@@ -4,7 +4,7 @@
 //! room by room, without polling.
 
 use crate::{
-    lang::{Locale, page_title, room_name_error_text, t, t_string, tf, use_i18n},
+    lang::{Locale, page_title, room_name_error_text, t_string, tf, tr, use_i18n},
     names::RoomName,
     server_fns::{RoomSummary, list_rooms},
 };
@@ -42,10 +42,10 @@ pub fn LobbyPage() -> impl IntoView {
     view! {
         <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, lobby.title)) />
         <main class="page narrow lobby">
-            <h1 id="lobby-title">{t!(i18n, lobby.heading)}</h1>
+            <h1 id="lobby-title">{tr!(i18n, lobby.heading)}</h1>
             <form class="room-picker" on:submit=on_submit aria-labelledby="lobby-title">
                 <label for="room-name" class="visually-hidden">
-                    {t!(i18n, lobby.room_name)}
+                    {tr!(i18n, lobby.room_name)}
                 </label>
                 <input
                     id="room-name"
@@ -55,16 +55,16 @@ pub fn LobbyPage() -> impl IntoView {
                     autofocus
                     autocomplete="off"
                     spellcheck="false"
-                    placeholder=move || t_string!(i18n, lobby.placeholder)
+                    placeholder=tr!(i18n, lobby.placeholder)
                     maxlength="64"
                     aria-invalid=move || error.with(|e| e.is_some()).to_string()
                     aria-describedby="room-hint room-error"
                     on:input=move |_| error.set(None)
                 />
-                <button type="submit">{t!(i18n, lobby.enter)}</button>
+                <button type="submit">{tr!(i18n, lobby.enter)}</button>
             </form>
             <p id="room-hint" class="hint">
-                {t!(i18n, lobby.hint)}
+                {tr!(i18n, lobby.hint)}
             </p>
             <p id="room-error" class="form-error" role="alert">
                 {move || error.get().map(|e| room_name_error_text(i18n.get_locale(), &e))}
@@ -132,11 +132,11 @@ fn ActiveRooms() -> impl IntoView {
     };
     view! {
         <section class="rooms" aria-labelledby="rooms-title">
-            <h2 id="rooms-title">{t!(i18n, lobby.active)}</h2>
-            <Transition fallback=move || view! { <p class="hint">{t!(i18n, lobby.loading)}</p> }>
+            <h2 id="rooms-title">{tr!(i18n, lobby.active)}</h2>
+            <Transition fallback=move || view! { <p class="hint">{tr!(i18n, lobby.loading)}</p> }>
                 {move || rooms().map(|result| match result {
                     Ok(list) if list.is_empty() => view! {
-                        <p class="hint">{t!(i18n, lobby.none)}</p>
+                        <p class="hint">{tr!(i18n, lobby.none)}</p>
                     }.into_any(),
                     Ok(list) => view! {
                         <ul id="room-list" class="room-list" aria-live="polite">
@@ -151,7 +151,7 @@ fn ActiveRooms() -> impl IntoView {
                         </ul>
                     }.into_any(),
                     Err(_) => view! {
-                        <p class="hint">{t!(i18n, lobby.unavailable)}</p>
+                        <p class="hint">{tr!(i18n, lobby.unavailable)}</p>
                     }.into_any(),
                 })}
             </Transition>

@@ -10,7 +10,7 @@ pub use admin::AdminPage;
 pub use lobby::LobbyPage;
 pub use room::RoomPage;
 
-use crate::lang::{page_title, t, t_string, use_i18n};
+use crate::lang::{page_title, t, t_string, tr, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -24,7 +24,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, not_found.title)) />
         <main class="page narrow">
-            <h1>{t!(i18n, not_found.heading)}</h1>
+            <h1>{tr!(i18n, not_found.heading)}</h1>
             <p>
                 {t!(i18n, not_found.body, <a> = |children: ChildrenFn| view! { <a href="/chat/">{children()}</a> })}
             </p>

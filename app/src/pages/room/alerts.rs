@@ -6,7 +6,7 @@
 
 use super::state::RoomState;
 use crate::browser::{notifications_on, notifications_supported, page_hidden, set_notifications};
-use crate::lang::{t_string, tf};
+use crate::lang::{t_string, tf, tr};
 use leptos::prelude::*;
 
 /// Tells the room state whenever the page is hidden or shown (browser only).
@@ -35,7 +35,7 @@ pub fn PmBadge() -> impl IntoView {
     view! {
         <button type="button" id="pm-badge" class="pm-badge"
             hidden=move || state.unread_pms.get() == 0
-            aria-label=move || tf!(state.i18n.get_locale(), alerts.pm_badge, n = state.unread_pms.get())
+            aria-label=Signal::derive(move || tf!(state.i18n.get_locale(), alerts.pm_badge, n = state.unread_pms.get()))
             on:click=show_newest>
             <span aria-hidden="true">"✉ "</span>
             <span class="n">{move || state.unread_pms.get()}</span>
@@ -59,7 +59,7 @@ pub fn NotifyButton() -> impl IntoView {
         <button type="button" id="notify" class="notify"
             hidden=move || !supported.get() || state.me.get().is_none()
             aria-pressed=move || on.get().to_string()
-            title=move || t_string!(state.i18n, alerts.notify_title)
+            title=tr!(state.i18n, alerts.notify_title)
             on:click=toggle>
             {move || if on.get() {
                 t_string!(state.i18n, alerts.notify_on)

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     browser::now_ms,
-    lang::{error_text, t, t_string, td_string, tf},
+    lang::{error_text, td_string, tf, tr},
     names::{RoomName, percent_encode},
     protocol::{ClientFrame, MESSAGE_MAX_CHARS, MessageText},
 };
@@ -95,11 +95,11 @@ pub fn Composer(room: RoomName) -> impl IntoView {
     view! {
         <NoticeLine room />
         <p class="editing" hidden=move || state.editing.get().is_none()>
-            {t!(i18n, composer.editing)}
+            {tr!(i18n, composer.editing)}
         </p>
         <form class="composer" on:submit=on_submit>
             <label for="message-input" class="visually-hidden">
-                {t!(i18n, composer.label)}
+                {tr!(i18n, composer.label)}
             </label>
             <MentionList suggestions />
             <input
@@ -108,7 +108,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
                 type="text"
                 autofocus
                 autocomplete="off"
-                placeholder=move || t_string!(i18n, composer.placeholder)
+                placeholder=tr!(i18n, composer.placeholder)
                 maxlength=MESSAGE_MAX_CHARS.to_string()
                 role="combobox"
                 aria-autocomplete="list"
@@ -252,7 +252,7 @@ fn complete(state: RoomState, s: &Suggestions) {
 fn MentionList(suggestions: RwSignal<Option<Suggestions>>) -> impl IntoView {
     let state = expect_context::<RoomState>();
     view! {
-        <ul id="mention-list" class="mentions" role="listbox" aria-label=move || t_string!(state.i18n, composer.mentions)
+        <ul id="mention-list" class="mentions" role="listbox" aria-label=tr!(state.i18n, composer.mentions)
             hidden=move || suggestions.with(Option::is_none)>
             {move || suggestions.get().map(|s| s.names.iter().enumerate().map(|(i, name)| {
                 let chosen = i == s.chosen;
@@ -324,7 +324,7 @@ fn NoticeLine(room: RoomName) -> impl IntoView {
             {move || state.notice.get().map(|n| view! {
                 {n.text}
                 {n.login.then(|| view! {
-                    " " <a href=login_href.clone()>{t!(state.i18n, composer.log_in)}</a>
+                    " " <a href=login_href.clone()>{tr!(state.i18n, composer.log_in)}</a>
                 })}
             })}
         </p>

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     browser::{short_time, within_edit_window},
-    lang::{code, t, t_string, tf, use_i18n},
+    lang::{code, tf, tr, use_i18n},
     protocol::{ChatMessage, ClientFrame, Emoji},
 };
 use leptos::prelude::*;
@@ -56,7 +56,7 @@ pub fn Messages() -> impl IntoView {
     });
     let on_action = Callback::new(move |action| act(state, action));
     view! {
-        <ol id="log" class="log" node_ref=state.log_view aria-label=move || t_string!(state.i18n, log.label) aria-live="polite"
+        <ol id="log" class="log" node_ref=state.log_view aria-label=tr!(state.i18n, log.label) aria-live="polite"
             tabindex="0" on:scroll=move |_| state.on_scroll()>
             <li class="log-top">{move || state.log_top()}</li>
             <For each=move || state.log.with(|l: &RoomLog| l.entries().to_vec()) key=Entry::render_key let:entry>
@@ -104,8 +104,8 @@ fn MessageItem(
     view! {
         <li class="msg" class:own=own class:deleted=m.deleted class:mentions-me=mentions_me data-seq=m.seq>
             {move || (state.first_unread.get() == Some(seq)).then(|| view! {
-                <div class="new-divider" role="separator" aria-label=move || t_string!(i18n, log.new_messages)>
-                    <span>{t!(i18n, log.new_messages)}</span>
+                <div class="new-divider" role="separator" aria-label=tr!(i18n, log.new_messages)>
+                    <span>{tr!(i18n, log.new_messages)}</span>
                 </div>
             })}
             <div class="meta">
@@ -113,10 +113,10 @@ fn MessageItem(
                 <time datetime=m.ts.clone() title=m.ts>
                     {time}
                 </time>
-                {m.edited_at.is_some().then(|| view! { <span class="edited">{t!(i18n, log.edited)}</span> })}
+                {m.edited_at.is_some().then(|| view! { <span class="edited">{tr!(i18n, log.edited)}</span> })}
             </div>
             {if m.deleted {
-                view! { <p class="text deleted">{t!(i18n, log.deleted)}</p> }.into_any()
+                view! { <p class="text deleted">{tr!(i18n, log.deleted)}</p> }.into_any()
             } else {
                 view! { <p class="text"><RichText text=m.message /></p> }.into_any()
             }}
@@ -203,33 +203,33 @@ fn Toolbar(
     };
     let question = move || {
         confirming.get().then(|| view! {
-        <div class="confirm" role="group" aria-label=move || t_string!(i18n, log.delete_question) on:keydown=on_keydown>
-            <span>{t!(i18n, log.delete_question)}</span>
+        <div class="confirm" role="group" aria-label=tr!(i18n, log.delete_question) on:keydown=on_keydown>
+            <span>{tr!(i18n, log.delete_question)}</span>
             <button type="button" class="confirm-delete" node_ref=confirm
                 on:click=move |_| { confirming.set(false); on_action.run(MessageAction::Delete(seq)) }>
-                {t!(i18n, log.yes_delete)}
+                {tr!(i18n, log.yes_delete)}
             </button>
-            <button type="button" class="keep" on:click=move |_| confirming.set(false)>{t!(i18n, log.keep)}</button>
+            <button type="button" class="keep" on:click=move |_| confirming.set(false)>{tr!(i18n, log.keep)}</button>
         </div>
     })
     };
     let buttons = view! {
-        <div class="actions" role="toolbar" aria-label=move || t_string!(i18n, log.actions)>
+        <div class="actions" role="toolbar" aria-label=tr!(i18n, log.actions)>
             {REACTIONS.map(|emoji| view! {
-                <button type="button" class="react" aria-label=move || tf!(i18n.get_locale(), log.react_with, emoji = emoji)
+                <button type="button" class="react" aria-label=Signal::derive(move || tf!(i18n.get_locale(), log.react_with, emoji = emoji))
                     on:click=move |_| on_action.run(MessageAction::React(seq, emoji.to_owned()))>
                     {emoji}
                 </button>
             })}
             {can_edit.then(|| view! {
                 <button type="button" class="edit" on:click=move |_| on_action.run(MessageAction::Edit(seq, text.clone()))>
-                    {t!(i18n, log.edit)}
+                    {tr!(i18n, log.edit)}
                 </button>
             })}
             {can_delete.then(|| view! {
                 <button type="button" class="delete" aria-expanded=move || confirming.get().to_string()
                     on:click=move |_| confirming.set(true)>
-                    {t!(i18n, log.delete)}
+                    {tr!(i18n, log.delete)}
                 </button>
             })}
         </div>

@@ -26,7 +26,7 @@ mod typing;
 
 use crate::{
     CurrentUser,
-    lang::{page_title, room_name_error_text, t, t_string, tf, use_i18n},
+    lang::{page_title, room_name_error_text, t_string, tf, tr, use_i18n},
     names::RoomName,
     server_fns::{Entry, may_enter},
 };
@@ -53,10 +53,10 @@ pub fn RoomPage() -> impl IntoView {
         Err(e) => view! {
             <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, room.invalid_title)) />
             <main class="page narrow">
-                <h1>{t!(i18n, room.invalid_heading)}</h1>
+                <h1>{tr!(i18n, room.invalid_heading)}</h1>
                 <p class="form-error">{move || room_name_error_text(i18n.get_locale(), &e)}</p>
                 <p>
-                    <a href="/chat/">{t!(i18n, back_to_lobby)}</a>
+                    <a href="/chat/">{tr!(i18n, back_to_lobby)}</a>
                 </p>
             </main>
         }
@@ -85,12 +85,12 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
                         view! {
                         <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, room.lookalike_title)) />
                         <main class="page narrow">
-                            <h1>{t!(i18n, room.lookalike_heading)}</h1>
+                            <h1>{tr!(i18n, room.lookalike_heading)}</h1>
                             <p class="form-error">
-                                {move || tf!(i18n.get_locale(), room.lookalike_body, room = &room, like = &like)}
+                                {Signal::derive(move || tf!(i18n.get_locale(), room.lookalike_body, room = &room, like = &like))}
                             </p>
-                            <p><a href=href>{move || tf!(i18n.get_locale(), room.go_to, room = &go_to)}</a></p>
-                            <p><a href="/chat/">{t!(i18n, back_to_lobby)}</a></p>
+                            <p><a href=href>{Signal::derive(move || tf!(i18n.get_locale(), room.go_to, room = &go_to))}</a></p>
+                            <p><a href="/chat/">{tr!(i18n, back_to_lobby)}</a></p>
                         </main>
                     }.into_any()
                     }
@@ -99,17 +99,17 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
                         view! {
                         <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, room.admins_title)) />
                         <main class="page narrow">
-                            <h1>{t!(i18n, room.admins_heading)}</h1>
+                            <h1>{tr!(i18n, room.admins_heading)}</h1>
                             <p class="form-error">
-                                {move || tf!(i18n.get_locale(), room.admins_body, room = &room)}
+                                {Signal::derive(move || tf!(i18n.get_locale(), room.admins_body, room = &room))}
                             </p>
-                            <p><a href="/chat/">{t!(i18n, back_to_lobby)}</a></p>
+                            <p><a href="/chat/">{tr!(i18n, back_to_lobby)}</a></p>
                         </main>
                     }.into_any()
                     }
                     Err(e) => view! {
                         <main class="page narrow">
-                            <h1>{t!(i18n, room.cannot_open)}</h1>
+                            <h1>{tr!(i18n, room.cannot_open)}</h1>
                             <p class="form-error">{e.to_string()}</p>
                         </main>
                     }.into_any(),
@@ -135,7 +135,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
         <Title text=move || state.title() />
         <main class="page room">
             <div class="room-head">
-                <a class="back" href="/chat/" aria-label=move || t_string!(state.i18n, back_to_lobby)>
+                <a class="back" href="/chat/" aria-label=tr!(state.i18n, back_to_lobby)>
                     "←"
                 </a>
                 <h1 class="room-title">{room.to_string()}</h1>
@@ -144,7 +144,7 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 <ConnectionStatus />
             </div>
             <div class="room-body">
-                <section class="conversation" aria-label=move || t_string!(state.i18n, room.conversation)>
+                <section class="conversation" aria-label=tr!(state.i18n, room.conversation)>
                     <Messages />
                     <Typing />
                     <Composer room />

@@ -2,7 +2,7 @@
 //! private message to them (`/pm <name> ` in the message box).
 
 use super::state::RoomState;
-use crate::lang::{I18n, t, tf};
+use crate::lang::{I18n, tf, tr};
 use leptos::prelude::*;
 
 #[component]
@@ -14,14 +14,14 @@ pub fn People() -> impl IntoView {
     view! {
        <aside class="people" aria-labelledby="people-title">
            <h2 id="people-title">
-               {t!(state.i18n, people.online)} " " <span class="count">{move || state.users.with(Vec::len)}</span>
+               {tr!(state.i18n, people.online)} " " <span class="count">{move || state.users.with(Vec::len)}</span>
            </h2>
            <ul id="user-list">
                <For each=move || state.users.get() key=|u| u.clone() let:name>
                    <Person is_me=state.is_me(&name) name on_pick=start_pm i18n=state.i18n />
                </For>
            </ul>
-           <p class="hint">{t!(state.i18n, people.hint)}</p>
+           <p class="hint">{tr!(state.i18n, people.hint)}</p>
        </aside>
     }
     // Erased: the room's view type stays shallow enough for release builds.
@@ -35,7 +35,7 @@ fn Person(name: String, is_me: bool, on_pick: Callback<String>, i18n: I18n) -> i
     if is_me {
         return view! {
             <li data-user=data>
-                <span class="user me">{move || tf!(i18n.get_locale(), people.you, name = &name)}</span>
+                <span class="user me">{Signal::derive(move || tf!(i18n.get_locale(), people.you, name = &name))}</span>
             </li>
         }
         .into_any();
