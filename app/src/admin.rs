@@ -30,6 +30,23 @@ pub struct AdminUser {
     pub disabled: bool,
 }
 
+/// The audit log's words, as stored: the server writes them, the admin
+/// page translates them (older or unknown ones are shown as stored).
+pub mod audit {
+    pub const CREATED_ROOM: &str = "created room";
+    pub const CREATED_ADMIN_ONLY_ROOM: &str = "created admin-only room";
+    pub const OPENED_ROOM: &str = "opened room to everyone";
+    pub const MARKED_ADMIN_ONLY: &str = "marked room admin-only";
+    pub const DELETED_ROOM: &str = "deleted room";
+    pub const MADE_ADMIN: &str = "made admin";
+    pub const REMOVED_ADMIN: &str = "removed admin";
+    pub const ENABLED_USER: &str = "enabled user";
+    pub const DISABLED_USER: &str = "disabled user";
+    pub const DELETED_MESSAGE: &str = "deleted message";
+    /// The actor of what `server create-admin` did.
+    pub const COMMAND_LINE: &str = "(command line)";
+}
+
 /// One recorded admin action: who did what to what, when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLine {

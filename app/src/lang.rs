@@ -310,6 +310,34 @@ pub fn room_name_error_text(locale: Locale, e: &RoomNameError) -> String {
     }
 }
 
+/// An audit log word (action or actor) in the page's language; a word this
+/// build does not know is shown as stored.
+pub fn audit_text(locale: Locale, stored: &str) -> String {
+    use crate::admin::audit as a;
+    type Word = (&'static str, fn(Locale) -> &'static str);
+    let known: [Word; 11] = [
+        (a::CREATED_ROOM, |l| td_string!(l, audit.created_room)),
+        (a::CREATED_ADMIN_ONLY_ROOM, |l| {
+            td_string!(l, audit.created_admin_only_room)
+        }),
+        (a::OPENED_ROOM, |l| td_string!(l, audit.opened_room)),
+        (a::MARKED_ADMIN_ONLY, |l| {
+            td_string!(l, audit.marked_admin_only)
+        }),
+        (a::DELETED_ROOM, |l| td_string!(l, audit.deleted_room)),
+        (a::MADE_ADMIN, |l| td_string!(l, audit.made_admin)),
+        (a::REMOVED_ADMIN, |l| td_string!(l, audit.removed_admin)),
+        (a::ENABLED_USER, |l| td_string!(l, audit.enabled_user)),
+        (a::DISABLED_USER, |l| td_string!(l, audit.disabled_user)),
+        (a::DELETED_MESSAGE, |l| td_string!(l, audit.deleted_message)),
+        (a::COMMAND_LINE, |l| td_string!(l, audit.command_line)),
+    ];
+    match known.iter().find(|(word, _)| *word == stored) {
+        Some((_, text)) => text(locale).to_owned(),
+        None => stored.to_owned(),
+    }
+}
+
 /// A page's title: "Lobby · Chat", "大厅 · 聊天".
 pub fn page_title(locale: Locale, page: &str) -> String {
     tf!(locale, page_title, page = page)
@@ -364,5 +392,19 @@ mod tests {
             "Room names cannot contain '/': use letters, digits, _, - or ."
         );
         assert_eq!(page_title(Locale::zh, "大厅"), "大厅 · 聊天");
+    }
+
+    #[test]
+    fn audit_words_read_in_both_languages_as_the_server_stores_them() {
+        use crate::admin::audit;
+        assert_eq!(audit_text(Locale::zh, audit::DISABLED_USER), "停用了用户");
+        assert_eq!(audit_text(Locale::zh, "renamed room"), "renamed room");
+        for word in [
+            audit::CREATED_ROOM,
+            audit::DELETED_MESSAGE,
+            audit::COMMAND_LINE,
+        ] {
+            assert_eq!(audit_text(Locale::en, word), word);
+        }
     }
 }

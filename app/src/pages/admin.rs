@@ -6,7 +6,7 @@
 
 use crate::{
     admin::{AdminOverview, AdminRoom, AdminUser, AuditLine},
-    lang::{page_title, t, t_string, tf, tr, use_i18n},
+    lang::{audit_text, page_title, t, t_string, tf, tr, use_i18n},
     protocol::ChatMessage,
     server_fns::admin_lists,
 };
@@ -210,8 +210,8 @@ fn AuditSection(audit: Vec<AuditLine>) -> impl IntoView {
             view! {
                 <tr>
                     <td><time datetime=a.at.clone()>{a.at.clone()}</time></td>
-                    <td>{a.actor}</td>
-                    <td>{a.action}</td>
+                    <td>{Signal::derive(move || audit_text(i18n.get_locale(), &a.actor))}</td>
+                    <td>{Signal::derive(move || audit_text(i18n.get_locale(), &a.action))}</td>
                     <td>{a.target}</td>
                 </tr>
             }

@@ -24,6 +24,7 @@ use crate::{
 use crate::{config::Limits, throttle::Throttle};
 use app::{
     account::{AuthError, SessionUser, check_password},
+    admin::audit,
     names::Username,
 };
 use std::{net::IpAddr, time::Duration};
@@ -246,7 +247,7 @@ pub async fn create_admin(
     };
     storage.set_admin(username.as_str(), true).await?;
     storage
-        .audit("(command line)", "made admin", username.as_str())
+        .audit(audit::COMMAND_LINE, audit::MADE_ADMIN, username.as_str())
         .await?;
     Ok(done)
 }

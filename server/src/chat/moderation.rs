@@ -18,7 +18,7 @@ use crate::{
 };
 use app::{
     account::SessionUser,
-    admin::{AdminAction, AdminOverview, AdminRoom, AdminUser, AuditLine},
+    admin::{AdminAction, AdminOverview, AdminRoom, AdminUser, AuditLine, audit},
     names::RoomName,
     protocol::{EndCode, ServerEvent},
 };
@@ -137,9 +137,9 @@ async fn create_room(
         Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
     }
     let verb = if admin_only {
-        "created admin-only room"
+        audit::CREATED_ADMIN_ONLY_ROOM
     } else {
-        "created room"
+        audit::CREATED_ROOM
     };
     Ok((verb, room.to_string()))
 }
@@ -161,12 +161,12 @@ async fn set_room_admin_only(
     // Shown to, or hidden from, everyone's lobby.
     state.lobby.touch(&room);
     if !admin_only {
-        return Ok(("opened room to everyone", room.to_string()));
+        return Ok((audit::OPENED_ROOM, room.to_string()));
     }
     // Every connection in it checks again, on every process: admins stay,
     // everyone else's socket ends with `session_ended`.
     control::signal(state.layer.as_ref(), &groups::room(&room), Control::Recheck).await;
-    Ok(("marked room admin-only", room.to_string()))
+    Ok((audit::MARKED_ADMIN_ONLY, room.to_string()))
 }
 
 async fn delete_room(state: &AppState, room: &str) -> Result<Done, ModerationError> {
@@ -176,7 +176,7 @@ async fn delete_room(state: &AppState, room: &str) -> Result<Done, ModerationErr
     }
     end_connections(state, &groups::room(&room), EndCode::RoomDeleted).await;
     state.lobby.touch(&room);
-    Ok(("deleted room", room.to_string()))
+    Ok((audit::DELETED_ROOM, room.to_string()))
 }
 
 async fn set_admin(
@@ -192,9 +192,9 @@ async fn set_admin(
     let inbox = groups::inbox(&username);
     control::signal(state.layer.as_ref(), &inbox, Control::Recheck).await;
     let verb = if is_admin {
-        "made admin"
+        audit::MADE_ADMIN
     } else {
-        "removed admin"
+        audit::REMOVED_ADMIN
     };
     Ok((verb, username))
 }
@@ -212,10 +212,10 @@ async fn disable_user(
         return Err(ModerationError::UnknownUser(username));
     }
     if !disabled {
-        return Ok(("enabled user", username));
+        return Ok((audit::ENABLED_USER, username));
     }
     end_connections(state, &groups::inbox(&username), EndCode::AccountDisabled).await;
-    Ok(("disabled user", username))
+    Ok((audit::DISABLED_USER, username))
 }
 
 async fn admin_delete(state: &AppState, room: &str, seq: u64) -> Result<Done, ModerationError> {
@@ -225,7 +225,7 @@ async fn admin_delete(state: &AppState, room: &str, seq: u64) -> Result<Done, Mo
         _ => return Err(ModerationError::UnknownMessage(room, seq)),
     }
     delete_message(state, &room, seq).await?;
-    Ok(("deleted message", format!("{room} #{seq}")))
+    Ok((audit::DELETED_MESSAGE, format!("{room} #{seq}")))
 }
 
 /// What the admin page lists.
