@@ -97,6 +97,7 @@ pub fn provide() -> I18n {
         .ssr_lang_header_getter(request_languages());
     let i18n = leptos_i18n::context::init_i18n_context_with_options(options);
     provide_context(i18n);
+    apply_saved_choice(i18n);
     i18n
 }
 
@@ -164,12 +165,15 @@ pub fn cookie_choice(header: &str) -> Option<Locale> {
 }
 
 /// The client-side build (no server render): a language picked earlier
-/// on this browser wins over its languages.
-pub fn apply_saved_choice(i18n: I18n) {
+/// on this browser wins over its languages. In an effect made after the
+/// context's own, which sets the browser's language when effects first run.
+fn apply_saved_choice(i18n: I18n) {
     #[cfg(all(feature = "browser", not(feature = "hydrate")))]
-    if let Some(locale) = document_cookie().as_deref().and_then(cookie_choice) {
-        i18n.set_locale(locale);
-    }
+    Effect::new(move |_| {
+        if let Some(locale) = document_cookie().as_deref().and_then(cookie_choice) {
+            i18n.set_locale(locale);
+        }
+    });
     let _ = i18n;
 }
 
@@ -212,7 +216,7 @@ pub fn LanguageSwitch() -> impl IntoView {
         }
     };
     view! {
-        <div class="lang-switch" role="group" aria-label=move || t_string!(i18n, nav.language)>
+        <div class="lang-switch" role="group" aria-label=tr!(i18n, nav.language)>
             {button(Locale::en, "English", "en")}
             {button(Locale::zh, "中文", "zh-CN")}
         </div>
@@ -264,17 +268,24 @@ fn rate_limited(locale: Locale, retry_after_ms: Option<u64>) -> String {
 }
 
 /// Why the server ended the session, in the page's language (English: the
-/// server's words; a reason this build does not know: the server's words).
+/// server's words; no code, from an older server: the server's words).
 pub fn session_ended_text(locale: Locale, code: Option<EndCode>, reason: &str) -> String {
-    if locale == Locale::en {
-        return reason.to_owned();
-    }
     match code {
-        Some(EndCode::LoggedOut) => td_string!(locale, ended.logged_out).into(),
-        Some(EndCode::AccountDisabled) => td_string!(locale, ended.account_disabled).into(),
-        Some(EndCode::AdminsOnly) => td_string!(locale, ended.admins_only).into(),
-        Some(EndCode::RoomDeleted) => td_string!(locale, ended.room_deleted).into(),
-        Some(EndCode::Other) | None => reason.to_owned(),
+        Some(code) if locale != Locale::en && code != EndCode::Other => {
+            end_text(locale, code).to_owned()
+        }
+        _ => reason.to_owned(),
+    }
+}
+
+/// An [`EndCode`] in words (in English it is `session_ended`'s `reason`).
+pub fn end_text(locale: Locale, code: EndCode) -> &'static str {
+    match code {
+        EndCode::LoggedOut => td_string!(locale, ended.logged_out),
+        EndCode::AccountDisabled => td_string!(locale, ended.account_disabled),
+        EndCode::AdminsOnly => td_string!(locale, ended.admins_only),
+        EndCode::RoomDeleted => td_string!(locale, ended.room_deleted),
+        EndCode::Other => td_string!(locale, ended.other),
     }
 }
 

@@ -172,7 +172,6 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Site() -> impl IntoView {
     let i18n = use_i18n();
-    lang::apply_saved_choice(i18n);
     // Effects run only in the browser, so this flips once the page is live;
     // tests wait for it before they type.
     let hydrated = RwSignal::new(false);

@@ -49,3 +49,21 @@ test("the static build behind nginx: the lobby renders and two people chat", asy
   await expect(messageTexts(ben)).toHaveText(["served from dist/", "and back"]);
   await ann.screenshot({ path: testInfo.outputPath("static-build.png") });
 });
+
+test("the static build speaks the browser's language, and a language picked earlier wins", async ({ browser }) => {
+  const chinese = await (await browser.newContext({ baseURL: nginx!.origin, locale: "zh-CN" })).newPage();
+  await chinese.goto("/chat/");
+  await expect(chinese.getByRole("heading", { level: 1 })).toHaveText("你想进入哪个聊天室？");
+  await expect(chinese.locator("html")).toHaveAttribute("lang", "zh");
+
+  // An English browser that picked 中文 on an earlier visit (the `lang` cookie).
+  const context = await browser.newContext({ baseURL: nginx!.origin, locale: "en-US" });
+  const page = await context.newPage();
+  await page.goto("/chat/");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("What chat room would you like to enter?");
+  await page.getByRole("group", { name: "Language" }).getByRole("button", { name: "中文" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("你想进入哪个聊天室？");
+  await page.reload();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("你想进入哪个聊天室？");
+  await context.close();
+});

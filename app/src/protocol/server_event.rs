@@ -83,17 +83,9 @@ pub enum EndCode {
 }
 
 impl EndCode {
-    /// The reason in English, as `reason` carries it.
+    /// The reason in English, as `reason` carries it (`locales/en.json`).
     pub fn reason(self) -> &'static str {
-        match self {
-            Self::LoggedOut => {
-                "You logged out (in this or another tab). Reload the page to log in again."
-            }
-            Self::AccountDisabled => "Your account has been disabled by an admin.",
-            Self::AdminsOnly => "This room is now for admins only.",
-            Self::RoomDeleted => "This room was deleted.",
-            Self::Other => "The server ended this session.",
-        }
+        crate::lang::end_text(crate::lang::Locale::en, self)
     }
 }
 
