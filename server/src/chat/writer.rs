@@ -73,7 +73,18 @@ impl MessageWriter {
             retry_for,
             checkpoints: Checkpoints::new(shared),
         };
-        let task = tokio::spawn(run(writer, layer, rx));
+        let task = if writer.storage.blocks_on_insert() {
+            // SQLite: the writer's commits block, so the whole loop runs on
+            // a thread of its own and calls SQLite directly. A post wakes
+            // this one thread, which commits and hands the messages to the
+            // layer: no hop to sqlx's thread and back per statement
+            // (bench/NOTES.md: those hops were the p99 and half of
+            // storage's CPU).
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || runtime.block_on(run(writer, layer, rx)))
+        } else {
+            tokio::spawn(run(writer, layer, rx))
+        };
         (Self { queue }, task)
     }
 
@@ -98,12 +109,14 @@ struct Writer {
 }
 
 async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Receiver<Post>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let messages: Vec<&NewMessage> = batch.iter().map(|post| &post.message).collect();
+    let mut posts = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut posts, MAX_BATCH).await > 0 {
+        let (messages, posters): (Vec<NewMessage>, Vec<ChannelName>) = posts
+            .drain(..)
+            .map(|post| (post.message, post.reply_to))
+            .unzip();
         match writer.store(&messages).await {
             Ok(stored) => {
-                batch.clear();
                 for message in &stored {
                     writer.lobby.touch(&message.room);
                 }
@@ -111,9 +124,9 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
                 writer.checkpoints.after_commit();
             }
             Err(e) => {
-                tracing::error!("storing {} messages failed: {e}", batch.len());
+                tracing::error!("storing {} messages failed: {e}", posters.len());
                 writer.metrics.storage_failures.fetch_add(1, Relaxed);
-                refuse(layer.as_ref(), batch.drain(..)).await;
+                refuse(layer.as_ref(), posters).await;
             }
         }
     }
@@ -122,7 +135,7 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
 impl Writer {
     /// Stores the batch, trying again with backoff while the database is
     /// unreachable, for up to `retry_for`.
-    async fn store(&self, batch: &[&NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
+    async fn store(&self, batch: &[NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         // After a failed try the commit may have happened all the same.
@@ -230,7 +243,7 @@ async fn broadcast(layer: &dyn ChannelLayer, stored: Vec<ChatMessage>) {
 }
 
 /// Tells each poster of a batch that could not be stored.
-async fn refuse(layer: &dyn ChannelLayer, posts: impl Iterator<Item = Post>) {
+async fn refuse(layer: &dyn ChannelLayer, posters: Vec<ChannelName>) {
     let refusal = Payload::event(
         ServerEvent::error(
             ErrorCode::Unavailable,
@@ -238,8 +251,8 @@ async fn refuse(layer: &dyn ChannelLayer, posts: impl Iterator<Item = Post>) {
         )
         .to_json(),
     );
-    for post in posts {
-        let _ = layer.send(&post.reply_to, refusal.clone()).await;
+    for poster in &posters {
+        let _ = layer.send(poster, refusal.clone()).await;
     }
 }
 
@@ -257,17 +270,23 @@ mod tests {
     async fn batched_posts_to_several_rooms_get_each_rooms_next_seqs_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
-        batched_posts_get_each_rooms_next_seqs(Storage::open(&url).await.unwrap()).await;
+        let shared = Storage::open(&url).await.unwrap();
+        // The writer's own storage, as the server opens it: its batches on
+        // the SQLite thread.
+        let own = Storage::open_for_writer(&url).await.unwrap();
+        batched_posts_get_each_rooms_next_seqs(own, shared).await;
     }
 
     #[tokio::test]
     async fn batched_posts_to_several_rooms_get_each_rooms_next_seqs_on_postgres() {
         let cluster = crate::testing::PostgresServer::start();
         let url = cluster.new_database("writer").await;
-        batched_posts_get_each_rooms_next_seqs(Storage::open(&url).await.unwrap()).await;
+        let storage = Storage::open(&url).await.unwrap();
+        batched_posts_get_each_rooms_next_seqs(storage.clone(), storage).await;
     }
 
-    async fn batched_posts_get_each_rooms_next_seqs(storage: Storage) {
+    /// `own`: the writer's storage; `storage`: everyone else's.
+    async fn batched_posts_get_each_rooms_next_seqs(own: Storage, storage: Storage) {
         let user = storage
             .create_user(&Username::parse("alice").unwrap(), "x")
             .await
@@ -288,7 +307,7 @@ mod tests {
         }
         let metrics = Arc::new(Metrics::default());
         let (writer, task) = MessageWriter::start(
-            storage.clone(),
+            own,
             storage.clone(),
             layer.clone(),
             Arc::default(),

@@ -241,10 +241,20 @@ impl Storage {
     /// `last_seq`; blocks never overlap and a rolled-back batch gives its
     /// block back. Rooms are reserved in name order, so two batches that
     /// share rooms take their locks in the same order and cannot deadlock.
+    ///
+    /// The message writer's storage on SQLite runs the same SQL on a
+    /// connection of its own and blocks meanwhile ([`super::sqlite_writer`]:
+    /// no hand-off to sqlx's thread per statement); the writer calls it from
+    /// a thread of its own ([`Storage::blocks_on_insert`]).
     pub async fn insert_batch(
         &self,
-        batch: &[&NewMessage],
+        batch: &[NewMessage],
     ) -> Result<Vec<ChatMessage>, StorageError> {
+        if let Some(connection) = &self.batches {
+            return connection.insert_batch(batch);
+        }
+        let batch: Vec<&NewMessage> = batch.iter().collect();
+        let batch = batch.as_slice();
         let ts = Stamp::now();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -295,7 +305,7 @@ impl Storage {
     /// is all or nothing, so its first message says it for all of them).
     pub async fn stored_batch(
         &self,
-        batch: &[&NewMessage],
+        batch: &[NewMessage],
     ) -> Result<Option<Vec<ChatMessage>>, StorageError> {
         let Some(first) = batch.first() else {
             return Ok(Some(Vec::new()));
@@ -325,7 +335,7 @@ impl Storage {
 
 /// Each post with its room's id and its seq, in batch order, taken from
 /// the room's reserved block.
-fn number<'a>(
+pub(super) fn number<'a>(
     batch: &[&'a NewMessage],
     blocks: &mut HashMap<&RoomName, (i64, i64)>,
 ) -> Vec<(&'a NewMessage, i64, i64)> {
@@ -343,7 +353,7 @@ fn number<'a>(
 
 /// Per room: how many posts it has in the batch, in name order (the order
 /// every process takes the rooms' locks in).
-fn posts_per_room<'a>(batch: &[&'a NewMessage]) -> Vec<(&'a RoomName, i64)> {
+pub(super) fn posts_per_room<'a>(batch: &[&'a NewMessage]) -> Vec<(&'a RoomName, i64)> {
     let mut counts: std::collections::BTreeMap<&str, (&RoomName, i64)> = Default::default();
     for new in batch {
         counts.entry(new.room.as_str()).or_insert((&new.room, 0)).1 += 1;
@@ -352,7 +362,7 @@ fn posts_per_room<'a>(batch: &[&'a NewMessage]) -> Vec<(&'a RoomName, i64)> {
 }
 
 /// The message as everyone will see it once stored.
-fn stored_message(new: &NewMessage, seq: u64, ts: Stamp) -> ChatMessage {
+pub(super) fn stored_message(new: &NewMessage, seq: u64, ts: Stamp) -> ChatMessage {
     ChatMessage {
         room: new.room.clone(),
         seq,

@@ -1,4 +1,6 @@
-//! Storage: SQL only, through sqlx. It stores and returns rows; it never
+//! Storage: SQL only, through sqlx (and, for the message writer's batches
+//! on SQLite, rusqlite on the writer's own thread: [`sqlite_writer`]). It
+//! stores and returns rows; it never
 //! tells anyone (it must never import the channel layer, the protocol's
 //! events or metrics): the chat domain (`crate::chat`) stores, then tells.
 //!
@@ -22,6 +24,7 @@ pub mod lookalikes;
 pub mod messages;
 pub mod reactions;
 pub mod rooms;
+pub mod sqlite_writer;
 pub mod types;
 pub mod users;
 
@@ -70,6 +73,8 @@ pub use with_pool;
 #[derive(Clone, Debug)]
 pub struct Storage {
     pool: Pool,
+    /// The message writer's batches on SQLite ([`Storage::open_for_writer`]).
+    batches: Option<sqlite_writer::SqliteWriter>,
 }
 
 #[derive(Debug)]
@@ -78,6 +83,10 @@ pub enum StorageError {
     UsernameTaken,
     Database(sqlx::Error),
     Migration(sqlx::migrate::MigrateError),
+    /// SQLite refused a batch on the writer's own thread.
+    Sqlite(String),
+    /// Another process held SQLite's write lock past the busy timeout.
+    SqliteBusy(String),
     /// The writer task is gone (the server is shutting down).
     WriterGone,
     /// `DATABASE_URL` names neither SQLite nor PostgreSQL.
@@ -90,6 +99,7 @@ impl fmt::Display for StorageError {
             Self::UsernameTaken => write!(f, "username taken"),
             Self::Database(e) => write!(f, "database: {e}"),
             Self::Migration(e) => write!(f, "migration: {e}"),
+            Self::Sqlite(e) | Self::SqliteBusy(e) => write!(f, "database: {e}"),
             Self::WriterGone => write!(f, "message writer stopped"),
             Self::UnknownBackend(url) => write!(
                 f,
@@ -125,6 +135,7 @@ impl StorageError {
             // PostgreSQL's class 08 (connection exception) and 57P01..03
             // (the server is shutting down or starting up).
             if e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")))
+            || matches!(self, Self::SqliteBusy(_))
     }
 }
 
@@ -143,9 +154,21 @@ impl Storage {
 
     /// Connections of its own for the message writer, so that readers
     /// (history, catch-up, the lobby) can never stall posting by holding
-    /// every connection of the shared pool. Open after [`Storage::open`].
+    /// every connection of the shared pool. On SQLite its batches go
+    /// through a connection of its own whose calls block
+    /// ([`sqlite_writer`]): see [`Storage::blocks_on_insert`]. Open after
+    /// [`Storage::open`] (which migrates).
     pub async fn open_for_writer(database_url: &str) -> Result<Self, StorageError> {
-        Self::connect(database_url, 1, true).await
+        let mut storage = Self::connect(database_url, 1, true).await?;
+        if let Pool::Sqlite(_) = storage.pool {
+            let options = SqliteConnectOptions::from_str(database_url)?;
+            let path = options.get_filename();
+            // An in-memory database is one per connection: keep it on sqlx's.
+            if path != std::path::Path::new(":memory:") {
+                storage.batches = Some(sqlite_writer::SqliteWriter::open(path)?);
+            }
+        }
+        Ok(storage)
     }
 
     async fn connect(
@@ -160,7 +183,16 @@ impl Storage {
         } else {
             return Err(StorageError::UnknownBackend(database_url.to_owned()));
         };
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            batches: None,
+        })
+    }
+
+    /// Whether [`Storage::insert_batch`] blocks its thread (the writer's
+    /// SQLite connection): then it must be called from a thread of its own.
+    pub fn blocks_on_insert(&self) -> bool {
+        self.batches.is_some()
     }
 
     pub fn pool(&self) -> &Pool {

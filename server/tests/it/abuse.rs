@@ -366,10 +366,7 @@ async fn anonymous_catch_ups_hold_one_page_and_give_up_on_non_readers() {
                 )
             })
             .collect();
-        storage
-            .insert_batch(&batch.iter().collect::<Vec<_>>())
-            .await
-            .unwrap();
+        storage.insert_batch(&batch).await.unwrap();
     }
     drop(storage);
     let server = ServerProcess::start_with(&url, "", &[("WRITE_TIMEOUT_SECS", "3")]).await;
