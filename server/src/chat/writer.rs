@@ -78,10 +78,24 @@ impl MessageWriter {
             // a thread of its own and calls SQLite directly. A post wakes
             // this one thread, which commits and hands the messages to the
             // layer: no hop to sqlx's thread and back per statement
-            // (bench/NOTES.md: those hops were the p99 and half of
-            // storage's CPU).
+            // (bench/NOTES.md: those hops were the p99 and most of
+            // storage's CPU). A plain thread, not the runtime's blocking
+            // pool: a runtime being dropped waits for its pool, and this
+            // loop ends only when the last `MessageWriter` does.
             let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || runtime.block_on(run(writer, layer, rx)))
+            let (finished, done) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("message-writer".into())
+                .spawn(move || {
+                    runtime.block_on(run(writer, layer, rx));
+                    let _ = finished.send(());
+                })
+                // Only fails when the process is out of threads or memory
+                // at start-up, where there is nothing better to do.
+                .expect("a thread for the message writer");
+            tokio::spawn(async move {
+                let _ = done.await;
+            })
         } else {
             tokio::spawn(run(writer, layer, rx))
         };

@@ -187,10 +187,21 @@ impl Channel {
     /// [`Channel::receive`] says why). Lets a consumer put everything
     /// queued into one socket write.
     pub fn try_receive(&mut self) -> Option<Payload> {
-        if *self.lagging.borrow() {
+        if self.is_lagging() {
             return None;
         }
         self.queue.try_recv().ok()
+    }
+
+    /// Whether the layer dropped this member for lagging. Asked before
+    /// every delivery, so it reads the flag's version (one atomic load)
+    /// rather than the flag (a lock); the flag is only ever set once, to
+    /// true, and only its sender's end (the member dropped) needs a look.
+    fn is_lagging(&self) -> bool {
+        match self.lagging.has_changed() {
+            Ok(changed) => changed,
+            Err(_) => *self.lagging.borrow(),
+        }
     }
 
     /// For a loop that waits on deliveries many times a second: one future
@@ -205,10 +216,12 @@ impl Channel {
     }
 
     /// The next message, in the order it was sent, for a loop that watches
-    /// [`Channel::lag_signal`] beside it: refuses once the member is
-    /// dropped, but does not itself wake on that.
+    /// [`Channel::lag_signal`] while it is busy elsewhere: refuses once the
+    /// member is dropped, but does not itself wake on that. (A member is
+    /// dropped only when its queue is full, so one waiting here has
+    /// already been woken by what filled it.)
     pub async fn next(&mut self) -> Result<Payload, ChannelClosed> {
-        if *self.lagging.borrow() {
+        if self.is_lagging() {
             return Err(ChannelClosed::Lagging);
         }
         self.queue.recv().await.ok_or(ChannelClosed::Closed)
