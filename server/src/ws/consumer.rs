@@ -18,9 +18,14 @@ use crate::{
 };
 use app::protocol::{EndCode, ErrorCode, ServerEvent};
 use axum::extract::ws::{Message, WebSocket};
+use futures::task::AtomicWaker;
 use std::{
     pin::pin,
-    task::{Context, Poll},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll, Waker},
 };
 
 /// How a `session_ended` event begins, so a consumer spots one among the
@@ -53,13 +58,28 @@ enum Wake {
     Frame(Option<Result<Message, axum::Error>>),
 }
 
-/// How many wake-ups in a row may be deliveries before the rest (shutdown,
-/// heartbeat, holes, the client's frames) are looked at first. A wake-up
-/// looks at deliveries first and stops at the first thing ready: looking
-/// at the others each time (as a `select!` does, in a random order) was
-/// most of a delivery's own CPU. The turn keeps a busy room from holding
-/// the client's posts or a shutdown back.
-const FAIR_TURN: u32 = 8;
+/// Wakes a connection's task for everything but its deliveries (the
+/// client's frames, shutdown, the heartbeat, a hole's deadline) and notes
+/// that it did, so the loop looks at those only when one of them may be
+/// ready. A delivery wakes the task directly and costs one look at the
+/// queue. Looking at all six after every delivery, as `select!` does, was
+/// most of a delivery's own CPU in a busy room (a lock for the shutdown
+/// signal, a registration with the socket and its timer each time).
+struct Nudge {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl std::task::Wake for Nudge {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
 
 /// How a batch write ended.
 enum Flushed {
@@ -170,44 +190,45 @@ impl Consumer {
         tokio::pin!(heartbeat);
         let lagged = channel.lag_signal();
         tokio::pin!(lagged);
-        let mut deliveries_in_a_row = 0;
+        // Everything but deliveries wakes the task through `nudge`, which
+        // notes that it did; see [`Nudge`].
+        let nudge = Arc::new(Nudge {
+            // The first look is at everything.
+            woken: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
+        let others_waker = Waker::from(nudge.clone());
         loop {
-            let busy = deliveries_in_a_row < FAIR_TURN;
             let wake = {
+                let fill_at = self.order.fill_deadline();
                 let mut delivered = pin!(channel.next());
                 let mut frame = pin!(socket.recv());
-                let mut fill = pin!(sleep_until_some(self.order.fill_deadline()));
+                let mut fill = pin!(sleep_until_some(fill_at));
                 std::future::poll_fn(|cx| {
-                    let mut rest = |cx: &mut Context<'_>| {
-                        if stop.as_mut().poll(cx).is_ready() {
-                            Poll::Ready(Wake::Stop)
-                        } else if heartbeat.as_mut().poll(cx).is_ready() {
-                            Poll::Ready(Wake::Heartbeat)
-                        } else if fill.as_mut().poll(cx).is_ready() {
-                            Poll::Ready(Wake::Fill)
+                    nudge.task.register(cx.waker());
+                    // A new hole's deadline has not been looked at yet.
+                    if nudge.woken.swap(false, Ordering::AcqRel) || fill_at.is_some() {
+                        let mut others = Context::from_waker(&others_waker);
+                        let ready = if stop.as_mut().poll(&mut others).is_ready() {
+                            Some(Wake::Stop)
+                        } else if let Poll::Ready(f) = frame.as_mut().poll(&mut others) {
+                            Some(Wake::Frame(f))
+                        } else if heartbeat.as_mut().poll(&mut others).is_ready() {
+                            Some(Wake::Heartbeat)
+                        } else if fill.as_mut().poll(&mut others).is_ready() {
+                            Some(Wake::Fill)
                         } else {
-                            Poll::Pending
+                            None
+                        };
+                        if let Some(wake) = ready {
+                            // The ones after it were not looked at: next time.
+                            nudge.woken.store(true, Ordering::Release);
+                            return Poll::Ready(wake);
                         }
-                    };
-                    if !busy && let Poll::Ready(wake) = rest(cx) {
-                        return Poll::Ready(wake);
                     }
-                    if busy && let Poll::Ready(d) = delivered.as_mut().poll(cx) {
-                        return Poll::Ready(Wake::Delivered(d));
-                    }
-                    if let Poll::Ready(f) = frame.as_mut().poll(cx) {
-                        return Poll::Ready(Wake::Frame(f));
-                    }
-                    if !busy && let Poll::Ready(d) = delivered.as_mut().poll(cx) {
-                        return Poll::Ready(Wake::Delivered(d));
-                    }
-                    if busy { rest(cx) } else { Poll::Pending }
+                    delivered.as_mut().poll(cx).map(Wake::Delivered)
                 })
                 .await
-            };
-            deliveries_in_a_row = match wake {
-                Wake::Delivered(_) => deliveries_in_a_row + 1,
-                _ => 0,
             };
             let step = match wake {
                 Wake::Stop => Step::Close(RESTART, "server restart"),
