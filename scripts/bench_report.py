@@ -142,11 +142,12 @@ if bursts:
     section("Sign-up and login burst, then idle sockets (server RSS, MB)", None,
             ["scenario", "sign-ups ok / busy / failed (s)", "logins ok / busy / failed (s)", "start",
              "after sign-ups", "after logins", "burst peak", "with idle open", "5 s after close",
-             "30 s after close", "peak"],
+             "30 s after close", "peak", "anonymous: start", "anonymous: 30 s after close"],
             [[r["label"], tally(r["signups"], r["signup_secs"]), tally(r["logins_ok"], r["login_secs"])]
              + [mb(r[k]) for k in ("rss_start_kib", "rss_after_signups_kib", "rss_after_logins_kib",
                                    "rss_burst_peak_kib", "rss_with_idle_kib", "rss_closed_5s_kib",
                                    "rss_closed_kib", "rss_peak_kib")]
+             + [mb(r[k]) if k in r else "" for k in ("anon_start_kib", "anon_closed_kib")]
              for r in bursts])
 
 overloads = [r for r in rows if r["mode"] == "overload"]
@@ -173,7 +174,10 @@ if burst:
     peak_mb = burst["rss_peak_kib"] * 1024 / 1e6
     goal("burst + 10,000 idle: RSS < 300 MB throughout", peak_mb < 300, f"peak {peak_mb:.0f} MB")
     back = burst["rss_closed_kib"] / burst["rss_start_kib"]
-    goal("after they close: within 20 % of the pre-burst RSS", back <= 1.2, f"{back:.2f}× the start")
+    kept = mb(burst["rss_closed_kib"] - burst["rss_start_kib"])
+    heap = f", of it {mb(burst['anon_closed_kib'] - burst['anon_start_kib'])} MB heap" if "anon_closed_kib" in burst else ""
+    goal("after they close: within 20 % of the pre-burst RSS", back <= 1.2,
+         f"{back:.2f}× the start (+{kept} MB{heap})")
 idle = find("memory", "d: idle 10000")
 if idle:
     kb = idle["kib_per_connection"] * 1.024

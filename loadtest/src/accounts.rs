@@ -105,6 +105,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     // No cookie store: every request is a stranger's, as in a real burst.
     let http = reqwest::Client::new();
     let start = idle::rss_kib(pid)?;
+    let anon_start = idle::anon_kib(pid)?;
     let peak = PeakRss::start(pid);
 
     let (signed_up, signup_secs) = burst(
@@ -137,12 +138,14 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let closed_5s = idle::rss_kib(pid)?;
     tokio::time::sleep(Duration::from_secs(25)).await;
     let closed = idle::rss_kib(pid)?;
+    let anon_closed = idle::anon_kib(pid)?;
     let overall_peak = peak.peak();
 
     println!(
         "{label:<24} sign-ups {registrations} in {signup_secs:.1} s, logins {logins} in {login_secs:.1} s (at {concurrency} at once); \
          RSS KiB: start {start}, after sign-ups {after_signups}, after logins {after_logins}, burst peak {burst_peak}, \
-         with {opened} idle {with_idle}, 5 s after they closed {closed_5s}, 30 s after {closed}, peak {overall_peak}"
+         with {opened} idle {with_idle}, 5 s after they closed {closed_5s}, 30 s after {closed}, peak {overall_peak}; \
+         anonymous: start {anon_start}, 30 s after {anon_closed}"
     );
     let json = serde_json::json!({
         "mode": "accounts", "label": label, "concurrency": concurrency,
@@ -152,6 +155,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
         "rss_start_kib": start, "rss_after_signups_kib": after_signups,
         "rss_after_logins_kib": after_logins, "rss_burst_peak_kib": burst_peak,
         "rss_with_idle_kib": with_idle, "rss_closed_5s_kib": closed_5s, "rss_closed_kib": closed, "rss_peak_kib": overall_peak,
+        "anon_start_kib": anon_start, "anon_closed_kib": anon_closed,
     });
     println!("RESULT {json}");
     Ok(())

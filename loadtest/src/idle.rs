@@ -7,13 +7,25 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 
 pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "VmRSS")
+}
+
+/// The anonymous part of [`rss_kib`]: heap and stacks, what the server
+/// allocated. The rest is file pages, mostly the binary's own code, read
+/// in the first time a path runs and dropped by the kernel when it needs
+/// the memory.
+pub fn anon_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "RssAnon")
+}
+
+fn status_kib(pid: u32, field: &str) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|e| format!("reading /proc/{pid}/status: {e}"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| "no VmRSS".to_owned())
+        .ok_or_else(|| format!("no {field}"))
 }
 
 /// The open sockets: each one's write half and the task reading it. Both

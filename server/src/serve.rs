@@ -96,6 +96,7 @@ pub async fn serve(
         shutdown: stop_rx,
         leptos: config.leptos,
     };
+    trim::fix_thresholds();
     trim::spawn(metrics.clone());
     let app = match pool {
         Pool::Sqlite(pool) => router(state, sessions(SqliteStore::new(pool)).await?, secure),

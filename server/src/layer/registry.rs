@@ -202,6 +202,12 @@ impl Inner {
 
     fn remove(&mut self, channel: &ChannelName) -> Option<Member> {
         let member = self.channels.remove(channel)?;
+        // A crowd that left would otherwise keep its table for good
+        // (10,000 sockets: 1.3 MB, heaptrack); shrinking at a quarter full
+        // keeps the cost amortised.
+        if self.channels.capacity() > 4 * self.channels.len() + 64 {
+            self.channels.shrink_to(2 * self.channels.len());
+        }
         for group in &member.groups {
             self.leave(group, channel);
         }
