@@ -211,6 +211,16 @@ impl Storage {
         Ok(())
     }
 
+    /// The same on the message writer's own SQLite connection, blocking
+    /// (call it from the writer's thread, between batches); nothing to do
+    /// elsewhere.
+    pub fn checkpoint_here(&self) -> Result<(), StorageError> {
+        match &self.batches {
+            Some(connection) => connection.checkpoint(),
+            None => Ok(()),
+        }
+    }
+
     /// Whether the database answers a trivial query within `within`.
     pub async fn answers(&self, within: Duration) -> bool {
         let ping =

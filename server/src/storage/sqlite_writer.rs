@@ -48,10 +48,21 @@ impl SqliteWriter {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         insert_batch(&mut conn, batch)
     }
+
+    /// Copies the log into the database file (PASSIVE: never waits for
+    /// readers), blocking the calling thread. Between two of the writer's
+    /// batches nothing is appended meanwhile, so the log is copied whole
+    /// and the next commit starts it over.
+    pub fn checkpoint(&self) -> Result<(), StorageError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
 }
 
 /// The message writer's connection: the same settings as its sqlx pool's
-/// (storage/mod.rs), including never checkpointing inside its commits.
+/// (storage/mod.rs), including never checkpointing inside its commits; a
+/// log that was started over is cut back to 64 MiB on disk.
 fn open(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
@@ -59,7 +70,8 @@ fn open(path: &Path) -> Result<Connection, StorageError> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
-         PRAGMA wal_autocheckpoint = 0;",
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA journal_size_limit = 67108864;",
     )?;
     Ok(conn)
 }
