@@ -2,7 +2,8 @@
 # Installs only what is missing, saying what and why.
 #   scripts/bootstrap.sh run    what `make run` needs
 #   scripts/bootstrap.sh test   that, plus what `make test` needs
-#   scripts/bootstrap.sh bench  that, plus redis-server and postgresql (for `make bench`)
+#   scripts/bootstrap.sh bench  redis-server and postgresql (for `make bench`, which
+#                               builds with plain cargo, no WASM tools)
 #   scripts/bootstrap.sh screenshots  what `make test` needs, plus fonts for
 #                               Chinese and emoji (for `make screenshots`)
 # Every tool is pinned to a version that builds on rustc 1.95 and never
@@ -66,6 +67,14 @@ if [ "$locked" != "$WASM_BINDGEN_VERSION" ]; then
   exit 1
 fi
 
+# The benchmark builds only the server, the load tool and the reference
+# with plain cargo: none of the WASM tools.
+if [ "$mode" = bench ]; then
+  apt_install redis-server "the benchmark runs the Redis layer too"
+  apt_install_without_service postgresql "the benchmark runs the PostgreSQL backend too"
+  exit 0
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target (the browser half of the app compiles to WASM)"
   rustup target add wasm32-unknown-unknown
@@ -82,11 +91,6 @@ if ! has_version wasm-bindgen "wasm-bindgen $WASM_BINDGEN_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ "$mode" = bench ]; then
-  apt_install redis-server "the benchmark runs the Redis layer too"
-  apt_install_without_service postgresql "the benchmark runs the PostgreSQL backend too"
-  exit 0
-fi
 [ "$mode" = test ] || [ "$mode" = screenshots ] || exit 0
 
 apt_install chromium "the browser the end-to-end tests drive"

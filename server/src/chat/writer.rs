@@ -202,22 +202,31 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// 1,000 pages: that commit copies the log and syncs the file, and every
 /// post queued behind it waits (measured: ~1 in 170 commits took 2-10 ms at
 /// 1,000 msg/s, which is the p99). So the writer's connection never
-/// checkpoints by itself (`wal_autocheckpoint = 0`, storage/mod.rs); at
-/// most once a second, after a batch has been broadcast, a PASSIVE
-/// checkpoint runs.
+/// checkpoints by itself (`wal_autocheckpoint = 0`, storage/mod.rs) and
+/// after a commit, at most once a second, a PASSIVE checkpoint runs on
+/// another connection: it copies what no reader still needs and never
+/// blocks the writer.
 ///
-/// On the writer's own SQLite connection it runs right there, between two
-/// batches: no write can start while it runs, so it copies the whole log
-/// and the next commit starts the log over. Run on another connection
-/// (as before), it never caught up with a writer that commits all the
-/// time: the log grew by ~80 MB a second under the ramp, 5 GB in a
-/// minute, until the disk was full. The sqlx path (PostgreSQL needs none;
-/// an in-memory SQLite) keeps the other connection.
+/// But a log only starts over when a checkpoint has copied all of it
+/// before the next write begins, which a checkpoint beside a writer that
+/// commits all the time never manages: the log grew by ~80 MB a second
+/// under the ramp, 5 GB in a minute, until the disk was full. So once the
+/// log passes [`RESTART_LOG_AT`], the SQLite writer also checkpoints on its
+/// own connection, between two batches: little is left to copy by then,
+/// and the next commit starts the log over. (Doing that every second
+/// instead cost (a) p99 0.8 → 4.7 ms: each one waits for the file's sync.)
 struct Checkpoints {
     shared: Storage,
     last: Instant,
     running: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The log's size past which the writer checkpoints it itself: rare
+/// enough that the wait for the file's sync reaches about one post in
+/// ten thousand at 1,000 msg/s (the log grows ~15 MB a second there; at
+/// 32 MiB, (a)'s p99 was 1.6-2.2 ms instead of 0.7-0.9), and the disk is
+/// bounded (plus a second of writes). The tests use a smaller mark.
+const RESTART_LOG_AT: u64 = if cfg!(test) { 8 << 20 } else { 256 << 20 };
 
 impl Checkpoints {
     fn new(shared: Storage) -> Self {
@@ -229,15 +238,17 @@ impl Checkpoints {
     }
 
     fn after_commit(&mut self, own: &Storage) {
-        if self.last.elapsed() < CHECKPOINT_EVERY || self.running.swap(true, Relaxed) {
+        if self.last.elapsed() < CHECKPOINT_EVERY {
             return;
         }
         self.last = Instant::now();
-        if own.blocks_on_insert() {
+        if own.log_bytes().is_some_and(|bytes| bytes > RESTART_LOG_AT) {
             if let Err(e) = own.checkpoint_here() {
                 tracing::warn!("checkpoint of the message log failed: {e}");
             }
-            self.running.store(false, Relaxed);
+            return;
+        }
+        if self.running.swap(true, Relaxed) {
             return;
         }
         let (shared, running) = (self.shared.clone(), self.running.clone());

@@ -220,6 +220,17 @@ fn message_from_row(
     }
 }
 
+/// Reserves `$3` seqs for room `$1` at time `$2` (creating the room if it
+/// is new); returns its id and its last seq. Shared with the SQLite
+/// writer's own connection (`sqlite_writer.rs`).
+pub(super) const RESERVE_SEQS: &str =
+    "INSERT INTO rooms (name, created_at, last_seq, last_message_at)
+     VALUES ($1, $2, $3, $2)
+     ON CONFLICT (name) DO UPDATE
+        SET last_seq = rooms.last_seq + excluded.last_seq,
+            last_message_at = excluded.last_message_at
+     RETURNING id, last_seq";
+
 /// Rows per multi-row INSERT: 7 parameters each stays well under SQLite's
 /// limit of 32,766 bound parameters per statement (PostgreSQL's is 65,535).
 const ROWS_PER_INSERT: usize = 500;
@@ -260,14 +271,7 @@ impl Storage {
             let mut tx = pool.begin().await?;
             let mut blocks = HashMap::new();
             for (room, count) in posts_per_room(batch) {
-                let (room_id, last_seq): (i64, i64) = sqlx::query_as(
-                    "INSERT INTO rooms (name, created_at, last_seq, last_message_at)
-                     VALUES ($1, $2, $3, $2)
-                     ON CONFLICT (name) DO UPDATE
-                        SET last_seq = rooms.last_seq + excluded.last_seq,
-                            last_message_at = excluded.last_message_at
-                     RETURNING id, last_seq",
-                )
+                let (room_id, last_seq): (i64, i64) = sqlx::query_as(RESERVE_SEQS)
                 .bind(room.as_str())
                 .bind(ts)
                 .bind(count)

@@ -221,6 +221,14 @@ impl Storage {
         }
     }
 
+    /// How large the SQLite log is on disk, for the message writer's own
+    /// connection; `None` elsewhere.
+    pub fn log_bytes(&self) -> Option<u64> {
+        self.batches
+            .as_ref()
+            .map(|connection| connection.log_bytes())
+    }
+
     /// Whether the database answers a trivial query within `within`.
     pub async fn answers(&self, within: Duration) -> bool {
         let ping =

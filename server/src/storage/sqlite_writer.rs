@@ -14,7 +14,7 @@
 
 use super::{
     NewMessage, Stamp, StorageError,
-    messages::{number, posts_per_room, stored_message},
+    messages::{RESERVE_SEQS, number, posts_per_room, stored_message},
 };
 use app::protocol::ChatMessage;
 use rusqlite::{Connection, TransactionBehavior, params};
@@ -31,14 +31,19 @@ use std::{
 #[derive(Clone, Debug)]
 pub struct SqliteWriter {
     conn: Arc<Mutex<Connection>>,
+    /// The write-ahead log beside the database file.
+    log: Arc<Path>,
 }
 
 impl SqliteWriter {
     /// Opens a connection to the (already migrated) database file with the
     /// message writer's settings.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let mut log = path.as_os_str().to_owned();
+        log.push("-wal");
         Ok(Self {
             conn: Arc::new(Mutex::new(open(path)?)),
+            log: Path::new(&log).into(),
         })
     }
 
@@ -47,6 +52,11 @@ impl SqliteWriter {
     pub fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         insert_batch(&mut conn, batch)
+    }
+
+    /// The log's size on disk (0 if it cannot be read).
+    pub fn log_bytes(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
     }
 
     /// Copies the log into the database file (PASSIVE: never waits for
@@ -62,7 +72,8 @@ impl SqliteWriter {
 
 /// The message writer's connection: the same settings as its sqlx pool's
 /// (storage/mod.rs), including never checkpointing inside its commits; a
-/// log that was started over is cut back to 64 MiB on disk.
+/// log that was started over is cut back to 16 MiB on disk (below
+/// `chat::writer`'s mark, so the file's size says how long the log is).
 fn open(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
@@ -71,7 +82,7 @@ fn open(path: &Path) -> Result<Connection, StorageError> {
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA wal_autocheckpoint = 0;
-         PRAGMA journal_size_limit = 67108864;",
+         PRAGMA journal_size_limit = 16777216;",
     )?;
     Ok(conn)
 }
@@ -90,14 +101,7 @@ fn insert_batch(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut blocks = HashMap::new();
     {
-        let mut reserve = tx.prepare_cached(
-            "INSERT INTO rooms (name, created_at, last_seq, last_message_at)
-             VALUES (?1, ?2, ?3, ?2)
-             ON CONFLICT (name) DO UPDATE
-                SET last_seq = rooms.last_seq + excluded.last_seq,
-                    last_message_at = excluded.last_message_at
-             RETURNING id, last_seq",
-        )?;
+        let mut reserve = tx.prepare_cached(RESERVE_SEQS)?;
         for (room, count) in posts_per_room(&refs) {
             let (room_id, last_seq): (i64, i64) = reserve
                 .query_row(params![room.as_str(), at, count], |row| {
