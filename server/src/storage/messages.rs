@@ -264,8 +264,6 @@ impl Storage {
         if let Some(connection) = &self.batches {
             return connection.insert_batch(batch);
         }
-        let batch: Vec<&NewMessage> = batch.iter().collect();
-        let batch = batch.as_slice();
         let ts = Stamp::now();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -340,7 +338,7 @@ impl Storage {
 /// Each post with its room's id and its seq, in batch order, taken from
 /// the room's reserved block.
 pub(super) fn number<'a>(
-    batch: &[&'a NewMessage],
+    batch: &'a [NewMessage],
     blocks: &mut HashMap<&RoomName, (i64, i64)>,
 ) -> Vec<(&'a NewMessage, i64, i64)> {
     batch
@@ -350,14 +348,14 @@ pub(super) fn number<'a>(
                 .get_mut(&new.room)
                 .expect("every post's room has a block of seqs");
             *seq += 1;
-            (*new, *room_id, *seq - 1)
+            (new, *room_id, *seq - 1)
         })
         .collect()
 }
 
 /// Per room: how many posts it has in the batch, in name order (the order
 /// every process takes the rooms' locks in).
-pub(super) fn posts_per_room<'a>(batch: &[&'a NewMessage]) -> Vec<(&'a RoomName, i64)> {
+pub(super) fn posts_per_room(batch: &[NewMessage]) -> Vec<(&RoomName, i64)> {
     let mut counts: std::collections::BTreeMap<&str, (&RoomName, i64)> = Default::default();
     for new in batch {
         counts.entry(new.room.as_str()).or_insert((&new.room, 0)).1 += 1;

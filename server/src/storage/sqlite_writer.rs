@@ -97,12 +97,11 @@ fn insert_batch(
 ) -> Result<Vec<ChatMessage>, StorageError> {
     let ts = Stamp::now();
     let at = ts.rfc3339();
-    let refs: Vec<&NewMessage> = batch.iter().collect();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut blocks = HashMap::new();
     {
         let mut reserve = tx.prepare_cached(RESERVE_SEQS)?;
-        for (room, count) in posts_per_room(&refs) {
+        for (room, count) in posts_per_room(batch) {
             let (room_id, last_seq): (i64, i64) = reserve
                 .query_row(params![room.as_str(), at, count], |row| {
                     Ok((row.get(0)?, row.get(1)?))
@@ -110,7 +109,7 @@ fn insert_batch(
             blocks.insert(room, (room_id, last_seq - count + 1));
         }
     }
-    let rows = number(&refs, &mut blocks);
+    let rows = number(batch, &mut blocks);
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at)

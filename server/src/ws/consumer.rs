@@ -11,6 +11,7 @@ use super::{
     close_code::{ENDED, IDLE, INTERNAL, LAGGING, RESTART, TOO_BIG},
     order::Release,
     socket::{Socket, is_too_big, refuse},
+    wake::{Waiter, Wake},
 };
 use crate::{
     chat::{self, control::Control},
@@ -18,15 +19,6 @@ use crate::{
 };
 use app::protocol::{EndCode, ErrorCode, ServerEvent};
 use axum::extract::ws::{Message, WebSocket};
-use futures::task::AtomicWaker;
-use std::{
-    pin::pin,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    task::{Context, Poll, Waker},
-};
 
 /// How a `session_ended` event begins, so a consumer spots one among the
 /// payloads it forwards without parsing each.
@@ -44,41 +36,6 @@ enum Step {
     Ping,
     /// Send these (and whatever else is queued already).
     Send(Release),
-}
-
-/// What woke the pump.
-enum Wake {
-    /// The server is stopping.
-    Stop,
-    /// Time to look at the client's silence.
-    Heartbeat,
-    /// A hole in the log waited long enough: fetch it from storage.
-    Fill,
-    Delivered(Result<Payload, ChannelClosed>),
-    Frame(Option<Result<Message, axum::Error>>),
-}
-
-/// Wakes a connection's task for everything but its deliveries (the
-/// client's frames, shutdown, the heartbeat, a hole's deadline) and notes
-/// that it did, so the loop looks at those only when one of them may be
-/// ready. A delivery wakes the task directly and costs one look at the
-/// queue. Looking at all six after every delivery, as `select!` does, was
-/// most of a delivery's own CPU in a busy room (a lock for the shutdown
-/// signal, a registration with the socket and its timer each time).
-struct Nudge {
-    woken: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl std::task::Wake for Nudge {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.task.wake();
-    }
 }
 
 /// How a batch write ended.
@@ -190,46 +147,18 @@ impl Consumer {
         tokio::pin!(heartbeat);
         let lagged = channel.lag_signal();
         tokio::pin!(lagged);
-        // Everything but deliveries wakes the task through `nudge`, which
-        // notes that it did; see [`Nudge`].
-        let nudge = Arc::new(Nudge {
-            // The first look is at everything.
-            woken: AtomicBool::new(true),
-            task: AtomicWaker::new(),
-        });
-        let others_waker = Waker::from(nudge.clone());
+        let waiter = Waiter::new();
         loop {
-            let wake = {
-                let fill_at = self.order.fill_deadline();
-                let mut delivered = pin!(channel.next());
-                let mut frame = pin!(socket.recv());
-                let mut fill = pin!(sleep_until_some(fill_at));
-                std::future::poll_fn(|cx| {
-                    nudge.task.register(cx.waker());
-                    // A new hole's deadline has not been looked at yet.
-                    if nudge.woken.swap(false, Ordering::AcqRel) || fill_at.is_some() {
-                        let mut others = Context::from_waker(&others_waker);
-                        let ready = if stop.as_mut().poll(&mut others).is_ready() {
-                            Some(Wake::Stop)
-                        } else if let Poll::Ready(f) = frame.as_mut().poll(&mut others) {
-                            Some(Wake::Frame(f))
-                        } else if heartbeat.as_mut().poll(&mut others).is_ready() {
-                            Some(Wake::Heartbeat)
-                        } else if fill.as_mut().poll(&mut others).is_ready() {
-                            Some(Wake::Fill)
-                        } else {
-                            None
-                        };
-                        if let Some(wake) = ready {
-                            // The ones after it were not looked at: next time.
-                            nudge.woken.store(true, Ordering::Release);
-                            return Poll::Ready(wake);
-                        }
-                    }
-                    delivered.as_mut().poll(cx).map(Wake::Delivered)
-                })
-                .await
-            };
+            let fill_at = self.order.fill_deadline();
+            let wake = waiter
+                .next(
+                    stop.as_mut(),
+                    heartbeat.as_mut(),
+                    fill_at,
+                    channel,
+                    &mut socket,
+                )
+                .await;
             let step = match wake {
                 Wake::Stop => Step::Close(RESTART, "server restart"),
                 Wake::Heartbeat => self.on_heartbeat(heartbeat.as_mut()),
@@ -445,12 +374,4 @@ async fn end(socket: &mut Socket, why: EndCode) {
 /// Resolves when the server starts shutting down.
 async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopping| *stopping).await;
-}
-
-/// Waits until `deadline`, or forever without one.
-async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

@@ -47,6 +47,7 @@ pub mod order;
 mod refusal;
 mod socket;
 mod sync;
+mod wake;
 
 use crate::{
     AppState, auth,
