@@ -6,7 +6,7 @@
 //! | `LEPTOS_SITE_ROOT` | `target/site` | built assets (relative to the working directory) |
 //! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::origin`]); also the rule for cross-site POSTs |
 //! | `TRUSTED_PROXIES` | unset | proxies (CIDRs or addresses) whose `X-Forwarded-For` names the client (see [`crate::proxy`]) |
-//! | `CHANNEL_CAPACITY` | 256 | messages queued per connection before it counts as lagging |
+//! | `CHANNEL_CAPACITY` | 1024 | messages queued per connection before it counts as lagging |
 //! | `DATA_DIR` | `data` | where the SQLite database lives (created if missing) |
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database: `sqlite://…` or `postgres://…` |
 //! | `DATABASE_RETRY_SECS` | 15 | how long posts wait for a lost database before their posters get `unavailable` |

@@ -25,7 +25,10 @@ use crate::{
 };
 use app::protocol::{ChatMessage, ErrorCode, ServerEvent};
 use std::{
-    sync::{Arc, atomic::Ordering::Relaxed},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
     time::{Duration, Instant},
 };
 use tokio::sync::mpsc;
@@ -204,29 +207,33 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// 1,000 msg/s, which is the p99). So the writer's connection never
 /// checkpoints by itself (`wal_autocheckpoint = 0`, storage/mod.rs) and
 /// after a commit, at most once a second, a PASSIVE checkpoint runs on
-/// another connection: it copies what no reader still needs and never
-/// blocks the writer.
+/// another connection: it copies what no reader still needs, syncs both
+/// files, and never blocks the writer.
 ///
 /// But a log only starts over when a checkpoint has copied all of it
 /// before the next write begins, which a checkpoint beside a writer that
 /// commits all the time never manages: the log grew by ~80 MB a second
 /// under the ramp, 5 GB in a minute, until the disk was full. So once the
-/// log passes [`RESTART_LOG_AT`], the SQLite writer also checkpoints on its
-/// own connection, between two batches: little is left to copy by then,
-/// and the next commit starts the log over. (Doing that every second
-/// instead cost (a) p99 0.8 → 4.7 ms: each one waits for the file's sync.)
+/// log passes [`RESTART_LOG_AT`], the SQLite writer finishes the job on
+/// its own connection, between two batches, right after a checkpoint
+/// beside it has finished: only what was committed meanwhile is left to
+/// copy and sync, and the next commit starts the log over. (Checkpointing
+/// the whole log on the writer's connection instead is a wait for the sync
+/// of everything written since the last one: every second, it cost (a)'s
+/// p99 0.8 → 4.7 ms; past 256 MiB, at the ramp's rates, it stalled
+/// deliveries for ~150 ms and closed lagging consumers.)
 struct Checkpoints {
     shared: Storage,
     last: Instant,
-    running: Arc<std::sync::atomic::AtomicBool>,
+    running: Arc<AtomicBool>,
+    /// Set by a checkpoint beside the writer that has finished and found
+    /// the log longer than [`RESTART_LOG_AT`].
+    restart: Arc<AtomicBool>,
 }
 
-/// The log's size past which the writer checkpoints it itself: rare
-/// enough that the wait for the file's sync reaches about one post in
-/// ten thousand at 1,000 msg/s (the log grows ~15 MB a second there; at
-/// 32 MiB, (a)'s p99 was 1.6-2.2 ms instead of 0.7-0.9), and the disk is
-/// bounded (plus a second of writes). The tests use a smaller mark.
-const RESTART_LOG_AT: u64 = if cfg!(test) { 8 << 20 } else { 256 << 20 };
+/// The log's length, in pages, past which the writer starts it over:
+/// 64 MiB of 4 KiB pages. The tests use a smaller mark.
+const RESTART_LOG_AT: u64 = if cfg!(test) { 2048 } else { 16384 };
 
 impl Checkpoints {
     fn new(shared: Storage) -> Self {
@@ -234,27 +241,31 @@ impl Checkpoints {
             shared,
             last: Instant::now(),
             running: Arc::default(),
+            restart: Arc::default(),
         }
     }
 
     fn after_commit(&mut self, own: &Storage) {
-        if self.last.elapsed() < CHECKPOINT_EVERY {
+        if self.restart.swap(false, Relaxed) {
+            let started = Instant::now();
+            match own.checkpoint_here() {
+                Ok(()) => tracing::debug!("message log checkpointed in {:?}", started.elapsed()),
+                Err(e) => tracing::warn!("checkpoint of the message log failed: {e}"),
+            }
+        }
+        if self.last.elapsed() < CHECKPOINT_EVERY || self.running.swap(true, Relaxed) {
             return;
         }
         self.last = Instant::now();
-        if own.log_bytes().is_some_and(|bytes| bytes > RESTART_LOG_AT) {
-            if let Err(e) = own.checkpoint_here() {
-                tracing::warn!("checkpoint of the message log failed: {e}");
-            }
-            return;
-        }
-        if self.running.swap(true, Relaxed) {
-            return;
-        }
-        let (shared, running) = (self.shared.clone(), self.running.clone());
+        let (shared, running, restart) = (
+            self.shared.clone(),
+            self.running.clone(),
+            self.restart.clone(),
+        );
         tokio::spawn(async move {
-            if let Err(e) = shared.checkpoint().await {
-                tracing::warn!("checkpoint of the message log failed: {e}");
+            match shared.checkpoint().await {
+                Ok(pages) => restart.store(pages > RESTART_LOG_AT, Relaxed),
+                Err(e) => tracing::warn!("checkpoint of the message log failed: {e}"),
             }
             running.store(false, Relaxed);
         });

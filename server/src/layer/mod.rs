@@ -104,8 +104,14 @@ impl PartialEq<&str> for Payload {
     }
 }
 
-/// Queue length per channel unless configured otherwise.
-pub const DEFAULT_CHANNEL_CAPACITY: usize = 256;
+/// Queue length per channel unless configured otherwise. As many events
+/// as the bench's reference server keeps per room (bench/NOTES.md): at
+/// 30,000 msg/s in 10 rooms, 256 was 80 ms of a member's traffic, and one
+/// consumer waiting that long for a core (the load tool shares them) was
+/// closed; 1,024 is about a third of a second there, and ten seconds of a
+/// room at 100 msg/s. A queue takes memory only for what it holds: 8 bytes
+/// an event (the text is shared by the room's members).
+pub const DEFAULT_CHANNEL_CAPACITY: usize = 1024;
 
 /// The name of one channel (one connection's inbox).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -201,14 +201,17 @@ impl Storage {
 
     /// Copies what the SQLite write-ahead log holds into the database file
     /// without waiting for anyone (PASSIVE), so the log stays short.
-    /// Nothing to do on PostgreSQL.
-    pub async fn checkpoint(&self) -> Result<(), StorageError> {
+    /// Returns how many pages the log held (0 on PostgreSQL, which has
+    /// nothing to do).
+    pub async fn checkpoint(&self) -> Result<u64, StorageError> {
         if let Pool::Sqlite(pool) = &self.pool {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(pool)
+            // (busy, pages in the log, pages copied); -1 when not in WAL mode.
+            let (_, pages, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(pool)
                 .await?;
+            return Ok(pages.max(0) as u64);
         }
-        Ok(())
+        Ok(0)
     }
 
     /// The same on the message writer's own SQLite connection, blocking
@@ -219,14 +222,6 @@ impl Storage {
             Some(connection) => connection.checkpoint(),
             None => Ok(()),
         }
-    }
-
-    /// How large the SQLite log is on disk, for the message writer's own
-    /// connection; `None` elsewhere.
-    pub fn log_bytes(&self) -> Option<u64> {
-        self.batches
-            .as_ref()
-            .map(|connection| connection.log_bytes())
     }
 
     /// Whether the database answers a trivial query within `within`.

@@ -31,19 +31,14 @@ use std::{
 #[derive(Clone, Debug)]
 pub struct SqliteWriter {
     conn: Arc<Mutex<Connection>>,
-    /// The write-ahead log beside the database file.
-    log: Arc<Path>,
 }
 
 impl SqliteWriter {
     /// Opens a connection to the (already migrated) database file with the
     /// message writer's settings.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let mut log = path.as_os_str().to_owned();
-        log.push("-wal");
         Ok(Self {
             conn: Arc::new(Mutex::new(open(path)?)),
-            log: Path::new(&log).into(),
         })
     }
 
@@ -52,11 +47,6 @@ impl SqliteWriter {
     pub fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         insert_batch(&mut conn, batch)
-    }
-
-    /// The log's size on disk (0 if it cannot be read).
-    pub fn log_bytes(&self) -> u64 {
-        std::fs::metadata(&self.log).map_or(0, |m| m.len())
     }
 
     /// Copies the log into the database file (PASSIVE: never waits for
@@ -71,9 +61,12 @@ impl SqliteWriter {
 }
 
 /// The message writer's connection: the same settings as its sqlx pool's
-/// (storage/mod.rs), including never checkpointing inside its commits; a
-/// log that was started over is cut back to 16 MiB on disk (below
-/// `chat::writer`'s mark, so the file's size says how long the log is).
+/// (storage/mod.rs), including never checkpointing inside its commits. A
+/// log that starts over is not cut back on disk (`journal_size_limit`):
+/// the commit that starts it would wait for the kernel to drop the file's
+/// pages, 20-70 ms at the ramp's rates, closing lagging consumers; the
+/// file stays as long as the longest log (`chat::writer`'s mark plus about
+/// a second of commits) and is written over from its start.
 fn open(path: &Path) -> Result<Connection, StorageError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
@@ -82,7 +75,7 @@ fn open(path: &Path) -> Result<Connection, StorageError> {
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
          PRAGMA wal_autocheckpoint = 0;
-         PRAGMA journal_size_limit = 16777216;",
+         PRAGMA journal_size_limit = -1;",
     )?;
     Ok(conn)
 }
