@@ -22,6 +22,7 @@
 
 mod cluster;
 mod memory;
+mod queue;
 mod redis;
 mod registry;
 mod target;
@@ -51,7 +52,7 @@ pub async fn connect_redis(
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use std::{fmt, sync::Arc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// An encoded event: UTF-8 JSON shared by reference count, ready to become
 /// a WebSocket text frame without copying. A message from a room's log also
@@ -158,7 +159,7 @@ impl fmt::Display for GroupName {
 /// The receiving end of a channel, owned by its consumer.
 pub struct Channel {
     name: ChannelName,
-    queue: mpsc::Receiver<Payload>,
+    queue: queue::QueueRx,
     lagging: watch::Receiver<bool>,
 }
 

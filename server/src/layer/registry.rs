@@ -2,16 +2,16 @@
 //! they are in, and fan-out into their bounded queues. The in-memory layer is
 //! this and nothing else; a networked layer uses it for its local members.
 
-use super::{Channel, ChannelName, Delivery, GroupName, Payload};
+use super::{
+    Channel, ChannelName, Delivery, GroupName, Payload,
+    queue::{QueueTx, queue},
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::{
     Mutex,
     atomic::{AtomicU64, Ordering},
 };
-use tokio::sync::{
-    mpsc::{self, error::TrySendError},
-    watch,
-};
+use tokio::sync::{mpsc::error::TrySendError, watch};
 
 pub(crate) struct Registry {
     prefix: String,
@@ -28,11 +28,11 @@ struct Inner {
     /// Each group's members with their queues, so a group send goes
     /// straight to the queues (looking each member up by name in
     /// `channels` hashed every name: 1 % of the CPU of a busy room).
-    groups: HashMap<GroupName, HashMap<ChannelName, mpsc::Sender<Payload>>>,
+    groups: HashMap<GroupName, HashMap<ChannelName, QueueTx>>,
 }
 
 struct Member {
-    queue: mpsc::Sender<Payload>,
+    queue: QueueTx,
     lagging: watch::Sender<bool>,
     groups: HashSet<GroupName>,
 }
@@ -45,7 +45,7 @@ enum Offer {
 }
 
 /// Offers a payload to one member's queue without waiting.
-fn offer(queue: &mpsc::Sender<Payload>, payload: Payload) -> Offer {
+fn offer(queue: &QueueTx, payload: Payload) -> Offer {
     match queue.try_send(payload) {
         Ok(()) => Offer::Queued,
         Err(TrySendError::Full(_)) => Offer::Full,
@@ -74,7 +74,7 @@ impl Registry {
     pub(crate) fn new_channel(&self) -> Channel {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = ChannelName::new(format!("{}!{id}", self.prefix));
-        let (queue, rx) = mpsc::channel(self.capacity);
+        let (queue, rx) = queue(self.capacity);
         let (lagging, lagging_rx) = watch::channel(false);
         self.lock().channels.insert(
             name.clone(),
