@@ -48,10 +48,13 @@ fn work_on(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
             Ok(job) => job(),
             Err(RecvTimeoutError::Timeout) => {
                 // The freed buffer sits in this thread's arena, not at the
-                // top of the heap, so glibc keeps its pages unless asked.
+                // top of the heap, so glibc keeps its pages unless asked;
+                // the thread's cache holds blocks of the burst's requests,
+                // freed here, which would keep theirs.
                 let freed = MEMORY.take();
                 if freed.capacity() > 0 {
                     drop(freed);
+                    crate::trim::swap_thread_cache();
                     crate::trim::give_back();
                 }
             }
