@@ -330,12 +330,15 @@ async fn history_pages_over_http_are_rate_limited_per_address() {
     assert_eq!(body["error"]["code"], "rate_limited");
 }
 
-/// Resident memory of a process, from /proc.
+/// Resident heap and stacks of a process (its anonymous memory), from
+/// /proc. Not the whole RSS: that also counts the pages of the binary's
+/// code the process has mapped, which for a debug build right after it
+/// was linked measured 190 MB at start instead of ~50.
 fn rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix("RssAnon:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
     kb / 1024.0
@@ -424,10 +427,11 @@ async fn a_login_flood_keeps_memory_bounded() {
     assert!(statuses.contains(&401), "{statuses:?}");
     assert!(statuses.contains(&503), "{statuses:?}");
     assert!(statuses.iter().all(|s| [401, 503].contains(s)));
-    // Two hashing threads with 19 MiB each, however many logins wait:
-    // the old blocking-pool hashing grew to gigabytes here.
+    // Two hashing threads with 19 MiB each, however many logins wait
+    // (measured: 23 MB of heap before, 52 after): the old blocking-pool
+    // hashing grew to gigabytes here.
     assert!(
-        after < 150.0,
+        after < 100.0,
         "RSS {after:.0} MB after 500 concurrent logins (from {before:.0} MB)"
     );
     eprintln!("login flood: RSS {before:.0} MB before, {after:.0} MB after");
