@@ -78,6 +78,9 @@ for (const mode of MODES) {
     await hydrated(b);
     await expect(b.locator("#status")).toHaveAttribute("data-state", "live");
     await say(a, `hello @${bobName}, the notes are at https://example.com/notes`);
+    // Stored before Bob speaks: the first message below must be Alice's
+    // (it once was Bob's, when her post in the new room was slower).
+    await expect(messageTexts(a)).toHaveCount(1);
     await say(b, "thanks! reading them now");
     await expect(messageTexts(a)).toHaveCount(2);
     await b.locator("#log .msg").first().hover();
