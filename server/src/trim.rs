@@ -142,35 +142,55 @@ const _: () = assert!(span_chunk(CACHE_BINS - BINS_PER_SPAN) < 128 * 1024);
 /// blocks, freed last, find it full and go back to the arena.
 pub fn swap_thread_cache() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: plain malloc, realloc and free: every block taken here is
-    // freed here once; a failed malloc gives null, which free ignores, and
-    // a failed realloc leaves the block as it was.
-    unsafe {
-        let mut old = Vec::with_capacity(CACHE_BINS * CACHE_PER_BIN);
-        for bin in 0..CACHE_BINS {
-            // The largest request that still fits this bin's chunk size.
-            let size = cache_chunk(bin) - 8;
-            old.extend((0..CACHE_PER_BIN).map(|_| libc::malloc(size)));
-        }
+    {
+        let old = take_cached_blocks();
         for first in (0..CACHE_BINS).step_by(BINS_PER_SPAN) {
-            let mut chunk = span_chunk(first);
-            let mut span = libc::malloc(chunk - 8);
-            'cut: for bin in first..first + BINS_PER_SPAN {
-                for _ in 0..CACHE_PER_BIN {
-                    chunk -= cache_chunk(bin);
-                    let shrunk = libc::realloc(span, chunk - 8);
-                    if span.is_null() || shrunk.is_null() {
-                        libc::free(shrunk);
-                        break 'cut;
-                    }
-                    span = shrunk;
-                }
-            }
-            libc::free(span);
+            refill_from_span(first);
         }
         for block in old {
-            libc::free(block);
+            // SAFETY: from malloc in take_cached_blocks, freed once here
+            // (free of a null pointer from a failed malloc does nothing).
+            unsafe { libc::free(block) };
         }
+    }
+}
+
+/// Takes 7 blocks of each of the cache's sizes: what the cache held, so
+/// it is empty afterwards.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn take_cached_blocks() -> Vec<*mut libc::c_void> {
+    let mut blocks = Vec::with_capacity(CACHE_BINS * CACHE_PER_BIN);
+    for bin in 0..CACHE_BINS {
+        // The largest request that still fits this bin's chunk size.
+        let size = cache_chunk(bin) - 8;
+        // SAFETY: plain malloc; the caller frees each block once.
+        blocks.extend((0..CACHE_PER_BIN).map(|_| unsafe { libc::malloc(size) }));
+    }
+    blocks
+}
+
+/// Fills the cache's bins `first..first + BINS_PER_SPAN` with the tails
+/// cut off one span, then frees what is left of it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn refill_from_span(first: usize) {
+    let mut chunk = span_chunk(first);
+    // SAFETY: plain malloc, realloc and free of one block, freed once at
+    // the end; a failed realloc leaves the block as it was.
+    unsafe {
+        let mut span = libc::malloc(chunk - 8);
+        let cuts = (first..first + BINS_PER_SPAN).flat_map(|bin| [bin; CACHE_PER_BIN]);
+        for bin in cuts {
+            if span.is_null() {
+                return;
+            }
+            chunk -= cache_chunk(bin);
+            let shrunk = libc::realloc(span, chunk - 8);
+            if shrunk.is_null() {
+                break;
+            }
+            span = shrunk;
+        }
+        libc::free(span);
     }
 }
 

@@ -334,7 +334,7 @@ async fn history_pages_over_http_are_rate_limited_per_address() {
 /// /proc. Not the whole RSS: that also counts the pages of the binary's
 /// code the process has mapped, which for a debug build right after it
 /// was linked measured 190 MB at start instead of ~50.
-fn rss_mb(pid: u32) -> f64 {
+fn heap_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kb: f64 = status
         .lines()
@@ -373,7 +373,7 @@ async fn anonymous_catch_ups_hold_one_page_and_give_up_on_non_readers() {
     }
     drop(storage);
     let server = ServerProcess::start_with(&url, "", &[("WRITE_TIMEOUT_SECS", "3")]).await;
-    let before = rss_mb(server.pid());
+    let before = heap_mb(server.pid());
     // Ten visitors ask for everything and never read a byte.
     let url = format!("{}?after_seq=0", server.ws_url("big"));
     let mut silent = Vec::new();
@@ -381,15 +381,15 @@ async fn anonymous_catch_ups_hold_one_page_and_give_up_on_non_readers() {
         silent.push(Client::connect(&url, &[]).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let during = rss_mb(server.pid());
-    eprintln!("catch-up: RSS {before:.0} MB before, {during:.0} MB with 10 silent visitors");
+    let during = heap_mb(server.pid());
+    eprintln!("catch-up: heap {before:.0} MB before, {during:.0} MB with 10 silent visitors");
     // Each holds at most one page (200 × 4 KB, and its encoding) beyond
     // what the kernel buffers: measured ~6 MB per visitor with SQLite's
     // page cache. Building all 25 pages at once, as before, held 20 MB of
     // messages per visitor (200 MB for ten).
     assert!(
         during - before < 100.0,
-        "RSS grew from {before:.0} MB to {during:.0} MB"
+        "heap grew from {before:.0} MB to {during:.0} MB"
     );
     // A writer that cannot get rid of its bytes gives up: the sockets close.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -409,7 +409,7 @@ async fn a_login_flood_keeps_memory_bounded() {
     let server =
         ServerProcess::start_with(&database.url, "", &[("PASSWORD_HASH_WAIT_SECS", "2")]).await;
     server.user("alice").await;
-    let before = rss_mb(server.pid());
+    let before = heap_mb(server.pid());
     let client = reqwest::Client::new();
     let logins = join_all((0..500).map(|n| {
         client
@@ -418,7 +418,7 @@ async fn a_login_flood_keeps_memory_bounded() {
             .send()
     }))
     .await;
-    let after = rss_mb(server.pid());
+    let after = heap_mb(server.pid());
     let statuses: Vec<u16> = logins
         .iter()
         .map(|r| r.as_ref().unwrap().status().as_u16())
@@ -432,9 +432,9 @@ async fn a_login_flood_keeps_memory_bounded() {
     // hashing grew to gigabytes here.
     assert!(
         after < 100.0,
-        "RSS {after:.0} MB after 500 concurrent logins (from {before:.0} MB)"
+        "heap {after:.0} MB after 500 concurrent logins (from {before:.0} MB)"
     );
-    eprintln!("login flood: RSS {before:.0} MB before, {after:.0} MB after");
+    eprintln!("login flood: heap {before:.0} MB before, {after:.0} MB after");
 }
 
 /// Registers `name` with `X-Forwarded-For: forwarded`; the status.
