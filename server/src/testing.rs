@@ -87,6 +87,9 @@ pub struct PostgresServer {
     running: bool,
 }
 
+/// Ports tried for a cluster's first start.
+const FIRST_START_TRIES: usize = 3;
+
 impl PostgresServer {
     pub fn start() -> Self {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -118,6 +121,16 @@ impl PostgresServer {
             copied.is_ok_and(|s| s.success()),
             "copying the initdb template"
         );
+        // The port was free when picked, but whatever else starts now may
+        // take it before PostgreSQL binds. A first start failed once in
+        // `make test` (its log went with the directory): it tries another
+        // port. Later restarts keep theirs: clients reconnect to it.
+        for _ in 1..FIRST_START_TRIES {
+            if server.launch() {
+                return server;
+            }
+            server.port = free_port();
+        }
         server.restart();
         server
     }
@@ -155,26 +168,29 @@ impl PostgresServer {
     /// Starts it (again) on the same port, with what it had stored.
     pub fn restart(&mut self) {
         self.stop();
+        let started = self.launch();
+        let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
+        assert!(
+            started,
+            "pg_ctl failed (make test installs postgresql); its log:\n{log}"
+        );
+    }
+
+    /// `pg_ctl start` on this port; whether PostgreSQL came up.
+    fn launch(&mut self) -> bool {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             self.port,
             self.data().display()
         );
-        let log = self.dir.join("log");
-        self.run(
-            "pg_ctl",
-            &[
-                "-w",
-                "-l",
-                &log.display().to_string(),
-                "-o",
-                &options,
-                "start",
-            ],
-            true,
-        );
+        let log = self.dir.join("log").display().to_string();
+        let args = ["-w", "-l", &log, "-o", &options, "start"];
+        if !self.run_on(&self.data(), "pg_ctl", &args) {
+            return false;
+        }
         self.running = true;
         wait_for_port(self.port, "postgres");
+        true
     }
 
     fn data(&self) -> PathBuf {
