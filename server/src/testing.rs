@@ -87,7 +87,7 @@ pub struct PostgresServer {
     running: bool,
 }
 
-/// Ports tried for a cluster's first start.
+/// Ports tried for a throw-away server's first start.
 const FIRST_START_TRIES: usize = 3;
 
 impl PostgresServer {
@@ -298,12 +298,8 @@ impl RedisCluster {
             nodes: Vec::new(),
         };
         for _ in 0..count {
-            let port = free_cluster_port();
-            let child = cluster.spawn(port);
+            let (port, child) = cluster.start_node();
             cluster.nodes.push((port, Some(child)));
-        }
-        for (port, _) in &cluster.nodes {
-            wait_for_port(*port, "redis-server (cluster node)");
         }
         let mut create = Command::new("redis-cli");
         create.arg("--cluster").arg("create");
@@ -322,6 +318,28 @@ impl RedisCluster {
         );
         cluster.wait_until_ok(primaries);
         cluster
+    }
+
+    /// A new node on a free port, answering. A node that exits before it
+    /// answers could not bind: its cluster bus port (+10000) lies in the
+    /// range the kernel hands out to outgoing connections, so it can be
+    /// taken after we looked (a node once failed to start in `make test`).
+    /// Then another port.
+    fn start_node(&self) -> (u16, Child) {
+        for _ in 0..FIRST_START_TRIES {
+            let port = free_cluster_port();
+            let mut child = self.spawn(port);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && child.try_wait().is_ok_and(|s| s.is_none()) {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return (port, child);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("redis-server (cluster node) did not start");
     }
 
     fn spawn(&self, port: u16) -> Child {
