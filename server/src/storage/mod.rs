@@ -43,7 +43,6 @@ use sqlx::{
 use std::{fmt, str::FromStr, time::Duration};
 
 /// Connections of the shared pool (everything but the message writer).
-/// On SQLite at most [`sqlite_connections`] of them.
 const READERS: u32 = 8;
 /// How long a query waits for a free connection (or, on PostgreSQL, for
 /// one to be made) before it fails: long enough for a busy moment, short
@@ -252,24 +251,13 @@ async fn connect_sqlite(
         options = options.pragma("wal_autocheckpoint", "0");
     }
     SqlitePoolOptions::new()
-        .max_connections(connections.min(sqlite_connections()))
+        .max_connections(connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         // A connection to a local file cannot break behind our back, so no
         // ping (one more round trip to SQLite's thread) before each use.
         .test_before_acquire(false)
         .connect_with(options)
         .await
-}
-
-/// At most two SQLite connections per core. A read from a database in the
-/// page cache is work for a core, not a wait, so more connections than
-/// the cores can run only add a thread each, with its allocator arena and
-/// cache: ~180 KB apiece once a crowd has passed, plus the heap pages the
-/// thread's allocator cache then holds (bench/NOTES.md). PostgreSQL's
-/// connections mostly wait on the network, so it keeps all of [`READERS`].
-fn sqlite_connections() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    u32::try_from(2 * cores).unwrap_or(u32::MAX).max(2)
 }
 
 /// Connections are made lazily and checked before use, so the server
