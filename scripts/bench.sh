@@ -3,7 +3,8 @@
 # reference server (bench/reference) in release mode; runs the standard
 # scenarios against the reference first (every figure of ours is reported
 # as a ratio to it, from the same sitting; (g) is an overload step past
-# the ceiling), then with the in-memory layer
+# the ceiling), then (a)-(c) against socketioxide (bench/socketio, the
+# fastest peer, over Socket.IO), then with the in-memory layer
 # (plus (f), a burst of sign-ups and logins then 10,000 idle sockets, RSS
 # throughout) and with Redis
 # (SQLite storage on in both), then (a) and (c) with Redis and PostgreSQL
@@ -12,8 +13,8 @@
 # appending to bench/results.jsonl and rewriting bench/RESULTS.md. Both
 # programs share this machine, as the budget says.
 #   BENCH_SECS=10  seconds per scenario step (default 10)
-#   BENCH_ONLY=redis-cluster  one section only (reference, memory, accounts,
-#                  redis, redis+postgres, redis-cluster); RESULTS.md then
+#   BENCH_ONLY=redis-cluster  one section only (reference, socketioxide,
+#                  memory, accounts, redis, redis+postgres, redis-cluster); RESULTS.md then
 #                  shows that section's newest run beside the others'
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 secs=${BENCH_SECS:-10}
 
 scripts/bootstrap.sh bench
-LEPTOS_OUTPUT_NAME=chat cargo build --release -p server -p loadtest -p reference
+LEPTOS_OUTPUT_NAME=chat cargo build --release -p server -p loadtest -p reference -p socketio-peer
 server_bin=target/release/server
 loadtest=target/release/loadtest
 
@@ -96,6 +97,22 @@ start_reference() {
   wait_for "$url/healthz"
 }
 standard_scenarios start_reference
+fi
+
+# The fastest peer, socketioxide in memory (the issue's throughput goal is
+# a multiple of its ceiling), with the same clients speaking Socket.IO.
+if [ -z "$only" ] || [ "$only" = socketioxide ]; then
+layer=socketioxide
+echo "== socketioxide"
+port=$(free_port)
+target/release/socketio-peer "127.0.0.1:$port" >/dev/null &
+server_pid=$!; pids+=("$server_pid"); url=http://127.0.0.1:$port
+wait_for "$url/healthz"
+sio=(--protocol socketio --url "$url" --pids "$server_pid")
+record "a: 10x10 @1000/s" chat "${sio[@]}" --rooms 10 --clients 10 --rate 1000 --secs "$secs"
+record "b: 1x100 @200/s" chat "${sio[@]}" --rooms 1 --clients 100 --rate 200 --secs "$secs"
+record "c: 10x10 ramp" ramp "${sio[@]}" --rooms 10 --clients 10 --rate 8000 --factor 1.15 --secs 5 --p99-ms 250
+stop_server
 fi
 
 # (f) A burst of strangers signing up and logging in (every one an argon2

@@ -67,7 +67,7 @@ if [ "$locked" != "$WASM_BINDGEN_VERSION" ]; then
   exit 1
 fi
 
-# The benchmark builds only the server, the load tool and the reference
+# The benchmark builds only the server, the load tool, the reference and socketioxide
 # with plain cargo: none of the WASM tools.
 if [ "$mode" = bench ]; then
   apt_install redis-server "the benchmark runs the Redis layer too"

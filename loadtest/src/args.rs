@@ -6,6 +6,8 @@ pub const USAGE: &str =
     "usage: loadtest <chat|ramp|idle|accounts|overload> [--url http://127.0.0.1:3000] [--label text]
   chat:  --rooms R --clients C --rate MSGS_PER_SEC --secs S [--pids P1,P2,…] [--redis-pids …]
   ramp:  chat's options, plus --factor F (rate growth per step) --p99-ms LIMIT --max-rate N
+  chat and ramp: --protocol socketio speaks Socket.IO 4 (bench/socketio) instead
+         of our wire format: no accounts, the room named in the connect packet
   idle:  --connections N --pid SERVER_PID
   accounts: --registrations N --logins M --concurrency C --connections N --pid SERVER_PID
          (sign-ups, then logins, then N idle sockets; RSS after each)

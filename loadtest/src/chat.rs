@@ -2,7 +2,7 @@
 //! share of a total rate; latency is measured from the send time embedded
 //! in each message to its arrival at each member.
 
-use crate::{args::Args, stats::Latencies};
+use crate::{args::Args, stats::Latencies, wire::Wire};
 use futures::{SinkExt, StreamExt};
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::Barrier, time::Instant};
@@ -23,6 +23,8 @@ pub(crate) struct Setup {
     pids: Vec<u32>,
     /// Redis processes whose CPU time each run reports (per message sent).
     redis_pids: Vec<u32>,
+    /// Ours, or Socket.IO for `bench/socketio` (`--protocol`).
+    wire: Wire,
 }
 
 impl Setup {
@@ -34,6 +36,7 @@ impl Setup {
             label: args.text("label", ""),
             pids: args.pids("pids")?,
             redis_pids: args.pids("redis-pids")?,
+            wire: Wire::parse(&args.text("protocol", "chat"))?,
         })
     }
 
@@ -58,8 +61,15 @@ impl Setup {
 }
 
 /// Registers one account per connection; returns their session cookies.
+/// Socket.IO has no accounts: its clients just name themselves, so for it
+/// these are the names.
 pub(crate) async fn register(setup: &Setup) -> Result<Vec<String>, String> {
     let prefix = format!("lt{:x}", std::process::id() ^ now_nanos());
+    if setup.wire == Wire::SocketIo {
+        return Ok((0..setup.connections())
+            .map(|i| format!("{prefix}-{i}"))
+            .collect());
+    }
     let http = reqwest::Client::new();
     let mut cookies = Vec::with_capacity(setup.connections());
     for i in 0..setup.connections() {
@@ -113,6 +123,9 @@ pub struct Report {
     pub server_cpu_secs: Option<f64>,
     /// CPU seconds the Redis processes used (`--redis-pids`).
     pub redis_cpu_secs: Option<f64>,
+    /// CPU seconds this load tool used: on a machine it shares with the
+    /// server, what it spends per delivery bounds the ceiling too.
+    pub client_cpu_secs: f64,
 }
 
 impl Report {
@@ -133,6 +146,11 @@ impl Report {
     fn cpu_ms_per_1000(&self) -> Option<f64> {
         let cpu = self.server_cpu_secs?;
         (self.delivered > 0).then(|| cpu * 1000.0 * 1000.0 / self.delivered as f64)
+    }
+
+    /// The load tool's own CPU milliseconds per 1,000 deliveries.
+    fn client_ms_per_1000(&self) -> Option<f64> {
+        (self.delivered > 0).then(|| self.client_cpu_secs * 1e6 / self.delivered as f64)
     }
 
     /// Redis CPU milliseconds per 1,000 messages sent (each one publish).
@@ -183,6 +201,8 @@ impl Report {
             "processes": self.processes, "server_cpu_secs": self.server_cpu_secs,
             "cpu_ms_per_1000_deliveries": self.cpu_ms_per_1000(),
             "redis_cpu_secs": self.redis_cpu_secs,
+            "client_cpu_secs": self.client_cpu_secs,
+            "client_cpu_ms_per_1000_deliveries": self.client_ms_per_1000(),
             "redis_cpu_ms_per_1000_messages": self.redis_ms_per_1000_messages(),
         });
         println!("RESULT {json}");
@@ -219,19 +239,25 @@ pub(crate) async fn run(
         let room = i % setup.rooms;
         // Spread in turn: each room has members on every process.
         let ws = crate::args::ws_of(&setup.http[(i / setup.rooms) % setup.http.len()]);
-        let url = format!("{ws}/ws/chat/lt-{run_id}-{room}/");
-        let cookie = cookie.clone();
+        let name = format!("lt-{run_id}-{room}");
+        let url = setup.wire.url(&ws, &name);
+        let joining = Joining {
+            wire: setup.wire,
+            hello: setup.wire.hello(&name, cookie),
+            cookie: (setup.wire == Wire::Ours).then(|| cookie.clone()),
+        };
         let barrier = barrier.clone();
         let offset = period.mul_f64(i as f64 / n as f64);
         let again = url.clone();
         tasks.push(tokio::spawn(async move {
-            let r = client(url, cookie, room, clock, barrier, period, offset, secs).await;
+            let r = client(url, joining, room, clock, barrier, period, offset, secs).await;
             r.map(|r| (r, again, i))
         }));
     }
     barrier.wait().await; // everyone connected
     // Counted from here: the cost of the messages, not of the joins.
     let cpu_before = setup.server_cpu()?;
+    let client_before = crate::args::cpu_secs(std::process::id())?;
     let redis_before = setup.redis_cpu()?;
     let mut report = Report {
         label: setup.label.clone(),
@@ -249,6 +275,7 @@ pub(crate) async fn run(
         processes: setup.http.len(),
         server_cpu_secs: None,
         redis_cpu_secs: None,
+        client_cpu_secs: 0.0,
     };
     let mut sent_per_room = vec![0u64; setup.rooms];
     for task in tasks {
@@ -267,16 +294,70 @@ pub(crate) async fn run(
     if !setup.pids.is_empty() {
         report.server_cpu_secs = Some(setup.server_cpu()? - cpu_before);
     }
+    report.client_cpu_secs = crate::args::cpu_secs(std::process::id())? - client_before;
     if !setup.redis_pids.is_empty() {
         report.redis_cpu_secs = Some(setup.redis_cpu()? - redis_before);
     }
     Ok(report)
 }
 
+/// How a client gets into its room, which depends on the wire format.
+struct Joining {
+    wire: Wire,
+    /// Sent first (Socket.IO's namespace connect).
+    hello: Option<String>,
+    /// The session cookie (ours).
+    cookie: Option<String>,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the socket and joins the room. Joined once the server has sent
+/// the user list, which ends what it sends on joining; only then do
+/// messages reach this client live (earlier ones would come inside the
+/// history event, which is not counted).
+async fn join(url: String, joining: Joining) -> Result<Socket, String> {
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    if let Some(cookie) = &joining.cookie {
+        request.headers_mut().insert(
+            "cookie",
+            HeaderValue::from_str(cookie).map_err(|e| e.to_string())?,
+        );
+    }
+    // No Nagle delay on our side either, as browsers do for WebSockets.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        .await
+        .map_err(|e| format!("connecting: {e}"))?;
+    if let Some(hello) = joining.hello {
+        ws.send(Message::text(hello))
+            .await
+            .map_err(|_| "the server closed before the join")?;
+    }
+    let wire = joining.wire;
+    let joined = async {
+        while let Some(Ok(frame)) = ws.next().await {
+            let Message::Text(text) = frame else { continue };
+            if wire.joined(&text) {
+                return true;
+            }
+            // socketioxide pings as soon as a socket opens.
+            if wire.is_ping(&text) && ws.send(Message::text(crate::wire::PONG)).await.is_err() {
+                break;
+            }
+        }
+        false
+    };
+    match tokio::time::timeout(Duration::from_secs(30), joined).await {
+        Ok(true) => Ok(ws),
+        _ => Err("the server never finished the join (no user_list)".into()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn client(
     url: String,
-    cookie: String,
+    joining: Joining,
     room: usize,
     clock: Instant,
     barrier: Arc<Barrier>,
@@ -284,60 +365,40 @@ async fn client(
     offset: Duration,
     secs: f64,
 ) -> Result<ClientResult, String> {
-    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
-    request.headers_mut().insert(
-        "cookie",
-        HeaderValue::from_str(&cookie).map_err(|e| e.to_string())?,
-    );
+    let wire = joining.wire;
     let started = Instant::now();
-    // No Nagle delay on our side either, as browsers do for WebSockets.
-    let connected = tokio_tungstenite::connect_async_with_config(request, None, true).await;
-    let (ws, _) = match connected {
-        Ok(ok) => ok,
-        Err(e) => {
-            barrier.wait().await;
-            return Err(format!("connecting: {e}"));
-        }
-    };
-    let (mut write, mut read) = ws.split();
-    // Joined once the server has sent the user list, which ends what it
-    // sends on joining; only then do messages reach this client live (earlier
-    // ones would come inside the history event, which is not counted).
-    let joined = async {
-        while let Some(Ok(frame)) = read.next().await {
-            if let Message::Text(text) = frame
-                && text.contains(r#""type":"user_list""#)
-            {
-                return true;
-            }
-        }
-        false
-    };
-    let joined = tokio::time::timeout(Duration::from_secs(30), joined).await;
+    let joined = join(url, joining).await;
     barrier.wait().await;
-    if !matches!(joined, Ok(true)) {
-        return Err("the server never finished the join (no user_list)".into());
-    }
+    let (mut write, mut read) = joined?.split();
     let connect_us = started.elapsed().as_micros() as u32;
     let begin = Instant::now() + offset;
     let end = Instant::now() + Duration::from_secs_f64(secs);
+    // The receiver sees Engine.IO's pings; the sender, which owns the
+    // socket's write half, answers them.
+    let pinged = tokio::sync::Notify::new();
     let sender = async {
         let mut sent = 0u64;
         let mut ticks = tokio::time::interval_at(begin, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut text = String::with_capacity(64);
-        while ticks.tick().await < end {
-            use std::fmt::Write;
-            text.clear();
-            let _ = write!(
-                text,
-                r#"{{"message":"t:{}|load"}}"#,
-                clock.elapsed().as_micros()
-            );
-            if write.send(Message::text(text.as_str())).await.is_err() {
-                break;
+        loop {
+            tokio::select! {
+                tick = ticks.tick() => {
+                    if tick >= end {
+                        break;
+                    }
+                    wire.post(&mut text, clock.elapsed().as_micros());
+                    if write.send(Message::text(text.as_str())).await.is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                () = pinged.notified() => {
+                    if write.send(Message::text(crate::wire::PONG)).await.is_err() {
+                        break;
+                    }
+                }
             }
-            sent += 1;
         }
         sent
     };
@@ -354,6 +415,8 @@ async fn client(
                         let now = clock.elapsed().as_micros() as u64;
                         latencies.push(now.saturating_sub(sent_at) as u32);
                         received += 1;
+                    } else if wire.is_ping(&text) {
+                        pinged.notify_one();
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {

@@ -4,6 +4,7 @@
 //! ```text
 //! loadtest chat --url http://127.0.0.1:3000 --rooms 10 --clients 10 --rate 1000 --secs 10
 //! loadtest ramp --url … --rooms 10 --clients 10 --rate 2000 --factor 1.5 --secs 5 --p99-ms 250
+//! loadtest ramp --protocol socketio --url http://127.0.0.1:3200 …   (bench/socketio)
 //! loadtest idle --url … --connections 10000 --pid <server pid>
 //! loadtest accounts --url … --registrations 5000 --logins 20000 --concurrency 50 --connections 10000 --pid <server pid>
 //! loadtest overload --url … --rooms 10 --clients 10 --rate 150000 --secs 10 --pids <server pid>
@@ -19,6 +20,7 @@ mod chat;
 mod idle;
 mod overload;
 mod stats;
+mod wire;
 
 use std::process::ExitCode;
 
