@@ -14,7 +14,7 @@
 # programs share this machine, as the budget says.
 #   BENCH_SECS=10  seconds per scenario step (default 10)
 #   BENCH_ONLY=redis-cluster  one section only (reference, socketioxide,
-#                  memory, accounts, redis, redis+postgres, redis-cluster); RESULTS.md then
+#                  memory, accounts, redis, pairs, redis+postgres, redis-cluster); RESULTS.md then
 #                  shows that section's newest run beside the others'
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,15 +87,15 @@ standard_scenarios() {
 
 only=${BENCH_ONLY:-}
 # The floor, measured with the same tool in the same sitting.
-if [ -z "$only" ] || [ "$only" = reference ]; then
-layer=reference
-echo "== reference"
 start_reference() {
   local port; port=$(free_port)
   target/release/reference "127.0.0.1:$port" >/dev/null &
   server_pid=$!; pids+=("$server_pid"); url=http://127.0.0.1:$port
   wait_for "$url/healthz"
 }
+if [ -z "$only" ] || [ "$only" = reference ]; then
+layer=reference
+echo "== reference"
 standard_scenarios start_reference
 fi
 
@@ -140,6 +140,25 @@ for layer in memory redis; do
   echo "== $layer layer"
   standard_scenarios start_server ${redis_url:+--redis-pids "$redis_pid"}
 done
+
+# (b)'s CPU per delivery, ours against the reference, in three alternating
+# pairs a minute apart at most: the sections above run minutes apart, and
+# this machine's speed drifts in between (the ratio from them moved from
+# 1.2x to 1.7x between sittings with the same code). The goal is checked
+# on the median pair.
+if [ -z "$only" ] || [ "$only" = pairs ]; then
+echo "== (b) CPU in alternating pairs"
+kept_redis=${redis_url:-}; redis_url=
+for round in 1 2 3; do
+  layer=reference-pair; start_reference
+  record "b: 1x100 @200/s, pair $round" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
+  stop_server
+  layer=memory-pair; start_server
+  record "b: 1x100 @200/s, pair $round" chat --url "$url" --rooms 1 --clients 100 --rate 200 --secs "$secs" --pids "$server_pid"
+  stop_server
+done
+redis_url=$kept_redis
+fi
 
 # PostgreSQL as the tests start it (server/src/testing.rs), but durable.
 start_postgres() { # sets database_url

@@ -10,7 +10,7 @@ if not rows:
     sys.exit("no results")
 # The newest run of each scenario and layer (BENCH_ONLY reruns one section);
 # layers no longer measured are left out.
-LAYERS = ("reference", "socketioxide", "memory", "redis", "redis+postgres", "redis-cluster")
+LAYERS = ("reference", "socketioxide", "memory", "redis", "reference-pair", "memory-pair", "redis+postgres", "redis-cluster")
 def scenario(label):
     """A ramp's label without its outcome ("(highest passing)")."""
     return label.split(" (")[0]
@@ -75,7 +75,7 @@ def cpu_cost(r):
     return "" if c is None else f"{c:.1f}"
 
 for r in rows:
-    if r["mode"] not in ("chat", "ramp") or r["layer"] == "redis-cluster":
+    if r["mode"] not in ("chat", "ramp") or r["layer"] in ("redis-cluster", "reference-pair", "memory-pair"):
         continue
     ceiling = vs_reference(r, "sent_per_s") if r["mode"] == "ramp" else ""
     lines.append(
@@ -172,6 +172,27 @@ if bursts:
              + [mb(r[k]) if k in r else "" for k in ("anon_start_kib", "anon_closed_kib")]
              for r in bursts])
 
+# (b)'s CPU in alternating pairs (the reference, then ours, three times).
+pairs = {}
+for r in rows:
+    if r["layer"] in ("reference-pair", "memory-pair") and r.get("cpu_ms_per_1000_deliveries"):
+        pairs.setdefault(r["label"], {})[r["layer"]] = r
+pair_ratios = []
+pair_rows = []
+for label in sorted(pairs):
+    ref, ours = pairs[label].get("reference-pair"), pairs[label].get("memory-pair")
+    if not (ref and ours):
+        continue
+    ratio = ours["cpu_ms_per_1000_deliveries"] / ref["cpu_ms_per_1000_deliveries"]
+    pair_ratios.append(ratio)
+    pair_rows.append([label, f"{ref['cpu_ms_per_1000_deliveries']:.2f}", f"{ours['cpu_ms_per_1000_deliveries']:.2f}",
+                      f"{ratio:.2f}×", f"{ref['p99_ms']:.2f}", f"{ours['p99_ms']:.2f}"])
+if pair_rows:
+    section("(b) CPU per delivery in alternating pairs",
+            "The reference, then ours (memory layer, SQLite), three times in a row, so that both meet the same machine;"
+            " server CPU ms per 1,000 deliveries.",
+            ["pair", "reference", "ours", "ours / reference", "reference p99 ms", "ours p99 ms"], pair_rows)
+
 overloads = [r for r in rows if r["mode"] == "overload"]
 if overloads:
     section("Overload: well past the ceiling (g)",
@@ -210,9 +231,16 @@ for label, limit in (("a: 10x10 @1000/s", 1.5), ("b: 1x100 @200/s", 2.0)):
         goal(f"{label}: p99 ≤ {limit} ms, no loss", r["p99_ms"] <= limit and r["loss"] == 0,
              f"{r['p99_ms']:.2f} ms (reference {reference.get(label, {}).get('p99_ms', 0):.2f})")
 b, ref_b = find("memory", "b: 1x100 @200/s"), reference.get("b: 1x100 @200/s")
+apart = None
 if b and ref_b and b.get("cpu_ms_per_1000_deliveries") and ref_b.get("cpu_ms_per_1000_deliveries"):
-    ratio = b["cpu_ms_per_1000_deliveries"] / ref_b["cpu_ms_per_1000_deliveries"]
-    goal("b: CPU per delivery ≤ 1.3× the reference", ratio <= 1.3, f"{ratio:.2f}×")
+    apart = b["cpu_ms_per_1000_deliveries"] / ref_b["cpu_ms_per_1000_deliveries"]
+if pair_ratios:
+    median = sorted(pair_ratios)[len(pair_ratios) // 2]
+    also = f"; {apart:.2f}× from the sections above, minutes apart" if apart else ""
+    goal("b: CPU per delivery ≤ 1.3× the reference (median of the alternating pairs)", median <= 1.3,
+         f"{median:.2f}× (pairs: {', '.join(f'{x:.2f}×' for x in pair_ratios)}{also})")
+elif apart:
+    goal("b: CPU per delivery ≤ 1.3× the reference", apart <= 1.3, f"{apart:.2f}×")
 ref_c = reference.get("c: 10x10 ramp")
 memory_c = find("memory", "c: 10x10 ramp")
 if memory_c and ref_c:
