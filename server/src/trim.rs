@@ -28,7 +28,10 @@
 //! arenas after 10,000 sockets closed found 475 of a worker's 575 resident
 //! pages held by nothing else (bench/NOTES.md). No call empties another
 //! thread's cache, so each worker swaps its own ([`swap_worker_caches`])
-//! just before the trim.
+//! just before the trim. Threads that are not ours hold such blocks too
+//! (the database pool's), so the trim runs once more a little later
+//! (`again_after`), when the pool's idle connections have closed and their
+//! threads ended.
 
 use crate::metrics::Metrics;
 use std::{
@@ -45,16 +48,25 @@ const EVERY: Duration = Duration::from_secs(5);
 /// after it) before trimming is worth a walk over the arenas.
 const TRIM_AFTER_CLOSES: i64 = 500;
 
-/// Starts the task; it runs for the life of the process.
-pub fn spawn(metrics: Arc<Metrics>) {
+/// Starts the task; it runs for the life of the process. `again_after`:
+/// how long after a crowd's trim to trim once more (when the threads that
+/// outlive a crowd by a while have ended).
+pub fn spawn(metrics: Arc<Metrics>, again_after: Duration) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVERY);
+        let mut again = None;
         loop {
-            ticks.tick().await;
+            let now = ticks.tick().await;
+            let due = again.is_some_and(|at| now >= at);
             if crowd_left(&metrics) {
-                swap_worker_caches().await;
-                let _ = tokio::task::spawn_blocking(give_back).await;
+                again = Some(now + again_after);
+            } else if due {
+                again = None;
+            } else {
+                continue;
             }
+            swap_worker_caches().await;
+            let _ = tokio::task::spawn_blocking(give_back).await;
         }
     });
 }

@@ -49,6 +49,17 @@ const READERS: u32 = 8;
 /// enough that a request does not hang while the database is away.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a SQLite reader connection may sit idle before it is closed
+/// (one stays open). A crowd of joining sockets opens them all; each runs
+/// on a thread of sqlx's whose allocator cache holds blocks it freed for
+/// the runtime's workers, scattered over the heap the crowd grew, so
+/// those pages cannot be given back while the thread lives (bench/NOTES.md:
+/// ~340 of the workers' ~470 resident pages after 10,000 sockets closed).
+/// A closed connection's thread ends and its cache goes with it, and the
+/// trim that follows a crowd runs again once these have closed
+/// ([`crate::trim`]).
+pub const READER_IDLE: Duration = Duration::from_secs(if cfg!(test) { 1 } else { 10 });
+
 /// The connections of one backend.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -250,14 +261,18 @@ async fn connect_sqlite(
         // chat/writer.rs checkpoints on another connection instead.
         options = options.pragma("wal_autocheckpoint", "0");
     }
-    SqlitePoolOptions::new()
+    let in_memory = options.get_filename() == std::path::Path::new(":memory:");
+    let mut pool = SqlitePoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         // A connection to a local file cannot break behind our back, so no
         // ping (one more round trip to SQLite's thread) before each use.
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await
+        .test_before_acquire(false);
+    // An in-memory database lives and dies with its connection.
+    if !writer && !in_memory {
+        pool = pool.idle_timeout(READER_IDLE).min_connections(1);
+    }
+    pool.connect_with(options).await
 }
 
 /// Connections are made lazily and checked before use, so the server
@@ -272,4 +287,29 @@ async fn connect_postgres(url: &str, connections: u32) -> Result<PgPool, sqlx::E
         .connect_with(options)
         .await?;
     Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crowd opens every reader; once it has gone they close again, all
+    /// but one, so that their threads end and what those threads' allocator
+    /// caches held can be given back.
+    #[tokio::test]
+    async fn readers_a_crowd_opened_close_once_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let storage = Storage::open(&url).await.unwrap();
+        let Pool::Sqlite(pool) = storage.pool() else {
+            unreachable!("a sqlite: URL opens SQLite")
+        };
+        let crowd = futures::future::join_all((0..READERS).map(|_| pool.acquire())).await;
+        assert!(crowd.iter().all(Result::is_ok));
+        assert_eq!(pool.size(), READERS);
+        drop(crowd);
+        // The pool looks for idle connections as often as their timeout.
+        tokio::time::sleep(3 * READER_IDLE).await;
+        assert_eq!(pool.size(), 1);
+    }
 }
