@@ -97,12 +97,11 @@ pub async fn serve(
         leptos: config.leptos,
     };
     trim::fix_thresholds();
-    // Once more after the SQLite readers left idle by a crowd have closed:
-    // the pool looks for them as often as their idle timeout.
-    trim::spawn(
-        metrics.clone(),
-        2 * crate::storage::READER_IDLE + Duration::from_secs(1),
-    );
+    let readers = state.storage.clone();
+    trim::spawn(metrics.clone(), move || {
+        let readers = readers.clone();
+        async move { readers.close_idle_readers().await }
+    });
     let app = match pool {
         Pool::Sqlite(pool) => router(state, sessions(SqliteStore::new(pool)).await?, secure),
         Pool::Postgres(pool) => router(state, sessions(PostgresStore::new(pool)).await?, secure),

@@ -29,9 +29,9 @@
 //! pages held by nothing else (bench/NOTES.md). No call empties another
 //! thread's cache, so each worker swaps its own ([`swap_worker_caches`])
 //! just before the trim. Threads that are not ours hold such blocks too
-//! (the database pool's), so the trim runs once more a little later
-//! (`again_after`), when the pool's idle connections have closed and their
-//! threads ended.
+//! (the database pool's): the caller's `release` ends them first (closing
+//! idle connections), and as a thread may finish just after, the trim runs
+//! once more at the next look.
 
 use crate::metrics::Metrics;
 use std::{
@@ -48,20 +48,25 @@ const EVERY: Duration = Duration::from_secs(5);
 /// after it) before trimming is worth a walk over the arenas.
 const TRIM_AFTER_CLOSES: i64 = 500;
 
-/// Starts the task; it runs for the life of the process. `again_after`:
-/// how long after a crowd's trim to trim once more (when the threads that
-/// outlive a crowd by a while have ended).
-pub fn spawn(metrics: Arc<Metrics>, again_after: Duration) {
+/// Starts the task; it runs for the life of the process. `release`: what
+/// else to let go of when a crowd has left, before the trim (the storage's
+/// idle connections, whose threads' caches pin pages too).
+pub fn spawn<F, Fut>(metrics: Arc<Metrics>, release: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVERY);
-        let mut again = None;
+        let mut again = false;
         loop {
-            let now = ticks.tick().await;
-            let due = again.is_some_and(|at| now >= at);
+            ticks.tick().await;
             if crowd_left(&metrics) {
-                again = Some(now + again_after);
-            } else if due {
-                again = None;
+                release().await;
+                again = true;
+            } else if std::mem::take(&mut again) {
+                // A thread that `release` ended may have finished after
+                // the trim: its cache is in the arenas now.
             } else {
                 continue;
             }

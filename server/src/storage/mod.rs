@@ -49,17 +49,6 @@ const READERS: u32 = 8;
 /// enough that a request does not hang while the database is away.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a SQLite reader connection may sit idle before it is closed
-/// (one stays open). A crowd of joining sockets opens them all; each runs
-/// on a thread of sqlx's whose allocator cache holds blocks it freed for
-/// the runtime's workers, scattered over the heap the crowd grew, so
-/// those pages cannot be given back while the thread lives (bench/NOTES.md:
-/// ~340 of the workers' ~470 resident pages after 10,000 sockets closed).
-/// A closed connection's thread ends and its cache goes with it, and the
-/// trim that follows a crowd runs again once these have closed
-/// ([`crate::trim`]).
-pub const READER_IDLE: Duration = Duration::from_secs(if cfg!(test) { 1 } else { 10 });
-
 /// The connections of one backend.
 #[derive(Clone, Debug)]
 pub enum Pool {
@@ -235,6 +224,28 @@ impl Storage {
         }
     }
 
+    /// Closes the SQLite readers that sit idle, but one; nothing to do on
+    /// PostgreSQL. For after a crowd has gone: joining sockets open every
+    /// reader, each on a thread of sqlx's, and each thread's allocator cache
+    /// holds blocks it freed for the runtime's workers, scattered over the
+    /// heap the crowd grew, so those pages cannot be given back while the
+    /// thread lives (bench/NOTES.md: ~340 of the workers' ~470 resident
+    /// pages after 10,000 sockets closed). A closed connection's thread
+    /// ends, and glibc frees its cache. Not an idle timeout on the pool: its
+    /// closing and reopening under load delayed `/healthz` (max 49-56 ms
+    /// against 23-28 in the overload step).
+    pub async fn close_idle_readers(&self) {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return;
+        };
+        while pool.num_idle() > 1 {
+            let Some(reader) = pool.try_acquire() else {
+                break;
+            };
+            let _ = reader.close().await;
+        }
+    }
+
     /// Whether the database answers a trivial query within `within`.
     pub async fn answers(&self, within: Duration) -> bool {
         let ping =
@@ -261,18 +272,14 @@ async fn connect_sqlite(
         // chat/writer.rs checkpoints on another connection instead.
         options = options.pragma("wal_autocheckpoint", "0");
     }
-    let in_memory = options.get_filename() == std::path::Path::new(":memory:");
-    let mut pool = SqlitePoolOptions::new()
+    SqlitePoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         // A connection to a local file cannot break behind our back, so no
         // ping (one more round trip to SQLite's thread) before each use.
-        .test_before_acquire(false);
-    // An in-memory database lives and dies with its connection.
-    if !writer && !in_memory {
-        pool = pool.idle_timeout(READER_IDLE).min_connections(1);
-    }
-    pool.connect_with(options).await
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
 }
 
 /// Connections are made lazily and checked before use, so the server
@@ -293,11 +300,11 @@ async fn connect_postgres(url: &str, connections: u32) -> Result<PgPool, sqlx::E
 mod tests {
     use super::*;
 
-    /// A crowd opens every reader; once it has gone they close again, all
-    /// but one, so that their threads end and what those threads' allocator
-    /// caches held can be given back.
+    /// A crowd opens every reader; once it has gone they are closed, all
+    /// but one, so that their threads end and what those threads'
+    /// allocator caches held can be given back.
     #[tokio::test]
-    async fn readers_a_crowd_opened_close_once_idle() {
+    async fn readers_a_crowd_opened_are_closed_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("chat.db").display());
         let storage = Storage::open(&url).await.unwrap();
@@ -308,8 +315,17 @@ mod tests {
         assert!(crowd.iter().all(Result::is_ok));
         assert_eq!(pool.size(), READERS);
         drop(crowd);
-        // The pool looks for idle connections as often as their timeout.
-        tokio::time::sleep(3 * READER_IDLE).await;
+        // A connection goes back to the pool on a task of its own.
+        for _ in 0..200 {
+            if pool.num_idle() == READERS as usize {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        storage.close_idle_readers().await;
         assert_eq!(pool.size(), 1);
+        // And the pool still serves, opening readers again as needed.
+        let again = futures::future::join_all((0..3).map(|_| pool.acquire())).await;
+        assert!(again.iter().all(Result::is_ok));
     }
 }
