@@ -7,7 +7,8 @@
 # fastest peer, over Socket.IO), then with the in-memory layer
 # (plus (f), a burst of sign-ups and logins then 10,000 idle sockets, RSS
 # throughout) and with Redis
-# (SQLite storage on in both), then (a) and (c) with Redis and PostgreSQL
+# (SQLite storage on in both), then (b) in three alternating reference/ours
+# pairs (CPU per delivery on the same minute), then (a) and (c) with Redis and PostgreSQL
 # storage (a throw-away cluster, fsync on, as a deployment has it), then the
 # (c) ramp with 1, 2 and 3 processes behind a 3-primary Redis Cluster,
 # appending to bench/results.jsonl and rewriting bench/RESULTS.md. Both
