@@ -113,8 +113,8 @@ pub struct Report {
     pub delivered: u64,
     pub disconnects: usize,
     /// Clients the server closed for lagging (4008): their room's URL and
-    /// the index of their session cookie, to reconnect them.
-    pub lagged: Vec<(String, usize)>,
+    /// how they joined it, to reconnect them.
+    pub lagged: Vec<(String, Joining)>,
     pub connect: Latencies,
     pub latency: Latencies,
     /// How many server processes the clients were spread over.
@@ -241,17 +241,13 @@ pub(crate) async fn run(
         let ws = crate::args::ws_of(&setup.http[(i / setup.rooms) % setup.http.len()]);
         let name = format!("lt-{run_id}-{room}");
         let url = setup.wire.url(&ws, &name);
-        let joining = Joining {
-            wire: setup.wire,
-            hello: setup.wire.hello(&name, cookie),
-            cookie: (setup.wire == Wire::Ours).then(|| cookie.clone()),
-        };
+        let joining = Joining::new(setup.wire, &name, cookie);
         let barrier = barrier.clone();
         let offset = period.mul_f64(i as f64 / n as f64);
-        let again = url.clone();
+        let again = (url.clone(), joining.clone());
         tasks.push(tokio::spawn(async move {
             let r = client(url, joining, room, clock, barrier, period, offset, secs).await;
-            r.map(|r| (r, again, i))
+            r.map(|r| (r, again))
         }));
     }
     barrier.wait().await; // everyone connected
@@ -279,9 +275,9 @@ pub(crate) async fn run(
     };
     let mut sent_per_room = vec![0u64; setup.rooms];
     for task in tasks {
-        let (r, url, i) = task.await.map_err(|e| e.to_string())??;
+        let (r, again) = task.await.map_err(|e| e.to_string())??;
         if r.lagged {
-            report.lagged.push((url, i));
+            report.lagged.push(again);
         }
         sent_per_room[r.room] += r.sent;
         report.sent += r.sent;
@@ -302,12 +298,25 @@ pub(crate) async fn run(
 }
 
 /// How a client gets into its room, which depends on the wire format.
-struct Joining {
+#[derive(Clone)]
+pub(crate) struct Joining {
     wire: Wire,
     /// Sent first (Socket.IO's namespace connect).
     hello: Option<String>,
     /// The session cookie (ours).
     cookie: Option<String>,
+}
+
+impl Joining {
+    /// A member of `room` who is `credential`: a session cookie on our
+    /// wire, a name on Socket.IO's, which has no accounts.
+    fn new(wire: Wire, room: &str, credential: &str) -> Self {
+        Self {
+            wire,
+            hello: wire.hello(room, credential),
+            cookie: (wire == Wire::Ours).then(|| credential.to_owned()),
+        }
+    }
 }
 
 type Socket =
@@ -317,7 +326,7 @@ type Socket =
 /// the user list, which ends what it sends on joining; only then do
 /// messages reach this client live (earlier ones would come inside the
 /// history event, which is not counted).
-async fn join(url: String, joining: Joining) -> Result<Socket, String> {
+pub(crate) async fn join(url: String, joining: Joining) -> Result<Socket, String> {
     let mut request = url.into_client_request().map_err(|e| e.to_string())?;
     if let Some(cookie) = &joining.cookie {
         request.headers_mut().insert(

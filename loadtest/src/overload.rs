@@ -11,7 +11,6 @@ use crate::{
     idle::rss_kib,
     stats::Latencies,
 };
-use futures::StreamExt;
 use std::{
     sync::{
         Arc,
@@ -20,7 +19,6 @@ use std::{
     time::Duration,
 };
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
 const PROBE_EVERY: Duration = Duration::from_millis(50);
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -42,7 +40,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let (mut health, failed_probes) = probe.await.map_err(|e| e.to_string())?;
     sampler.await.map_err(|e| e.to_string())?;
     let rss_after = rss_kib(pid)?;
-    let rejoined = rejoin(&report.lagged, &cookies).await;
+    let rejoined = rejoin(&report.lagged).await;
     report.print("overload-step");
     let lagged = report.lagged.len();
     let (h99, hmax) = (health.percentile_ms(99.0), health.percentile_ms(100.0));
@@ -108,30 +106,10 @@ async fn sample_rss(pid: u32, peak: Arc<AtomicU64>, stop: Arc<AtomicBool>) {
 
 /// Reconnects every client closed for lagging, as the web client does;
 /// counts those whose join completes (the user list arrives) in time.
-async fn rejoin(lagged: &[(String, usize)], cookies: &[String]) -> usize {
-    let tries = lagged.iter().map(|(url, i)| async move {
-        let Ok(mut request) = url.as_str().into_client_request() else {
-            return false;
-        };
-        let Ok(cookie) = HeaderValue::from_str(&cookies[*i]) else {
-            return false;
-        };
-        request.headers_mut().insert("cookie", cookie);
-        let joined = async {
-            let (mut ws, _) = tokio_tungstenite::connect_async(request).await.ok()?;
-            while let Some(Ok(frame)) = ws.next().await {
-                if let Message::Text(text) = frame
-                    && text.contains(r#""type":"user_list""#)
-                {
-                    return Some(());
-                }
-            }
-            None
-        };
-        matches!(
-            tokio::time::timeout(REJOIN_WITHIN, joined).await,
-            Ok(Some(()))
-        )
+async fn rejoin(lagged: &[(String, chat::Joining)]) -> usize {
+    let tries = lagged.iter().map(|(url, joining)| async move {
+        let joined = chat::join(url.clone(), joining.clone());
+        matches!(tokio::time::timeout(REJOIN_WITHIN, joined).await, Ok(Ok(_)))
     });
     futures::future::join_all(tries)
         .await
