@@ -11,12 +11,12 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 LEPTOS_RUSTFLAGS := --cfg erase_components
 CARGO := RUSTFLAGS="$(LEPTOS_RUSTFLAGS)" cargo
 
-.PHONY: run test bench screenshots tools-run tools-test fmt-check lint unit-test e2e release csr-build
+.PHONY: run test bench screenshots tools-run tools-test fmt-check docs-check lint unit-test e2e release csr-build
 
 run: tools-run
 	cargo leptos watch
 
-test: tools-test fmt-check lint unit-test csr-build e2e release
+test: tools-test fmt-check docs-check lint unit-test csr-build e2e release
 	@echo "make test: all passed"
 
 # Release builds, then the standard load scenarios; writes bench/RESULTS.md.
@@ -32,6 +32,10 @@ tools-run:
 
 tools-test:
 	@scripts/bootstrap.sh test
+
+# Every link in the README and docs/ resolves (files and headings).
+docs-check:
+	python3 scripts/check_links.py
 
 fmt-check:
 	cargo fmt --all -- --check
@@ -60,7 +64,7 @@ e2e:
 	data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
 	env $$(cat scripts/loopback.env) FLOOD_RATE=50 FLOOD_BURST=200 DATA_DIR=$$data DATABASE_URL= LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port cargo leptos end-to-end
 
-# Exactly what a production deploy builds (README: "Serving it on another
+# Exactly what a production deploy builds (docs/deployment.md, "One
 # machine"), then the release binary serves it and Chromium checks that the
 # pages hydrate and people can chat; the gzipped WASM must stay under budget.
 release:

@@ -1,6 +1,6 @@
 import { defineConfig } from "@playwright/test";
 
-// Debian's Chromium, never a downloaded browser (see ../README.md).
+// Debian's Chromium, never a downloaded browser (see ../docs/development.md).
 export default defineConfig({
   testDir: "./tests",
   globalSetup: "./global-setup.ts",

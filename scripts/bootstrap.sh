@@ -7,7 +7,7 @@
 #   scripts/bootstrap.sh screenshots  what `make test` needs, plus fonts for
 #                               Chinese and emoji (for `make screenshots`)
 # Every tool is pinned to a version that builds on rustc 1.95 and never
-# downloads binaries at run time (see README.md, "Toolchain").
+# downloads binaries at run time (see docs/development.md, "Toolchain").
 set -euo pipefail
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the `=` pin in Cargo.toml

@@ -1,4 +1,4 @@
-//! The JSON HTTP API under `/api/` (the contract in the README): accounts
+//! The JSON HTTP API under `/api/` (the contract in docs/protocol.md): accounts
 //! and rooms. Errors are `{"error":{"code","message"}}` with a fitting status.
 //!
 //! The account endpoints also take ordinary HTML form posts, so the log-in
