@@ -261,7 +261,7 @@ for r in overloads:
          ok, f"healthz max {r['healthz_max_ms']:.0f} ms, RSS +{grew:.0f} MB, {r['rejoined']}/{r['lagged']} back")
 if goals:
     lines += ["", "## Goals (issue 17)", "", "| goal | this run | |", "|---|---|---|"] + goals
-notes_path = os.path.join(os.path.dirname(out_path), "NOTES.md")
-if os.path.exists(notes_path):
-    lines += ["", open(notes_path).read().rstrip()]
+# What limits each figure, and what was tried, is kept by topic in
+# NOTES.md, linked rather than copied: one copy of each finding.
+lines += ["", "What limits each figure, what was tried and what was kept: [NOTES.md](NOTES.md)."]
 open(out_path, "w").write("\n".join(lines) + "\n")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every link in the README and docs/ resolves: a relative link names a file
+"""Every link in the README, docs/ and bench/ resolves: a relative link names a file
 that exists, and a #fragment names a heading of that page (GitHub's anchors:
 lower case, punctuation dropped, spaces to hyphens). Prints each broken link
 and exits 1 if there is one. External (http) links are not fetched: the
@@ -52,7 +52,11 @@ def broken(page: pathlib.Path):
 
 
 def main() -> int:
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "bench").glob("*.md")),
+    ]
     problems = [p for page in pages for p in broken(page)]
     for problem in problems:
         print(problem)

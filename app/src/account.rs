@@ -97,6 +97,17 @@ impl AuthError {
 }
 
 /// Checks the password rule; passwords are otherwise opaque.
+/// Where to go after signing in or out: a path on this site, or the lobby.
+/// Never `//evil.example` or `https://…` (an open redirect), nor a
+/// backslash, which some browsers read as `/`. The server's redirect and
+/// the form's hidden field both use this one rule.
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/chat/",
+    }
+}
+
 pub fn check_password(password: &str) -> Result<(), AuthError> {
     let chars = password.chars().count();
     if (PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
@@ -109,6 +120,20 @@ pub fn check_password(password: &str) -> Result<(), AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/chat/lobby/")), "/chat/lobby/");
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "chat",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/chat/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/chat/");
+    }
 
     #[test]
     fn codes_round_trip() {

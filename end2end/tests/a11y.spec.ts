@@ -7,6 +7,7 @@ import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { PASSWORD, hydrated, messageTexts, say, unique } from "./helpers";
 import { ServerProcess, createAdmin, freshDatabase } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 const MODES = [
   { name: "light desktop", colorScheme: "light", viewport: { width: 1280, height: 800 } },
@@ -72,27 +73,27 @@ for (const mode of MODES) {
     const a = await alice.newPage();
     await a.goto(`/chat/${room}/`);
     await hydrated(a);
-    await expect(a.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(a).status).toHaveAttribute("data-state", "live");
     const b = await bob.newPage();
     await b.goto(`/chat/${room}/`);
     await hydrated(b);
-    await expect(b.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(b).status).toHaveAttribute("data-state", "live");
     await say(a, `hello @${bobName}, the notes are at https://example.com/notes`);
     // Stored before Bob speaks: the first message below must be Alice's
     // (it once was Bob's, when her post in the new room was slower).
     await expect(messageTexts(a)).toHaveCount(1);
     await say(b, "thanks! reading them now");
     await expect(messageTexts(a)).toHaveCount(2);
-    await b.locator("#log .msg").first().hover();
-    await b.locator("#log .msg").first().getByRole("button", { name: "React with 👍" }).click();
+    await roomPage(b).messages.first().hover();
+    await roomPage(b).messages.first().getByRole("button", { name: "React with 👍" }).click();
     await expect(a.locator("#log .msg .reaction")).toHaveCount(1);
     await say(a, `/pm ${bobName} lunch at noon?`);
     await expect(b.locator("#log .msg.pm")).toHaveCount(1);
     await expectClean(a, "room, own and others' messages");
     await expectClean(b, "room with a PM");
-    await a.locator("#log .msg").first().hover();
+    await roomPage(a).messages.first().hover();
     await expectClean(a, "room, a message's toolbar");
-    await a.locator("#log .msg").first().getByRole("button", { name: "Delete" }).click();
+    await roomPage(a).messages.first().getByRole("button", { name: "Delete" }).click();
     await expect(a.locator(".confirm")).toBeVisible();
     await expectClean(a, "room, asking before a delete");
     await a.keyboard.press("Escape");
@@ -132,7 +133,7 @@ test("with only a keyboard: send, mention, react, edit and write a PM", async ({
   await a.goto(`/chat/${room}/`);
   await hydrated(a);
   await expect(a.locator(`#user-list [data-user="${bobName}"]`)).toBeVisible();
-  const input = a.locator("#message-input");
+  const input = roomPage(a).input;
   const focused = a.locator(":focus");
 
   // The message box has the focus on arrival: type and Enter sends.
@@ -143,11 +144,11 @@ test("with only a keyboard: send, mention, react, edit and write a PM", async ({
 
   // Mention: @ and a few letters offer the name; Tab completes it.
   await a.keyboard.type(`hi @${bobName.slice(0, 4)}`);
-  await expect(a.locator("#mention-list")).toBeVisible();
+  await expect(roomPage(a).mentions).toBeVisible();
   await a.keyboard.press("Tab");
   await expect(input).toHaveValue(`hi @${bobName} `);
   await a.keyboard.press("Enter");
-  await expect(b.locator("#log .msg").last().locator(".mention")).toHaveText(`@${bobName}`);
+  await expect(roomPage(b).messages.last().locator(".mention")).toHaveText(`@${bobName}`);
 
   // React: Shift+Tab from the box walks back into the newest message's toolbar.
   await input.focus();
@@ -161,7 +162,7 @@ test("with only a keyboard: send, mention, react, edit and write a PM", async ({
     label = (await focused.getAttribute("aria-label")) ?? "";
   }
   await a.keyboard.press("Enter");
-  await expect(b.locator("#log .msg").last().locator(".reaction")).toContainText("1");
+  await expect(roomPage(b).messages.last().locator(".reaction")).toContainText("1");
 
   // Edit: to Edit again, Enter puts the text in the box, Enter saves.
   await input.focus();
@@ -174,7 +175,7 @@ test("with only a keyboard: send, mention, react, edit and write a PM", async ({
   await a.keyboard.press("End");
   await a.keyboard.type("(edited by keyboard)");
   await a.keyboard.press("Enter");
-  await expect(b.locator("#log .msg").last().locator(".text")).toHaveText(`hi @${bobName} (edited by keyboard)`);
+  await expect(roomPage(b).messages.last().locator(".text")).toHaveText(`hi @${bobName} (edited by keyboard)`);
 
   // PM: Tab past Send to the people list; Enter on a name starts a PM.
   await input.focus();

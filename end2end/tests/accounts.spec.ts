@@ -1,5 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { PASSWORD, hydrated, messageTexts, openRoom, say, signedIn, unique } from "./helpers";
+import { roomPage } from "./fixtures/room_page";
 
 test("register, log in, chat; an anonymous reader sees it all and is told to log in", async ({ browser }, testInfo) => {
   const room = unique("team");
@@ -30,8 +31,8 @@ test("register, log in, chat; an anonymous reader sees it all and is told to log
   await expect(bobPage.locator("#whoami")).toHaveText(bobName);
   await bobPage.goto(`/chat/${room}/`);
   await hydrated(bobPage);
-  await expect(alicePage.locator("#status")).toHaveAttribute("data-state", "live");
-  await expect(bobPage.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(alicePage).status).toHaveAttribute("data-state", "live");
+  await expect(roomPage(bobPage).status).toHaveAttribute("data-state", "live");
 
   const guestCtx = await browser.newContext();
   const guest = await openRoom(guestCtx, room);
@@ -44,8 +45,8 @@ test("register, log in, chat; an anonymous reader sees it all and is told to log
   await expect(messageTexts(guest)).toHaveText(["hi bob", "hi alice"]);
 
   await say(guest, "can I talk?");
-  await expect(guest.locator("#notice")).toContainText("Log in to post.");
-  await expect(guest.locator("#notice").getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(roomPage(guest).notice).toContainText("Log in to post.");
+  await expect(roomPage(guest).notice.getByRole("link", { name: "Log in" })).toBeVisible();
   await alicePage.waitForTimeout(300);
   await expect(messageTexts(alicePage)).toHaveCount(2);
   await guest.screenshot({ path: testInfo.outputPath("guest.png") });
@@ -114,7 +115,7 @@ test("with 120 messages stored, scrolling up loads the older ones in order", asy
   // Newest at the bottom, in view.
   await expect(messageTexts(reader).last()).toBeInViewport();
 
-  const log = reader.locator("#log");
+  const log = roomPage(reader).log;
   await log.evaluate((el) => (el.scrollTop = 0));
   await expect(messageTexts(reader)).toHaveText(expected(21, 120));
   await log.evaluate((el) => (el.scrollTop = 0));

@@ -1,5 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { cuttableSockets, hydrated, messageTexts, personInRoom, say, signedIn, unique, uniqueRoom } from "./helpers";
+import { roomPage } from "./fixtures/room_page";
 
 // @release: also run against the release build (scripts/release_check.sh).
 test("two people in a room chat both ways; another room sees none of it", { tag: "@release" }, async ({ browser }, testInfo) => {
@@ -9,24 +10,24 @@ test("two people in a room chat both ways; another room sees none of it", { tag:
   const bob = await personInRoom(browser, room);
   const carol = await personInRoom(browser, uniqueRoom("elsewhere"));
 
-  await expect(alice.locator("#status")).toContainText("Live");
+  await expect(roomPage(alice).status).toContainText("Live");
 
   await say(alice, "hello from alice");
   await expect(messageTexts(bob)).toHaveText(["hello from alice"]);
   await expect(messageTexts(alice)).toHaveText(["hello from alice"]);
   // Enter sent it and cleared the box, which keeps the focus.
-  await expect(alice.locator("#message-input")).toHaveValue("");
-  await expect(alice.locator("#message-input")).toBeFocused();
+  await expect(roomPage(alice).input).toHaveValue("");
+  await expect(roomPage(alice).input).toBeFocused();
 
   // Bob answers with the Send button instead of Enter.
-  await bob.locator("#message-input").fill("hi alice, bob here");
+  await roomPage(bob).input.fill("hi alice, bob here");
   await bob.getByRole("button", { name: "Send", exact: true }).click();
   await expect(messageTexts(alice)).toHaveText(["hello from alice", "hi alice, bob here"]);
   await expect(messageTexts(bob)).toHaveText(["hello from alice", "hi alice, bob here"]);
   await expect(alice.locator("#log .msg .author").first()).toHaveText(aliceName);
   // Own messages look different from others'.
-  await expect(alice.locator("#log .msg").first()).toHaveClass(/own/);
-  await expect(bob.locator("#log .msg").first()).not.toHaveClass(/own/);
+  await expect(roomPage(alice).messages.first()).toHaveClass(/own/);
+  await expect(roomPage(bob).messages.first()).not.toHaveClass(/own/);
 
   // Carol, in another room, got nothing; her own message stays in her room.
   await say(carol, "anyone here?");
@@ -41,7 +42,7 @@ test("two people in a room chat both ways; another room sees none of it", { tag:
 test("a blank message is refused in the page, not sent", async ({ browser }) => {
   const page = await personInRoom(browser, uniqueRoom("blank"));
   await say(page, "   ");
-  await expect(page.locator("#notice")).toContainText("Type something");
+  await expect(roomPage(page).notice).toContainText("Type something");
   await expect(messageTexts(page)).toHaveCount(0);
 });
 
@@ -58,8 +59,8 @@ test("the lobby: a room name and Enter land in the room, input focused and live"
   await page.keyboard.press("Enter");
   await expect(page).toHaveURL(new RegExp(`/chat/${room}/$`));
   await expect(page.getByRole("heading", { name: room })).toBeVisible();
-  await expect(page.locator("#message-input")).toBeFocused();
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).input).toBeFocused();
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
 });
 
 test("the lobby: a Unicode room name is percent-encoded in the URL", async ({ page }) => {
@@ -69,7 +70,7 @@ test("the lobby: a Unicode room name is percent-encoded in the URL", async ({ pa
   await page.getByRole("button", { name: "Enter" }).click();
   await expect(page).toHaveURL(/\/chat\/%E8%81%8A%E5%A4%A9%E5%AE%A4\/$/);
   await expect(page.getByRole("heading", { name: "聊天室" })).toBeVisible();
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
 });
 
 test("the lobby: an invalid name is explained inline instead of navigating", async ({ page }, testInfo) => {
@@ -96,12 +97,12 @@ test("on a phone in dark mode the room fits: log, box and button on screen", asy
   const page = await context.newPage();
   await page.goto(`/chat/${uniqueRoom("phone")}/`);
   await hydrated(page);
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
   for (let i = 1; i <= 12; i++) await say(page, `message number ${i} with enough words to wrap on a narrow screen`);
   await expect(messageTexts(page)).toHaveCount(12);
   // Kept scrolled to the newest message, and the composer is on screen.
   await expect(messageTexts(page).last()).toBeInViewport();
-  await expect(page.locator("#message-input")).toBeInViewport();
+  await expect(roomPage(page).input).toBeInViewport();
   await expect(page.getByRole("button", { name: "Send", exact: true })).toBeInViewport();
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   expect(bg).toBe("rgb(20, 22, 27)");
@@ -116,14 +117,14 @@ test("when the socket drops the page says so, reconnects by itself and chats aga
   const sockets = await cuttableSockets(page);
   await page.goto(`/chat/${room}/`);
   await hydrated(page);
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
   const other = await personInRoom(browser, room);
 
   await sockets[0].close({ code: 1006, reason: "cut" });
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "reconnecting");
-  await expect(page.locator("#status")).toContainText("Reconnecting");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "reconnecting");
+  await expect(roomPage(page).status).toContainText("Reconnecting");
   // Back within the backoff (1 s, at most 5 s), on a new socket.
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live", { timeout: 8_000 });
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live", { timeout: 8_000 });
   expect(sockets.length).toBe(2);
 
   await say(other, "are you back?");

@@ -4,6 +4,7 @@
 import { expect, test } from "@playwright/test";
 import { PASSWORD, hydrated, messageTexts, say, unique } from "./helpers";
 import { ServerProcess, freshDatabase, startRedis, startRedisCluster } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 for (const backend of ["one Redis", "a Redis Cluster"] as const) {
   test.describe(`behind ${backend}`, () => {
@@ -43,14 +44,14 @@ for (const backend of ["one Redis", "a Redis Cluster"] as const) {
         const page = await context.newPage();
         await page.goto(`/chat/${room}/`);
         await hydrated(page);
-        await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+        await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
         pages.push(page);
       }
       const [a, b] = pages;
       expect(new URL(a.url()).port).not.toBe(new URL(b.url()).port);
 
       for (const page of pages) {
-        await expect(page.locator("#user-list li")).toHaveCount(2);
+        await expect(roomPage(page).people).toHaveCount(2);
       }
       await expect(a.locator(`#user-list li[data-user="${bob}"]`)).toBeVisible();
       await expect(b.locator(`#user-list li[data-user="${alice}"]`)).toBeVisible();
@@ -68,7 +69,7 @@ for (const backend of ["one Redis", "a Redis Cluster"] as const) {
 
       // Bob leaves: Alice's list follows, across processes.
       await b.context().close();
-      await expect(a.locator("#user-list li")).toHaveCount(1);
+      await expect(roomPage(a).people).toHaveCount(1);
     });
   });
 }

@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import { Nginx } from "./nginx";
 import { PASSWORD, hydrated, say, unique } from "./helpers";
 import { ServerProcess, startPostgres, startRedis } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 let redis: ChildProcess | undefined;
 let postgres: { url: string; stop: () => void } | undefined;
@@ -50,7 +51,7 @@ const messageTexts = (page: Page) => page.locator("#log .msg:not(.pm) .text");
 
 async function live(page: Page) {
   await hydrated(page);
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
 }
 
 test("two people through nginx on two processes chat, PM, and survive one process stopping", async ({ browser }, testInfo) => {
@@ -94,7 +95,7 @@ test("two people through nginx on two processes chat, PM, and survive one proces
   const expected = ["hello through nginx", "while you were away"];
   await expect(messageTexts(a)).toHaveText(expected, { timeout: 20_000 });
   await expect(messageTexts(b)).toHaveText(expected, { timeout: 20_000 });
-  for (const page of [a, b]) await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  for (const page of [a, b]) await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
   await say(a, "back, via the other process");
   await expect(messageTexts(b)).toHaveText([...expected, "back, via the other process"]);
   await a.screenshot({ path: testInfo.outputPath("behind-nginx.png") });

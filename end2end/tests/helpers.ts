@@ -1,4 +1,5 @@
 import { expect, type Browser, type BrowserContext, type Page, type WebSocketRoute } from "@playwright/test";
+import { RoomPage, roomPage } from "./fixtures/room_page";
 
 export const PASSWORD = "correct horse battery";
 
@@ -25,11 +26,7 @@ export async function signedIn(browser: Browser, name: string): Promise<BrowserC
 
 /** Opens a room in the context and waits until it is live. */
 export async function openRoom(context: BrowserContext, room: string): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`/chat/${encodeURIComponent(room)}/`);
-  await hydrated(page);
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
-  return page;
+  return (await RoomPage.open(context, room)).page;
 }
 
 /** One signed-in person on a room page, live. */
@@ -39,14 +36,12 @@ export async function personInRoom(browser: Browser, room: string, name = unique
 
 /** Types a message and presses Enter, as a person would. */
 export async function say(page: Page, text: string) {
-  const input = page.locator("#message-input");
-  await input.fill(text);
-  await input.press("Enter");
+  await roomPage(page).say(text);
 }
 
 /** The texts of the messages in the log, in order. */
 export function messageTexts(page: Page) {
-  return page.locator("#log .msg .text");
+  return roomPage(page).texts;
 }
 
 /** Passes the page's room sockets through to the server, keeping a handle on each to cut it. */

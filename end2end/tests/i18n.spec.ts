@@ -5,6 +5,7 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { PASSWORD, cuttableSockets, hydrated, messageTexts, say, unique } from "./helpers";
 import { ServerProcess, createAdmin, freshDatabase } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 type Lang = "zh-CN" | "en-US";
 
@@ -148,21 +149,21 @@ test("log-in refusals, posting without an account, and a dropped connection read
   const room = unique("zhnotice");
   await anonymous.goto(`/chat/${room}/`);
   await hydrated(anonymous);
-  await expect(anonymous.locator("#status")).toHaveText("已连接");
+  await expect(roomPage(anonymous).status).toHaveText("已连接");
   await say(anonymous, "你好");
-  await expect(anonymous.locator("#notice")).toHaveText("登录后才能发消息。 登录");
-  await expect(anonymous.locator("#notice").getByRole("link", { name: "登录" })).toBeVisible();
+  await expect(roomPage(anonymous).notice).toHaveText("登录后才能发消息。 登录");
+  await expect(roomPage(anonymous).notice.getByRole("link", { name: "登录" })).toBeVisible();
 
   const page = await (await personSpeaking(browser, "zh-CN")).newPage();
   const sockets = await cuttableSockets(page);
   await page.goto(`/chat/${room}/`);
   await hydrated(page);
-  await expect(page.locator("#status")).toHaveText("已连接");
+  await expect(roomPage(page).status).toHaveText("已连接");
   await say(page, "第一条");
   await expect(messageTexts(page)).toHaveText(["第一条"]);
   await sockets[0].close({ code: 1006, reason: "cut" });
-  await expect(page.locator("#status")).toHaveText("正在重新连接…");
-  await expect(page.locator("#status")).toHaveText(/^已恢复连接/, { timeout: 8_000 });
+  await expect(roomPage(page).status).toHaveText("正在重新连接…");
+  await expect(roomPage(page).status).toHaveText(/^已恢复连接/, { timeout: 8_000 });
   await page.screenshot({ path: testInfo.outputPath("back-online-zh.png") });
 });
 
@@ -180,12 +181,12 @@ test.describe("on a server with a tight flood limit and an admin", () => {
     const bob = await (await personSpeaking(browser, "zh-CN", server.origin)).newPage();
     await bob.goto(`${server.origin}/chat/${room}/`);
     await hydrated(bob);
-    await expect(bob.locator("#status")).toHaveText("已连接");
+    await expect(roomPage(bob).status).toHaveText("已连接");
     for (const text of ["一", "二", "三"]) await say(bob, text);
-    await expect(bob.locator("#notice")).toContainText("发得太快了");
-    await expect(bob.locator("#send")).toHaveText(/^\d 秒后发送$/);
+    await expect(roomPage(bob).notice).toContainText("发得太快了");
+    await expect(roomPage(bob).sendButton).toHaveText(/^\d 秒后发送$/);
     // (That the held message then goes out is notices.spec.ts's to check.)
-    await expect(bob.locator("#send")).toHaveText("发送", { timeout: 8_000 });
+    await expect(roomPage(bob).sendButton).toHaveText("发送", { timeout: 8_000 });
 
     const name = unique("root");
     createAdmin(database, name, PASSWORD);
@@ -200,11 +201,11 @@ test.describe("on a server with a tight flood limit and an admin", () => {
     const bobName = await bob.locator("#whoami").textContent();
     await admin.getByRole("button", { name: `停用 ${bobName}` }).click();
     await expect(admin.locator(`#admin-users tr[data-user="${bobName}"]`)).toContainText("已停用");
-    await expect(bob.locator("#notice")).toHaveText("你的账户已被管理员停用。");
+    await expect(roomPage(bob).notice).toHaveText("你的账户已被管理员停用。");
     await admin.reload();
     await expect(admin.locator("#admin-audit")).toContainText("停用了用户");
     await expect(admin.locator("#admin-audit")).toContainText("（命令行）");
-    await expect(bob.locator("#status")).toHaveText("已断开");
+    await expect(roomPage(bob).status).toHaveText("已断开");
     await admin.screenshot({ path: testInfo.outputPath("admin-zh.png"), fullPage: true });
   });
 });

@@ -3,6 +3,7 @@
 import { expect, test } from "@playwright/test";
 import { PASSWORD, hydrated, messageTexts, say, unique } from "./helpers";
 import { ServerProcess, freshDatabase } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 let server: ServerProcess;
 
@@ -35,16 +36,16 @@ test("a second sign-up from one network is explained; a second new room too", as
   const room = unique("mine");
   await page.goto(`${server.origin}/chat/${room}/`);
   await hydrated(page);
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
   await say(page, "my room");
   await expect(messageTexts(page)).toHaveText(["my room"]);
 
   // ...a second one this hour is refused, with what to do instead.
   await page.goto(`${server.origin}/chat/${unique("another")}/`);
   await hydrated(page);
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
   await say(page, "and another");
-  await expect(page.locator("#notice")).toContainText("started as many new rooms as you may this hour");
+  await expect(roomPage(page).notice).toContainText("started as many new rooms as you may this hour");
   await expect(messageTexts(page)).toHaveCount(0);
   await page.screenshot({ path: testInfo.outputPath("room-limit.png") });
 

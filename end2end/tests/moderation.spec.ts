@@ -1,6 +1,7 @@
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { PASSWORD, hydrated, messageTexts, personInRoom, say, unique } from "./helpers";
 import { ServerProcess, createAdmin, freshDatabase } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 /** The log line of the message with this text. */
 function message(page: Page, text: string) {
@@ -17,7 +18,7 @@ test("alice edits and deletes her message and bob's log follows", async ({ brows
   // Edit from the message's toolbar: the composer takes the text, Enter saves.
   await message(alice, "helo wrold").hover();
   await message(alice, "helo wrold").getByRole("button", { name: "Edit" }).click();
-  const input = alice.locator("#message-input");
+  const input = roomPage(alice).input;
   await expect(input).toHaveValue("helo wrold");
   await expect(alice.locator(".editing")).toBeVisible();
   // Esc leaves editing without changing anything; Edit again to go on.
@@ -137,7 +138,7 @@ test.describe("admins", () => {
     // The admin gets in.
     await admin.goto(`${server.origin}/chat/${room}/`);
     await hydrated(admin);
-    await expect(admin.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(admin).status).toHaveAttribute("data-state", "live");
   });
 
   test("a disabled user is thrown out of the room", async ({ browser }, testInfo) => {
@@ -145,17 +146,17 @@ test.describe("admins", () => {
     const room = unique("hall");
     const bobName = unique("bob");
     const bob = await personOn(browser, server, bobName, `/chat/${room}/`);
-    await expect(bob.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(bob).status).toHaveAttribute("data-state", "live");
 
     await admin.reload();
     await admin.getByRole("button", { name: `Disable ${bobName}` }).click();
     await expect(admin.locator(`#admin-users tr[data-user="${bobName}"]`)).toContainText("disabled");
-    await expect(bob.locator("#notice")).toHaveText("Your account has been disabled by an admin.");
-    await expect(bob.locator("#status")).toHaveAttribute("data-state", "ended");
+    await expect(roomPage(bob).notice).toHaveText("Your account has been disabled by an admin.");
+    await expect(roomPage(bob).status).toHaveAttribute("data-state", "ended");
     await bob.screenshot({ path: testInfo.outputPath("disabled.png") });
     // And stays out: no reconnecting; after a reload he is signed out.
     await bob.waitForTimeout(1500);
-    await expect(bob.locator("#status")).toHaveAttribute("data-state", "ended");
+    await expect(roomPage(bob).status).toHaveAttribute("data-state", "ended");
     await bob.reload();
     await hydrated(bob);
     await expect(bob.getByRole("link", { name: "Log in" })).toBeVisible();
@@ -165,11 +166,11 @@ test.describe("admins", () => {
   test("a flooding client is told to slow down", async ({ browser }) => {
     const room = unique("flood");
     const page = await personOn(browser, server, unique("spam"), `/chat/${room}/`);
-    await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
     // 5 a second with bursts of 10: forty as fast as one can type is too many.
     for (let i = 1; i <= 40; i++) await say(page, `spam ${i}`);
-    await expect(page.locator("#notice")).toContainText("Slow down: too many messages");
-    await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(page).notice).toContainText("Slow down: too many messages");
+    await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
     // Some got through before the limit; the connection stays up for more later.
     await expect(messageTexts(page).first()).toHaveText("spam 1");
   });

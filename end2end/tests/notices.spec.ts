@@ -6,6 +6,7 @@
 import { expect, test, type Page } from "@playwright/test";
 import { PASSWORD, hydrated, messageTexts, openRoom, say, signedIn, unique } from "./helpers";
 import { ServerProcess, freshDatabase } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 /** Makes the page believe it is hidden (another tab) or shown again. */
 async function setHidden(page: Page, hidden: boolean) {
@@ -112,7 +113,7 @@ test("a PM and a mention raise desktop notifications once asked for, and a PM ba
   await expect.poll(notifications).toContainEqual({ title: `PM from ${aliceName}`, body: "psst, over here" });
   // The badge shows in both of bob's rooms.
   for (const page of [bob, bobElsewhere]) {
-    await expect(page.locator("#pm-badge")).toBeVisible();
+    await expect(roomPage(page).pmBadge).toBeVisible();
     await expect(page.locator("#pm-badge .n")).toHaveText("1");
   }
 
@@ -129,8 +130,8 @@ test("a PM and a mention raise desktop notifications once asked for, and a PM ba
   await setHidden(bob, false);
   await expect(bob.locator("#log .msg.mentions-me .mention.me")).toHaveText(`@${bobName}`);
   await bob.screenshot({ path: testInfo.outputPath("mentioned.png") });
-  await bob.locator("#pm-badge").click();
-  await expect(bob.locator("#pm-badge")).toBeHidden();
+  await roomPage(bob).pmBadge.click();
+  await expect(roomPage(bob).pmBadge).toBeHidden();
 });
 
 test("@ offers the people in the room by keyboard, and links are clickable", async ({ browser }, testInfo) => {
@@ -141,12 +142,12 @@ test("@ offers the people in the room by keyboard, and links are clickable", asy
   const alice = await openRoom(await signedIn(browser, aliceName), room);
   const bob = await openRoom(await signedIn(browser, bobName), room);
   await openRoom(await signedIn(browser, carolName), room);
-  await expect(alice.locator("#user-list li")).toHaveCount(3);
+  await expect(roomPage(alice).people).toHaveCount(3);
 
-  const input = alice.locator("#message-input");
+  const input = roomPage(alice).input;
   await input.click();
   await input.pressSequentially("thanks @bo");
-  const list = alice.locator("#mention-list");
+  const list = roomPage(alice).mentions;
   await expect(list).toBeVisible();
   await expect(list.getByRole("option")).toHaveText([`@${bobName}`, `@${carolName}`]);
   await expect(list.getByRole("option").first()).toHaveAttribute("aria-selected", "true");
@@ -161,7 +162,7 @@ test("@ offers the people in the room by keyboard, and links are clickable", asy
   await input.pressSequentially("see https://example.com/docs?a=1");
   await input.press("Enter");
 
-  const line = bob.locator("#log .msg").last();
+  const line = roomPage(bob).messages.last();
   await expect(line.locator(".mention.me")).toHaveText(`@${bobName}`);
   await expect(line).toHaveClass(/mentions-me/);
   const link = line.locator("a");
@@ -170,8 +171,8 @@ test("@ offers the people in the room by keyboard, and links are clickable", asy
   await expect(link).toHaveAttribute("target", "_blank");
   // Markup typed by someone stays text.
   await say(alice, "<b>bold</b> <a href=x>y</a>");
-  await expect(bob.locator("#log .msg").last().locator(".text")).toHaveText("<b>bold</b> <a href=x>y</a>");
-  await expect(bob.locator("#log .msg").last().locator(".text b, .text a")).toHaveCount(0);
+  await expect(roomPage(bob).messages.last().locator(".text")).toHaveText("<b>bold</b> <a href=x>y</a>");
+  await expect(roomPage(bob).messages.last().locator(".text b, .text a")).toHaveCount(0);
 
   // Enter also completes; Esc closes the list without changing the text.
   await input.pressSequentially("@" + carolName.slice(0, 4));
@@ -210,17 +211,17 @@ test.describe("with a tight flood limit", () => {
     const page = await context.newPage();
     await page.goto(`${server.origin}/chat/${unique("flood")}/`);
     await hydrated(page);
-    await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
     for (const text of ["one", "two", "three"]) await say(page, text);
-    await expect(page.locator("#send")).toHaveText(/Sending in \d s/);
-    await expect(page.locator("#message-input")).toHaveValue("three");
-    await expect(page.locator("#notice")).toContainText("slow", { ignoreCase: true });
+    await expect(roomPage(page).sendButton).toHaveText(/Sending in \d s/);
+    await expect(roomPage(page).input).toHaveValue("three");
+    await expect(roomPage(page).notice).toContainText("slow", { ignoreCase: true });
     await page.screenshot({ path: testInfo.outputPath("countdown.png") });
     await expect(messageTexts(page)).toHaveText(["one", "two"]);
     // Enter while waiting does not send twice.
-    await page.locator("#message-input").press("Enter");
+    await roomPage(page).input.press("Enter");
     await expect(messageTexts(page)).toHaveText(["one", "two", "three"], { timeout: 5_000 });
-    await expect(page.locator("#send")).toHaveText("Send");
-    await expect(page.locator("#message-input")).toHaveValue("");
+    await expect(roomPage(page).sendButton).toHaveText("Send");
+    await expect(roomPage(page).input).toHaveValue("");
   });
 });

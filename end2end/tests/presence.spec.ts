@@ -1,11 +1,12 @@
 import { expect, test } from "@playwright/test";
 import { messageTexts, openRoom, say, signedIn, unique } from "./helpers";
+import { roomPage } from "./fixtures/room_page";
 
 test("three people: the list follows them, a PM reaches only bob, and typing shows", async ({ browser }, testInfo) => {
   const room = unique("trio");
   const [alice, bob, carol] = [unique("alice"), unique("bob"), unique("carol")];
   const alicePage = await openRoom(await signedIn(browser, alice), room);
-  const aliceList = alicePage.locator("#user-list li");
+  const aliceList = roomPage(alicePage).people;
   await expect(aliceList).toHaveText([`${alice} (you)`]);
 
   const bobPage = await openRoom(await signedIn(browser, bob), room);
@@ -13,16 +14,16 @@ test("three people: the list follows them, a PM reaches only bob, and typing sho
   const carolPage = await openRoom(carolCtx, room);
   const everyone = [alice, bob, carol].sort();
   for (const page of [alicePage, bobPage, carolPage]) {
-    await expect(page.locator("#user-list li")).toHaveCount(3);
+    await expect(roomPage(page).people).toHaveCount(3);
     await expect(page.locator("#people-title .count")).toHaveText("3");
-    const listed = await page.locator("#user-list li").evaluateAll((lis) => lis.map((li) => li.getAttribute("data-user")));
+    const listed = await roomPage(page).people.evaluateAll((lis) => lis.map((li) => li.getAttribute("data-user")));
     expect(listed).toEqual(everyone);
   }
 
   // Alice clicks Bob's name: the box is ready for a private message.
   await alicePage.getByRole("button", { name: `Send ${bob} a private message` }).click();
-  await expect(alicePage.locator("#message-input")).toHaveValue(`/pm ${bob} `);
-  await expect(alicePage.locator("#message-input")).toBeFocused();
+  await expect(roomPage(alicePage).input).toHaveValue(`/pm ${bob} `);
+  await expect(roomPage(alicePage).input).toBeFocused();
   await alicePage.keyboard.type("lunch at noon?");
   await alicePage.keyboard.press("Enter");
 
@@ -35,32 +36,32 @@ test("three people: the list follows them, a PM reaches only bob, and typing sho
   await expect(carolPage.locator("#log .msg.pm")).toHaveCount(0);
 
   // Bob sees Alice typing; it goes away when her message arrives.
-  await alicePage.locator("#message-input").pressSequentially("I am typing", { delay: 20 });
-  await expect(bobPage.locator("#typing")).toHaveText(`${alice} is typing…`);
-  await expect(alicePage.locator("#typing")).toHaveText("");
+  await roomPage(alicePage).input.pressSequentially("I am typing", { delay: 20 });
+  await expect(roomPage(bobPage).typing).toHaveText(`${alice} is typing…`);
+  await expect(roomPage(alicePage).typing).toHaveText("");
   await bobPage.screenshot({ path: testInfo.outputPath("room-people.png") });
   await alicePage.keyboard.press("Enter");
   await expect(messageTexts(bobPage).last()).toHaveText("I am typing");
-  await expect(bobPage.locator("#typing")).toHaveText("");
+  await expect(roomPage(bobPage).typing).toHaveText("");
 
   // And it goes away by itself when she stops without sending.
-  await alicePage.locator("#message-input").pressSequentially("hmm", { delay: 20 });
-  await expect(bobPage.locator("#typing")).toHaveText(`${alice} is typing…`);
-  await expect(bobPage.locator("#typing")).toHaveText("", { timeout: 8_000 });
+  await roomPage(alicePage).input.pressSequentially("hmm", { delay: 20 });
+  await expect(roomPage(bobPage).typing).toHaveText(`${alice} is typing…`);
+  await expect(roomPage(bobPage).typing).toHaveText("", { timeout: 8_000 });
 
   // Carol leaves: the others' lists follow.
   await carolCtx.close();
-  await expect(alicePage.locator("#user-list li")).toHaveCount(2);
+  await expect(roomPage(alicePage).people).toHaveCount(2);
   await expect(bobPage.locator(`#user-list li[data-user="${carol}"]`)).toHaveCount(0);
 });
 
 test("a PM to someone offline or unknown is explained", async ({ browser }) => {
   const page = await openRoom(await signedIn(browser, unique("lonely")), unique("quiet"));
   await say(page, "/pm nobody-here-ever hello");
-  await expect(page.locator("#notice")).toContainText("There is no user named");
+  await expect(roomPage(page).notice).toContainText("There is no user named");
   const offline = unique("away");
   const ctx = await signedIn(browser, offline);
   await ctx.close();
   await say(page, `/pm ${offline} are you there?`);
-  await expect(page.locator("#notice")).toContainText("is not online");
+  await expect(roomPage(page).notice).toContainText("is not online");
 });

@@ -6,6 +6,7 @@
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import path from "node:path";
 import { PASSWORD, hydrated, messageTexts, say, unique } from "./helpers";
+import { roomPage } from "./fixtures/room_page";
 
 const out = process.env.SCREENSHOTS_DIR;
 /** Plain names for the README; unique ones in the test suite's shared server. */
@@ -30,7 +31,7 @@ async function enter(context: BrowserContext, room: string): Promise<Page> {
   const page = await context.newPage();
   await page.goto(`/chat/${encodeURIComponent(room)}/`);
   await hydrated(page);
-  await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+  await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
   return page;
 }
 
@@ -58,15 +59,15 @@ test("the README's screenshots: lobby, three people talking, phone in dark mode,
   await say(carol, "早上好！我下午来看 👀");
   await say(alice, `@${carolName} no rush, tomorrow is fine`);
   await expect(messageTexts(bob)).toHaveCount(4);
-  await bob.locator("#log .msg").first().hover();
-  await bob.locator("#log .msg").first().getByRole("button", { name: "React with 👍" }).click();
-  await carol.locator("#log .msg").first().hover();
-  await carol.locator("#log .msg").first().getByRole("button", { name: "用 🎉 回应" }).click();
-  await expect(alice.locator("#log .msg").first().locator(".reaction")).toHaveCount(2);
-  await carol.locator("#message-input").pressSequentially("好", { delay: 20 });
-  await expect(alice.locator("#typing")).toContainText("is typing");
+  await roomPage(bob).messages.first().hover();
+  await roomPage(bob).messages.first().getByRole("button", { name: "React with 👍" }).click();
+  await roomPage(carol).messages.first().hover();
+  await roomPage(carol).messages.first().getByRole("button", { name: "用 🎉 回应" }).click();
+  await expect(roomPage(alice).messages.first().locator(".reaction")).toHaveCount(2);
+  await roomPage(carol).input.pressSequentially("好", { delay: 20 });
+  await expect(roomPage(alice).typing).toContainText("is typing");
 
-  await alice.locator("#message-input").focus();
+  await roomPage(alice).input.focus();
   await alice.mouse.move(0, 0);
   await shoot(alice, "room.png", testInfo);
   await bob.mouse.move(0, 0);

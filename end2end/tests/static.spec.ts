@@ -8,6 +8,7 @@ import path from "node:path";
 import { Nginx } from "./nginx";
 import { PASSWORD, messageTexts, say, unique } from "./helpers";
 import { ServerProcess, freshDatabase } from "./processes";
+import { roomPage } from "./fixtures/room_page";
 
 const dist = path.resolve(__dirname, "../../dist");
 let server: ServerProcess | undefined;
@@ -36,7 +37,7 @@ test("the static build behind nginx: the lobby renders and two people chat", asy
     await page.getByLabel("Room name").fill(room);
     await page.getByLabel("Room name").press("Enter");
     await expect(page).toHaveURL(new RegExp(`/chat/${room}/$`));
-    await expect(page.locator("#status")).toHaveAttribute("data-state", "live");
+    await expect(roomPage(page).status).toHaveAttribute("data-state", "live");
     pages.push(page);
   }
   const [ann, ben] = pages;

@@ -4,6 +4,7 @@
 // in one tab ending the other tab's live connection.
 import { expect, test, type Page } from "@playwright/test";
 import { PASSWORD, hydrated, openRoom, say, signedIn, unique } from "./helpers";
+import { roomPage } from "./fixtures/room_page";
 
 const base = () => process.env.BASE_URL ?? "http://127.0.0.1:3000";
 
@@ -65,7 +66,7 @@ test("a lookalike of a taken name or room is explained", async ({ browser }, tes
   const room = unique("hello");
   const poster = await openRoom(await signedIn(browser, unique("p")), room);
   await say(poster, "the real room");
-  await expect(poster.locator("#log .msg .text")).toHaveText(["the real room"]);
+  await expect(roomPage(poster).texts).toHaveText(["the real room"]);
   const twin = room.replace("o", "\u043e");
   const response = await page.goto(`/chat/${encodeURIComponent(twin)}/`);
   expect(response?.status()).toBe(409);
@@ -93,7 +94,7 @@ test("logging out in one tab ends the other tab's connection", async ({ browser 
   const first = await openRoom(context, room);
   const second = await openRoom(context, room);
   await first.getByRole("button", { name: "Log out" }).click();
-  await expect(second.locator("#status")).toHaveAttribute("data-state", "ended");
+  await expect(roomPage(second).status).toHaveAttribute("data-state", "ended");
   await expect(second.locator("main")).toContainText("You logged out");
   await second.screenshot({ path: testInfo.outputPath("logged-out-elsewhere.png") });
 });

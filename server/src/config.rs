@@ -4,8 +4,8 @@
 //! |---|---|---|
 //! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` | address to listen on |
 //! | `LEPTOS_SITE_ROOT` | `target/site` | built assets (relative to the working directory) |
-//! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::origin`]); also the rule for cross-site POSTs |
-//! | `TRUSTED_PROXIES` | unset | proxies (CIDRs or addresses) whose `X-Forwarded-For` names the client (see [`crate::proxy`]) |
+//! | `ALLOWED_ORIGINS` | own host | origins allowed to open WebSockets (see [`crate::edge::origin`]); also the rule for cross-site POSTs |
+//! | `TRUSTED_PROXIES` | unset | proxies (CIDRs or addresses) whose `X-Forwarded-For` names the client (see [`crate::edge::proxy`]) |
 //! | `CHANNEL_CAPACITY` | 1024 | messages queued per connection before it counts as lagging |
 //! | `DATA_DIR` | `data` | where the SQLite database lives (created if missing) |
 //! | `DATABASE_URL` | `sqlite://$DATA_DIR/chat.db` | the database: `sqlite://…` or `postgres://…` |
@@ -37,7 +37,7 @@ pub struct Config {
     pub leptos: LeptosOptions,
     pub allowed_origins: Vec<String>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: crate::proxy::TrustedProxies,
+    pub trusted_proxies: crate::edge::proxy::TrustedProxies,
     pub channel_capacity: usize,
     pub database_url: String,
     /// `DATABASE_RETRY_SECS`: how long the message writer retries a batch
@@ -231,7 +231,7 @@ impl Config {
             rate: positive_number("FLOOD_RATE", Limit::MESSAGES.rate)?,
             burst: positive_number("FLOOD_BURST", Limit::MESSAGES.burst)?,
         };
-        let trusted_proxies = crate::proxy::TrustedProxies::parse(
+        let trusted_proxies = crate::edge::proxy::TrustedProxies::parse(
             &std::env::var("TRUSTED_PROXIES").unwrap_or_default(),
         )
         .map_err(ConfigError)?;

@@ -2,41 +2,50 @@
 //! then hydrated), the JSON API, the WebSocket group endpoint
 //! `/ws/chat/<room>/`, and the channel layer behind it.
 //!
-//! The modules, by layer, outside in (each may use those below it, never
+//! Every module, by layer, outside in (each may use those below it, never
 //! those above):
 //!
+//! - **Start-up**: [`serve()`] (`serve/`: what starts in which order, the
+//!   connection loop, shutdown, and `serve::trim`, which gives memory back
+//!   after a crowd) and [`router`] below, which holds the [`AppState`].
 //! - **Edges**: [`api`] (the JSON/form HTTP API), [`ws`] (the WebSocket
-//!   consumer, one per socket: upgrade, pump loop, frame handlers, ordering,
-//!   flood control, Origin check), `server_fns` (the pages' server
-//!   functions), [`metrics`] (`/metrics`), [`serve()`] (start-up and
-//!   shutdown) and [`router`] below.
-//! - **Domain**: [`chat`]: "store, then tell": group names, the message
-//!   writer (group commit, then broadcast), moderation. The only place
-//!   besides `ws` where storage meets the layer.
+//!   consumer, one per socket: upgrade, admission, pump loop, frame
+//!   handlers, ordering, flood control), `server_fns` (the pages' server
+//!   functions), [`metrics`] (`/metrics`), [`edge`] (the guards every
+//!   request passes: origins, proxies, security headers, rate limits).
+//!   Handlers take the substates they touch (`State<Chat>`, …), never the
+//!   whole `AppState` below this layer.
+//! - **Domain**: [`chat`]: "store, then tell", behind one handle,
+//!   [`chat::Chat`]: group names, who may open a room, entering and
+//!   leaving, the message writer (group commit, then broadcast),
+//!   moderation, the live lobby. The only place that words events for
+//!   what services report.
 //! - **Services**: [`storage`] (SQL only, one file per table; never
 //!   broadcasts), [`layer`] (channels and groups, in memory or over Redis;
-//!   knows no chat), [`presence`] (who is in which room), [`auth`]
-//!   (passwords, sessions, login limits).
+//!   knows no chat), [`presence`] (who is in which room; reports
+//!   departures, never tells), [`auth`] (passwords, sessions, login limits;
+//!   returns what a logout ended, never tells).
 //! - **Ground**: [`config`] (settings from the environment), [`error`] (the
-//!   API's one error type), [`throttle`] (rate limits), `testing` (a
-//!   private redis-server; tests only).
+//!   API's one error type), [`metrics::counters`] (the atomics the writer,
+//!   admission and trim update), `testing` (private redis-server,
+//!   PostgreSQL and Redis Cluster instances; tests only).
+//!
+//! Checks that hold (and must keep holding):
+//! `grep -rn 'App[S]tate\|crate::c[h]at\|Server[E]vent' server/src/auth server/src/presence`
+//! and `grep -rn 'App[S]tate' server/src/chat` print nothing.
 
 pub mod api;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod layer;
 pub mod metrics;
-pub mod origin;
 pub mod presence;
-pub mod proxy;
-pub mod security;
 mod serve;
 mod server_fns;
 pub mod storage;
-pub mod throttle;
-mod trim;
 // Test helpers, gated like axum's `test_helpers`: compiled for this crate's
 // tests and, through the `test-support` feature, for the integration tests.
 #[cfg(any(test, feature = "test-support"))]
@@ -47,53 +56,62 @@ pub mod ws;
 pub use serve::serve;
 
 use app::{App, server_fns::ssr::BackendContext, shell};
-use axum::{Router, extract::FromRef, response::Redirect, routing::get};
-use chat::writer::MessageWriter;
-use layer::ChannelLayer;
+use axum::{Router, extract::FromRef, extract::State, response::Redirect, routing::get};
+use chat::Chat;
+use edge::{origin::OriginPolicy, proxy, security, throttle};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use origin::OriginPolicy;
-use presence::Presence;
 use std::sync::Arc;
 use storage::Storage;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore, cookie::SameSite};
 use ws::flood;
 
-/// What every request handler can reach.
+/// What the router holds. Handlers take the parts they touch as axum
+/// substates (`State<Chat>`, `State<Storage>`, `State<Arc<Admission>>`…,
+/// through the `FromRef`s below), so a handler's signature says what it
+/// reaches; below the edges nothing takes the whole `AppState`.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos: LeptosOptions,
-    pub layer: Arc<dyn ChannelLayer>,
+    /// The chat domain: storage, layer, presence, lobby, writer, limits.
+    pub chat: Chat,
     pub origins: Arc<OriginPolicy>,
     /// Whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
     pub trusted_proxies: Arc<proxy::TrustedProxies>,
-    pub storage: Storage,
-    pub writer: MessageWriter,
-    pub presence: Arc<dyn Presence>,
-    /// Rooms whose lobby line changed, for the live lobby.
-    pub lobby: Arc<chat::lobby::LobbyFeed>,
     /// Rates, failure limits and hashing slots of the account endpoints.
     pub accounts: Arc<auth::Guards>,
     /// Places for open WebSockets (`MAX_CONNECTIONS`, `CONNECTIONS_PER_USER`).
     pub admission: Arc<ws::admission::Admission>,
-    /// New rooms per person (`ROOMS_PER_HOUR`), keyed by user id.
-    pub rooms_started: Arc<throttle::Throttle<i64>>,
     /// History pages over HTTP per client address (`HISTORY_RATE`).
     pub history_reads: Arc<throttle::Throttle<std::net::IpAddr>>,
-    pub limits: Arc<config::Limits>,
-    /// `METRICS_TOKEN`: when set, `/metrics` wants it as a bearer token.
-    pub metrics_token: Option<Arc<str>>,
     pub flood: Arc<flood::FloodControl>,
-    pub metrics: Arc<metrics::Metrics>,
-    /// Turns true when the server begins shutting down: sockets close with 1012.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The counters, and `METRICS_TOKEN` that guards them.
+    pub metrics: metrics::Exposed,
 }
 
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
-    }
+/// `impl FromRef<AppState> for $part`, reading `state.$field`.
+macro_rules! substates {
+    ($($part:ty => $($field:ident).+;)*) => {$(
+        impl FromRef<AppState> for $part {
+            fn from_ref(state: &AppState) -> Self {
+                state.$($field).+.clone()
+            }
+        }
+    )*};
+}
+
+substates! {
+    LeptosOptions => leptos;
+    Chat => chat;
+    Storage => chat.storage;
+    Arc<OriginPolicy> => origins;
+    Arc<proxy::TrustedProxies> => trusted_proxies;
+    Arc<auth::Guards> => accounts;
+    Arc<ws::admission::Admission> => admission;
+    Arc<throttle::Throttle<std::net::IpAddr>> => history_reads;
+    Arc<flood::FloodControl> => flood;
+    metrics::Exposed => metrics;
 }
 
 /// Paths answered with a plain HTTP redirect to the lobby.
@@ -107,7 +125,7 @@ pub fn router<S: SessionStore + Clone>(
     secure_cookies: bool,
 ) -> Router {
     let leptos = state.leptos.clone();
-    let body_timeout = state.limits.header_read_timeout;
+    let body_timeout = state.chat.limits.header_read_timeout;
     // The app's own `/` route redirects client-side; over HTTP a 303 is
     // what browsers, curl and crawlers expect, so the server answers it.
     let pages: Vec<_> = page_routes()
@@ -115,7 +133,7 @@ pub fn router<S: SessionStore + Clone>(
         .filter(|route| !TO_LOBBY.contains(&route.path()))
         .cloned()
         .collect();
-    let backend = BackendContext(Arc::new(state.clone()));
+    let backend = BackendContext(Arc::new(state.chat.clone()));
     let sessions = SessionManagerLayer::new(sessions)
         .with_name(auth::session_cookie(secure_cookies))
         .with_http_only(true)
@@ -141,7 +159,7 @@ pub fn router<S: SessionStore + Clone>(
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.origins.clone(),
             security::refuse_cross_site,
         ))
         .layer(axum::middleware::from_fn(security::security_headers))
@@ -169,16 +187,16 @@ const DATABASE_PING: std::time::Duration = std::time::Duration::from_millis(250)
 /// 200 "ok", or 200 "degraded: …" when serving with a backend missing (the
 /// server still serves its own connections and pages, and posts wait for
 /// the database, so it should stay in rotation).
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> String {
+async fn health(State(chat): State<Chat>, State(metrics): State<metrics::Exposed>) -> String {
     let mut missing = Vec::new();
-    let writer_waits = state
-        .metrics
+    let writer_waits = metrics
+        .counters
         .database_down
         .load(std::sync::atomic::Ordering::Relaxed);
-    if writer_waits || !state.storage.answers(DATABASE_PING).await {
+    if writer_waits || !chat.storage.answers(DATABASE_PING).await {
         missing.push("database unreachable, posts are retried".to_owned());
     }
-    if let Some(why) = state.layer.degraded() {
+    if let Some(why) = chat.layer.degraded() {
         missing.push(why.to_string());
     }
     match missing.is_empty() {

@@ -2,9 +2,10 @@
 //! list, who may enter a room, and the admin page's lists. The viewer's
 //! rights are read from the database each time, so making someone an admin
 //! (or no longer one) counts at once. Failures are logged and answered
-//! with a generic sentence ([`quiet`]).
+//! with a generic sentence ([`quiet`]). Answered by the chat domain's
+//! handle, [`Chat`], never the whole app chat.
 
-use crate::{AppState, chat::moderation};
+use crate::chat::{Chat, access::Refused, moderation};
 use app::{
     account::Me,
     admin::AdminOverview,
@@ -22,7 +23,7 @@ fn quiet(e: impl std::fmt::Display) -> String {
     "Something went wrong on our side; try again in a moment.".to_owned()
 }
 
-impl AppState {
+impl Chat {
     /// Whether `viewer` is an admin now (and not disabled).
     pub async fn is_admin(&self, viewer: Option<&str>) -> Result<bool, String> {
         let Some(name) = viewer else { return Ok(false) };
@@ -31,11 +32,11 @@ impl AppState {
     }
 }
 
-impl Backend for AppState {
+impl Backend for Chat {
     fn me(&self, viewer: String) -> Answer<Option<Me>> {
-        let state = self.clone();
+        let chat = self.clone();
         Box::pin(async move {
-            let record = state.storage.active_user(&viewer).await.map_err(quiet)?;
+            let record = chat.storage.active_user(&viewer).await.map_err(quiet)?;
             Ok(record.map(|r| Me {
                 username: r.username,
                 is_admin: r.is_admin,
@@ -44,34 +45,33 @@ impl Backend for AppState {
     }
 
     fn rooms(&self, viewer: Option<String>) -> Answer<Vec<RoomSummary>> {
-        let state = self.clone();
+        let chat = self.clone();
         Box::pin(async move {
-            let admin = state.is_admin(viewer.as_deref()).await?;
-            state.room_summaries(admin).await.map_err(quiet)
+            let admin = chat.is_admin(viewer.as_deref()).await?;
+            chat.room_summaries(admin).await.map_err(quiet)
         })
     }
 
     fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<Entry> {
-        let state = self.clone();
+        let chat = self.clone();
         Box::pin(async move {
             // Fails closed: if storage cannot answer, neither does the page.
-            Ok(match state.storage.room_like(&room).await.map_err(quiet)? {
-                Some(record) if record.name != room => Entry::LooksLike(record.name),
-                Some(record) if record.admin_only && !state.is_admin(viewer.as_deref()).await? => {
-                    Entry::AdminsOnly
-                }
-                _ => Entry::Open,
+            let admin = chat.is_admin(viewer.as_deref()).await?;
+            Ok(match chat.access(&room, admin).await.map_err(quiet)? {
+                Ok(_) => Entry::Open,
+                Err(Refused::AdminsOnly(_)) => Entry::AdminsOnly,
+                Err(Refused::LooksLike { like, .. }) => Entry::LooksLike(like),
             })
         })
     }
 
     fn admin_overview(&self, viewer: Option<String>) -> Answer<Option<AdminOverview>> {
-        let state = self.clone();
+        let chat = self.clone();
         Box::pin(async move {
-            if !state.is_admin(viewer.as_deref()).await? {
+            if !chat.is_admin(viewer.as_deref()).await? {
                 return Ok(None);
             }
-            moderation::overview(&state).await.map(Some).map_err(quiet)
+            moderation::overview(&chat).await.map(Some).map_err(quiet)
         })
     }
 }

@@ -4,8 +4,9 @@
 //! afterwards.
 
 use crate::{
-    account::{AuthError, PASSWORD_MIN_CHARS},
+    account::{AuthError, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, safe_next},
     lang::{auth_error_text, page_title, t_string, tf, tr, use_i18n},
+    names::{USERNAME_MAX_CHARS, USERNAME_MIN_CHARS},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -35,14 +36,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
     let error = move || {
         AuthError::from_code(&param("error")).map(|e| auth_error_text(i18n.get_locale(), e))
     };
-    let next = move || {
-        let next = param("next");
-        if next.starts_with('/') && !next.starts_with("//") {
-            next
-        } else {
-            "/chat/".to_owned()
-        }
-    };
+    let next = move || safe_next(Some(&param("next"))).to_owned();
     let (action, password_autocomplete) = match kind {
         Kind::Login => ("/api/login", "current-password"),
         Kind::Register => ("/api/register", "new-password"),
@@ -88,8 +82,8 @@ fn AccountForm(kind: Kind) -> impl IntoView {
                     spellcheck="false"
                     required
                     autofocus
-                    minlength="3"
-                    maxlength="32"
+                    minlength=USERNAME_MIN_CHARS.to_string()
+                    maxlength=USERNAME_MAX_CHARS.to_string()
                     value=move || param("username")
                     aria-describedby="form-error"
                 />
@@ -101,7 +95,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
                     autocomplete=password_autocomplete
                     required
                     minlength=PASSWORD_MIN_CHARS.to_string()
-                    maxlength="256"
+                    maxlength=PASSWORD_MAX_CHARS.to_string()
                 />
                 {(kind == Kind::Register).then(|| view! {
                     <p class="hint">

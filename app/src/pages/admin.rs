@@ -7,6 +7,7 @@
 use crate::{
     admin::{AdminOverview, AdminRoom, AdminUser, AuditLine},
     lang::{audit_text, page_title, t, t_string, tf, tr, use_i18n},
+    names::ROOM_NAME_MAX_CHARS,
     protocol::ChatMessage,
     server_fns::admin_lists,
 };
@@ -114,7 +115,7 @@ fn RoomsSection(rooms: Vec<AdminRoom>) -> impl IntoView {
             <form method="post" action="/api/admin" class="create-room">
                 <input type="hidden" name="action" value="create_room" />
                 <label for="new-room">{tr!(i18n, admin.new_room)}</label>
-                <input id="new-room" name="room" required maxlength="64" autocomplete="off" />
+                <input id="new-room" name="room" required maxlength=ROOM_NAME_MAX_CHARS.to_string() autocomplete="off" />
                 <label class="check">
                     <input type="checkbox" name="value" value="true" />" " {tr!(i18n, admin.admin_only_check)}
                 </label>

@@ -5,7 +5,7 @@
 
 use crate::{
     lang::{Locale, page_title, room_name_error_text, t_string, tf, tr, use_i18n},
-    names::RoomName,
+    names::{ROOM_NAME_MAX_CHARS, RoomName},
     server_fns::{RoomSummary, list_rooms},
 };
 use leptos::{ev::SubmitEvent, html, prelude::*};
@@ -56,7 +56,7 @@ pub fn LobbyPage() -> impl IntoView {
                     autocomplete="off"
                     spellcheck="false"
                     placeholder=tr!(i18n, lobby.placeholder)
-                    maxlength="64"
+                    maxlength=ROOM_NAME_MAX_CHARS.to_string()
                     aria-invalid=move || error.with(|e| e.is_some()).to_string()
                     aria-describedby="room-hint room-error"
                     on:input=move |_| error.set(None)

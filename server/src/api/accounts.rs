@@ -2,12 +2,16 @@
 
 use super::Submitted;
 use crate::{
-    AppState,
-    auth::{self, AccountError},
+    auth::{self, AccountError, Guards},
+    chat::Chat,
+    edge::proxy::ClientAddr,
     error::ApiError,
-    proxy::ClientAddr,
+    storage::Storage,
 };
-use app::{account::AuthError, names::percent_encode};
+use app::{
+    account::{AuthError, safe_next},
+    names::percent_encode,
+};
 use axum::{
     Json,
     extract::{Query, State},
@@ -15,6 +19,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
+use std::sync::Arc;
 use tower_sessions::Session;
 
 #[derive(Deserialize)]
@@ -51,14 +56,6 @@ fn status_of(e: AuthError) -> StatusCode {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         ApiError::new(status_of(e), e.code(), e.message())
-    }
-}
-
-/// Only same-site paths: never `//evil.example` or `https://…`.
-fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/chat/",
     }
 }
 
@@ -99,15 +96,16 @@ fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentia
 }
 
 pub async fn register(
-    State(state): State<AppState>,
+    State(storage): State<Storage>,
+    State(guards): State<Arc<Guards>>,
     ClientAddr(client): ClientAddr,
     session: Session,
     body: Submitted<Credentials>,
 ) -> Response {
     let creds = &body.value;
     let result = auth::register(
-        &state.storage,
-        &state.accounts,
+        &storage,
+        &guards,
         &session,
         client,
         &creds.username,
@@ -125,15 +123,16 @@ pub async fn register(
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(storage): State<Storage>,
+    State(guards): State<Arc<Guards>>,
     ClientAddr(client): ClientAddr,
     session: Session,
     body: Submitted<Credentials>,
 ) -> Response {
     let creds = &body.value;
     let result = auth::login(
-        &state.storage,
-        &state.accounts,
+        &storage,
+        &guards,
         &session,
         client,
         &creds.username,
@@ -147,13 +146,15 @@ pub async fn login(
 /// Signs out, ending the session's sockets. A form post (the header's button) is redirected to `?next=`
 /// or the lobby; API clients get 204.
 pub async fn logout(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     session: Session,
     Query(next): Query<Next>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = auth::logout(&state, &session).await {
-        tracing::error!("logout failed: {e:?}");
+    match auth::logout(&session).await {
+        Ok(Some(ended)) => chat.logged_out(ended).await,
+        Ok(None) => {}
+        Err(e) => tracing::error!("logout failed: {e:?}"),
     }
     if super::is_form(&headers) {
         Redirect::to(safe_next(next.next.as_deref())).into_response()
@@ -165,30 +166,11 @@ pub async fn logout(
 /// The signed-in person as the database has them now (a disabled
 /// account's session has ended: 401).
 pub async fn me(
-    State(state): State<AppState>,
+    State(storage): State<Storage>,
     session: Session,
 ) -> Result<Json<app::account::Me>, ApiError> {
-    auth::current_account(&state, &session)
+    auth::current_account(&storage, &session)
         .await?
         .map(|u| Json(u.me()))
         .ok_or_else(|| AuthError::NotAuthenticated.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn next_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/chat/lobby/")), "/chat/lobby/");
-        for bad in [
-            "//evil.example/",
-            "https://evil.example/",
-            "/\\evil",
-            "chat",
-        ] {
-            assert_eq!(safe_next(Some(bad)), "/chat/", "{bad}");
-        }
-        assert_eq!(safe_next(None), "/chat/");
-    }
 }

@@ -4,8 +4,11 @@
 
 use super::{is_form, read_body};
 use crate::{
-    AppState, auth,
-    chat::moderation::{self, ModerationError},
+    auth,
+    chat::{
+        Chat,
+        moderation::{self, ModerationError},
+    },
     error::ApiError,
 };
 use app::admin::{AdminForm, AdminOverview};
@@ -18,12 +21,12 @@ use axum::{
 use tower_sessions::Session;
 
 pub async fn overview(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     session: Session,
 ) -> Result<Json<AdminOverview>, ApiError> {
-    let user = auth::current_account(&state, &session).await?;
+    let user = auth::current_account(&chat.storage, &session).await?;
     auth::require_admin(user.as_ref())?;
-    Ok(Json(moderation::overview(&state).await?))
+    Ok(Json(moderation::overview(&chat).await?))
 }
 
 impl From<ModerationError> for ApiError {
@@ -46,14 +49,14 @@ impl From<ModerationError> for ApiError {
     }
 }
 
-pub async fn act(State(state): State<AppState>, session: Session, request: Request) -> Response {
+pub async fn act(State(chat): State<Chat>, session: Session, request: Request) -> Response {
     let from_form = is_form(request.headers());
-    let action = read_body(request, &state, AdminForm::into_action).await;
+    let action = read_body(request, &chat, AdminForm::into_action).await;
     let result = async {
         // Who is asking comes first: a non-admin learns nothing about the body.
-        let user = auth::current_account(&state, &session).await?;
+        let user = auth::current_account(&chat.storage, &session).await?;
         let admin = auth::require_admin(user.as_ref())?;
-        Ok::<_, ApiError>(moderation::perform(&state, admin, action?.value).await?)
+        Ok::<_, ApiError>(moderation::perform(&chat, admin, action?.value).await?)
     }
     .await;
     match (result, from_form) {

@@ -9,7 +9,7 @@ mod accounts;
 mod admin;
 mod rooms;
 
-use crate::{AppState, error::ApiError};
+use crate::{AppState, chat::access::Refused, error::ApiError};
 use axum::{
     Form, Json, Router,
     extract::{FromRequest, Request},
@@ -28,6 +28,22 @@ pub fn routes() -> Router<AppState> {
         .route("/api/rooms/live", get(rooms::live))
         .route("/api/rooms/{room}/messages", get(rooms::messages))
         .route("/api/admin", get(admin::overview).post(admin::act))
+}
+
+/// Who may not open a room, as the upgrade and the history API answer it.
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::AdminsOnly(room) => {
+                ApiError::forbidden("admin_only", format!("{room} is for admins only."))
+            }
+            Refused::LooksLike { room, like } => ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "room_name_taken",
+                format!("{room} looks like the room {like}; join that one."),
+            ),
+        }
+    }
 }
 
 /// A request body sent either as JSON (scripts, bots) or as an HTML form.

@@ -2,11 +2,15 @@
 //! `/api/rooms/{room}/messages`.
 
 use crate::{
-    AppState, auth,
-    chat::lobby::{self, SubscribeError},
+    auth,
+    chat::{
+        Chat,
+        lobby::{self, SubscribeError},
+    },
+    edge::{proxy::ClientAddr, throttle::Throttle},
     error::ApiError,
-    proxy::ClientAddr,
     storage::Page,
+    ws::admission::Admission,
 };
 use app::{
     names::RoomName,
@@ -22,17 +26,17 @@ use axum::{
     },
 };
 use futures::StreamExt;
-use std::collections::HashMap;
+use std::{collections::HashMap, net::IpAddr, sync::Arc};
 use tower_sessions::Session;
 
 /// Admin-only rooms are listed for admins only.
 pub async fn list(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
     session: Session,
 ) -> Result<Json<Vec<RoomSummary>>, ApiError> {
-    let viewer = auth::current_account(&state, &session).await?;
+    let viewer = auth::current_account(&chat.storage, &session).await?;
     let admin = viewer.is_some_and(|u| u.is_admin);
-    let rooms = state
+    let rooms = chat
         .room_summaries(admin)
         .await
         .map_err(|e| ApiError::from(e).saying("Rooms cannot be listed right now."))?;
@@ -50,15 +54,14 @@ const FEED_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 /// stops or the viewer falls behind, and the browser's EventSource
 /// reconnects by itself (`retry` below).
 pub async fn live(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
+    State(admission): State<Arc<Admission>>,
     session: Session,
 ) -> Result<impl IntoResponse, ApiError> {
-    let viewer = auth::current_account(&state, &session).await?;
+    let viewer = auth::current_account(&chat.storage, &session).await?;
     let admin = viewer.as_ref().is_some_and(|u| u.is_admin);
-    let ticket = state
-        .admission
-        .admit(viewer.as_ref().map(|u| u.username.as_str()))?;
-    let feed = lobby::subscribe(&state, admin).await.map_err(|e| match e {
+    let ticket = admission.admit(viewer.as_ref().map(|u| u.username.as_str()))?;
+    let feed = lobby::subscribe(&chat, admin).await.map_err(|e| match e {
         SubscribeError::Storage(e) => ApiError::from(e).saying("Rooms cannot be listed right now."),
         SubscribeError::Layer(e) => {
             tracing::warn!("lobby feed: {e}");
@@ -107,32 +110,24 @@ fn number(
 /// `HISTORY_BURST`): `?before_seq=` older than a seq, `?after_seq=` newer than one, or neither
 /// for the latest; `limit` 1–200 (default 50). Oldest first.
 pub async fn messages(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
+    State(history_reads): State<Arc<Throttle<IpAddr>>>,
     ClientAddr(client): ClientAddr,
     Path(room): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     session: Session,
 ) -> Result<Json<History>, ApiError> {
     // Pages per client address, as the socket's history frames are per connection.
-    state
-        .history_reads
+    history_reads
         .check(&client)
         .map_err(|wait| ApiError::rate_limited("Too many history requests; slow down.", wait))?;
     let room =
         RoomName::parse(&room).map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
-    let viewer = auth::current_account(&state, &session).await?;
+    let viewer = auth::current_account(&chat.storage, &session).await?;
     // Fails closed: if the room cannot be read, neither can its history.
-    let record = state
-        .storage
-        .room(&room)
+    chat.access(&room, viewer.is_some_and(|u| u.is_admin))
         .await
-        .map_err(|e| ApiError::from(e).saying("History cannot be read right now."))?;
-    if record.is_some_and(|r| r.admin_only) && !viewer.is_some_and(|u| u.is_admin) {
-        return Err(ApiError::forbidden(
-            "admin_only",
-            format!("{room} is for admins only."),
-        ));
-    }
+        .map_err(|e| ApiError::from(e).saying("History cannot be read right now."))??;
     let limit = number(&query, "limit", 1..=HISTORY_MAX.into())?.map_or(HISTORY_PAGE, |n| n as u32);
     let page = match (
         number(&query, "before_seq", 1..=i64::MAX as u64)?,
@@ -148,7 +143,7 @@ pub async fn messages(
         (None, Some(seq)) => Page::After { seq, limit },
         (None, None) => Page::Latest { limit },
     };
-    let history = state
+    let history = chat
         .storage
         .messages(&room, page)
         .await

@@ -5,6 +5,12 @@
 //! logins are rate-limited per client address, failed logins per username
 //! and per address, and hashing runs a few at a time ([`Guards`]).
 //! Passwords and hashes are never logged; usernames only once validated.
+//!
+//! `auth` stores and checks; it never tells a socket. A logout returns the
+//! session it ended ([`EndedSession`]) and `chat/` tells that session's
+//! sockets. Must never import the chat domain, the app's state or protocol
+//! events: `grep -rn 'App[S]tate\|crate::c[h]at\|Server[E]vent' server/src/auth`
+//! prints nothing.
 
 pub mod limiter;
 pub mod password;
@@ -12,16 +18,11 @@ pub mod password;
 pub use limiter::LoginLimiter;
 pub use password::Hasher;
 
+use crate::{config::Limits, edge::throttle::Throttle};
 use crate::{
-    AppState,
-    chat::{
-        self,
-        control::{self, Control},
-    },
     error::ApiError,
     storage::{Storage, StorageError},
 };
-use crate::{config::Limits, throttle::Throttle};
 use app::{
     account::{AuthError, SessionUser, check_password},
     admin::audit,
@@ -113,13 +114,13 @@ pub async fn current_user(session: &Session) -> Option<SessionUser> {
 /// or taken since they logged in counts at once, and a disabled account's
 /// session ends here (it is signed out and continues as a visitor).
 pub async fn current_account(
-    state: &AppState,
+    storage: &Storage,
     session: &Session,
 ) -> Result<Option<SessionUser>, ApiError> {
     let Some(mut user) = current_user(session).await else {
         return Ok(None);
     };
-    match state.storage.active_user(&user.username).await {
+    match storage.active_user(&user.username).await {
         Ok(Some(record)) => {
             user.is_admin = record.is_admin;
             Ok(Some(user))
@@ -252,16 +253,23 @@ pub async fn create_admin(
     Ok(done)
 }
 
-/// Ends the session, and with it every socket it opened, on every process.
-pub async fn logout(state: &AppState, session: &Session) -> Result<(), AccountError> {
+/// A signed-in session that a logout ended: whose it was, and the tag its
+/// sockets carry, so that `chat/` can end them on every process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndedSession {
+    pub username: String,
+    pub socket_tag: String,
+}
+
+/// Ends the session; returns it if it was signed in with sockets to end.
+pub async fn logout(session: &Session) -> Result<Option<EndedSession>, AccountError> {
     let user = current_user(session).await;
     let tag = session.get::<String>(SOCKET_TAG_KEY).await.ok().flatten();
     session.flush().await?;
-    if let (Some(user), Some(session)) = (user, tag) {
-        let inbox = chat::groups::inbox(&user.username);
-        control::signal(state.layer.as_ref(), &inbox, Control::LoggedOut { session }).await;
-    }
-    Ok(())
+    Ok(user.zip(tag).map(|(user, socket_tag)| EndedSession {
+        username: user.username,
+        socket_tag,
+    }))
 }
 
 /// Where a session keeps the tag its sockets are known by. Not the

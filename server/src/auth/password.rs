@@ -54,8 +54,8 @@ fn work_on(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
                 let freed = MEMORY.take();
                 if freed.capacity() > 0 {
                     drop(freed);
-                    crate::trim::swap_thread_cache();
-                    crate::trim::give_back();
+                    crate::serve::trim::swap_thread_cache();
+                    crate::serve::trim::give_back();
                 }
             }
             Err(RecvTimeoutError::Disconnected) => return,

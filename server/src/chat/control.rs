@@ -5,8 +5,11 @@
 //! room made admin-only, a session logged out. Must never import the
 //! consumer (`ws/`) or HTTP types.
 
-use super::tell_text;
-use crate::layer::{ChannelLayer, GroupName};
+use super::{Chat, groups, tell_text};
+use crate::{
+    auth::EndedSession,
+    layer::{ChannelLayer, GroupName},
+};
 use serde::{Deserialize, Serialize};
 
 /// How every signal's JSON begins, so a consumer tells one from an event
@@ -37,6 +40,18 @@ impl Control {
 pub async fn signal(layer: &dyn ChannelLayer, group: &GroupName, control: Control) {
     let text = serde_json::to_string(&control).unwrap_or_default();
     tell_text(layer, group, text).await;
+}
+
+impl Chat {
+    /// Ends the sockets of a session that logged out, on every process
+    /// (the person's other sessions stay).
+    pub async fn logged_out(&self, ended: EndedSession) {
+        let inbox = groups::inbox(&ended.username);
+        let control = Control::LoggedOut {
+            session: ended.socket_tag,
+        };
+        signal(self.layer.as_ref(), &inbox, control).await;
+    }
 }
 
 #[cfg(test)]

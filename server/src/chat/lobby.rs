@@ -11,9 +11,8 @@
 //! own channel in the right group, the whole list first, then each change.
 //! Must never import the consumer (`ws/`) or HTTP types.
 
-use super::groups;
+use super::{Chat, groups};
 use crate::{
-    AppState,
     layer::{ChannelLayer, ChannelName, LayerError, Payload},
     presence::Presence,
     storage::{RoomRecord, Storage, StorageError},
@@ -165,10 +164,10 @@ pub enum SubscribeError {
 /// stops, the viewer falls behind (its client reconnects and gets the
 /// whole list again) or goes away (the stream is dropped).
 pub async fn subscribe(
-    state: &AppState,
+    chat: &Chat,
     admin: bool,
 ) -> Result<impl Stream<Item = Payload> + Send + use<>, SubscribeError> {
-    let layer = state.layer.clone();
+    let layer = chat.layer.clone();
     let channel = layer.new_channel().await.map_err(SubscribeError::Layer)?;
     let guard = Leaves {
         layer: layer.clone(),
@@ -179,12 +178,12 @@ pub async fn subscribe(
         .group_add(&groups::lobby(admin), channel.name())
         .await
         .map_err(SubscribeError::Layer)?;
-    let rooms = state
+    let rooms = chat
         .room_summaries(admin)
         .await
         .map_err(SubscribeError::Storage)?;
     let first = event(LobbyEvent::Rooms { rooms });
-    let shutdown = state.shutdown.clone();
+    let shutdown = chat.shutdown.clone();
     let changes = futures::stream::unfold(
         (channel, shutdown, guard),
         |(mut channel, mut shutdown, guard)| async move {

@@ -1,22 +1,57 @@
-//! The chat domain's glue: "store, then tell". This is the only place,
-//! with the consumer (`ws/`), where storage meets the channel layer: it
-//! names the groups a room and a person's inbox are ([`groups`]), tells a
-//! group an event ([`tell`]), runs the message writer ([`writer`]: store a
-//! batch, then broadcast it), carries out moderation ([`moderation`]) and
-//! keeps the lobby's room list live ([`lobby`]).
-//! Must never import the consumer (`ws/`) or HTTP types.
+//! The chat domain: "store, then tell". [`Chat`] is its handle, the one
+//! axum substate every handler that touches rooms takes (`State<Chat>`):
+//! storage, the channel layer, presence, the lobby feed, the message writer
+//! and the limits they run under. This is the only place, with the consumer
+//! (`ws/`), where storage meets the channel layer, and the only place that
+//! words [`ServerEvent`]s for things other modules report: presence reports
+//! people who left with a dead process ([`membership`]), `auth` returns the
+//! session a logout ended ([`control`]). It names the groups a room and a
+//! person's inbox are ([`groups`]), tells a group an event ([`tell`]), says
+//! who may open a room ([`access`]), runs the message writer ([`writer`]:
+//! store a batch, then broadcast it), carries out moderation
+//! ([`moderation`]) and keeps the lobby's room list live ([`lobby`]).
+//!
+//! Must never import the consumer (`ws/`), HTTP types or the app's whole
+//! state: `grep -rn 'App[S]tate' server/src/chat` prints nothing (the
+//! brackets keep this line from matching itself).
 
+pub mod access;
 pub mod control;
 pub mod lobby;
+pub mod membership;
 pub mod moderation;
 pub mod writer;
 
 use crate::{
-    AppState,
+    config::Limits,
+    edge::throttle::Throttle,
     layer::{ChannelLayer, GroupName, LayerError, Payload},
-    storage::{RoomRecord, StorageError},
+    presence::Presence,
+    storage::{RoomRecord, Storage, StorageError},
 };
 use app::{names::RoomName, protocol::ServerEvent, server_fns::RoomSummary};
+use lobby::LobbyFeed;
+use std::sync::Arc;
+use tokio::sync::watch;
+use writer::MessageWriter;
+
+/// The domain's handle: what storing and telling need, and nothing of the
+/// edges (origins, admission, metrics' token). Cheap to clone.
+#[derive(Clone)]
+pub struct Chat {
+    pub storage: Storage,
+    pub layer: Arc<dyn ChannelLayer>,
+    pub presence: Arc<dyn Presence>,
+    /// Rooms whose lobby line changed, for the live lobby.
+    pub lobby: Arc<LobbyFeed>,
+    pub writer: MessageWriter,
+    pub limits: Arc<Limits>,
+    /// New rooms per person (`ROOMS_PER_HOUR`), keyed by user id.
+    pub rooms_started: Arc<Throttle<i64>>,
+    /// Turns true when the server begins shutting down: sockets close with
+    /// 1012 and lobby feeds end.
+    pub shutdown: watch::Receiver<bool>,
+}
 
 /// The layer's groups, named for what they are in the chat. The layer
 /// itself knows no rooms or people; any name we accept is a valid group
@@ -67,7 +102,12 @@ pub async fn tell_reached(
     Ok(delivery.delivered)
 }
 
-impl AppState {
+impl Chat {
+    /// Tells everyone in `group`; a layer failure is logged.
+    pub async fn tell(&self, group: &GroupName, event: ServerEvent) {
+        tell(self.layer.as_ref(), group, event).await;
+    }
+
     /// What the lobby lists: the busiest rooms and the most recently active
     /// stored ones (`ROOMS_LISTED` of each at most), busiest first, then
     /// most recently active, cut to `ROOMS_LISTED`. A handful of reads

@@ -8,11 +8,11 @@
 //! import HTTP types or the consumer (`ws/`).
 
 use super::{
+    Chat,
     control::{self, Control},
-    groups, tell,
+    groups,
 };
 use crate::{
-    AppState,
     layer::GroupName,
     storage::{Created, StorageError},
 };
@@ -73,25 +73,21 @@ impl fmt::Display for ModerationError {
 type Done = (&'static str, String);
 
 /// Leaves a tombstone for message `seq` and tells the room.
-pub async fn delete_message(
-    state: &AppState,
-    room: &RoomName,
-    seq: u64,
-) -> Result<(), StorageError> {
-    state.storage.delete_message(room, seq).await?;
+pub async fn delete_message(chat: &Chat, room: &RoomName, seq: u64) -> Result<(), StorageError> {
+    chat.storage.delete_message(room, seq).await?;
     let event = ServerEvent::MessageDeleted {
         room: room.clone(),
         seq,
     };
-    tell(state.layer.as_ref(), &groups::room(room), event).await;
+    chat.tell(&groups::room(room), event).await;
     Ok(())
 }
 
 /// Closes every connection in the group (a person's inbox, or a room),
 /// telling each client why; the clients do not reconnect by themselves.
-pub async fn end_connections(state: &AppState, group: &GroupName, why: EndCode) {
+pub async fn end_connections(chat: &Chat, group: &GroupName, why: EndCode) {
     let event = ServerEvent::session_ended(why);
-    tell(state.layer.as_ref(), group, event).await;
+    chat.tell(group, event).await;
 }
 
 fn room_name(raw: &str) -> Result<RoomName, ModerationError> {
@@ -100,38 +96,32 @@ fn room_name(raw: &str) -> Result<RoomName, ModerationError> {
 
 /// Carries out an admin action, tells whoever is affected, and records it.
 pub async fn perform(
-    state: &AppState,
+    chat: &Chat,
     admin: &SessionUser,
     action: AdminAction,
 ) -> Result<(), ModerationError> {
     let (verb, target) = match action {
         AdminAction::CreateRoom { room, admin_only } => {
-            create_room(state, &room, admin_only).await?
+            create_room(chat, &room, admin_only).await?
         }
         AdminAction::SetRoomAdminOnly { room, admin_only } => {
-            set_room_admin_only(state, &room, admin_only).await?
+            set_room_admin_only(chat, &room, admin_only).await?
         }
-        AdminAction::DeleteRoom { room } => delete_room(state, &room).await?,
-        AdminAction::SetAdmin { username, is_admin } => {
-            set_admin(state, username, is_admin).await?
-        }
+        AdminAction::DeleteRoom { room } => delete_room(chat, &room).await?,
+        AdminAction::SetAdmin { username, is_admin } => set_admin(chat, username, is_admin).await?,
         AdminAction::DisableUser { username, disabled } => {
-            disable_user(state, admin, username, disabled).await?
+            disable_user(chat, admin, username, disabled).await?
         }
-        AdminAction::DeleteMessage { room, seq } => admin_delete(state, &room, seq).await?,
+        AdminAction::DeleteMessage { room, seq } => admin_delete(chat, &room, seq).await?,
     };
-    state.storage.audit(&admin.username, verb, &target).await?;
+    chat.storage.audit(&admin.username, verb, &target).await?;
     tracing::info!(admin = %admin.username, "{verb} {target}");
     Ok(())
 }
 
-async fn create_room(
-    state: &AppState,
-    room: &str,
-    admin_only: bool,
-) -> Result<Done, ModerationError> {
+async fn create_room(chat: &Chat, room: &str, admin_only: bool) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
-    match state.storage.create_room(&room, admin_only).await? {
+    match chat.storage.create_room(&room, admin_only).await? {
         Created::Created => {}
         Created::Exists => return Err(ModerationError::RoomExists(room)),
         Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
@@ -145,52 +135,48 @@ async fn create_room(
 }
 
 async fn set_room_admin_only(
-    state: &AppState,
+    chat: &Chat,
     room: &str,
     admin_only: bool,
 ) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
     // A room people are in but nobody has posted in is stored by this.
-    match state.storage.create_room(&room, admin_only).await? {
+    match chat.storage.create_room(&room, admin_only).await? {
         Created::Created => {}
         Created::Exists => {
-            state.storage.set_room_admin_only(&room, admin_only).await?;
+            chat.storage.set_room_admin_only(&room, admin_only).await?;
         }
         Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
     }
     // Shown to, or hidden from, everyone's lobby.
-    state.lobby.touch(&room);
+    chat.lobby.touch(&room);
     if !admin_only {
         return Ok((audit::OPENED_ROOM, room.to_string()));
     }
     // Every connection in it checks again, on every process: admins stay,
     // everyone else's socket ends with `session_ended`.
-    control::signal(state.layer.as_ref(), &groups::room(&room), Control::Recheck).await;
+    control::signal(chat.layer.as_ref(), &groups::room(&room), Control::Recheck).await;
     Ok((audit::MARKED_ADMIN_ONLY, room.to_string()))
 }
 
-async fn delete_room(state: &AppState, room: &str) -> Result<Done, ModerationError> {
+async fn delete_room(chat: &Chat, room: &str) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
-    if !state.storage.delete_room(&room).await? {
+    if !chat.storage.delete_room(&room).await? {
         return Err(ModerationError::UnknownRoom(room));
     }
-    end_connections(state, &groups::room(&room), EndCode::RoomDeleted).await;
-    state.lobby.touch(&room);
+    end_connections(chat, &groups::room(&room), EndCode::RoomDeleted).await;
+    chat.lobby.touch(&room);
     Ok((audit::DELETED_ROOM, room.to_string()))
 }
 
-async fn set_admin(
-    state: &AppState,
-    username: String,
-    is_admin: bool,
-) -> Result<Done, ModerationError> {
-    if !state.storage.set_admin(&username, is_admin).await? {
+async fn set_admin(chat: &Chat, username: String, is_admin: bool) -> Result<Done, ModerationError> {
+    if !chat.storage.set_admin(&username, is_admin).await? {
         return Err(ModerationError::UnknownUser(username));
     }
     // Their open sockets take the new rights now, not at their next
     // connection (and leave admin-only rooms if the rights were taken).
     let inbox = groups::inbox(&username);
-    control::signal(state.layer.as_ref(), &inbox, Control::Recheck).await;
+    control::signal(chat.layer.as_ref(), &inbox, Control::Recheck).await;
     let verb = if is_admin {
         audit::MADE_ADMIN
     } else {
@@ -200,7 +186,7 @@ async fn set_admin(
 }
 
 async fn disable_user(
-    state: &AppState,
+    chat: &Chat,
     admin: &SessionUser,
     username: String,
     disabled: bool,
@@ -208,29 +194,29 @@ async fn disable_user(
     if username == admin.username && disabled {
         return Err(ModerationError::DisableSelf);
     }
-    if !state.storage.set_disabled(&username, disabled).await? {
+    if !chat.storage.set_disabled(&username, disabled).await? {
         return Err(ModerationError::UnknownUser(username));
     }
     if !disabled {
         return Ok((audit::ENABLED_USER, username));
     }
-    end_connections(state, &groups::inbox(&username), EndCode::AccountDisabled).await;
+    end_connections(chat, &groups::inbox(&username), EndCode::AccountDisabled).await;
     Ok((audit::DISABLED_USER, username))
 }
 
-async fn admin_delete(state: &AppState, room: &str, seq: u64) -> Result<Done, ModerationError> {
+async fn admin_delete(chat: &Chat, room: &str, seq: u64) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
-    match state.storage.message_meta(&room, seq).await? {
+    match chat.storage.message_meta(&room, seq).await? {
         Some(meta) if !meta.deleted => {}
         _ => return Err(ModerationError::UnknownMessage(room, seq)),
     }
-    delete_message(state, &room, seq).await?;
+    delete_message(chat, &room, seq).await?;
     Ok((audit::DELETED_MESSAGE, format!("{room} #{seq}")))
 }
 
 /// What the admin page lists.
-pub async fn overview(state: &AppState) -> Result<AdminOverview, StorageError> {
-    let storage = &state.storage;
+pub async fn overview(chat: &Chat) -> Result<AdminOverview, StorageError> {
+    let storage = &chat.storage;
     Ok(AdminOverview {
         rooms: storage
             .rooms()

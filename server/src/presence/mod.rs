@@ -10,7 +10,12 @@
 //! Two implementations: [`MemoryPresence`], exact for one process (the
 //! default), and [`RedisPresence`], shared by every process on one Redis,
 //! with per-process heartbeats so that a process that dies without saying
-//! goodbye has its people leave.
+//! goodbye has its people leave. Presence never tells anyone: `join` and
+//! `leave` answer their caller, and the people who left with a dead process
+//! are *reported* as [`Departure`]s, which `chat/` words and tells.
+//! Must never import the chat domain, the app's state or protocol events:
+//! `grep -rn 'App[S]tate\|crate::c[h]at\|Server[E]vent' server/src/presence`
+//! prints nothing.
 
 mod memory;
 mod redis;
@@ -20,6 +25,17 @@ pub use redis::RedisPresence;
 
 use app::names::RoomName;
 use async_trait::async_trait;
+
+/// Someone who left a room without their connection saying so: the
+/// process that held their last one died.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Departure {
+    pub room: RoomName,
+    pub user: String,
+}
+
+/// Where presence reports departures, for `chat/` to tell the rooms.
+pub type Departures = tokio::sync::mpsc::Receiver<Departure>;
 
 #[async_trait]
 pub trait Presence: Send + Sync + 'static {

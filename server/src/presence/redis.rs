@@ -24,20 +24,18 @@
 //!   readers in.
 //!   Each process refreshes `chat:alive:<process>` (expiring after
 //!   [`ALIVE_FOR`]) every [`HEARTBEAT`]. Any process that finds another's
-//!   key gone claims it, removes its entries room by room, and announces
-//!   `user_leave` for the people who had no other connection: a crashed
-//!   process leaves no ghosts for longer than about `ALIVE_FOR + HEARTBEAT`.
+//!   key gone claims it, removes its entries room by room, and reports a
+//!   [`Departure`] for each person who had no other connection (`chat/`
+//!   tells the room `user_leave`): a crashed process leaves no ghosts for
+//!   longer than about `ALIVE_FOR + HEARTBEAT`.
 //! - The process keeps its own entries in memory too, and writes them back
 //!   if Redis comes back empty (restarted).
 //!
 //! While Redis is unreachable, answers come from this process's own entries.
 
-use super::{MemoryPresence, Presence};
-use crate::{
-    chat::groups,
-    layer::{ChannelLayer, Payload, RedisConn, RedisTarget},
-};
-use app::{names::RoomName, protocol::ServerEvent};
+use super::{Departure, Departures, MemoryPresence, Presence};
+use crate::layer::{RedisConn, RedisTarget};
+use app::names::RoomName;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 use std::{
@@ -50,6 +48,8 @@ use std::{
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How long a process counts as alive after its last heartbeat.
 pub const ALIVE_FOR: Duration = Duration::from_secs(6);
+/// Departures reported and not yet told; reaping waits when it is full.
+const DEPARTURES_QUEUED: usize = 1024;
 
 /// `count(hash)`: distinct people in a room's presence hash.
 const COUNT: &str = r"
@@ -136,7 +136,8 @@ struct Inner {
     process: String,
     conn: RedisConn,
     local: MemoryPresence,
-    layer: Arc<dyn ChannelLayer>,
+    /// Where the people of dead processes are reported.
+    departed: tokio::sync::mpsc::Sender<Departure>,
     join: Script,
     leave: Script,
     restore: Script,
@@ -150,20 +151,20 @@ struct Inner {
 type Changed<T> = (T, i64, i64);
 
 impl RedisPresence {
-    /// Connects, and starts the heartbeat; `layer` carries the `user_leave`
-    /// announcements for people of dead processes.
+    /// Connects, and starts the heartbeat; the people of dead processes
+    /// are reported on the [`Departures`] returned alongside.
     pub async fn connect(
         target: &RedisTarget,
         prefix: &str,
-        layer: Arc<dyn ChannelLayer>,
-    ) -> Result<Self, redis::RedisError> {
+    ) -> Result<(Self, Departures), redis::RedisError> {
+        let (departed, departures) = tokio::sync::mpsc::channel(DEPARTURES_QUEUED);
         let room_script = |body: &str| Script::new(&format!("{COUNT}\n{TOTAL_FOR}\n{body}"));
         let inner = Arc::new(Inner {
             ns: prefix.to_owned(),
             process: format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0),
             conn: target.connect().await?,
             local: MemoryPresence::default(),
-            layer,
+            departed,
             join: room_script(JOIN),
             leave: room_script(LEAVE),
             restore: room_script(RESTORE),
@@ -173,7 +174,7 @@ impl RedisPresence {
         });
         inner.heartbeat().await;
         tokio::spawn(heartbeat(Arc::downgrade(&inner)));
-        Ok(Self { inner })
+        Ok((Self { inner }, departures))
     }
 }
 
@@ -321,11 +322,9 @@ impl Inner {
             let left: Vec<String> = self.in_room(&self.reap, &room, &[dead]).await?;
             for user in left {
                 tracing::info!(%room, %user, process = dead, "left with a dead process");
-                let event = ServerEvent::UserLeave { user }.to_json();
-                let _ = self
-                    .layer
-                    .group_send(&groups::room(&room), Payload::event(event))
-                    .await;
+                let room = room.clone();
+                // Nobody listening (shutting down): nobody to tell.
+                let _ = self.departed.send(Departure { room, user }).await;
             }
         }
         let _: () = conn.del(self.rooms_of_key(dead)).await?;
@@ -501,7 +500,6 @@ impl Presence for RedisPresence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::MemoryLayer;
     use crate::testing::{RedisCluster, RedisServer};
 
     fn room(name: &str) -> RoomName {
@@ -521,13 +519,8 @@ mod tests {
         let cluster = RedisCluster::start(3, false);
         let target = RedisTarget::Cluster(cluster.urls());
         share_one_view(&target).await;
-        let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
-        let one = RedisPresence::connect(&target, "chat", layer.clone())
-            .await
-            .unwrap();
-        let two = RedisPresence::connect(&target, "chat", layer)
-            .await
-            .unwrap();
+        let (one, _) = RedisPresence::connect(&target, "chat").await.unwrap();
+        let (two, _) = RedisPresence::connect(&target, "chat").await.unwrap();
         let mut nodes = std::collections::HashMap::new();
         for i in 0.. {
             let r = room(&format!("spread{i}"));
@@ -554,11 +547,8 @@ mod tests {
     }
 
     async fn share_one_view(target: &RedisTarget) {
-        let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
-        let one = RedisPresence::connect(target, "chat", layer.clone())
-            .await
-            .unwrap();
-        let two = RedisPresence::connect(target, "chat", layer).await.unwrap();
+        let (one, _) = RedisPresence::connect(target, "chat").await.unwrap();
+        let (two, _) = RedisPresence::connect(target, "chat").await.unwrap();
         let r = room("hall");
         assert!(one.join(&r, "alice").await);
         assert!(!two.join(&r, "alice").await, "second tab, other process");
@@ -599,18 +589,8 @@ mod tests {
     }
 
     async fn dead_process_people_leave(target: &RedisTarget) {
-        let layer = crate::layer::connect_redis(target, "chat", 8)
-            .await
-            .unwrap();
-        let mut watcher = layer.new_channel().await.unwrap();
-        layer
-            .group_add(&groups::room(&room("hall")), watcher.name())
-            .await
-            .unwrap();
-        let survivor = RedisPresence::connect(target, "chat", layer.clone())
-            .await
-            .unwrap();
-        let doomed = RedisPresence::connect(target, "chat", layer).await.unwrap();
+        let (survivor, mut departures) = RedisPresence::connect(target, "chat").await.unwrap();
+        let (doomed, _) = RedisPresence::connect(target, "chat").await.unwrap();
         let r = room("hall");
         survivor.join(&r, "alice").await;
         doomed.join(&r, "bob").await;
@@ -620,11 +600,17 @@ mod tests {
         assert_eq!(survivor.readers(std::slice::from_ref(&r)).await, [2]);
         // The process dies without a word: its heartbeat stops.
         drop(doomed);
-        let left = tokio::time::timeout(ALIVE_FOR + HEARTBEAT * 3, watcher.receive())
+        // The survivor reaps it and reports bob (`chat/` tells the room:
+        // chat::membership's test).
+        let left = tokio::time::timeout(ALIVE_FOR + HEARTBEAT * 3, departures.recv())
             .await
             .expect("bob leaves within the expiry")
             .unwrap();
-        assert_eq!(left, r#"{"type":"user_leave","user":"bob"}"#);
+        let bob = Departure {
+            room: r.clone(),
+            user: "bob".into(),
+        };
+        assert_eq!(left, bob);
         // Alice still has a connection on the survivor, and so does its reader.
         assert_eq!(survivor.users(&r).await, ["alice"]);
         assert_eq!(survivor.readers(std::slice::from_ref(&r)).await, [1]);
@@ -633,8 +619,7 @@ mod tests {
     #[tokio::test]
     async fn entries_come_back_after_redis_restarts_empty() {
         let mut redis = RedisServer::start();
-        let layer: Arc<dyn ChannelLayer> = Arc::new(MemoryLayer::new(8));
-        let p = RedisPresence::connect(&RedisTarget::Single(redis.url()), "chat", layer)
+        let (p, _) = RedisPresence::connect(&RedisTarget::Single(redis.url()), "chat")
             .await
             .unwrap();
         p.join(&room("r"), "alice").await;

@@ -17,9 +17,11 @@
 //!
 //! One file per table: [`users`], [`rooms`], [`messages`] (including the
 //! group-commit batch insert), [`reactions`], [`audit`]; [`lookalikes`]
-//! fills in the name keys SQL cannot compute.
+//! fills in the name keys SQL cannot compute; [`Checkpoints`] keeps
+//! SQLite's log short under a writer that never stops.
 
 pub mod audit;
+mod checkpoints;
 pub mod lookalikes;
 pub mod messages;
 pub mod reactions;
@@ -29,6 +31,7 @@ pub mod types;
 pub mod users;
 
 pub use audit::AuditEntry;
+pub use checkpoints::Checkpoints;
 pub use messages::{MessageMeta, NewMessage, Page};
 pub use reactions::Toggled;
 pub use rooms::{Created, RoomRecord};

@@ -8,7 +8,7 @@
 //! Counts are per process: behind several processes each has its own cap.
 //! Must never import storage or the layer.
 
-use crate::{error::ApiError, metrics::Metrics};
+use crate::{error::ApiError, metrics::counters::Metrics};
 use axum::http::StatusCode;
 use std::{
     collections::HashMap,

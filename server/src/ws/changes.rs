@@ -16,7 +16,7 @@ impl Consumer {
         self.may_change(seq, false).await?;
         let text = text.into_string();
         let edited_at = self
-            .state
+            .chat
             .storage
             .edit_message(&self.room, seq, &text)
             .await
@@ -40,7 +40,7 @@ impl Consumer {
     /// `{"type":"delete"}`: the room hears `message_deleted`.
     pub(super) async fn delete(&self, seq: u64) -> Answer {
         self.may_change(seq, true).await?;
-        chat::moderation::delete_message(&self.state, &self.room, seq)
+        chat::moderation::delete_message(&self.chat, &self.room, seq)
             .await
             .map_err(|e| {
                 Refusal::unavailable(
@@ -59,7 +59,7 @@ impl Consumer {
         self.flood_check(Action::Reaction)?;
         self.live_message(seq).await?;
         let toggled = self
-            .state
+            .chat
             .storage
             .toggle_reaction(
                 &self.room,
@@ -114,7 +114,7 @@ impl Consumer {
 
     /// Whether the account is an admin (and enabled) now; fails closed.
     async fn still_admin(&self, user: &SessionUser) -> Result<bool, Refusal> {
-        match self.state.storage.active_user(&user.username).await {
+        match self.chat.storage.active_user(&user.username).await {
             Ok(record) => Ok(record.is_some_and(|r| r.is_admin)),
             Err(e) => Err(Refusal::unavailable(
                 format_args!("reading account {}", user.username),
@@ -126,7 +126,7 @@ impl Consumer {
 
     /// Message `seq` of this room, if it exists and is not deleted.
     async fn live_message(&self, seq: u64) -> Result<MessageMeta, Refusal> {
-        match self.state.storage.message_meta(&self.room, seq).await {
+        match self.chat.storage.message_meta(&self.room, seq).await {
             Ok(Some(meta)) if !meta.deleted => Ok(meta),
             Ok(_) => Err(Refusal::NoSuchMessage(seq)),
             Err(e) => Err(Refusal::unavailable(

@@ -14,7 +14,7 @@ use super::{
     wake::{Waiter, Wake},
 };
 use crate::{
-    chat::{self, control::Control},
+    chat::{access::Refused, control::Control},
     layer::{Channel, ChannelClosed, ChannelName, LayerError, Payload},
 };
 use app::protocol::{EndCode, ErrorCode, ServerEvent};
@@ -53,7 +53,7 @@ pub(super) async fn run(
     resume_after: Option<u64>,
     _ticket: Ticket,
 ) {
-    let mut channel = match consumer.state.layer.new_channel().await {
+    let mut channel = match consumer.chat.layer.new_channel().await {
         Ok(channel) => channel,
         Err(e) => {
             tracing::error!("cannot open a channel: {e}");
@@ -71,55 +71,26 @@ pub(super) async fn run(
         }
     }
     Box::pin(consumer.exit(&me)).await;
-    consumer.state.layer.close_channel(&me).await;
+    consumer.chat.layer.close_channel(&me).await;
 }
 
 impl Consumer {
-    /// Joins the room's group and, for a signed-in person, their inbox; the
-    /// room hears `user_join` if this is the person's first connection.
-    /// An anonymous visitor counts as a reader. Either way the lobby hears.
+    /// Joins the room (its group, the person's inbox, presence; the room
+    /// hears `user_join` with a person's first connection).
     async fn enter(&self, me: &ChannelName) -> Result<(), LayerError> {
-        if self.user.is_none() {
-            self.state.presence.reader_joined(&self.room).await;
-        }
-        if let Some(user) = &self.user {
-            if self.state.presence.join(&self.room, &user.username).await {
-                // Sent before we join the group: we learn of ourselves from user_list.
-                self.broadcast(ServerEvent::UserJoin {
-                    user: user.username.clone(),
-                })
-                .await;
-            }
-            let inbox = chat::groups::inbox(&user.username);
-            self.state.layer.group_add(&inbox, me).await?;
-        }
-        self.state.lobby.touch(&self.room);
-        self.state.layer.group_add(&self.group, me).await
+        let user = self.user.as_ref().map(|u| u.username.as_str());
+        self.chat.enter(&self.room, user, me).await
     }
 
-    /// Leaves the groups; the room hears `user_leave` if this was the
-    /// person's last connection.
+    /// Leaves the room; it hears `user_leave` with a person's last connection.
     async fn exit(&self, me: &ChannelName) {
-        let _ = self.state.layer.group_discard(&self.group, me).await;
-        if self.user.is_none() {
-            self.state.presence.reader_left(&self.room).await;
-        }
-        if let Some(user) = &self.user {
-            let inbox = chat::groups::inbox(&user.username);
-            let _ = self.state.layer.group_discard(&inbox, me).await;
-            if self.state.presence.leave(&self.room, &user.username).await {
-                self.broadcast(ServerEvent::UserLeave {
-                    user: user.username.clone(),
-                })
-                .await;
-            }
-        }
-        self.state.lobby.touch(&self.room);
+        let user = self.user.as_ref().map(|u| u.username.as_str());
+        self.chat.exit(&self.room, user, me).await;
     }
 
     /// Sends an event to everyone in the room.
     pub(super) async fn broadcast(&self, event: ServerEvent) {
-        chat::tell(self.state.layer.as_ref(), &self.group, event).await;
+        self.chat.tell(&self.group, event).await;
     }
 
     /// Greets, then moves frames both ways until either side ends.
@@ -130,20 +101,20 @@ impl Consumer {
         resume_after: Option<u64>,
     ) {
         let me = channel.name().clone();
-        let mut socket = Socket::new(socket, self.state.limits.write_timeout);
+        let mut socket = Socket::new(socket, self.chat.limits.write_timeout);
         if Box::pin(self.greet(&mut socket, resume_after))
             .await
             .is_err()
         {
             return;
         }
-        let mut shutdown = self.state.shutdown.clone();
+        let mut shutdown = self.chat.shutdown.clone();
         // Made once, not once per wake-up: each new one would register
         // with the shutdown signal again (measured: 4 % of the server's
         // CPU when 100 sockets each take 200 frames a second).
         let stop = stopping(&mut shutdown);
         tokio::pin!(stop);
-        let heartbeat = tokio::time::sleep(self.state.limits.ping_interval);
+        let heartbeat = tokio::time::sleep(self.chat.limits.ping_interval);
         tokio::pin!(heartbeat);
         let lagged = channel.lag_signal();
         tokio::pin!(lagged);
@@ -221,7 +192,7 @@ impl Consumer {
     /// storage has them now. If storage cannot say, the socket is closed
     /// (fail closed); the client reconnects and is checked at the door.
     async fn recheck(&mut self) -> Rights {
-        let storage = &self.state.storage;
+        let storage = &self.chat.storage;
         if let Some(user) = &mut self.user {
             match storage.active_user(&user.username).await {
                 Ok(Some(record)) => user.is_admin = record.is_admin,
@@ -233,8 +204,9 @@ impl Consumer {
             }
         }
         let admin = self.user.as_ref().is_some_and(|u| u.is_admin);
-        match storage.room(&self.room).await {
-            Ok(Some(room)) if room.admin_only && !admin => Rights::Ended(EndCode::AdminsOnly),
+        match self.chat.access(&self.room, admin).await {
+            Ok(Err(Refused::AdminsOnly(_))) => Rights::Ended(EndCode::AdminsOnly),
+            // Open, or a lookalike stored since: this socket may stay.
             Ok(_) => Rights::Unchanged,
             Err(e) => {
                 tracing::error!("rechecking room {}: {e}", self.room);
@@ -256,7 +228,7 @@ impl Consumer {
     /// gone (closed, so its presence ends); one quiet for a ping interval
     /// is pinged (browsers answer by themselves). Sets the next wake-up.
     fn on_heartbeat(&self, heartbeat: std::pin::Pin<&mut tokio::time::Sleep>) -> Step {
-        let limits = &self.state.limits;
+        let limits = &self.chat.limits;
         let now = tokio::time::Instant::now();
         let silent_until = self.last_heard + limits.idle_timeout;
         if now >= silent_until {

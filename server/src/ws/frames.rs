@@ -88,8 +88,7 @@ impl Consumer {
         let Some(user) = &self.user else {
             return Ok(());
         };
-        self.state
-            .flood
+        self.flood
             .check(action, &user.username)
             .map_err(|wait| Refusal::SlowDown {
                 what: match action {
@@ -121,7 +120,7 @@ impl Consumer {
             ),
             reply_to: me.clone(),
         };
-        self.state.writer.post(post).await.map_err(|e| {
+        self.chat.writer.post(post).await.map_err(|e| {
             Refusal::unavailable(
                 format_args!("storing a message in {}", self.room),
                 e,
@@ -136,7 +135,7 @@ impl Consumer {
     /// The room is stored here, before its first message, so that its
     /// lookalike key is claimed (two lookalikes started at once: one wins).
     async fn may_start_room(&mut self, user: &SessionUser) -> Result<(), Refusal> {
-        let storage = &self.state.storage;
+        let storage = &self.chat.storage;
         let failed = |e| {
             Refusal::unavailable(
                 format_args!("starting room {}", self.room),
@@ -145,7 +144,7 @@ impl Consumer {
             )
         };
         if storage.room(&self.room).await.map_err(failed)?.is_none() {
-            self.state
+            self.chat
                 .rooms_started
                 .check(&user.id)
                 .map_err(Refusal::TooManyRooms)?;
@@ -192,7 +191,7 @@ impl Consumer {
         let unavailable = |what: &str, e: &dyn std::fmt::Display| {
             Refusal::unavailable(format_args!("{what} {to}"), e, "Try again in a moment.")
         };
-        match self.state.storage.user_by_name(to.as_str()).await {
+        match self.chat.storage.user_by_name(to.as_str()).await {
             Ok(Some(_)) => {}
             Ok(None) => return Err(Refusal::NoSuchUser(to.to_string())),
             Err(e) => return Err(unavailable("looking up", &e)),
@@ -203,7 +202,7 @@ impl Consumer {
             message: message.clone(),
         };
         let inbox = chat::groups::inbox(to.as_str());
-        match chat::tell_reached(self.state.layer.as_ref(), &inbox, event).await {
+        match chat::tell_reached(self.chat.layer.as_ref(), &inbox, event).await {
             Ok(0) => Err(Refusal::Offline(to.to_string())),
             Ok(_) => Ok(Some(ServerEvent::PrivateMessageDelivered {
                 target: to.to_string(),

@@ -36,7 +36,8 @@
 //! and [`flood`], so they live here too.
 //!
 //! Must never import storage's SQL or the layer's implementations: it talks
-//! to `Storage`'s methods, the `ChannelLayer` trait and [`crate::chat`].
+//! to the chat domain's handle ([`Chat`]: storage's methods, the
+//! `ChannelLayer` trait, presence) and to [`crate::chat`]'s rules.
 
 pub mod admission;
 mod changes;
@@ -50,12 +51,14 @@ mod sync;
 mod wake;
 
 use crate::{
-    AppState, auth,
-    chat::{self, control::Control},
+    auth,
+    chat::{self, Chat, control::Control},
+    edge::origin::OriginPolicy,
+    edge::throttle::Budget,
     error::ApiError,
     layer::GroupName,
-    throttle::Budget,
 };
+use admission::Admission;
 use app::{account::SessionUser, names::RoomName, protocol::FRAME_MAX_BYTES};
 use axum::{
     extract::{Path, Query, State, ws::WebSocketUpgrade},
@@ -63,6 +66,7 @@ use axum::{
     response::Response,
 };
 use order::LogOrder;
+use std::sync::Arc;
 use tower_sessions::Session;
 
 /// Close codes. The standard ones are RFC 6455's, as axum names them; the
@@ -102,30 +106,38 @@ impl Resume {
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "axum extractors: the signature lists what the upgrade touches"
+)]
 pub async fn upgrade(
-    State(state): State<AppState>,
+    State(chat): State<Chat>,
+    State(origins): State<Arc<OriginPolicy>>,
+    State(admission): State<Arc<Admission>>,
+    State(flood): State<Arc<flood::FloodControl>>,
     Path(raw_room): Path<String>,
     Query(resume): Query<Resume>,
     headers: HeaderMap,
     session: Session,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    state
-        .origins
+    origins
         .check(&headers)
         .map_err(|refused| ApiError::forbidden("origin_not_allowed", refused.0))?;
     let room = RoomName::parse(&raw_room)
         .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
-    let user = auth::current_account(&state, &session).await?;
+    let user = auth::current_account(&chat.storage, &session).await?;
     let tag = match &user {
         Some(_) => Some(auth::socket_tag(&session).await?),
         None => None,
     };
-    let stored = may_open(&state, &room, user.as_ref()).await?;
+    let admin = user.as_ref().is_some_and(|u| u.is_admin);
+    // Fails closed: if storage cannot answer, the socket is refused.
+    let open = chat.access(&room, admin).await.map_err(|e| {
+        ApiError::from(e).saying("The room cannot be opened right now; try again.")
+    })??;
     let resume_after = resume.after()?;
-    let ticket = state
-        .admission
-        .admit(user.as_ref().map(|u| u.username.as_str()))?;
+    let ticket = admission.admit(user.as_ref().map(|u| u.username.as_str()))?;
     Ok(ws
         .max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
@@ -133,7 +145,8 @@ pub async fn upgrade(
         // most chat frames are tiny, and 10,000 idle sockets must stay cheap.
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
-            let consumer = Consumer::new(state, room, user.map(|u| (u, tag)), stored);
+            let user = user.map(|u| (u, tag));
+            let consumer = Consumer::new(chat, flood, room, user, open.stored);
             // Boxed: an async fn keeps its arguments and the locals they
             // move into side by side, so each by value would be held
             // twice in every connection's task (measured: 3,944 bytes).
@@ -141,39 +154,12 @@ pub async fn upgrade(
         }))
 }
 
-/// Whether `user` may open `room`, and whether it is stored yet. Looking
-/// never stores a room: it comes into being with its first message. An
-/// admin-only room is for admins; a room not stored whose name looks like
-/// a stored one's is refused (`#gеneral` cannot shadow `#general`). If
-/// storage cannot answer, the socket is refused: the checks fail closed.
-async fn may_open(
-    state: &AppState,
-    room: &RoomName,
-    user: Option<&SessionUser>,
-) -> Result<bool, ApiError> {
-    let record =
-        state.storage.room_like(room).await.map_err(|e| {
-            ApiError::from(e).saying("The room cannot be opened right now; try again.")
-        })?;
-    match record {
-        Some(r) if &r.name != room => Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "room_name_taken",
-            format!("{room} looks like the room {}; join that one.", r.name),
-        )),
-        Some(r) if r.admin_only && !user.is_some_and(|u| u.is_admin) => Err(ApiError::forbidden(
-            "admin_only",
-            format!("{room} is for admins only."),
-        )),
-        Some(_) => Ok(true),
-        None => Ok(false),
-    }
-}
-
 /// One connection's consumer. Defined here so that every file of the
 /// folder, each with its own `impl Consumer`, sees the fields.
 struct Consumer {
-    state: AppState,
+    chat: Chat,
+    /// Messages and reactions per person (`FLOOD_RATE`, `FLOOD_BURST`).
+    flood: Arc<flood::FloodControl>,
     room: RoomName,
     group: GroupName,
     /// `None` for an anonymous visitor. Its admin flag is refreshed when a
@@ -207,12 +193,13 @@ struct Consumer {
 
 impl Consumer {
     fn new(
-        state: AppState,
+        chat: Chat,
+        flood: Arc<flood::FloodControl>,
         room: RoomName,
         user: Option<(SessionUser, Option<String>)>,
         stored: bool,
     ) -> Self {
-        let limits = &state.limits;
+        let limits = &chat.limits;
         let (user, session_tag) = user.unzip();
         Self {
             session_tag: session_tag.flatten(),
@@ -228,7 +215,8 @@ impl Consumer {
             close_after: None,
             stored,
             last_heard: tokio::time::Instant::now(),
-            state,
+            chat,
+            flood,
         }
     }
 }

@@ -41,7 +41,7 @@ impl Consumer {
             None => self.continue_after(resume_after.unwrap_or(0)).await,
         }
         let users = ServerEvent::UserList {
-            users: self.state.presence.users(&self.room).await,
+            users: self.chat.presence.users(&self.room).await,
         };
         socket.send_event(&users).await
     }
@@ -59,7 +59,7 @@ impl Consumer {
     /// The seq of the room's newest message (0 for an empty room).
     async fn newest_seq(&self) -> Result<u64, crate::storage::StorageError> {
         let latest = Page::Latest { limit: 1 };
-        let page = self.state.storage.messages(&self.room, latest).await?;
+        let page = self.chat.storage.messages(&self.room, latest).await?;
         Ok(page.messages.last().map_or(0, |m| m.seq))
     }
 
@@ -99,7 +99,7 @@ impl Consumer {
                 seq: after,
                 limit: HISTORY_MAX,
             };
-            let history = match self.state.storage.messages(&self.room, page).await {
+            let history = match self.chat.storage.messages(&self.room, page).await {
                 Ok(history) => history,
                 Err(e) => {
                     tracing::error!("catching up in {}: {e}", self.room);
@@ -125,7 +125,7 @@ impl Consumer {
             Some(seq) => Page::Before { seq, limit },
             None => Page::Latest { limit },
         };
-        match self.state.storage.messages(&self.room, page).await {
+        match self.chat.storage.messages(&self.room, page).await {
             Ok(history) => ServerEvent::History(history),
             Err(e) => Refusal::unavailable(
                 format_args!("reading history of {}", self.room),
@@ -144,7 +144,7 @@ impl Consumer {
         };
         let limit = count.clamp(1, u64::from(HISTORY_MAX)) as u32;
         let page = Page::After { seq: after, limit };
-        let found = match self.state.storage.messages(&self.room, page).await {
+        let found = match self.chat.storage.messages(&self.room, page).await {
             Ok(page) => page.messages,
             Err(e) => {
                 tracing::error!("filling a hole in {}: {e}", self.room);

@@ -455,7 +455,7 @@ async fn per_address_limits_believe_x_forwarded_for_only_from_trusted_proxies() 
     // Behind a trusted proxy (loopback here): each forwarded client has its own budget.
     let behind = TestServer::start_with(|c| {
         c.limits.registrations_per_hour = 1;
-        c.trusted_proxies = server::proxy::TrustedProxies::parse("127.0.0.1").unwrap();
+        c.trusted_proxies = server::edge::proxy::TrustedProxies::parse("127.0.0.1").unwrap();
     })
     .await;
     assert_eq!(register_via(&behind, "one", "203.0.113.1").await, 201);

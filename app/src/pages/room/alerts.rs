@@ -1,6 +1,6 @@
 //! What reaches a person who is not looking at the room: the page's
 //! hidden/shown signal (which drives the tab title's count and the "New
-//! messages" divider in [`RoomState`]), the unread PM badge, and the
+//! messages" divider, `unread.rs`), the unread PM badge, and the
 //! "Notify me" switch for desktop notifications, which asks the browser's
 //! permission only when clicked, never on page load.
 
@@ -13,7 +13,7 @@ use leptos::prelude::*;
 pub fn follow_visibility(state: RoomState) {
     Effect::new(move |_| {
         let handle = window_event_listener_untyped("visibilitychange", move |_| {
-            state.on_visibility(page_hidden());
+            state.unread.on_visibility(page_hidden());
         });
         on_cleanup(move || handle.remove());
     });
@@ -25,20 +25,17 @@ pub fn follow_visibility(state: RoomState) {
 pub fn PmBadge() -> impl IntoView {
     let state = expect_context::<RoomState>();
     let show_newest = move |_| {
-        state.unread_pms.set(0);
+        state.unread.pms_read();
         // A PM goes after the newest room message: at the bottom.
-        state.follow();
-        if let Some(log) = state.log_view.get() {
-            log.set_scroll_top(log.scroll_height());
-        }
+        state.scroll.to_bottom();
     };
     view! {
         <button type="button" id="pm-badge" class="pm-badge"
-            hidden=move || state.unread_pms.get() == 0
-            aria-label=Signal::derive(move || tf!(state.i18n.get_locale(), alerts.pm_badge, n = state.unread_pms.get()))
+            hidden=move || state.unread.pms.get() == 0
+            aria-label=Signal::derive(move || tf!(state.i18n.get_locale(), alerts.pm_badge, n = state.unread.pms.get()))
             on:click=show_newest>
             <span aria-hidden="true">"✉ "</span>
-            <span class="n">{move || state.unread_pms.get()}</span>
+            <span class="n">{move || state.unread.pms.get()}</span>
         </button>
     }
 }

@@ -37,9 +37,7 @@ fn act(state: RoomState, action: MessageAction) {
         }
         MessageAction::Delete(seq) => state.send(ClientFrame::Delete { seq }),
         MessageAction::Edit(seq, text) => {
-            if state.fill_input(&text) {
-                state.editing.set(Some(seq));
-            }
+            state.draft.edit(seq, &text);
         }
     }
 }
@@ -52,11 +50,11 @@ pub fn Messages() -> impl IntoView {
     // ones; when older ones were put on top, keep what the reader was looking at.
     Effect::new(move |_| {
         state.log.track();
-        state.keep_scroll_place();
+        state.scroll.keep_place();
     });
     let on_action = Callback::new(move |action| act(state, action));
     view! {
-        <ol id="log" class="log" node_ref=state.log_view aria-label=tr!(state.i18n, log.label) aria-live="polite"
+        <ol id="log" class="log" node_ref=state.scroll.view aria-label=tr!(state.i18n, log.label) aria-live="polite"
             tabindex="0" on:scroll=move |_| state.on_scroll()>
             <li class="log-top">{move || state.log_top()}</li>
             <For each=move || state.log.with(|l: &RoomLog| l.entries().to_vec()) key=Entry::render_key let:entry>
@@ -90,7 +88,7 @@ fn MessageItem(
     let ts = m.ts.clone();
     let time = move || short_time(&ts, code(i18n.get_locale()));
     let signed_in = me.is_some();
-    // Own messages may be changed for 10 minutes (the server checks too).
+    // Own messages may be changed within EDIT_WINDOW_SECS (the server checks too).
     let recent = within_edit_window(&m.ts);
     let can_edit = own && recent && !m.deleted;
     let can_delete = !m.deleted && ((own && recent) || admin);
@@ -103,7 +101,7 @@ fn MessageItem(
     let seq = m.seq;
     view! {
         <li class="msg" class:own=own class:deleted=m.deleted class:mentions-me=mentions_me data-seq=m.seq>
-            {move || (state.first_unread.get() == Some(seq)).then(|| view! {
+            {move || (state.unread.first.get() == Some(seq)).then(|| view! {
                 <div class="new-divider" role="separator" aria-label=tr!(i18n, log.new_messages)>
                     <span>{tr!(i18n, log.new_messages)}</span>
                 </div>

@@ -4,9 +4,13 @@
 //! each in its own file:
 //!
 //! - [`log`]: the log as a plain type ([`log::RoomLog`]) with its unit tests;
-//! - [`state`]: [`RoomState`], one method per server event;
+//! - [`state`]: [`RoomState`], one method per server event, routing each
+//!   to its part: [`scroll`] (following the newest, keeping one's place),
+//!   [`unread`] (what arrived unseen), [`draft`] (the composer's box, edit,
+//!   waits and notice), [`typing`]'s `WhoTypes`;
 //! - [`message`]: the list, one message, its reactions and toolbar;
-//! - [`composer`]: the message box and the notice line;
+//! - [`composer`]: the message box and the notice line; [`mentions`]: the
+//!   `@name` list under it;
 //! - [`rich`]: a message's text as text, links and mentions;
 //! - [`people`]: who is online; [`typing`]: who is typing;
 //! - [`connection`]: the socket (browser) or nothing (server), and the
@@ -17,12 +21,16 @@
 mod alerts;
 mod composer;
 mod connection;
+mod draft;
 mod log;
+mod mentions;
 mod message;
 mod people;
 mod rich;
+mod scroll;
 mod state;
 mod typing;
+mod unread;
 
 use crate::{
     CurrentUser,

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 pub fn People() -> impl IntoView {
     let state = expect_context::<RoomState>();
     let start_pm = Callback::new(move |name: String| {
-        state.fill_input(&format!("/pm {name} "));
+        state.draft.fill(&format!("/pm {name} "));
     });
     view! {
        <aside class="people" aria-labelledby="people-title">

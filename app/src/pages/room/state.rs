@@ -1,18 +1,24 @@
 //! The room page's state: one `Copy` struct of signals, made once by
 //! `ChatRoom` and shared with the child components through context. Every
-//! server event goes through [`RoomState::apply`], one method per event;
-//! the log's own rules live in [`RoomLog`], so this file is only about what
-//! the page shows and sends.
+//! server event goes through [`RoomState::apply`], one method per event.
+//! Each concern keeps its own part with its own methods: the log's rules
+//! in [`RoomLog`], scrolling in [`Scroll`], what arrived unseen in
+//! [`Unread`], the composer's box, edit and waits in [`Draft`], who types
+//! in [`WhoTypes`]; this file routes events to them and talks to the
+//! socket.
 
 use super::{
     connection::Connection,
+    draft::{Draft, Notice},
     log::{Entry, RoomLog},
     rich::mentions_name,
+    scroll::Scroll,
     typing::WhoTypes,
+    unread::Unread,
 };
 use crate::{
     ConnStatus, CurrentUser,
-    browser::{notify, now_ms, page_hidden},
+    browser::notify,
     lang::{I18n, error_text, session_ended_text, td_string, tf, use_i18n},
     names::RoomName,
     protocol::ServerEvent,
@@ -20,42 +26,11 @@ use crate::{
         ChatMessage, ClientFrame, ErrorCode, ErrorEvent, HISTORY_MAX, HISTORY_PAGE, History,
     },
 };
-use leptos::{html, prelude::*};
-
-/// How close to the bottom (px) still counts as "reading the newest", so
-/// new messages keep the log scrolled down.
-const STICK_TO_BOTTOM_PX: i32 = 48;
-/// How close to the top (px) starts loading older messages.
-const LOAD_OLDER_PX: i32 = 80;
+use leptos::prelude::*;
 /// How long a hole in the log may wait for its message before the page
 /// asks the server for it (messages can overtake each other on the way).
 /// Longer than the server's own wait, which fills most holes first.
 const ASK_FOR_HOLE_AFTER: std::time::Duration = std::time::Duration::from_millis(600);
-/// How long a "slow down" notice stays up at least.
-const SLOW_DOWN_SHOWN_MS: f64 = 3_000.0;
-
-/// A refusal from the server (or the page), shown under the log.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Notice {
-    pub text: String,
-    /// Offer the log-in link (the server said: log in to post).
-    pub login: bool,
-    /// Sending again does not clear it before this time (ms since the
-    /// epoch): "slow down" must stay readable while someone keeps typing.
-    pub keep_until: f64,
-}
-
-impl Notice {
-    /// A notice that the next message sent clears.
-    pub fn brief(text: String) -> Self {
-        Self {
-            text,
-            login: false,
-            keep_until: 0.0,
-        }
-    }
-}
-
 #[derive(Clone, Copy)]
 pub struct RoomState {
     pub me: CurrentUser,
@@ -71,32 +46,10 @@ pub struct RoomState {
     /// Set when the socket drops; the catch-up after reconnecting counts the
     /// messages it brings until the user list marks its end.
     recovering: StoredValue<Option<usize>>,
-    pub notice: RwSignal<Option<Notice>>,
-    /// The message being edited in the composer, if any.
-    pub editing: RwSignal<Option<u64>>,
-    /// Whether the server has older messages than the oldest shown, and
-    /// whether a request for them is on its way.
-    pub older_available: RwSignal<bool>,
-    pub loading_older: RwSignal<bool>,
-    /// The composer's text box.
-    pub input: NodeRef<html::Input>,
-    /// The scrolling log.
-    pub log_view: NodeRef<html::Ol>,
-    stick_to_bottom: StoredValue<bool>,
-    /// Scroll height before older messages were put on top, to keep the view still.
-    height_before_prepend: StoredValue<Option<i32>>,
     connection: StoredValue<Option<Connection>>,
-    /// What arrived while the page was hidden: the tab title's count, and
-    /// the first such message, where the "New messages" divider goes.
-    pub unread: RwSignal<usize>,
-    pub first_unread: RwSignal<Option<u64>>,
-    /// Private messages that arrived while the page was hidden (the badge).
-    pub unread_pms: RwSignal<usize>,
-    /// The last chat message sent and not yet seen back: a `rate_limited`
-    /// refusal puts it back in the box, to be sent when the wait is over.
-    pub pending: StoredValue<Option<String>>,
-    /// Until when (ms since the epoch) the server asked us to wait.
-    pub wait_until: RwSignal<Option<f64>>,
+    pub scroll: Scroll,
+    pub unread: Unread,
+    pub draft: Draft,
 }
 
 impl RoomState {
@@ -110,30 +63,10 @@ impl RoomState {
             typing: WhoTypes::new(),
             status: RwSignal::new(ConnStatus::Connecting),
             recovering: StoredValue::new(None),
-            notice: RwSignal::new(None),
-            editing: RwSignal::new(None),
-            older_available: RwSignal::new(false),
-            loading_older: RwSignal::new(false),
-            input: NodeRef::new(),
-            log_view: NodeRef::new(),
-            stick_to_bottom: StoredValue::new(true),
-            height_before_prepend: StoredValue::new(None),
             connection: StoredValue::new(None),
-            unread: RwSignal::new(0),
-            first_unread: RwSignal::new(None),
-            unread_pms: RwSignal::new(0),
-            pending: StoredValue::new(None),
-            wait_until: RwSignal::new(None),
-        }
-    }
-
-    /// The page was hidden or shown again. Hiding starts a new count (and
-    /// moves the divider); showing clears the title's count but keeps the
-    /// divider where the person left off.
-    pub fn on_visibility(self, hidden: bool) {
-        self.unread.set(0);
-        if hidden {
-            self.first_unread.set(None);
+            scroll: Scroll::new(),
+            unread: Unread::new(),
+            draft: Draft::new(),
         }
     }
 
@@ -141,30 +74,14 @@ impl RoomState {
     pub fn title(self) -> String {
         let room = self.room.get_value().to_string();
         let locale = self.i18n.get_locale();
-        match self.unread.get() {
+        match self.unread.count.get() {
             0 => crate::lang::page_title(locale, &room),
             n => tf!(locale, room.unread_title, n = n, room = room),
         }
     }
 
-    /// A message or PM the person has not seen arrived.
-    fn unseen(self, seq: Option<u64>) {
-        if !page_hidden() {
-            return;
-        }
-        self.unread.update(|n| *n += 1);
-        if let Some(seq) = seq
-            && self.first_unread.get_untracked().is_none()
-        {
-            self.first_unread.set(Some(seq));
-        }
-    }
-
     fn on_private(self, user: String, message: String) {
-        self.unseen(None);
-        if page_hidden() {
-            self.unread_pms.update(|n| *n += 1);
-        }
+        self.unread.pm_arrived();
         let title = tf!(
             self.i18n.get_locale_untracked(),
             alerts.pm_from,
@@ -190,16 +107,6 @@ impl RoomState {
         self.log.with_untracked(RoomLog::contiguous_up_to)
     }
 
-    /// Puts `text` in the message box and focuses it.
-    pub fn fill_input(self, text: &str) -> bool {
-        let Some(field) = self.input.get() else {
-            return false;
-        };
-        field.set_value(text);
-        let _ = field.focus();
-        true
-    }
-
     /// Whether the viewer is the person called `name`.
     pub fn is_me(self, name: &str) -> bool {
         self.me.name().as_deref() == Some(name)
@@ -222,8 +129,8 @@ impl RoomState {
             }
             ServerEvent::PrivateMessage { user, message } => self.on_private(user, message),
             ServerEvent::PrivateMessageDelivered { target, message } => {
-                self.pending.set_value(None);
-                self.unread_pms.set(0);
+                self.draft.seen_back();
+                self.unread.pms_read();
                 self.log.update(|l| l.add_private(false, target, message))
             }
             ServerEvent::Typing { user } if !self.is_me(&user) => self.typing.signal(user),
@@ -238,7 +145,7 @@ impl RoomState {
             ServerEvent::Reaction {
                 seq, emoji, users, ..
             } => self.log.update(|l| l.react(seq, emoji, users)),
-            ServerEvent::SessionEnded { reason, code } => self.notice.set(Some(Notice {
+            ServerEvent::SessionEnded { reason, code } => self.draft.notice.set(Some(Notice {
                 text: session_ended_text(self.i18n.get_locale_untracked(), code, &reason),
                 login: false,
                 keep_until: f64::INFINITY,
@@ -254,9 +161,9 @@ impl RoomState {
             self.ask_for_hole_before(m.seq);
         }
         if self.is_me(&m.user) {
-            self.pending.set_value(None);
+            self.draft.seen_back();
         } else if m.seq > newest {
-            self.unseen(Some(m.seq));
+            self.unread.arrived(Some(m.seq));
             if let Some(me) = self.me.name()
                 && mentions_name(&m.message, &me)
             {
@@ -277,13 +184,12 @@ impl RoomState {
             (None, Some(_)) => false,
         };
         if reaches_back {
-            self.older_available.set(page.has_more);
+            self.scroll.older_available.set(page.has_more);
             if oldest_shown.is_some() && !page.messages.is_empty() {
-                let height = self.log_view.get_untracked().map(|l| l.scroll_height());
-                self.height_before_prepend.set_value(height);
+                self.scroll.before_prepend();
             }
         }
-        self.loading_older.set(false);
+        self.scroll.loading_older.set(false);
         let before = self.log.with_untracked(RoomLog::len);
         self.log.update(|log| {
             for m in page.messages {
@@ -310,34 +216,22 @@ impl RoomState {
     }
 
     fn on_error(self, e: ErrorEvent) {
-        self.loading_older.set(false);
-        let slow_down = e.code == ErrorCode::RateLimited;
-        if let (true, Some(wait)) = (slow_down, e.retry_after_ms) {
-            self.wait(wait);
-        }
-        self.notice.set(Some(Notice {
-            login: e.code == ErrorCode::NotAuthenticated,
-            text: error_text(self.i18n.get_locale_untracked(), &e),
-            keep_until: if slow_down {
-                now_ms() + SLOW_DOWN_SHOWN_MS
-            } else {
-                0.0
+        self.scroll.loading_older.set(false);
+        let text = error_text(self.i18n.get_locale_untracked(), &e);
+        let notice = match e.code {
+            ErrorCode::RateLimited => {
+                if let Some(wait) = e.retry_after_ms {
+                    self.draft.wait(wait);
+                }
+                Notice::slow_down(text)
+            }
+            ErrorCode::NotAuthenticated => Notice {
+                login: true,
+                ..Notice::brief(text)
             },
-        }));
-    }
-
-    /// The server refused a message for coming too fast: it goes back in
-    /// the box (unless something new is being typed) and the composer
-    /// counts down, then sends.
-    fn wait(self, ms: u64) {
-        if let (Some(text), Some(field)) = (self.pending.get_value(), self.input.get_untracked())
-            && field.value().trim().is_empty()
-        {
-            field.set_value(&text);
-        }
-        self.pending.set_value(None);
-        let until = now_ms() + ms as f64;
-        self.wait_until.set(Some(until));
+            _ => Notice::brief(text),
+        };
+        self.draft.notice.set(Some(notice));
     }
 
     /// The socket's state changed.
@@ -372,58 +266,33 @@ impl RoomState {
 
     /// Asks for the page before the oldest message shown, once at a time.
     fn load_older(self) {
-        if !self.older_available.get_untracked() || self.loading_older.get_untracked() {
+        let scroll = self.scroll;
+        if !scroll.older_available.get_untracked() || scroll.loading_older.get_untracked() {
             return;
         }
         let Some(oldest) = self.log.with_untracked(RoomLog::oldest_seq) else {
             return;
         };
-        self.loading_older.set(true);
+        scroll.loading_older.set(true);
         self.send(ClientFrame::History {
             before_seq: Some(oldest),
             limit: HISTORY_PAGE,
         });
     }
 
-    /// The reader scrolled the log: follow new messages only while at the
-    /// bottom; near the top, load older ones.
+    /// The reader scrolled the log; near the top, older messages load.
     pub fn on_scroll(self) {
-        if let Some(log) = self.log_view.get() {
-            let from_bottom = log.scroll_height() - log.scroll_top() - log.client_height();
-            self.stick_to_bottom
-                .set_value(from_bottom < STICK_TO_BOTTOM_PX);
-            if log.scroll_top() < LOAD_OLDER_PX {
-                self.load_older();
-            }
+        if self.scroll.on_scroll() {
+            self.load_older();
         }
-    }
-
-    /// After the log changed: keep following the newest message unless the
-    /// reader scrolled up; when older ones were put on top, keep what the
-    /// reader was looking at.
-    pub fn keep_scroll_place(self) {
-        let Some(log) = self.log_view.get() else {
-            return;
-        };
-        if let Some(before) = self.height_before_prepend.get_value() {
-            self.height_before_prepend.set_value(None);
-            log.set_scroll_top(log.scroll_top() + log.scroll_height() - before);
-        } else if self.stick_to_bottom.get_value() {
-            log.set_scroll_top(log.scroll_height());
-        }
-    }
-
-    /// The person sent something: the log follows it to the bottom.
-    pub fn follow(self) {
-        self.stick_to_bottom.set_value(true);
     }
 
     /// What the top of the log says.
     pub fn log_top(self) -> &'static str {
         let locale = self.i18n.get_locale();
-        if self.loading_older.get() {
+        if self.scroll.loading_older.get() {
             td_string!(locale, log.loading_older)
-        } else if self.older_available.get() {
+        } else if self.scroll.older_available.get() {
             td_string!(locale, log.scroll_up)
         } else if self.log.with(RoomLog::is_empty) {
             td_string!(locale, log.empty)

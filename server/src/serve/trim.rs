@@ -33,7 +33,7 @@
 //! idle connections), and as a thread may finish just after, the trim runs
 //! once more at the next look.
 
-use crate::metrics::Metrics;
+use crate::metrics::counters::Metrics;
 use std::{
     sync::{
         Arc,
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn a_crowd_between_two_looks_counts_once() {
         use std::sync::atomic::Ordering::Relaxed;
-        let metrics = crate::metrics::Metrics::default();
+        let metrics = crate::metrics::counters::Metrics::default();
         assert!(!super::crowd_left(&metrics));
         metrics.connections_high.fetch_max(600, Relaxed);
         assert!(super::crowd_left(&metrics), "600 opened and closed");

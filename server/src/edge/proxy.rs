@@ -8,15 +8,15 @@
 //! per-address limit (sign-ups, logins, history reads) uses this address,
 //! through the [`ClientAddr`] extractor. Must never import storage or the layer.
 
-use crate::AppState;
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{HeaderMap, request::Parts},
 };
 use ipnet::IpNet;
 use std::{
     convert::Infallible,
     net::{IpAddr, SocketAddr},
+    sync::Arc,
 };
 
 /// The proxies whose `X-Forwarded-For` we believe (`TRUSTED_PROXIES`).
@@ -83,16 +83,21 @@ fn canonical(addr: IpAddr) -> IpAddr {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientAddr {
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    S: Send + Sync,
+    Arc<TrustedProxies>: FromRef<S>,
+{
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        let trusted = Arc::<TrustedProxies>::from_ref(state);
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        Ok(Self(state.trusted_proxies.client(peer, &parts.headers)))
+        Ok(Self(trusted.client(peer, &parts.headers)))
     }
 }
 

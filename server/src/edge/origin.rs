@@ -17,7 +17,7 @@
 //!   header they like anyway: what we stop is a browser carrying a
 //!   visitor's cookie on another site's behalf.
 //!
-//! Checked at the upgrade and on every non-GET request ([`crate::security`]);
+//! Checked at the upgrade and on every non-GET request ([`crate::edge::security`]);
 //! must never import storage or the layer.
 
 use axum::http::{HeaderMap, header};

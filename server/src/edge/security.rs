@@ -5,7 +5,7 @@
 //!   or failing that `Sec-Fetch-Site`, says it comes from another site is
 //!   refused with 403 `origin_not_allowed` before any handler runs: login,
 //!   register, logout, admin actions and the pages' server functions alike
-//!   (the same rule as the WebSocket upgrade, [`crate::origin`]).
+//!   (the same rule as the WebSocket upgrade, [`crate::edge::origin`]).
 //! - [`security_headers`]: `X-Content-Type-Options: nosniff`,
 //!   `Referrer-Policy: same-origin`, `X-Frame-Options: DENY`, and a
 //!   `Content-Security-Policy` on every answer that has none of its own.
@@ -14,20 +14,21 @@
 //!
 //! Must never import storage or the layer.
 
-use crate::{AppState, error::ApiError};
+use crate::{edge::origin::OriginPolicy, error::ApiError};
 use axum::{
     extract::{Request, State},
     http::{HeaderValue, Method, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use std::sync::Arc;
 
 /// For answers that are not pages (JSON, files): nothing may run or frame them.
 const NOT_A_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Refuses state-changing requests from other sites' pages.
 pub async fn refuse_cross_site(
-    State(state): State<AppState>,
+    State(origins): State<Arc<OriginPolicy>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -35,7 +36,7 @@ pub async fn refuse_cross_site(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && let Err(refused) = state.origins.check(request.headers()) {
+    if !safe && let Err(refused) = origins.check(request.headers()) {
         tracing::info!(path = %request.uri().path(), "refused a cross-site request");
         return ApiError::forbidden("origin_not_allowed", refused.0).into_response();
     }

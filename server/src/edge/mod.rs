@@ -1,0 +1,18 @@
+//! The guards at the edge: what every request passes before a handler
+//! runs, and the limiter every per-client budget is made with.
+//!
+//! - [`origin`]: which pages may open a WebSocket or send a state-changing
+//!   request (`ALLOWED_ORIGINS`).
+//! - [`proxy`]: who the client is behind a trusted proxy (`TRUSTED_PROXIES`),
+//!   as the [`proxy::ClientAddr`] extractor.
+//! - [`security`]: the cross-site refusal and the headers every answer carries.
+//! - [`throttle`]: rate limits (governor) and per-connection budgets; `auth`
+//!   and the consumer make their limits with it.
+//!
+//! Must never import storage, the layer, presence or the chat domain: a
+//! guard decides from the request alone.
+
+pub mod origin;
+pub mod proxy;
+pub mod security;
+pub mod throttle;
