@@ -4,10 +4,11 @@
 //! of a group.
 //!
 //! One trait, [`ChannelLayer`], with an in-memory implementation
-//! ([`MemoryLayer`], the default: nothing to install) and two over Redis
-//! that let several server processes share groups: [`RedisLayer`] on one
-//! Redis (`REDIS_URL`) and [`ClusterLayer`] on a Redis Cluster
-//! (`REDIS_CLUSTER_URLS`, sharded pub/sub). Messages are
+//! ([`MemoryLayer`], the default: nothing to install) and one over Redis
+//! pub/sub that lets several server processes share groups (`pubsub.rs`),
+//! with two backends: [`RedisLayer`] on one Redis (`REDIS_URL`) and
+//! [`ClusterLayer`] on a Redis Cluster (`REDIS_CLUSTER_URLS`, sharded
+//! pub/sub). Messages are
 //! [`Payload`]s: a broadcast is encoded to JSON once and every member gets
 //! a cheap clone of the same bytes.
 //!
@@ -22,6 +23,7 @@
 
 mod cluster;
 mod memory;
+mod pubsub;
 mod queue;
 mod redis;
 mod registry;

@@ -1,5 +1,5 @@
-//! What the Redis layers put on the wire, shared by the one-server layer
-//! ([`super::RedisLayer`]) and the cluster one ([`super::ClusterLayer`]):
+//! What the Redis layer puts on the wire, whichever its backend (one
+//! server, [`super::RedisLayer`], or a cluster, [`super::ClusterLayer`]):
 //! topic names, the message encoding, and routing what arrives to local
 //! members.
 //!
