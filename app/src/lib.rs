@@ -4,13 +4,16 @@
 //!
 //! - [`names`]: `RoomName::parse`, `Username::parse`.
 //! - [`protocol`]: the WebSocket events and frames, as Rust types.
-//! - [`account`]: who is signed in, the password rule, account refusals.
+//! - [`account`]: who is signed in, the password rule, account refusals,
+//!   the safe `next` after signing in.
+//! - [`admin`]: the admin page's actions, lists and audit words.
 //! - [`server_fns`]: server functions the pages call.
-//! - [`pages`]: lobby, room, log in, register.
+//! - [`pages`]: lobby, room, log in, register, admin.
 //! - [`lang`]: 简体中文 and English: the choice, the switch, translated refusals.
 //! - [`browser`]: the clock and time zone, with a plain arm for the server.
 //! - `client` (browser only): the room's self-reconnecting WebSocket.
 //! - `lobby_feed` (browser only): the lobby's live room list.
+//! - `i18n` (generated from `locales/*.json`): the `Locale` enum and texts.
 
 // The `i18n` module: the `Locale` enum and the texts of `locales/*.json`.
 // Deprecated in favour of build.rs code generation, which would compile
