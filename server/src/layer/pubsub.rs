@@ -276,6 +276,10 @@ async fn keep_subscriptions<B: PubSub>(
     mut losses: mpsc::UnboundedReceiver<Lost>,
 ) {
     let mut settle = Settling::default();
+    // A connection dropped and not every subscription is back yet: what
+    // ends one Redis's `down` (set by the push itself, before this loop
+    // hears of the loss, so a pass in between must not end it).
+    let mut recovering = false;
     loop {
         let first = match tokio::time::timeout(RETRY_EVERY, losses.recv()).await {
             Ok(None) => return,
@@ -294,6 +298,7 @@ async fn keep_subscriptions<B: PubSub>(
                     Lost::All => {
                         subs.all_due();
                         settle.disturbed();
+                        recovering = true;
                     }
                     Lost::Topic(topic) => inner.lost_topic(&mut subs, &topic),
                 }
@@ -303,7 +308,13 @@ async fn keep_subscriptions<B: PubSub>(
             }
             (subs.due.iter().cloned().collect::<Vec<_>>(), subs.own_due)
         };
-        inner.resubscribe(due, own_due).await;
+        let all_held = inner.resubscribe(due, own_due).await;
+        if recovering && all_held {
+            recovering = false;
+            if inner.health.down.swap(false, Ordering::Relaxed) {
+                tracing::info!("redis is back; groups resubscribed");
+            }
+        }
     }
 }
 
@@ -365,8 +376,8 @@ impl<B: PubSub> Inner<B> {
 
     /// Tries every subscription that is due, many at once and without
     /// holding up joins and leaves (a dead node's take up to a second to
-    /// fail); what fails stays due.
-    async fn resubscribe(&self, due: Vec<GroupName>, own_due: bool) {
+    /// fail); what fails stays due. True if nothing is left due.
+    async fn resubscribe(&self, due: Vec<GroupName>, own_due: bool) -> bool {
         use futures::StreamExt;
         if own_due && self.subscribe_to(self.router.own_topic(), "own").await {
             self.subs.lock().await.own_due = false;
@@ -393,9 +404,7 @@ impl<B: PubSub> Inner<B> {
                     .await;
             }
         }
-        if !subs.any_due() && self.health.down.swap(false, Ordering::Relaxed) {
-            tracing::info!("redis is back; groups resubscribed");
-        }
+        !subs.any_due()
     }
 
     async fn subscribe(&self, group: &GroupName) -> bool {
