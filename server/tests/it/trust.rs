@@ -111,6 +111,12 @@ async fn a_lookalike_room_cannot_be_opened_started_or_created() {
     let (status, html) = server.page(&format!("/chat/{fake}/"), None).await;
     assert_eq!(status, 409);
     assert!(html.contains("looks just like the room"), "{html}");
+    // The history API keeps the same door (one rule: chat/access.rs).
+    let path = format!("/api/rooms/{}/messages", app::names::percent_encode(fake));
+    let history = reqwest::get(server.http(&path)).await.unwrap();
+    assert_eq!(history.status(), 409);
+    let body: Value = history.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "room_name_taken", "{body}");
 
     let (status, body) = act(
         &server,
