@@ -33,7 +33,7 @@ tools-run:
 tools-test:
 	@scripts/bootstrap.sh test
 
-# Every link in the README and docs/ resolves (files and headings).
+# Every link in the README, docs/ and bench/ resolves (files and headings).
 docs-check:
 	python3 scripts/check_links.py
 

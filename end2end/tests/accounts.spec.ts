@@ -135,6 +135,10 @@ test("the lobby lists active rooms with who is online, and updates without a rel
   const entry = lobby.locator(`#room-list li[data-room="${room}"]`);
   await expect(entry).toContainText("1 online");
   await say(visitor, "anyone?");
+  // The message re-sorts the live list (within the lobby's 250 ms gather):
+  // let that land first, or the click can hit whichever room moved under it.
+  await expect(messageTexts(visitor)).toHaveText(["anyone?"]);
+  await lobby.waitForTimeout(750);
   await lobby.screenshot({ path: testInfo.outputPath("lobby-rooms.png") });
 
   // The entry is a link into the room.

@@ -27,8 +27,13 @@
 //!   returns what a logout ended, never tells).
 //! - **Ground**: [`config`] (settings from the environment), [`error`] (the
 //!   API's one error type), [`metrics::counters`] (the atomics the writer,
-//!   admission and trim update), `testing` (private redis-server,
-//!   PostgreSQL and Redis Cluster instances; tests only).
+//!   admission and trim update), [`edge::throttle`] (rate limits and
+//!   budgets: kept with the guards that use it most, but it imports
+//!   nothing of the crate, so `auth` and `chat` use it too), the allocator
+//!   helpers of `serve::trim` (the hashing threads in `auth` give their
+//!   memory back with them; they import only the counters), `testing`
+//!   (private redis-server, PostgreSQL and Redis Cluster instances; tests
+//!   only).
 //!
 //! Checks that hold (and must keep holding):
 //! `grep -rn 'App[S]tate\|crate::c[h]at\|Server[E]vent' server/src/auth server/src/presence`

@@ -6,8 +6,9 @@
 //! - [`proxy`]: who the client is behind a trusted proxy (`TRUSTED_PROXIES`),
 //!   as the [`proxy::ClientAddr`] extractor.
 //! - [`security`]: the cross-site refusal and the headers every answer carries.
-//! - [`throttle`]: rate limits (governor) and per-connection budgets; `auth`
-//!   and the consumer make their limits with it.
+//! - [`throttle`]: rate limits (governor) and per-connection budgets. It
+//!   imports nothing of the crate (ground, in `lib.rs`'s map), so `auth`,
+//!   `chat` and the consumer make their limits with it too.
 //!
 //! Must never import storage, the layer, presence or the chat domain: a
 //! guard decides from the request alone.
