@@ -87,6 +87,16 @@ pub struct Limits {
     pub max_connections: usize,
     /// `CONNECTIONS_PER_USER`: open WebSockets per person on this process.
     pub connections_per_user: usize,
+    /// `CONNECTIONS_PER_ADDRESS`: open WebSockets and lobby feeds per
+    /// client address (an IPv6 /64) on this process.
+    pub connections_per_address: usize,
+    /// `TCP_CONNECTIONS_PER_ADDRESS`: open TCP connections per peer
+    /// address (trusted proxies exempt: they carry everyone's).
+    pub tcp_connections_per_address: usize,
+    /// `REQUEST_TIMEOUT_SECS`: a whole request (head, body and handler)
+    /// must be done within this; streams (sockets, feeds) once answered
+    /// are not cut.
+    pub request_timeout: Duration,
     /// `PING_INTERVAL_SECS`: a quiet socket is pinged this often.
     pub ping_interval: Duration,
     /// `IDLE_TIMEOUT_SECS`: a socket that sent nothing (not even a pong)
@@ -117,6 +127,9 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             connections_per_user: 20,
+            connections_per_address: 50,
+            tcp_connections_per_address: 100,
+            request_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(10),
@@ -149,6 +162,12 @@ impl Limits {
             header_read_timeout: seconds("HEADER_READ_TIMEOUT_SECS", d.header_read_timeout)?,
             max_connections: whole("MAX_CONNECTIONS", d.max_connections)?,
             connections_per_user: whole("CONNECTIONS_PER_USER", d.connections_per_user)?,
+            connections_per_address: whole("CONNECTIONS_PER_ADDRESS", d.connections_per_address)?,
+            tcp_connections_per_address: whole(
+                "TCP_CONNECTIONS_PER_ADDRESS",
+                d.tcp_connections_per_address,
+            )?,
+            request_timeout: seconds("REQUEST_TIMEOUT_SECS", d.request_timeout)?,
             ping_interval: seconds("PING_INTERVAL_SECS", d.ping_interval)?,
             idle_timeout: seconds("IDLE_TIMEOUT_SECS", d.idle_timeout)?,
             write_timeout: seconds("WRITE_TIMEOUT_SECS", d.write_timeout)?,
@@ -170,6 +189,8 @@ impl Limits {
             history_rate: 1e6,
             history_burst: 1_000_000,
             bad_frames_per_10_s: 1_000_000,
+            connections_per_address: 1_000_000,
+            tcp_connections_per_address: 1_000_000,
             ..Self::default()
         }
     }

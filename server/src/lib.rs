@@ -58,7 +58,7 @@ pub mod storage;
 pub mod testing;
 pub mod ws;
 
-pub use serve::serve;
+pub use serve::{raise_open_files, serve};
 
 use app::{App, server_fns::ssr::BackendContext, shell};
 use axum::{Router, extract::FromRef, extract::State, response::Redirect, routing::get};
@@ -68,7 +68,7 @@ use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use storage::Storage;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore, cookie::SameSite};
 use ws::flood;
 
@@ -89,7 +89,7 @@ pub struct AppState {
     /// Places for open WebSockets (`MAX_CONNECTIONS`, `CONNECTIONS_PER_USER`).
     pub admission: Arc<ws::admission::Admission>,
     /// History pages over HTTP per client address (`HISTORY_RATE`).
-    pub history_reads: Arc<throttle::Throttle<std::net::IpAddr>>,
+    pub history_reads: Arc<throttle::Throttle<proxy::ClientKey>>,
     pub flood: Arc<flood::FloodControl>,
     /// The counters, and `METRICS_TOKEN` that guards them.
     pub metrics: metrics::Exposed,
@@ -114,7 +114,7 @@ substates! {
     Arc<proxy::TrustedProxies> => trusted_proxies;
     Arc<auth::Guards> => accounts;
     Arc<ws::admission::Admission> => admission;
-    Arc<throttle::Throttle<std::net::IpAddr>> => history_reads;
+    Arc<throttle::Throttle<proxy::ClientKey>> => history_reads;
     Arc<flood::FloodControl> => flood;
     metrics::Exposed => metrics;
 }
@@ -131,6 +131,7 @@ pub fn router<S: SessionStore + Clone>(
 ) -> Router {
     let leptos = state.leptos.clone();
     let body_timeout = state.chat.limits.header_read_timeout;
+    let request_timeout = state.chat.limits.request_timeout;
     // The app's own `/` route redirects client-side; over HTTP a 303 is
     // what browsers, curl and crawlers expect, so the server answers it.
     let pages: Vec<_> = page_routes()
@@ -171,6 +172,14 @@ pub fn router<S: SessionStore + Clone>(
         // A body must keep coming: one trickled a byte at a time would
         // otherwise hold a connection (and its buffer) for as long as it likes.
         .layer(RequestBodyTimeoutLayer::new(body_timeout))
+        // And the whole request must be done in time: a body trickled a
+        // byte just inside each frame's timeout would otherwise still
+        // hold its connection forever. Sockets and feeds, once answered,
+        // are not cut (the answer is what this times).
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .with_state(state)
 }
 

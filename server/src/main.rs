@@ -48,6 +48,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    server::raise_open_files(config.limits.max_connections);
     tracing::info!("serving the chat at http://{addr}/chat/");
     match serve(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

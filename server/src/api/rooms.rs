@@ -7,7 +7,10 @@ use crate::{
         Chat,
         lobby::{self, SubscribeError},
     },
-    edge::{proxy::ClientAddr, throttle::Throttle},
+    edge::{
+        proxy::{ClientAddr, ClientKey},
+        throttle::Throttle,
+    },
     error::ApiError,
     storage::Page,
     ws::admission::Admission,
@@ -26,7 +29,7 @@ use axum::{
     },
 };
 use futures::StreamExt;
-use std::{collections::HashMap, net::IpAddr, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 use tower_sessions::Session;
 
 /// Admin-only rooms are listed for admins only.
@@ -50,17 +53,22 @@ const FEED_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 /// The lobby's live list as server-sent events: `{"type":"rooms"}` with
 /// the whole list, then a `{"type":"room_summary"}` per changed room. A
 /// feed holds a place among the open connections (`MAX_CONNECTIONS`,
-/// `CONNECTIONS_PER_USER`) as a WebSocket does; it ends when the server
+/// `CONNECTIONS_PER_ADDRESS`, `CONNECTIONS_PER_USER`) as a WebSocket does; it ends when the server
 /// stops or the viewer falls behind, and the browser's EventSource
 /// reconnects by itself (`retry` below).
 pub async fn live(
     State(chat): State<Chat>,
     State(admission): State<Arc<Admission>>,
+    ClientAddr(client): ClientAddr,
     session: Session,
 ) -> Result<impl IntoResponse, ApiError> {
+    // Places first, before the session or the database is touched.
+    let mut ticket = admission.admit(client)?;
     let viewer = auth::current_account(&chat.storage, &session).await?;
+    if let Some(viewer) = &viewer {
+        ticket.claim(&viewer.username)?;
+    }
     let admin = viewer.as_ref().is_some_and(|u| u.is_admin);
-    let ticket = admission.admit(viewer.as_ref().map(|u| u.username.as_str()))?;
     let feed = lobby::subscribe(&chat, admin).await.map_err(|e| match e {
         SubscribeError::Storage(e) => ApiError::from(e).saying("Rooms cannot be listed right now."),
         SubscribeError::Layer(e) => {
@@ -111,7 +119,7 @@ fn number(
 /// for the latest; `limit` 1–200 (default 50). Oldest first.
 pub async fn messages(
     State(chat): State<Chat>,
-    State(history_reads): State<Arc<Throttle<IpAddr>>>,
+    State(history_reads): State<Arc<Throttle<ClientKey>>>,
     ClientAddr(client): ClientAddr,
     Path(room): Path<String>,
     Query(query): Query<HashMap<String, String>>,

@@ -2,8 +2,9 @@
 //! Passwords are hashed with argon2id on the blocking pool (never on the
 //! async runtime); sessions are tower-sessions in SQL, with an HttpOnly,
 //! SameSite=Lax cookie (Secure when `SECURE_COOKIES` is set). Sign-ups and
-//! logins are rate-limited per client address, failed logins per username
-//! and per address, and hashing runs a few at a time ([`Guards`]).
+//! logins are rate-limited per client address, failed logins per
+//! (username, address), per address, and past a ceiling per username
+//! ([`limiter`]), and hashing runs a few at a time ([`Guards`]).
 //! Passwords and hashes are never logged; usernames only once validated.
 //!
 //! `auth` stores and checks; it never tells a socket. A logout returns the
@@ -18,6 +19,7 @@ pub mod password;
 pub use limiter::LoginLimiter;
 pub use password::Hasher;
 
+use crate::edge::proxy::ClientKey;
 use crate::{config::Limits, edge::throttle::Throttle};
 use crate::{
     error::ApiError,
@@ -28,7 +30,7 @@ use app::{
     admin::audit,
     names::Username,
 };
-use std::{net::IpAddr, time::Duration};
+use std::time::Duration;
 use tower_sessions::Session;
 
 /// What stands between a stranger and our CPU and memory on the account
@@ -36,8 +38,8 @@ use tower_sessions::Session;
 pub struct Guards {
     pub hasher: Hasher,
     pub failures: LoginLimiter,
-    pub registrations: Throttle<IpAddr>,
-    pub logins: Throttle<IpAddr>,
+    pub registrations: Throttle<ClientKey>,
+    pub logins: Throttle<ClientKey>,
 }
 
 impl Guards {
@@ -150,7 +152,7 @@ pub async fn register(
     storage: &Storage,
     guards: &Guards,
     session: &Session,
-    client: IpAddr,
+    client: ClientKey,
     username: &str,
     password: &str,
 ) -> Result<SessionUser, AccountError> {
@@ -176,7 +178,7 @@ pub async fn login(
     storage: &Storage,
     guards: &Guards,
     session: &Session,
-    client: IpAddr,
+    client: ClientKey,
     username: &str,
     password: &str,
 ) -> Result<SessionUser, AccountError> {
@@ -199,7 +201,7 @@ pub async fn login(
     let matches = match guards.hasher.verify(password.to_owned(), hash).await {
         Ok(matches) => matches,
         Err(e) => {
-            attempt.cancel(client);
+            attempt.cancel();
             return Err(e);
         }
     };
@@ -208,7 +210,7 @@ pub async fn login(
         tracing::info!(user = %username, %client, "failed login");
         return Err(AuthError::InvalidCredentials.into());
     };
-    attempt.succeeded(client);
+    attempt.succeeded();
     if record.disabled {
         return Err(AuthError::AccountDisabled.into());
     }

@@ -5,8 +5,10 @@
 //! addresses), and then it is read from the right: each trusted hop is
 //! skipped, and the first address no trusted proxy vouches for is the
 //! client. Without trusted proxies the header is ignored. Every
-//! per-address limit (sign-ups, logins, history reads) uses this address,
-//! through the [`ClientAddr`] extractor. Must never import storage or the layer.
+//! per-address limit (sign-ups, logins, history reads, open connections)
+//! counts by this address's [`ClientKey`] (an IPv6 client by its /64),
+//! through the [`ClientAddr`] extractor or, for raw TCP peers,
+//! [`ClientKey::of`]. Must never import storage or the layer.
 
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequestParts},
@@ -43,7 +45,7 @@ impl TrustedProxies {
             .map(Self)
     }
 
-    fn trusts(&self, addr: &IpAddr) -> bool {
+    pub fn trusts(&self, addr: &IpAddr) -> bool {
         let addr = canonical(*addr);
         self.0.iter().any(|net| net.contains(&addr))
     }
@@ -79,9 +81,38 @@ fn canonical(addr: IpAddr) -> IpAddr {
     }
 }
 
-/// The client's address: the TCP peer, or what a trusted proxy says.
+/// What every per-address limit counts by: an IPv4 address, or an IPv6
+/// client's /64. Any VPS or home line gets a whole /64, so counting by
+/// /128 would hand one person 2^64 budgets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientKey(IpAddr);
+
+impl ClientKey {
+    /// The one place an address becomes a key.
+    pub fn of(addr: IpAddr) -> Self {
+        match canonical(addr) {
+            IpAddr::V6(v6) => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                Self(IpAddr::V6(network.into()))
+            }
+            v4 => Self(v4),
+        }
+    }
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            IpAddr::V6(_) => write!(f, "{}/64", self.0),
+            v4 => v4.fmt(f),
+        }
+    }
+}
+
+/// The client's address (the TCP peer, or what a trusted proxy says), as
+/// the key limits count it by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
+pub struct ClientAddr(pub ClientKey);
 
 impl<S> FromRequestParts<S> for ClientAddr
 where
@@ -97,7 +128,7 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        Ok(Self(trusted.client(peer, &parts.headers)))
+        Ok(Self(ClientKey::of(trusted.client(peer, &parts.headers))))
     }
 }
 
@@ -152,6 +183,16 @@ mod tests {
             nginx.client(ip("::ffff:10.0.0.2"), &forwarded("1.2.3.4")),
             ip("1.2.3.4")
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_and_ipv4_by_its_address() {
+        let key = |s: &str| ClientKey::of(ip(s));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
+        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
     }
 
     #[test]

@@ -24,12 +24,53 @@ use crate::{
     presence::{Departures, MemoryPresence, Presence, RedisPresence},
     router,
     storage::{Pool, Storage},
-    ws::{admission::Admission, flood},
+    ws::{
+        admission::{Admission, Caps},
+        flood,
+    },
 };
 use std::{future::Future, io, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower_sessions::{SessionStore, session_store::ExpiredDeletion};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+/// Raises this process's open-file limit (`RLIMIT_NOFILE`) to its hard
+/// limit: every socket is a file, and the usual soft limit of 1,024 would
+/// refuse connections long before `MAX_CONNECTIONS`. Logs the figure, and
+/// warns when it cannot hold `max_connections` sockets plus the database's
+/// and Redis's own. Returns the limit now in force.
+pub fn raise_open_files(max_connections: usize) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write `limit`.
+    let now = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            tracing::warn!("open files: {}", io::Error::last_os_error());
+            return 0;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            ..limit
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            raised.rlim_cur
+        } else {
+            tracing::warn!("raising open files: {}", io::Error::last_os_error());
+            limit.rlim_cur
+        }
+    };
+    tracing::info!("open files: up to {now}");
+    // Sockets, plus headroom for the database, Redis and the listener.
+    if (now as usize) < max_connections.saturating_add(256) {
+        tracing::warn!(
+            "open files ({now}) cannot hold MAX_CONNECTIONS ({max_connections}) sockets: \
+             raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower MAX_CONNECTIONS"
+        );
+    }
+    now
+}
 
 /// How long shutdown waits for sockets to close and the writer to finish.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(4);
@@ -54,6 +95,10 @@ pub async fn serve(
         async move { readers.close_idle_readers().await }
     });
     let secure = config.secure_cookies;
+    let peers = accept::PeerCaps::new(
+        config.limits.tcp_connections_per_address,
+        state.trusted_proxies.clone(),
+    );
     let app = match state.chat.storage.pool().clone() {
         Pool::Sqlite(pool) => router(state, sessions(SqliteStore::new(pool)).await?, secure),
         Pool::Postgres(pool) => router(state, sessions(PostgresStore::new(pool)).await?, secure),
@@ -62,6 +107,7 @@ pub async fn serve(
         listener,
         app,
         config.limits.header_read_timeout,
+        peers,
         async move {
             shutdown.await;
             let _ = stopping.send(true);
@@ -137,8 +183,11 @@ fn app_state(
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         accounts: Arc::new(auth::Guards::new(limits)),
         admission: Arc::new(Admission::new(
-            limits.max_connections,
-            limits.connections_per_user,
+            Caps {
+                total: limits.max_connections,
+                per_address: limits.connections_per_address,
+                per_user: limits.connections_per_user,
+            },
             metrics.clone(),
         )),
         history_reads: Arc::new(Throttle::per_second(

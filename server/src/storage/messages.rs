@@ -60,8 +60,10 @@ type MessageRow = (i64, MessageId, String, String, Stamp, Option<Stamp>, bool);
 type RecentRow = (String, i64, MessageId, String, String, Stamp, Option<Stamp>);
 
 impl Storage {
-    /// A page of the room's log, oldest first.
+    /// A page of the room's log, oldest first. At most a few run at once
+    /// (see [`super::HISTORY_READERS`]).
     pub async fn messages(&self, room: &RoomName, page: Page) -> Result<History, StorageError> {
+        let _place = self.history_reader().await?;
         const COLUMNS: &str = "SELECT m.seq, m.id, m.username, m.body, m.created_at,
                 m.edited_at, m.deleted_at IS NOT NULL
              FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = $1";

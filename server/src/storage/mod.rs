@@ -47,6 +47,11 @@ use std::{fmt, str::FromStr, time::Duration};
 
 /// Connections of the shared pool (everything but the message writer).
 const READERS: u32 = 8;
+/// Of those, how many history pages (greetings, catch-ups, scrolling back,
+/// the HTTP history API) may read at once: the others stay free for
+/// sign-ins, sessions and `/healthz`, so a crowd of readers queues behind
+/// itself instead of in front of everyone.
+const HISTORY_READERS: usize = READERS as usize - 3;
 /// How long a query waits for a free connection (or, on PostgreSQL, for
 /// one to be made) before it fails: long enough for a busy moment, short
 /// enough that a request does not hang while the database is away.
@@ -78,6 +83,8 @@ pub struct Storage {
     pool: Pool,
     /// The message writer's batches on SQLite ([`Storage::open_for_writer`]).
     batches: Option<sqlite_writer::SqliteWriter>,
+    /// Places for history reads ([`HISTORY_READERS`]).
+    history_readers: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug)]
@@ -189,7 +196,17 @@ impl Storage {
         Ok(Self {
             pool,
             batches: None,
+            history_readers: std::sync::Arc::new(tokio::sync::Semaphore::new(HISTORY_READERS)),
         })
+    }
+
+    /// A place among the [`HISTORY_READERS`], waited for as long as a
+    /// connection would be.
+    async fn history_reader(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StorageError> {
+        match tokio::time::timeout(ACQUIRE_TIMEOUT, self.history_readers.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => Err(sqlx::Error::PoolTimedOut.into()),
+        }
     }
 
     /// Whether [`Storage::insert_batch`] blocks its thread (the writer's
@@ -330,5 +347,27 @@ mod tests {
         // And the pool still serves, opening readers again as needed.
         let again = futures::future::join_all((0..3).map(|_| pool.acquire())).await;
         assert!(again.iter().all(Result::is_ok));
+    }
+
+    /// History readers queue behind each other, never in front of a
+    /// sign-in: with every history place taken, a page waits and an
+    /// account lookup is answered.
+    #[tokio::test]
+    async fn a_crowd_of_history_readers_leaves_room_for_sign_ins() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let storage = Storage::open(&url).await.unwrap();
+        let crowd: Vec<_> =
+            futures::future::join_all((0..HISTORY_READERS).map(|_| storage.history_reader())).await;
+        assert!(crowd.iter().all(Result::is_ok));
+        let room = app::names::RoomName::parse("hall").unwrap();
+        let page = storage.messages(&room, Page::Latest { limit: 50 });
+        tokio::pin!(page);
+        let waited = tokio::time::timeout(Duration::from_millis(200), &mut page).await;
+        assert!(waited.is_err(), "a page read past the crowd");
+        let lookup = tokio::time::timeout(Duration::from_secs(2), storage.user_by_name("alice"));
+        assert!(matches!(lookup.await, Ok(Ok(None))));
+        drop(crowd);
+        assert!(page.await.is_ok());
     }
 }

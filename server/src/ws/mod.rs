@@ -17,7 +17,7 @@
 //! against storage each time.
 //!
 //! What a stranger can make one socket cost is bounded ([`admission`]:
-//! sockets per process and per person; history pages and bad frames per
+//! sockets per process, per client address and per person; history pages and bad frames per
 //! connection; pings every `PING_INTERVAL_SECS` and a close after
 //! `IDLE_TIMEOUT_SECS` of silence; every write times out). Looking at a
 //! room never stores it: its first message does, within `ROOMS_PER_HOUR`.
@@ -53,8 +53,7 @@ mod wake;
 use crate::{
     auth,
     chat::{self, Chat, control::Control},
-    edge::origin::OriginPolicy,
-    edge::throttle::Budget,
+    edge::{origin::OriginPolicy, proxy::ClientAddr, throttle::Budget},
     error::ApiError,
     layer::GroupName,
 };
@@ -115,6 +114,7 @@ pub async fn upgrade(
     State(origins): State<Arc<OriginPolicy>>,
     State(admission): State<Arc<Admission>>,
     State(flood): State<Arc<flood::FloodControl>>,
+    ClientAddr(client): ClientAddr,
     Path(raw_room): Path<String>,
     Query(resume): Query<Resume>,
     headers: HeaderMap,
@@ -126,7 +126,14 @@ pub async fn upgrade(
         .map_err(|refused| ApiError::forbidden("origin_not_allowed", refused.0))?;
     let room = RoomName::parse(&raw_room)
         .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
+    let resume_after = resume.after()?;
+    // Places first: a crowd from one address is refused before the
+    // session is read or the database asked anything.
+    let mut ticket = admission.admit(client)?;
     let user = auth::current_account(&chat.storage, &session).await?;
+    if let Some(user) = &user {
+        ticket.claim(&user.username)?;
+    }
     let tag = match &user {
         Some(_) => Some(auth::socket_tag(&session).await?),
         None => None,
@@ -136,8 +143,6 @@ pub async fn upgrade(
     let open = chat.access(&room, admin).await.map_err(|e| {
         ApiError::from(e).saying("The room cannot be opened right now; try again.")
     })??;
-    let resume_after = resume.after()?;
-    let ticket = admission.admit(user.as_ref().map(|u| u.username.as_str()))?;
     Ok(ws
         .max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)

@@ -472,3 +472,56 @@ async fn per_address_limits_believe_x_forwarded_for_only_from_trusted_proxies() 
     assert_eq!(register_via(&direct, "one", "203.0.113.1").await, 201);
     assert_eq!(register_via(&direct, "two", "203.0.113.2").await, 429);
 }
+
+/// Logs `name` in with `password` as `client` (behind a trusted proxy);
+/// the status.
+async fn login_via(server: &TestServer, name: &str, password: &str, client: &str) -> u16 {
+    reqwest::Client::new()
+        .post(server.http("/api/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({"username": name, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_stranger_guessing_cannot_lock_the_owner_out() {
+    let server = TestServer::start_with(|c| {
+        c.limits = Limits::default();
+        c.trusted_proxies = server::edge::proxy::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    server.admin("admin").await;
+    // A stranger guesses from one /64, hopping addresses inside it.
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        let client = format!("2001:db8:bad::{n:x}");
+        statuses.push(login_via(&server, "admin", &format!("guess {n}"), &client).await);
+    }
+    assert_eq!(statuses[..5], [401; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The owner, from home, still signs in, again and again.
+    for _ in 0..3 {
+        assert_eq!(
+            login_via(&server, "admin", PASSWORD, "198.51.100.4").await,
+            200
+        );
+    }
+    // A crowd of guessers (one wrong password each from many addresses)
+    // past the ceiling cannot lock the owner out either.
+    for n in 0..25 {
+        let client = format!("203.0.113.{n}");
+        login_via(&server, "admin", "wrong guess", &client).await;
+    }
+    assert_eq!(
+        login_via(&server, "admin", "wrong again", "203.0.113.1").await,
+        429
+    );
+    assert_eq!(
+        login_via(&server, "admin", PASSWORD, "198.51.100.4").await,
+        200
+    );
+}

@@ -11,6 +11,7 @@ mod lobby;
 mod moderation;
 mod multiprocess;
 mod pages;
+mod places;
 mod presence;
 mod recovery;
 mod trust;

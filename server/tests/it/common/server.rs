@@ -137,12 +137,47 @@ impl ServerProcess {
         Self::start_at_with(addr, database_url, redis_url, &[]).await
     }
 
+    /// Starts with its soft open-file limit lowered to `soft` first, as a
+    /// shell's default `ulimit -n` of 1,024 leaves it.
+    pub async fn start_with_open_files(database_url: &str, soft: u64) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = Self::command(([127, 0, 0, 1], port).into(), database_url, "", &[]);
+        // SAFETY: between fork and exec only async-signal-safe calls are
+        // allowed; getrlimit and setrlimit are system calls.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+                limit.rlim_cur = soft.min(limit.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                Ok(())
+            });
+        }
+        Self::spawn(command, ([127, 0, 0, 1], port).into()).await
+    }
+
     async fn start_at_with(
         addr: SocketAddr,
         database_url: &str,
         redis_url: &str,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::spawn(Self::command(addr, database_url, redis_url, env), addr).await
+    }
+
+    fn command(
+        addr: SocketAddr,
+        database_url: &str,
+        redis_url: &str,
+        env: &[(&str, &str)],
+    ) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_server"));
         command
             .env("LEPTOS_OUTPUT_NAME", "chat")
@@ -156,6 +191,10 @@ impl ServerProcess {
         for (name, value) in raised.chain(env.iter().copied()) {
             command.env(name, value);
         }
+        command
+    }
+
+    async fn spawn(mut command: std::process::Command, addr: SocketAddr) -> Self {
         let child = command.spawn().expect("start the server binary");
         let process = Self {
             endpoint: Endpoint { addr },
