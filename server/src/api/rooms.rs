@@ -12,7 +12,7 @@ use crate::{
         throttle::Throttle,
     },
     error::ApiError,
-    storage::Page,
+    storage::{Page, Reader},
     ws::admission::Admission,
 };
 use app::{
@@ -68,14 +68,21 @@ pub async fn live(
     if let Some(viewer) = &viewer {
         ticket.claim(&viewer.username)?;
     }
-    let admin = viewer.as_ref().is_some_and(|u| u.is_admin);
-    let feed = lobby::subscribe(&chat, admin).await.map_err(|e| match e {
-        SubscribeError::Storage(e) => ApiError::from(e).saying("Rooms cannot be listed right now."),
-        SubscribeError::Layer(e) => {
-            tracing::warn!("lobby feed: {e}");
-            ApiError::unavailable("The live room list is unavailable right now.")
-        }
-    })?;
+    let admin_name = viewer
+        .as_ref()
+        .filter(|u| u.is_admin)
+        .map(|u| u.username.as_str());
+    let feed = lobby::subscribe(&chat, admin_name)
+        .await
+        .map_err(|e| match e {
+            SubscribeError::Storage(e) => {
+                ApiError::from(e).saying("Rooms cannot be listed right now.")
+            }
+            SubscribeError::Layer(e) => {
+                tracing::warn!("lobby feed: {e}");
+                ApiError::unavailable("The live room list is unavailable right now.")
+            }
+        })?;
     let mut first = true;
     let events = feed.map(move |payload| {
         // The ticket lives as long as the stream.
@@ -132,8 +139,9 @@ pub async fn messages(
     let room =
         RoomName::parse(&room).map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;
     let viewer = auth::current_account(&chat.storage, &session).await?;
+    let admin = viewer.is_some_and(|u| u.is_admin);
     // Fails closed: if the room cannot be read, neither can its history.
-    chat.access(&room, viewer.is_some_and(|u| u.is_admin))
+    chat.access(&room, admin)
         .await
         .map_err(|e| ApiError::from(e).saying("History cannot be read right now."))??;
     let limit = number(&query, "limit", 1..=HISTORY_MAX.into())?.map_or(HISTORY_PAGE, |n| n as u32);
@@ -153,7 +161,7 @@ pub async fn messages(
     };
     let history = chat
         .storage
-        .messages(&room, page)
+        .messages(&room, page, Reader::admin(admin))
         .await
         .map_err(|e| ApiError::from(e).saying("History cannot be read right now."))?;
     Ok(Json(history))

@@ -2,7 +2,8 @@
 //! room page's server function, the history API and the consumer's
 //! recheck, so the four cannot drift. An admin-only room is for admins; a
 //! room not stored whose name looks like a stored one's is refused
-//! (`#gеneral` cannot shadow `#general`); looking never stores a room. If
+//! (`#gеneral` cannot shadow `#general`), naming the real room only to
+//! those who may see it; looking never stores a room. If
 //! storage cannot answer, callers refuse: the rule fails closed.
 //! Must never import HTTP types or the consumer (`ws/`): each caller words
 //! a [`Refused`] its own way (an HTTP status, a page, a `session_ended`).
@@ -31,6 +32,10 @@ pub enum Refused {
 /// lookalike key, if any) means for a viewer who is an `admin` or not.
 pub fn judge(room: &RoomName, record: Option<&RoomRecord>, admin: bool) -> Result<Open, Refused> {
     match record {
+        // A lookalike of a hidden room: refused without naming it.
+        Some(r) if &r.name != room && r.admin_only && !admin => {
+            Err(Refused::AdminsOnly(room.clone()))
+        }
         Some(r) if &r.name != room => Err(Refused::LooksLike {
             room: room.clone(),
             like: r.name.clone(),
@@ -90,6 +95,11 @@ mod tests {
         );
         // Cyrillic е: not the stored room, but looks like it, even to admins.
         let fake = room("gеneral");
+        // A hidden room's lookalike names nothing to a non-admin.
+        assert_eq!(
+            judge(&fake, Some(&closed), false),
+            Err(Refused::AdminsOnly(fake.clone()))
+        );
         assert_eq!(
             judge(&fake, Some(&open), true),
             Err(Refused::LooksLike {

@@ -17,12 +17,14 @@ use std::sync::Arc;
 
 impl Chat {
     /// Joins channel `me` to `room` (and `user`'s inbox, when signed in).
-    /// An anonymous visitor counts as a reader.
+    /// An anonymous visitor counts as a reader. `stored`: the room is in
+    /// storage.
     pub async fn enter(
         &self,
         room: &RoomName,
         user: Option<&str>,
         me: &ChannelName,
+        stored: bool,
     ) -> Result<(), LayerError> {
         let group = groups::room(room);
         match user {
@@ -36,13 +38,13 @@ impl Chat {
                 self.layer.group_add(&groups::inbox(user), me).await?;
             }
         }
-        self.lobby.touch(room);
+        self.touch_if_listed(room, user, stored).await;
         self.layer.group_add(&group, me).await
     }
 
     /// Takes channel `me` out of `room`'s groups; the room hears
     /// `user_leave` if this was the person's last connection.
-    pub async fn exit(&self, room: &RoomName, user: Option<&str>, me: &ChannelName) {
+    pub async fn exit(&self, room: &RoomName, user: Option<&str>, me: &ChannelName, stored: bool) {
         let group = groups::room(room);
         let _ = self.layer.group_discard(&group, me).await;
         match user {
@@ -55,7 +57,17 @@ impl Chat {
                 }
             }
         }
-        self.lobby.touch(room);
+        self.touch_if_listed(room, user, stored).await;
+    }
+
+    /// Tells the lobby the room's line changed, if a lobby can list the
+    /// room: a person signed in came or went, it is stored, or people are
+    /// in it. A visitor alone in a made-up room changes nothing there, so
+    /// a crowd of them cannot flood the lobby's viewers.
+    async fn touch_if_listed(&self, room: &RoomName, user: Option<&str>, stored: bool) {
+        if user.is_some() || stored || self.presence.online(room).await > 0 {
+            self.lobby.touch(room);
+        }
     }
 }
 

@@ -27,9 +27,9 @@ use crate::{
     edge::throttle::Throttle,
     layer::{ChannelLayer, GroupName, LayerError, Payload},
     presence::Presence,
-    storage::{RoomRecord, Storage, StorageError},
+    storage::{Storage, StorageError},
 };
-use app::{names::RoomName, protocol::ServerEvent, server_fns::RoomSummary};
+use app::{protocol::ServerEvent, server_fns::RoomSummary};
 use lobby::LobbyFeed;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -108,43 +108,9 @@ impl Chat {
         tell(self.layer.as_ref(), group, event).await;
     }
 
-    /// What the lobby lists: the busiest rooms and the most recently active
-    /// stored ones (`ROOMS_LISTED` of each at most), busiest first, then
-    /// most recently active, cut to `ROOMS_LISTED`. A handful of reads
-    /// however many rooms exist. Rooms nobody has posted in appear only
-    /// while signed-in people are in them; admin-only rooms only if
-    /// `admin` is viewing.
+    /// What the lobby lists ([`lobby::summaries_for`]) under `ROOMS_LISTED`.
     pub async fn room_summaries(&self, admin: bool) -> Result<Vec<RoomSummary>, StorageError> {
         let limit = self.limits.rooms_listed;
-        let busiest = self.presence.busiest(limit).await;
-        let mut rooms = self.storage.recent_rooms(limit, admin).await?;
-        let unlisted: Vec<RoomName> = busiest
-            .iter()
-            .map(|(room, _)| room)
-            .filter(|room| !rooms.iter().any(|r| &r.name == *room))
-            .cloned()
-            .collect();
-        let stored = self.storage.rooms_named(&unlisted).await?;
-        for name in unlisted {
-            match stored.iter().find(|r| r.name == name) {
-                Some(record) if record.admin_only && !admin => {}
-                Some(record) => rooms.push(record.clone()),
-                // Not stored yet: people are in it, nobody has posted.
-                None => rooms.push(RoomRecord {
-                    name,
-                    last_message_at: None,
-                    admin_only: false,
-                }),
-            }
-        }
-        let mut summaries = lobby::summarise(self.presence.as_ref(), rooms).await;
-        // RFC 3339 UTC strings sort as times; None (never posted) last.
-        summaries.sort_by(|a, b| {
-            b.online
-                .cmp(&a.online)
-                .then_with(|| b.last_message_at.cmp(&a.last_message_at))
-        });
-        summaries.truncate(limit);
-        Ok(summaries)
+        lobby::summaries_for(&self.storage, self.presence.as_ref(), limit, admin).await
     }
 }

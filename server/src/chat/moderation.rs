@@ -121,17 +121,48 @@ pub async fn perform(
 
 async fn create_room(chat: &Chat, room: &str, admin_only: bool) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
+    let was_listed = listed_in_public(chat, &room).await?;
     match chat.storage.create_room(&room, admin_only).await? {
         Created::Created => {}
         Created::Exists => return Err(ModerationError::RoomExists(room)),
-        Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
+        Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like.name)),
     }
-    let verb = if admin_only {
-        audit::CREATED_ADMIN_ONLY_ROOM
-    } else {
-        audit::CREATED_ROOM
-    };
-    Ok((verb, room.to_string()))
+    if !admin_only {
+        chat.lobby.touch(&room);
+        return Ok((audit::CREATED_ROOM, room.to_string()));
+    }
+    // People may be sitting in the name already (looking never stores a
+    // room): they leave, as when a stored room is made admin-only.
+    hidden(chat, &room, was_listed).await;
+    Ok((audit::CREATED_ADMIN_ONLY_ROOM, room.to_string()))
+}
+
+/// The room was just made admin-only: off everyone's lobby but the
+/// admins' (`was_listed`: the public list could show it until now), and
+/// every connection in it checks again, on every process (admins stay,
+/// everyone else's socket ends with `session_ended`).
+async fn hidden(chat: &Chat, room: &RoomName, was_listed: bool) {
+    match was_listed {
+        true => chat.lobby.hide(room),
+        false => chat.lobby.touch(room),
+    }
+    control::signal(chat.layer.as_ref(), &groups::room(room), Control::Recheck).await;
+}
+
+/// Whether the public lobby may be showing `room` now: it is not hidden,
+/// and has messages or someone signed in is in it.
+async fn listed_in_public(chat: &Chat, room: &RoomName) -> Result<bool, StorageError> {
+    let record = chat.storage.room(room).await?;
+    if record.as_ref().is_some_and(|r| r.admin_only) {
+        return Ok(false);
+    }
+    let record = record.unwrap_or(crate::storage::RoomRecord {
+        name: room.clone(),
+        last_message_at: None,
+        admin_only: false,
+    });
+    let line = super::lobby::summarise(chat.presence.as_ref(), vec![record]).await;
+    Ok(line.first().is_some_and(super::lobby::listable))
 }
 
 async fn set_room_admin_only(
@@ -140,32 +171,39 @@ async fn set_room_admin_only(
     admin_only: bool,
 ) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
+    let was_listed = listed_in_public(chat, &room).await?;
     // A room people are in but nobody has posted in is stored by this.
     match chat.storage.create_room(&room, admin_only).await? {
         Created::Created => {}
         Created::Exists => {
             chat.storage.set_room_admin_only(&room, admin_only).await?;
         }
-        Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like)),
+        Created::LooksLike(like) => return Err(ModerationError::RoomLooksLike(room, like.name)),
     }
-    // Shown to, or hidden from, everyone's lobby.
-    chat.lobby.touch(&room);
     if !admin_only {
+        // Shown in everyone's lobby again.
+        chat.lobby.touch(&room);
         return Ok((audit::OPENED_ROOM, room.to_string()));
     }
-    // Every connection in it checks again, on every process: admins stay,
-    // everyone else's socket ends with `session_ended`.
-    control::signal(chat.layer.as_ref(), &groups::room(&room), Control::Recheck).await;
+    hidden(chat, &room, was_listed).await;
     Ok((audit::MARKED_ADMIN_ONLY, room.to_string()))
 }
 
 async fn delete_room(chat: &Chat, room: &str) -> Result<Done, ModerationError> {
     let room = room_name(room)?;
+    let was_hidden = chat
+        .storage
+        .room(&room)
+        .await?
+        .is_some_and(|r| r.admin_only);
     if !chat.storage.delete_room(&room).await? {
         return Err(ModerationError::UnknownRoom(room));
     }
     end_connections(chat, &groups::room(&room), EndCode::RoomDeleted).await;
-    chat.lobby.touch(&room);
+    match was_hidden {
+        true => chat.lobby.hidden_gone(&room),
+        false => chat.lobby.touch(&room),
+    }
     Ok((audit::DELETED_ROOM, room.to_string()))
 }
 

@@ -44,6 +44,9 @@ pub struct Post {
     pub message: NewMessage,
     /// The poster's channel, told if the message cannot be stored.
     pub reply_to: ChannelName,
+    /// The poster is an admin (as their socket last checked): only then
+    /// may it land in an admin-only room.
+    pub by_admin: bool,
 }
 
 #[derive(Clone)]
@@ -125,6 +128,10 @@ struct Writer {
 async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Receiver<Post>) {
     let mut posts = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut posts, MAX_BATCH).await > 0 {
+        writer.refuse_hidden(layer.as_ref(), &mut posts).await;
+        if posts.is_empty() {
+            continue;
+        }
         let (messages, posters): (Vec<NewMessage>, Vec<ChannelName>) = posts
             .drain(..)
             .map(|post| (post.message, post.reply_to))
@@ -147,6 +154,62 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
 }
 
 impl Writer {
+    /// Takes out of the batch every non-admin's post to an admin-only room,
+    /// as storage has the rooms now, and tells each such poster: whatever
+    /// a socket believed when it opened, storage decides at the moment of
+    /// use. One read per batch (none when admins posted everything), tried
+    /// again while the database is away as a batch is; if storage still
+    /// cannot say, those posts are refused as unsaved (fail closed).
+    async fn refuse_hidden(&self, layer: &dyn ChannelLayer, posts: &mut Vec<Post>) {
+        let mut rooms: Vec<&app::names::RoomName> = posts
+            .iter()
+            .filter(|p| !p.by_admin)
+            .map(|p| &p.message.room)
+            .collect();
+        if rooms.is_empty() {
+            return;
+        }
+        rooms.sort_unstable();
+        rooms.dedup();
+        let (started, mut backoff) = (Instant::now(), FIRST_BACKOFF);
+        let hidden = loop {
+            match self.storage.hidden_among(&rooms).await {
+                Ok(hidden) if hidden.is_empty() => return,
+                Ok(hidden) => break Ok(hidden),
+                Err(e) if e.is_transient() && started.elapsed() + backoff < self.retry_for => {
+                    self.waiting_for_database(&e);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MOST_BACKOFF);
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        let refusal = match &hidden {
+            Ok(_) => ServerEvent::error(
+                ErrorCode::Forbidden,
+                "This room is for admins only; your message was not posted.",
+            ),
+            Err(e) => {
+                tracing::error!("checking rooms before storing: {e}");
+                ServerEvent::error(
+                    ErrorCode::Unavailable,
+                    "Your message could not be saved; try again.",
+                )
+            }
+        };
+        let refused: Vec<Post>;
+        (refused, *posts) = std::mem::take(posts).into_iter().partition(|p| {
+            !p.by_admin
+                && hidden
+                    .as_ref()
+                    .map_or(true, |h| h.contains(&p.message.room))
+        });
+        let refusal = Payload::event(refusal.to_json());
+        for post in refused {
+            let _ = layer.send(&post.reply_to, refusal.clone()).await;
+        }
+    }
+
     /// Stores the batch, trying again with backoff while the database is
     /// unreachable, for up to `retry_for`.
     async fn store(&self, batch: &[NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
@@ -170,10 +233,7 @@ impl Writer {
                     return Ok(stored);
                 }
                 Err(e) if e.is_transient() && started.elapsed() + backoff < self.retry_for => {
-                    if !self.metrics.database_down.swap(true, Relaxed) {
-                        tracing::warn!("the database is unreachable ({e}); posts wait and retry");
-                    }
-                    self.metrics.storage_retries.fetch_add(1, Relaxed);
+                    self.waiting_for_database(&e);
                     maybe_stored = true;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MOST_BACKOFF);
@@ -183,13 +243,24 @@ impl Writer {
         }
     }
 
+    /// The database is away: `/healthz` and `/metrics` say so, and the
+    /// posts wait.
+    fn waiting_for_database(&self, e: &StorageError) {
+        if !self.metrics.database_down.swap(true, Relaxed) {
+            tracing::warn!("the database is unreachable ({e}); posts wait and retry");
+        }
+        self.metrics.storage_retries.fetch_add(1, Relaxed);
+    }
+
     fn stored(&self, stored: &[ChatMessage], took: Duration, after_retries: bool) {
         let m = &self.metrics;
         m.storage_batches.fetch_add(1, Relaxed);
         m.messages_stored.fetch_add(stored.len() as u64, Relaxed);
         m.commit_seconds.observe(took.as_secs_f64());
         m.batch_messages.observe(stored.len() as f64);
-        if after_retries && m.database_down.swap(false, Relaxed) {
+        // The outage may have been waited out by the room check before it.
+        if (after_retries || m.database_down.load(Relaxed)) && m.database_down.swap(false, Relaxed)
+        {
             tracing::info!("the database is back; stored the waiting posts");
         }
     }
@@ -298,6 +369,7 @@ mod tests {
                         format!("{room} {i}"),
                     ),
                     reply_to: channels[0].name().clone(),
+                    by_admin: false,
                 };
                 writer.post(post).await.unwrap();
             }
@@ -323,6 +395,7 @@ mod tests {
                         seq: 0,
                         limit: 1000,
                     },
+                    crate::storage::Reader::Admin,
                 )
                 .await
                 .unwrap();
@@ -347,7 +420,14 @@ mod log_tests {
         while started.elapsed().as_secs_f64() < secs {
             let message = NewMessage::new(room.clone(), user, "alice".into(), "x".repeat(200));
             let reply_to = reply_to.clone();
-            writer.post(Post { message, reply_to }).await.unwrap();
+            writer
+                .post(Post {
+                    message,
+                    reply_to,
+                    by_admin: false,
+                })
+                .await
+                .unwrap();
             posted += 1;
             if posted % 64 == 0 {
                 tokio::task::yield_now().await;

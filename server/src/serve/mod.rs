@@ -16,7 +16,12 @@ use accept::accept;
 
 use crate::{
     AppState, auth,
-    chat::{Chat, lobby::LobbyFeed, membership, writer::MessageWriter},
+    chat::{
+        Chat,
+        lobby::{Lobby, LobbyFeed},
+        membership,
+        writer::MessageWriter,
+    },
     config::Config,
     edge::{origin::OriginPolicy, throttle::Throttle},
     layer::{self, ChannelLayer, MemoryLayer},
@@ -145,12 +150,13 @@ async fn start_chat(
         metrics,
         config.database_retry,
     );
-    tokio::spawn(lobby.clone().run(
-        storage.clone(),
-        presence.clone(),
-        layer.clone(),
-        shutdown.clone(),
-    ));
+    let telling = Lobby {
+        storage: storage.clone(),
+        presence: presence.clone(),
+        layer: layer.clone(),
+        page: config.limits.rooms_listed,
+    };
+    tokio::spawn(lobby.clone().run(telling, shutdown.clone()));
     let limits = Arc::new(config.limits.clone());
     let chat = Chat {
         storage,

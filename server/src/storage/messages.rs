@@ -10,6 +10,20 @@ use app::{
 };
 use std::collections::HashMap;
 
+/// Who is reading: an admin-only room's log is read by admins only, a
+/// rule the query itself keeps (whatever a caller checked before).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    Admin,
+    Anyone,
+}
+
+impl Reader {
+    pub fn admin(is_admin: bool) -> Self {
+        if is_admin { Self::Admin } else { Self::Anyone }
+    }
+}
+
 /// Which slice of a room's log to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Page {
@@ -62,27 +76,39 @@ type RecentRow = (String, i64, MessageId, String, String, Stamp, Option<Stamp>);
 impl Storage {
     /// A page of the room's log, oldest first. At most a few run at once
     /// (see [`super::HISTORY_READERS`]).
-    pub async fn messages(&self, room: &RoomName, page: Page) -> Result<History, StorageError> {
+    /// An admin-only room reads as empty to anyone but an admin.
+    pub async fn messages(
+        &self,
+        room: &RoomName,
+        page: Page,
+        reader: Reader,
+    ) -> Result<History, StorageError> {
         let _place = self.history_reader().await?;
-        const COLUMNS: &str = "SELECT m.seq, m.id, m.username, m.body, m.created_at,
+        const SELECT: &str = "SELECT m.seq, m.id, m.username, m.body, m.created_at,
                 m.edited_at, m.deleted_at IS NOT NULL
              FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = $1";
+        let hidden = match reader {
+            Reader::Admin => "",
+            Reader::Anyone => " AND NOT r.admin_only",
+        };
+        let columns = format!("{SELECT}{hidden}");
+        let columns = columns.as_str();
         // Fetch one extra row to learn whether there is more beyond the page.
         let (sql, seq, limit, newest_first) = match page {
             Page::Latest { limit } => (
-                format!("{COLUMNS} ORDER BY m.seq DESC LIMIT $2"),
+                format!("{columns} ORDER BY m.seq DESC LIMIT $2"),
                 None,
                 limit,
                 true,
             ),
             Page::Before { seq, limit } => (
-                format!("{COLUMNS} AND m.seq < $3 ORDER BY m.seq DESC LIMIT $2"),
+                format!("{columns} AND m.seq < $3 ORDER BY m.seq DESC LIMIT $2"),
                 Some(seq),
                 limit,
                 true,
             ),
             Page::After { seq, limit } => (
-                format!("{COLUMNS} AND m.seq > $3 ORDER BY m.seq ASC LIMIT $2"),
+                format!("{columns} AND m.seq > $3 ORDER BY m.seq ASC LIMIT $2"),
                 Some(seq),
                 limit,
                 false,

@@ -32,7 +32,7 @@ pub mod users;
 
 pub use audit::AuditEntry;
 pub use checkpoints::Checkpoints;
-pub use messages::{MessageMeta, NewMessage, Page};
+pub use messages::{MessageMeta, NewMessage, Page, Reader};
 pub use reactions::Toggled;
 pub use rooms::{Created, RoomRecord};
 pub use types::{MessageId, Stamp};
@@ -361,7 +361,7 @@ mod tests {
             futures::future::join_all((0..HISTORY_READERS).map(|_| storage.history_reader())).await;
         assert!(crowd.iter().all(Result::is_ok));
         let room = app::names::RoomName::parse("hall").unwrap();
-        let page = storage.messages(&room, Page::Latest { limit: 50 });
+        let page = storage.messages(&room, Page::Latest { limit: 50 }, Reader::Anyone);
         tokio::pin!(page);
         let waited = tokio::time::timeout(Duration::from_millis(200), &mut page).await;
         assert!(waited.is_err(), "a page read past the crowd");

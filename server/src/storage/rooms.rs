@@ -13,11 +13,11 @@ pub enum Created {
     /// The room exists already (unchanged).
     Exists,
     /// Another room's name looks like it (unchanged); here is that room.
-    LooksLike(RoomName),
+    LooksLike(RoomRecord),
 }
 
 /// A room and when its last message arrived.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoomRecord {
     pub name: RoomName,
     pub last_message_at: Option<String>,
@@ -87,6 +87,24 @@ impl Storage {
         Ok(rows.into_iter().filter_map(record).collect())
     }
 
+    /// The admin-only ones among `names`. On the message writer's SQLite
+    /// connection this is a call on its own thread, like its batches.
+    pub async fn hidden_among(
+        &self,
+        names: &[&RoomName],
+    ) -> Result<std::collections::HashSet<RoomName>, StorageError> {
+        if let Some(connection) = &self.batches {
+            return connection.hidden_among(names);
+        }
+        let owned: Vec<RoomName> = names.iter().map(|n| (*n).clone()).collect();
+        let rooms = self.rooms_named(&owned).await?;
+        Ok(rooms
+            .into_iter()
+            .filter(|r| r.admin_only)
+            .map(|r| r.name)
+            .collect())
+    }
+
     /// The room, if it exists.
     pub async fn room(&self, room: &RoomName) -> Result<Option<RoomRecord>, StorageError> {
         let row: Option<RoomRow> = with_pool!(self, pool => sqlx::query_as(
@@ -120,7 +138,7 @@ impl Storage {
             return Ok(Created::Created);
         }
         Ok(match self.room_like(room).await? {
-            Some(other) if &other.name != room => Created::LooksLike(other.name),
+            Some(other) if &other.name != room => Created::LooksLike(other),
             _ => Created::Exists,
         })
     }

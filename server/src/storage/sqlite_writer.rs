@@ -16,8 +16,9 @@ use super::{
     NewMessage, Stamp, StorageError,
     messages::{RESERVE_SEQS, number, posts_per_room, stored_message},
 };
+use app::names::RoomName;
 use app::protocol::ChatMessage;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::{
     collections::HashMap,
     path::Path,
@@ -47,6 +48,25 @@ impl SqliteWriter {
     pub fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         insert_batch(&mut conn, batch)
+    }
+
+    /// The admin-only ones among `names`, blocking the calling thread.
+    pub fn hidden_among(
+        &self,
+        names: &[&RoomName],
+    ) -> Result<std::collections::HashSet<RoomName>, StorageError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hidden = conn.prepare_cached("SELECT admin_only FROM rooms WHERE name = ?1")?;
+        let mut found = std::collections::HashSet::new();
+        for name in names {
+            let admin_only: Option<bool> = hidden
+                .query_row(params![name.as_str()], |row| row.get(0))
+                .optional()?;
+            if admin_only == Some(true) {
+                found.insert((*name).clone());
+            }
+        }
+        Ok(found)
     }
 
     /// Copies the log into the database file (PASSIVE: never waits for

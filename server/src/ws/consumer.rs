@@ -79,13 +79,13 @@ impl Consumer {
     /// hears `user_join` with a person's first connection).
     async fn enter(&self, me: &ChannelName) -> Result<(), LayerError> {
         let user = self.user.as_ref().map(|u| u.username.as_str());
-        self.chat.enter(&self.room, user, me).await
+        self.chat.enter(&self.room, user, me, self.stored).await
     }
 
     /// Leaves the room; it hears `user_leave` with a person's last connection.
     async fn exit(&self, me: &ChannelName) {
         let user = self.user.as_ref().map(|u| u.username.as_str());
-        self.chat.exit(&self.room, user, me).await;
+        self.chat.exit(&self.room, user, me, self.stored).await;
     }
 
     /// Sends an event to everyone in the room.

@@ -119,6 +119,7 @@ impl Consumer {
                 text.into_string(),
             ),
             reply_to: me.clone(),
+            by_admin: user.is_admin,
         };
         self.chat.writer.post(post).await.map_err(|e| {
             Refusal::unavailable(
@@ -154,7 +155,11 @@ impl Consumer {
                 .map_err(failed)?
             {
                 Created::Created | Created::Exists => {}
-                Created::LooksLike(like) => return Err(Refusal::LooksLike(like)),
+                // A hidden room's name is never spelled out to a non-admin.
+                Created::LooksLike(like) => {
+                    let named = !like.admin_only || user.is_admin;
+                    return Err(Refusal::LooksLike(named.then_some(like.name)));
+                }
             }
         }
         self.stored = true;

@@ -35,8 +35,9 @@ pub(super) enum Refusal {
     Quiet,
     /// The person has started `ROOMS_PER_HOUR` rooms this hour.
     TooManyRooms(Duration),
-    /// This (new) room's name looks like that existing room's.
-    LooksLike(RoomName),
+    /// This (new) room's name looks like that existing room's (named only
+    /// if the poster may see it).
+    LooksLike(Option<RoomName>),
     /// The message carries `REACTIONS_PER_MESSAGE` distinct emojis already.
     TooManyReactions,
 }
@@ -96,11 +97,15 @@ impl From<Refusal> for ServerEvent {
                 ),
                 retry_after_ms: Some(wait.as_millis().max(1) as u64),
             }),
-            Refusal::LooksLike(room) => ServerEvent::error(
+            Refusal::LooksLike(Some(room)) => ServerEvent::error(
                 C::RoomNameTaken,
                 format!(
                     "This room's name looks like {room}'s, so it cannot be started: post in {room} instead."
                 ),
+            ),
+            Refusal::LooksLike(None) => ServerEvent::error(
+                C::RoomNameTaken,
+                "This room's name looks like another room's, so it cannot be started.",
             ),
             Refusal::TooManyReactions => ServerEvent::error(
                 C::InvalidEmoji,

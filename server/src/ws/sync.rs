@@ -4,7 +4,7 @@
 //! storage. Must never import the layer.
 
 use super::{Consumer, order::Release, refusal::Refusal, socket::Socket};
-use crate::storage::Page;
+use crate::storage::{Page, Reader};
 use app::protocol::{ErrorCode, HISTORY_MAX, HISTORY_PAGE, ServerEvent};
 
 /// Most missed messages sent on a reconnect before falling back to the latest page.
@@ -22,6 +22,12 @@ async fn send_page(socket: &mut Socket, event: ServerEvent) -> Result<Option<u64
 }
 
 impl Consumer {
+    /// Who reads, as this connection's rights stand now: storage keeps an
+    /// admin-only room's log from anyone else, whatever the upgrade saw.
+    fn reader(&self) -> Reader {
+        Reader::admin(self.user.as_ref().is_some_and(|u| u.is_admin))
+    }
+
     /// Sends the latest history (or, resuming, what the client missed) and
     /// the user list, and tells the ordering where the live log goes on.
     pub(super) async fn greet(
@@ -59,7 +65,11 @@ impl Consumer {
     /// The seq of the room's newest message (0 for an empty room).
     async fn newest_seq(&self) -> Result<u64, crate::storage::StorageError> {
         let latest = Page::Latest { limit: 1 };
-        let page = self.chat.storage.messages(&self.room, latest).await?;
+        let page = self
+            .chat
+            .storage
+            .messages(&self.room, latest, self.reader())
+            .await?;
         Ok(page.messages.last().map_or(0, |m| m.seq))
     }
 
@@ -99,7 +109,12 @@ impl Consumer {
                 seq: after,
                 limit: HISTORY_MAX,
             };
-            let history = match self.chat.storage.messages(&self.room, page).await {
+            let history = match self
+                .chat
+                .storage
+                .messages(&self.room, page, self.reader())
+                .await
+            {
                 Ok(history) => history,
                 Err(e) => {
                     tracing::error!("catching up in {}: {e}", self.room);
@@ -125,7 +140,12 @@ impl Consumer {
             Some(seq) => Page::Before { seq, limit },
             None => Page::Latest { limit },
         };
-        match self.chat.storage.messages(&self.room, page).await {
+        match self
+            .chat
+            .storage
+            .messages(&self.room, page, self.reader())
+            .await
+        {
             Ok(history) => ServerEvent::History(history),
             Err(e) => Refusal::unavailable(
                 format_args!("reading history of {}", self.room),
@@ -144,7 +164,12 @@ impl Consumer {
         };
         let limit = count.clamp(1, u64::from(HISTORY_MAX)) as u32;
         let page = Page::After { seq: after, limit };
-        let found = match self.chat.storage.messages(&self.room, page).await {
+        let found = match self
+            .chat
+            .storage
+            .messages(&self.room, page, self.reader())
+            .await
+        {
             Ok(page) => page.messages,
             Err(e) => {
                 tracing::error!("filling a hole in {}: {e}", self.room);

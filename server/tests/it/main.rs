@@ -6,6 +6,7 @@ mod abuse;
 mod accounts;
 mod admin;
 mod common;
+mod hidden;
 mod history;
 mod lobby;
 mod moderation;
