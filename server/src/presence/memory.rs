@@ -43,6 +43,12 @@ impl MemoryPresence {
             .collect()
     }
 
+    /// Nobody, person or reader, is in `room` here.
+    pub fn is_empty_in(&self, room: &RoomName) -> bool {
+        let r = self.lock();
+        !r.rooms.contains_key(room) && !r.readers.contains_key(room)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Rooms> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

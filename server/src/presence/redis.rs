@@ -1,30 +1,37 @@
 //! Presence shared by every process on one Redis or one Redis Cluster.
 //!
-//! Every key starts with `REDIS_PREFIX` (`chat` below, the default). Every
-//! script touches the keys of one room only, hash-tagged by the room
+//! Every key starts with `REDIS_PREFIX` (`chat` below, the default). A
+//! room's own keys are under `chat:room:`, the service's never are, so no
+//! room name can reach a service key (a room named `online` once did).
+//! Every script touches the keys of one room only, hash-tagged by the room
 //! (`{<room>}`) so that they share a cluster slot; what spans rooms or
-//! processes is separate single-key commands.
+//! processes is separate single-key commands. Nothing a visitor does
+//! leaves a key behind: a room's keys go when its last person leaves.
 //!
-//! - `chat:{<room>}:presence` is a hash of `<user>|<process>` → open
-//!   connections. Joins and leaves are Lua scripts on it, so "first
-//!   connection of this person anywhere" and "last one" are decided
-//!   atomically across processes: two tabs on two processes are still one
-//!   person. Each also bumps `chat:{<room>}:version` and returns the room's
-//!   new head count with that version.
+//! - `chat:room:{<room>}:presence` is a hash of `<user>|<process>` → open
+//!   connections (gone when empty). Joins and leaves are Lua scripts on
+//!   it, so "first connection of this person anywhere" and "last one" are
+//!   decided atomically across processes: two tabs on two processes are
+//!   still one person. Each returns the room's new head count with a
+//!   version: the room's node's clock in microseconds, which keeps
+//!   growing after the room's keys are gone.
 //! - `chat:{online}` is a sorted set of rooms by how many people are in
 //!   them, so the lobby reads the busiest rooms in one command however many
 //!   rooms exist. It lives on another slot than the rooms, so each count is
 //!   written after the room's script, by a script that keeps the highest
-//!   version seen per room (`chat:{online}:version`): counts from two
-//!   processes that arrive out of order cannot leave the older one.
+//!   version seen per room (`chat:{online}:seen:<room>`, expiring a minute
+//!   after the room's last change): counts from two processes that arrive
+//!   out of order cannot leave the older one.
 //! - `chat:{online}:readers` is a hash of `<room>|<process>` → anonymous
 //!   connections: one key, so a lobby reads every listed room's readers
 //!   with one `HMGET` (fields for each live process).
 //! - `chat:rooms-of:<process>` lists the rooms a process has people or
-//!   readers in.
+//!   readers in now (a room leaves it with its last one there).
 //!   Each process refreshes `chat:alive:<process>` (expiring after
 //!   [`ALIVE_FOR`]) every [`HEARTBEAT`]. Any process that finds another's
-//!   key gone claims it, removes its entries room by room, and reports a
+//!   key gone claims it, removes its entries in batches of rooms (its own
+//!   key refreshed between batches, so a long reap never makes the reaper
+//!   look dead), and reports a
 //!   [`Departure`] for each person who had no other connection (`chat/`
 //!   tells the room `user_leave`): a crashed process leaves no ghosts for
 //!   longer than about `ALIVE_FOR + HEARTBEAT`.
@@ -50,6 +57,19 @@ pub const HEARTBEAT: Duration = Duration::from_secs(2);
 pub const ALIVE_FOR: Duration = Duration::from_secs(6);
 /// Departures reported and not yet told; reaping waits when it is full.
 const DEPARTURES_QUEUED: usize = 1024;
+/// Rooms of a dead process reaped at once (their calls pipelined).
+const REAP_BATCH: usize = 200;
+/// How long a room's last count version is kept after its last change:
+/// far longer than a count can take from its script to the online set.
+const SEEN_FOR_SECS: u64 = 60;
+
+/// `now()`: the room's node's clock in microseconds, the version of a
+/// count (it keeps growing across the room's keys being removed).
+const NOW: &str = r"
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end";
 
 /// `count(hash)`: distinct people in a room's presence hash.
 const COUNT: &str = r"
@@ -74,23 +94,23 @@ local function total_for(hash, user)
   return total
 end";
 
-/// KEYS: presence, version; ARGV: user, process. Returns
+/// KEYS: presence; ARGV: user, process. Returns
 /// {the person's connections, head count, version}.
 const JOIN: &str = r"
 redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
-return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), now()}";
 
 const LEAVE: &str = r"
 local field = ARGV[1] .. '|' .. ARGV[2]
 if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then redis.call('HDEL', KEYS[1], field) end
-return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), now()}";
 
-/// KEYS: presence, version; ARGV: field, connections. Writes an entry back.
+/// KEYS: presence; ARGV: field, connections. Writes an entry back.
 const RESTORE: &str = r"
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return {0, count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+return {0, count(KEYS[1]), now()}";
 
-/// KEYS: presence, version; ARGV: dead process. Removes its entries;
+/// KEYS: presence; ARGV: dead process. Removes its entries;
 /// returns {people with no connection left, head count, version}.
 const REAP: &str = r"
 local suffix = '|' .. ARGV[1]
@@ -105,14 +125,15 @@ local left = {}
 for _, user in ipairs(gone) do
   if total_for(KEYS[1], user) == 0 then table.insert(left, user) end
 end
-return {left, count(KEYS[1]), redis.call('INCR', KEYS[2])}";
+return {left, count(KEYS[1]), now()}";
 
-/// KEYS: the online set, its versions; ARGV: room, head count, version.
-/// Applies the count unless a newer one is already there.
+/// KEYS: the online set, the room's last version there; ARGV: room, head
+/// count, version, how long to keep the version. Applies the count unless
+/// a newer one is already there.
 const SET_COUNT: &str = r"
-local seen = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local seen = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[3]) <= seen then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 if tonumber(ARGV[2]) > 0 then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 else
@@ -158,7 +179,7 @@ impl RedisPresence {
         prefix: &str,
     ) -> Result<(Self, Departures), redis::RedisError> {
         let (departed, departures) = tokio::sync::mpsc::channel(DEPARTURES_QUEUED);
-        let room_script = |body: &str| Script::new(&format!("{COUNT}\n{TOTAL_FOR}\n{body}"));
+        let room_script = |body: &str| Script::new(&format!("{COUNT}\n{TOTAL_FOR}\n{NOW}\n{body}"));
         let inner = Arc::new(Inner {
             ns: prefix.to_owned(),
             process: format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0),
@@ -192,9 +213,9 @@ impl Inner {
         format!("{}:{{online}}", self.ns)
     }
 
-    /// The version of each room's count in the online set (same slot).
-    fn online_version_key(&self) -> String {
-        format!("{}:{{online}}:version", self.ns)
+    /// The version of a room's count in the online set (same slot).
+    fn seen_key(&self, room: &RoomName) -> String {
+        format!("{}:{{online}}:seen:{room}", self.ns)
     }
 
     /// `<room>|<process>` → anonymous connections (same slot as the set).
@@ -206,12 +227,9 @@ impl Inner {
         format!("{room}|{process}")
     }
 
+    /// A room's own key: under `room:`, where no service key is.
     fn presence_key(&self, room: &RoomName) -> String {
-        format!("{}:{{{room}}}:presence", self.ns)
-    }
-
-    fn version_key(&self, room: &RoomName) -> String {
-        format!("{}:{{{room}}}:version", self.ns)
+        format!("{}:room:{{{room}}}:presence", self.ns)
     }
 
     fn rooms_of_key(&self, process: &str) -> String {
@@ -236,7 +254,6 @@ impl Inner {
     ) -> redis::RedisResult<T> {
         let mut conn = self.conn.clone();
         let mut call = script.key(self.presence_key(room));
-        call.key(self.version_key(room));
         for arg in args {
             call.arg(*arg);
         }
@@ -244,10 +261,11 @@ impl Inner {
         let _: i64 = self
             .set_count
             .key(self.online_key())
-            .key(self.online_version_key())
+            .key(self.seen_key(room))
             .arg(room.as_str())
             .arg(count)
             .arg(version)
+            .arg(SEEN_FOR_SECS)
             .invoke_async(&mut conn)
             .await?;
         Ok(answer)
@@ -263,16 +281,9 @@ impl Inner {
 
     async fn try_heartbeat(&self) -> redis::RedisResult<()> {
         let mut conn = self.conn.clone();
-        let previous: Option<String> = redis::cmd("SET")
-            .arg(self.alive_key(&self.process))
-            .arg(1)
-            .arg("EX")
-            .arg(ALIVE_FOR.as_secs())
-            .arg("GET")
-            .query_async(&mut conn)
-            .await?;
+        let was_gone = self.say_alive(&mut conn).await?;
         let _: () = conn.sadd(self.processes_key(), &self.process).await?;
-        if previous.is_none() {
+        if was_gone {
             // First beat, or Redis restarted empty: write our entries (back).
             for (room, user, n) in self.local.snapshot() {
                 let _: () = conn
@@ -313,22 +324,78 @@ impl Inner {
         Ok(())
     }
 
+    /// Removes a dead process's entries, [`REAP_BATCH`] rooms at a time
+    /// (each batch's calls in flight together on the multiplexed
+    /// connection), saying this process is alive between batches.
     async fn reap(&self, conn: &mut RedisConn, dead: &str) -> redis::RedisResult<()> {
-        let rooms: Vec<String> = conn.smembers(self.rooms_of_key(dead)).await?;
-        for room in rooms.iter().filter_map(|r| RoomName::parse(r).ok()) {
-            let _: () = conn
-                .hdel(self.readers_key(), Self::reader_field(&room, dead))
+        loop {
+            let batch: Vec<String> = redis::cmd("SRANDMEMBER")
+                .arg(self.rooms_of_key(dead))
+                .arg(REAP_BATCH)
+                .query_async(conn)
                 .await?;
-            let left: Vec<String> = self.in_room(&self.reap, &room, &[dead]).await?;
-            for user in left {
-                tracing::info!(%room, %user, process = dead, "left with a dead process");
-                let room = room.clone();
-                // Nobody listening (shutting down): nobody to tell.
-                let _ = self.departed.send(Departure { room, user }).await;
+            if batch.is_empty() {
+                break;
             }
+            let reaped = batch.iter().map(|room| self.reap_room(dead, room));
+            for result in futures::future::join_all(reaped).await {
+                result?;
+            }
+            let _: () = conn.srem(self.rooms_of_key(dead), &batch).await?;
+            self.say_alive(conn).await?;
         }
         let _: () = conn.del(self.rooms_of_key(dead)).await?;
         let _: () = conn.srem(self.processes_key(), dead).await?;
+        Ok(())
+    }
+
+    /// One room of a dead process: its readers and people out, and each
+    /// person with no connection left reported.
+    async fn reap_room(&self, dead: &str, room: &str) -> redis::RedisResult<()> {
+        let Ok(room) = RoomName::parse(room) else {
+            return Ok(());
+        };
+        let mut conn = self.conn.clone();
+        let _: () = conn
+            .hdel(self.readers_key(), Self::reader_field(&room, dead))
+            .await?;
+        let left: Vec<String> = self.in_room(&self.reap, &room, &[dead]).await?;
+        for user in left {
+            tracing::info!(%room, %user, process = dead, "left with a dead process");
+            let room = room.clone();
+            // Nobody listening (shutting down): nobody to tell.
+            let _ = self.departed.send(Departure { room, user }).await;
+        }
+        Ok(())
+    }
+
+    /// This process is alive for [`ALIVE_FOR`] more; whether it had been
+    /// taken for dead (its key was gone).
+    async fn say_alive(&self, conn: &mut RedisConn) -> redis::RedisResult<bool> {
+        let previous: Option<String> = redis::cmd("SET")
+            .arg(self.alive_key(&self.process))
+            .arg(1)
+            .arg("EX")
+            .arg(ALIVE_FOR.as_secs())
+            .arg("GET")
+            .query_async(conn)
+            .await?;
+        Ok(previous.is_none())
+    }
+
+    /// Takes `room` off this process's list once nobody (person or reader)
+    /// is in it here. A join racing with this adds it back: it counts
+    /// itself locally before it lists the room, so the second look sees it.
+    async fn unlist_if_empty(&self, room: &RoomName) -> redis::RedisResult<()> {
+        if !self.local.is_empty_in(room) {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let key = self.rooms_of_key(&self.process);
+        let _: () = conn.srem(&key, room.as_str()).await?;
+        if !self.local.is_empty_in(room) {
+            let _: () = conn.sadd(&key, room.as_str()).await?;
+        }
         Ok(())
     }
 
@@ -358,6 +425,9 @@ impl Inner {
             .arg(change)
             .invoke_async(&mut conn)
             .await?;
+        if change < 0 {
+            self.unlist_if_empty(room).await?;
+        }
         Ok(())
     }
 
@@ -387,8 +457,11 @@ impl Inner {
     }
 
     async fn left(&self, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
-        self.in_room(&self.leave, room, &[user, &self.process])
-            .await
+        let total = self
+            .in_room(&self.leave, room, &[user, &self.process])
+            .await?;
+        self.unlist_if_empty(room).await?;
+        Ok(total)
     }
 }
 
@@ -501,6 +574,7 @@ impl Presence for RedisPresence {
 mod tests {
     use super::*;
     use crate::testing::{RedisCluster, RedisServer};
+    use futures::StreamExt;
 
     fn room(name: &str) -> RoomName {
         RoomName::parse(name).unwrap()
@@ -525,7 +599,7 @@ mod tests {
         for i in 0.. {
             let r = room(&format!("spread{i}"));
             nodes
-                .entry(cluster.primary_for(&format!("chat:{{{r}}}:presence")))
+                .entry(cluster.primary_for(&format!("chat:room:{{{r}}}:presence")))
                 .or_insert(r);
             if nodes.len() == 3 {
                 break;
@@ -574,6 +648,122 @@ mod tests {
         one.reader_left(&r).await;
         two.reader_left(&other).await;
         assert_eq!(two.readers(&[r, other]).await, [1, 0]);
+    }
+
+    /// Every key in the Redis at `url`.
+    async fn keys(url: &str) -> Vec<String> {
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg("*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn no_room_name_reaches_a_service_key() {
+        let redis = RedisServer::start();
+        let (p, _) = RedisPresence::connect(&RedisTarget::Single(redis.url()), "chat")
+            .await
+            .unwrap();
+        let names = [
+            "online",
+            "processes",
+            "alive",
+            "rooms-of",
+            "reaping",
+            "readers",
+            "seen",
+        ];
+        let rooms: Vec<RoomName> = names.iter().map(|n| room(n)).collect();
+        for (n, r) in rooms.iter().enumerate() {
+            for k in 0..=n {
+                assert!(p.join(r, &format!("u{k}")).await, "{r}");
+            }
+            p.reader_joined(r).await;
+        }
+        let mut busiest = p.busiest(10).await;
+        busiest.sort_by_key(|(_, n)| *n);
+        let expected: Vec<(RoomName, usize)> = rooms.iter().cloned().zip(1..).collect();
+        assert_eq!(busiest, expected);
+        assert_eq!(p.readers(&rooms).await, vec![1; rooms.len()]);
+        assert_eq!(p.users(&rooms[0]).await, ["u0"]);
+        // The heartbeat still works around a room named like its keys.
+        p.inner.try_heartbeat().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn ten_thousand_visits_to_made_up_rooms_leave_no_keys() {
+        let redis = RedisServer::start();
+        let (p, _) = RedisPresence::connect(&RedisTarget::Single(redis.url()), "chat")
+            .await
+            .unwrap();
+        let before = keys(&redis.url()).await;
+        let visits = (0..10_000).map(|n| {
+            let p = &p;
+            async move {
+                let r = room(&format!("made-up-{n}"));
+                match n % 2 {
+                    0 => {
+                        p.reader_joined(&r).await;
+                        p.reader_left(&r).await;
+                    }
+                    _ => {
+                        p.join(&r, "alice").await;
+                        p.leave(&r, "alice").await;
+                    }
+                }
+            }
+        });
+        futures::stream::iter(visits)
+            .buffer_unordered(64)
+            .collect::<Vec<()>>()
+            .await;
+        // What is left: the service's own keys, and the versions of the
+        // signed-in visits' counts, which expire within a minute.
+        let after: Vec<String> = keys(&redis.url())
+            .await
+            .into_iter()
+            .filter(|k| !k.starts_with("chat:{online}:seen:"))
+            .collect();
+        assert_eq!(after, before, "keys a crowd of visits left");
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let ttl: i64 = conn.ttl("chat:{online}:seen:made-up-1").await.unwrap();
+        assert!((1..=SEEN_FOR_SECS as i64).contains(&ttl), "ttl {ttl}");
+    }
+
+    #[tokio::test]
+    async fn a_long_reap_keeps_the_reaper_alive() {
+        let redis = RedisServer::start();
+        let target = RedisTarget::Single(redis.url());
+        let (reaper, mut departures) = RedisPresence::connect(&target, "chat").await.unwrap();
+        let (doomed, _) = RedisPresence::connect(&target, "chat").await.unwrap();
+        let rooms = 3 * REAP_BATCH;
+        for n in 0..rooms {
+            doomed.join(&room(&format!("r{n}")), "bob").await;
+        }
+        let dead = doomed.inner.process.clone();
+        drop(doomed);
+        let mut left = 0;
+        while left < rooms {
+            tokio::time::timeout(ALIVE_FOR + HEARTBEAT * 3, departures.recv())
+                .await
+                .expect("bob leaves each room")
+                .unwrap();
+            left += 1;
+        }
+        assert!(reaper.busiest(5).await.is_empty());
+        let listed: Vec<String> = keys(&redis.url())
+            .await
+            .into_iter()
+            .filter(|k| k.contains(&dead) || k.starts_with("chat:room:"))
+            .filter(|k| !k.starts_with("chat:reaping:"))
+            .collect();
+        assert_eq!(listed, Vec::<String>::new());
     }
 
     #[tokio::test]
