@@ -96,15 +96,37 @@ impl AuthError {
     }
 }
 
-/// Checks the password rule; passwords are otherwise opaque.
 /// Where to go after signing in or out: a path on this site, or the lobby.
-/// Never `//evil.example` or `https://…` (an open redirect), nor a
-/// backslash, which some browsers read as `/`. The server's redirect and
-/// the form's hidden field both use this one rule.
-pub fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/chat/",
+/// The rule of Django's `url_has_allowed_host_and_scheme`, done the way a
+/// browser would read the address: it is parsed by the WHATWG URL parser
+/// (which, as browsers do, drops tabs and newlines anywhere and reads `\`
+/// as `/`) against a fixed base, and must land on the same origin. What is
+/// returned is that parse's own path, query and fragment, so what the
+/// browser follows is what was checked: never `//evil.example`,
+/// `/%09/evil.example` (a TAB the browser strips), `/\evil.example` or
+/// `https://…`. A leading control character or space is refused outright.
+/// The server's redirect and the form's hidden field both use this rule.
+pub fn safe_next(next: Option<&str>) -> String {
+    const LOBBY: &str = "/chat/";
+    let Some(next) = next else {
+        return LOBBY.to_owned();
+    };
+    let starts_cleanly = next.starts_with('/') && !next.starts_with(|c: char| c.is_control());
+    let base = url::Url::parse("http://next.invalid/").expect("a valid base");
+    match url::Url::options().base_url(Some(&base)).parse(next) {
+        Ok(url) if starts_cleanly && url.origin() == base.origin() => {
+            let mut local = url.path().to_owned();
+            if let Some(query) = url.query() {
+                local.push('?');
+                local.push_str(query);
+            }
+            if let Some(fragment) = url.fragment() {
+                local.push('#');
+                local.push_str(fragment);
+            }
+            local
+        }
+        _ => LOBBY.to_owned(),
     }
 }
 
@@ -124,13 +146,25 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/chat/lobby/")), "/chat/lobby/");
+        assert_eq!(safe_next(Some("/chat/a/?x=1#end")), "/chat/a/?x=1#end");
+        assert_eq!(safe_next(Some("/chat/聊天/")), "/chat/%E8%81%8A%E5%A4%A9/");
         for bad in [
             "//evil.example/",
             "https://evil.example/",
-            "/\\evil",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/\t\\evil.example",
+            "///evil.example",
+            "http:evil.example",
+            "javascript:alert(1)",
             "chat",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/chat/", "{bad}");
+            assert_eq!(safe_next(Some(bad)), "/chat/", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/chat/");
     }

@@ -318,6 +318,13 @@ pub fn room_name_error_text(locale: Locale, e: &RoomNameError) -> String {
         }
         RoomNameError::DotsOnly => td_string!(locale, room_name_error.dots_only).into(),
         RoomNameError::NoLetters => td_string!(locale, room_name_error.no_letters).into(),
+        RoomNameError::TooManyMarks => {
+            tf!(
+                locale,
+                room_name_error.too_many_marks,
+                most = crate::names::MOST_MARKS
+            )
+        }
     }
 }
 

@@ -32,6 +32,9 @@ pub enum RoomNameError {
     DotsOnly,
     /// No visible letter or digit (only `_`, `-`, `.`).
     NoLetters,
+    /// More than [`MOST_MARKS`] combining marks on one letter, or one mark
+    /// twice in a row (text that spills over its neighbours).
+    TooManyMarks,
 }
 
 /// In English (the server's words); pages use `lang::room_name_error_text`.
@@ -60,6 +63,9 @@ impl RoomName {
         }
         if !has_letters(raw) {
             return Err(RoomNameError::NoLetters);
+        }
+        if piles_marks(raw) {
+            return Err(RoomNameError::TooManyMarks);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -107,6 +113,66 @@ pub fn lookalike_key(name: &str) -> String {
     let folded = caseless::default_case_fold_str(&name.nfkc().collect::<String>());
     let skeleton: String = unicode_security::skeleton(&folded).collect();
     caseless::default_case_fold_str(&skeleton)
+}
+
+/// Combining marks one letter may carry: enough for any script's vowel
+/// signs and tones (Vietnamese has two, Thai and Devanagari up to three),
+/// too few to stack a name over the lines around it.
+pub const MOST_MARKS: usize = 3;
+
+/// Whether `raw` puts more than [`MOST_MARKS`] combining marks on a letter,
+/// or the same mark twice in a row: UTS #39 §5.4's checks for excessive
+/// marks ("Zalgo" names). On the server only: the mark table stays out of
+/// the WASM, and the server's answer is the one that counts.
+fn piles_marks(raw: &str) -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        use unicode_normalization::char::is_combining_mark;
+        let (mut run, mut last) = (0, None);
+        for c in raw.chars() {
+            if !is_combining_mark(c) {
+                (run, last) = (0, None);
+                continue;
+            }
+            run += 1;
+            if run > MOST_MARKS || last == Some(c) {
+                return true;
+            }
+            last = Some(c);
+        }
+        false
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = raw;
+        false
+    }
+}
+
+/// Names nobody may sign up with (nor with a lookalike of one): they
+/// would pass for the service or its staff. An operator can still give an
+/// account one with `server create-admin`.
+pub const RESERVED_USERNAMES: [&str; 12] = [
+    "admin",
+    "administrator",
+    "root",
+    "system",
+    "moderator",
+    "mod",
+    "staff",
+    "support",
+    "security",
+    "official",
+    "server",
+    "chat",
+];
+
+/// Whether signing up as `name` is refused because it is, or looks like,
+/// a [reserved](RESERVED_USERNAMES) name.
+#[cfg(feature = "ssr")]
+pub fn is_reserved(name: &Username) -> bool {
+    let key = lookalike_key(name.as_str());
+    RESERVED_USERNAMES.iter().any(|r| lookalike_key(r) == key)
 }
 
 /// Percent-encodes everything but ASCII letters, digits and `-_.~` (RFC 3986
@@ -166,6 +232,8 @@ pub enum UsernameError {
     InvalidChar(char),
     /// No visible letter or digit (only `_`, `-`, `.`).
     NoLetters,
+    /// Too many combining marks on a letter (see [`MOST_MARKS`]).
+    TooManyMarks,
 }
 
 impl fmt::Display for UsernameError {
@@ -184,6 +252,10 @@ impl fmt::Display for UsernameError {
                 "Usernames cannot contain {c:?}: use letters, digits, _, - or ."
             ),
             Self::NoLetters => write!(f, "A username needs a letter or a digit."),
+            Self::TooManyMarks => write!(
+                f,
+                "A username may carry at most {MOST_MARKS} accents on a letter."
+            ),
         }
     }
 }
@@ -201,6 +273,9 @@ impl Username {
         }
         if !has_letters(raw) {
             return Err(UsernameError::NoLetters);
+        }
+        if piles_marks(raw) {
+            return Err(UsernameError::TooManyMarks);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -248,6 +323,39 @@ impl From<Username> for String {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_few_marks_per_letter_pass_and_a_pile_does_not() {
+        // Vietnamese, and Thai vowel signs. (Decomposed accents such
+        // as U+0301 are not letters, so names never had them.)
+        for fine in ["Nguyễn", "สวัสดี", "ก\u{0E34}\u{0E31}"] {
+            assert!(Username::parse(fine).is_ok(), "{fine:?}");
+            assert!(RoomName::parse(fine).is_ok(), "{fine:?}");
+        }
+        // Thai vowel marks are letters, and would stack over the lines.
+        for zalgo in ["ก\u{0E34}\u{0E35}\u{0E36}\u{0E37}x", "ab\u{0E34}\u{0E34}c"] {
+            assert_eq!(
+                Username::parse(zalgo),
+                Err(UsernameError::TooManyMarks),
+                "{zalgo:?}"
+            );
+            assert_eq!(
+                RoomName::parse(zalgo),
+                Err(RoomNameError::TooManyMarks),
+                "{zalgo:?}"
+            );
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn reserved_names_and_their_lookalikes_are_reserved() {
+        for taken in ["admin", "Admin", "\u{430}dmin", "ＳＹＳＴＥＭ", "moderator"] {
+            assert!(is_reserved(&Username::parse(taken).unwrap()), "{taken:?}");
+        }
+        assert!(!is_reserved(&Username::parse("adminfan").unwrap()));
+    }
+
     use super::*;
 
     #[test]

@@ -36,7 +36,7 @@ fn AccountForm(kind: Kind) -> impl IntoView {
     let error = move || {
         AuthError::from_code(&param("error")).map(|e| auth_error_text(i18n.get_locale(), e))
     };
-    let next = move || safe_next(Some(&param("next"))).to_owned();
+    let next = move || safe_next(Some(&param("next")));
     let (action, password_autocomplete) = match kind {
         Kind::Login => ("/api/login", "current-password"),
         Kind::Register => ("/api/register", "new-password"),

@@ -110,7 +110,39 @@ fn the_server_takes_only_real_emojis_and_visible_text() {
         ErrorCode::InvalidMessage
     );
     assert!(MessageText::parse("line one\n\tline two").is_ok());
-    assert!(MessageText::parse("שלום \u{202B}x").is_ok());
+    assert!(MessageText::parse("שלום \u{202B}x\u{202C}").is_ok());
+}
+
+#[test]
+fn unbalanced_direction_controls_are_refused_and_balanced_ones_kept() {
+    for bad in [
+        "invoice\u{202E}fdp.exe",
+        "a\u{2067}b",
+        "open \u{202A}here\nclosed\u{202C} there",
+        "a\u{202C}b",
+        "a\u{2069}b",
+        "\u{2066}a\u{202B}b\u{2069}",
+        "\u{202B}a\u{2066}b\u{202C}\u{2069}",
+    ] {
+        let refused = MessageText::parse(bad).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidMessage, "{bad:?}");
+    }
+    for good in [
+        "\u{202E}olleh\u{202C} world",
+        "\u{2067}שלום\u{2069} and \u{2066}a\u{202B}b\u{202C}\u{2069}",
+        "mark\u{200F} only",
+        "line \u{202B}x\u{202C}\nnext \u{2068}y\u{2069}",
+    ] {
+        assert!(MessageText::parse(good).is_ok(), "{good:?}");
+    }
+    // Blank-looking messages stay refused: Braille blank, Hangul filler.
+    for blank in ["\u{2800}", "\u{3164}"] {
+        assert_eq!(
+            MessageText::parse(blank).unwrap_err().code,
+            ErrorCode::EmptyMessage,
+            "{blank:?}"
+        );
+    }
 }
 
 #[test]

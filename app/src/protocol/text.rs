@@ -48,6 +48,15 @@ impl MessageText {
                 ),
             ));
         }
+        if let Some(c) = unbalanced_direction(raw) {
+            return Err(FrameError::new(
+                ErrorCode::InvalidMessage,
+                format!(
+                    "A direction control (U+{:04X}) must be closed on the same line, or it turns the text after it around.",
+                    u32::from(c)
+                ),
+            ));
+        }
         Ok(Self(raw.to_owned()))
     }
 
@@ -58,6 +67,47 @@ impl MessageText {
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// The first bidi control of `raw` left open at the end of its line, or a
+/// closer with nothing to close (the "Trojan Source" trick,
+/// CVE-2021-42574: `invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`).
+/// Embeddings and overrides (U+202A, U+202B, U+202D, U+202E) close with
+/// U+202C, isolates (U+2066 to U+2068) with U+2069, as Unicode's bidi
+/// algorithm (UAX #9) pairs them; a line break ends them all, so each line
+/// must balance. Marks (U+200E, U+200F, U+061C) open nothing and pass.
+fn unbalanced_direction(raw: &str) -> Option<char> {
+    const EMBEDDINGS: [char; 4] = ['\u{202A}', '\u{202B}', '\u{202D}', '\u{202E}'];
+    const ISOLATES: std::ops::RangeInclusive<char> = '\u{2066}'..='\u{2068}';
+    for line in raw.split('\n') {
+        // Each open control, innermost last.
+        let mut open: Vec<char> = Vec::new();
+        for c in line.chars() {
+            if EMBEDDINGS.contains(&c) || ISOLATES.contains(&c) {
+                open.push(c);
+            } else if c == '\u{202C}' {
+                match open.last() {
+                    Some(top) if EMBEDDINGS.contains(top) => {
+                        open.pop();
+                    }
+                    _ => return Some(c),
+                }
+            } else if c == '\u{2069}' {
+                // Closes its isolate; an embedding still open inside it is unbalanced.
+                let Some(isolate) = open.iter().rposition(|o| ISOLATES.contains(o)) else {
+                    return Some(c);
+                };
+                if let Some(inner) = open.get(isolate + 1) {
+                    return Some(*inner);
+                }
+                open.truncate(isolate);
+            }
+        }
+        if let Some(c) = open.first() {
+            return Some(*c);
+        }
+    }
+    None
 }
 /// True if nothing of `raw` would show: only whitespace and, on the
 /// server, default-ignorable characters (zero-width spaces, direction

@@ -69,7 +69,9 @@ fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentia
         }
         .into_response(),
         (Err(AccountError::Throttled(e, _)), form) => answer(Err(AccountError::Refused(e)), form),
-        (Ok(_), Some((_, creds))) => Redirect::to(safe_next(creds.next.as_deref())).into_response(),
+        (Ok(_), Some((_, creds))) => {
+            Redirect::to(&safe_next(creds.next.as_deref())).into_response()
+        }
         (Ok(json), None) => json,
         (Err(AccountError::Refused(e)), Some((page, creds))) => {
             let mut to = format!(
@@ -78,7 +80,7 @@ fn answer(result: Result<Response, AccountError>, form: Option<(&str, &Credentia
                 percent_encode(&creds.username)
             );
             if let Some(next) = &creds.next {
-                to.push_str(&format!("&next={}", percent_encode(safe_next(Some(next)))));
+                to.push_str(&format!("&next={}", percent_encode(&safe_next(Some(next)))));
             }
             Redirect::to(&to).into_response()
         }
@@ -157,7 +159,7 @@ pub async fn logout(
         Err(e) => tracing::error!("logout failed: {e:?}"),
     }
     if super::is_form(&headers) {
-        Redirect::to(safe_next(next.next.as_deref())).into_response()
+        Redirect::to(&safe_next(next.next.as_deref())).into_response()
     } else {
         StatusCode::NO_CONTENT.into_response()
     }

@@ -157,6 +157,10 @@ pub async fn register(
     password: &str,
 ) -> Result<SessionUser, AccountError> {
     let username = Username::parse(username).map_err(|_| AuthError::InvalidUsername)?;
+    // A name that would pass for the service or its staff is "taken".
+    if app::names::is_reserved(&username) {
+        return Err(AuthError::UsernameTaken.into());
+    }
     check_password(password)?;
     guards
         .registrations

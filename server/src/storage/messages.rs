@@ -181,17 +181,19 @@ impl Storage {
         }))
     }
 
-    /// Replaces the text; returns the edit time.
+    /// Replaces the text; returns the edit time, or `None` if the message
+    /// is gone (deleted a moment ago: a tombstone is never written into).
     pub async fn edit_message(
         &self,
         room: &RoomName,
         seq: u64,
         text: &str,
-    ) -> Result<String, StorageError> {
+    ) -> Result<Option<String>, StorageError> {
         let at = Stamp::now();
-        with_pool!(self, pool => sqlx::query(
+        let edited = with_pool!(self, pool => sqlx::query(
             "UPDATE messages SET body = $1, edited_at = $2
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $3) AND seq = $4",
+             WHERE room_id = (SELECT id FROM rooms WHERE name = $3) AND seq = $4
+               AND deleted_at IS NULL",
         )
         .bind(text)
         .bind(at)
@@ -200,7 +202,7 @@ impl Storage {
         .execute(pool)
         .await?
         .rows_affected());
-        Ok(at.rfc3339())
+        Ok((edited > 0).then(|| at.rfc3339()))
     }
 
     /// Leaves a tombstone: the row stays (seqs remain contiguous), the text

@@ -33,7 +33,7 @@ pub mod users;
 pub use audit::AuditEntry;
 pub use checkpoints::Checkpoints;
 pub use messages::{MessageMeta, NewMessage, Page, Reader};
-pub use reactions::Toggled;
+pub use reactions::{NotToggled, Toggled};
 pub use rooms::{Created, RoomRecord};
 pub use types::{MessageId, Stamp};
 pub use users::{UserRecord, UserSummary};
@@ -369,5 +369,38 @@ mod tests {
         assert!(matches!(lookup.await, Ok(Ok(None))));
         drop(crowd);
         assert!(page.await.is_ok());
+    }
+
+    /// An edit or a reaction that passed its check a moment before the
+    /// message was deleted writes nothing into the tombstone.
+    #[tokio::test]
+    async fn a_deleted_message_takes_no_edit_and_no_reaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let storage = Storage::open(&url).await.unwrap();
+        let alice = storage
+            .create_user(&app::names::Username::parse("alice").unwrap(), "x")
+            .await
+            .unwrap();
+        let room = app::names::RoomName::parse("hall").unwrap();
+        let new = NewMessage::new(room.clone(), alice.id, "alice".into(), "hi".into());
+        storage.insert_batch(&[new]).await.unwrap();
+        storage.delete_message(&room, 1).await.unwrap();
+        assert_eq!(
+            storage.edit_message(&room, 1, "sneaky").await.unwrap(),
+            None
+        );
+        let toggled = storage
+            .toggle_reaction(&room, 1, alice.id, "alice", "👍", 20)
+            .await
+            .unwrap();
+        assert_eq!(toggled, Err(NotToggled::Gone));
+        let page = storage
+            .messages(&room, Page::Latest { limit: 5 }, Reader::Anyone)
+            .await
+            .unwrap();
+        let tombstone = &page.messages[0];
+        assert!(tombstone.deleted && tombstone.message.is_empty());
+        assert!(tombstone.edited_at.is_none() && tombstone.reactions.is_empty());
     }
 }

@@ -13,11 +13,20 @@ pub struct Toggled {
     pub users: Vec<String>,
 }
 
+/// Why a toggle stored nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotToggled {
+    /// A new emoji on a message that has the most distinct ones already.
+    TooMany,
+    /// The message is gone (deleted a moment ago).
+    Gone,
+}
+
 impl Storage {
     /// Adds the person's reaction, or removes it if they had it; returns
-    /// who reacts with that emoji now, in the order they reacted. `None`
-    /// (nothing stored) if it would be a new emoji on a message that has
-    /// `most_emojis` distinct ones already.
+    /// who reacts with that emoji now, in the order they reacted. Nothing
+    /// is stored if it would be a new emoji on a message that has
+    /// `most_emojis` distinct ones already, or the message is deleted.
     pub async fn toggle_reaction(
         &self,
         room: &RoomName,
@@ -26,7 +35,7 @@ impl Storage {
         username: &str,
         emoji: &str,
         most_emojis: usize,
-    ) -> Result<Option<Toggled>, StorageError> {
+    ) -> Result<Result<Toggled, NotToggled>, StorageError> {
         let most = i64::try_from(most_emojis).unwrap_or(i64::MAX);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -36,12 +45,20 @@ impl Storage {
                 .await?;
             // A no-op write to the message row takes its lock (SQLite: the
             // write lock), so toggles on one message run one at a time and
-            // the count below cannot change under us.
-            sqlx::query("UPDATE messages SET body = body WHERE room_id = $1 AND seq = $2")
-                .bind(room_id)
-                .bind(seq as i64)
-                .execute(&mut *tx)
-                .await?;
+            // the count below cannot change under us; and a deleted
+            // message (no row) takes no reaction.
+            let live = sqlx::query(
+                "UPDATE messages SET body = body
+                 WHERE room_id = $1 AND seq = $2 AND deleted_at IS NULL",
+            )
+            .bind(room_id)
+            .bind(seq as i64)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if live == 0 {
+                return Ok(Err(NotToggled::Gone));
+            }
             let removed = sqlx::query(
                 "DELETE FROM reactions
                  WHERE room_id = $1 AND seq = $2 AND user_id = $3 AND emoji = $4",
@@ -65,7 +82,7 @@ impl Storage {
                 .fetch_one(&mut *tx)
                 .await?;
                 if has_it == 0 && distinct >= most {
-                    return Ok(None);
+                    return Ok(Err(NotToggled::TooMany));
                 }
                 sqlx::query(
                     "INSERT INTO reactions (room_id, seq, user_id, username, emoji, created_at)
@@ -90,7 +107,7 @@ impl Storage {
             .fetch_all(&mut *tx)
             .await?;
             tx.commit().await?;
-            Ok(Some(Toggled { users }))
+            Ok(Ok(Toggled { users }))
         })
     }
 

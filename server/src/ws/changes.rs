@@ -4,7 +4,10 @@
 //! room. Must never import storage's SQL or a layer implementation.
 
 use super::{Consumer, flood::Action, frames::Answer, refusal::Refusal};
-use crate::{chat, storage::MessageMeta};
+use crate::{
+    chat,
+    storage::{MessageMeta, NotToggled},
+};
 use app::{
     account::SessionUser,
     protocol::{EDIT_WINDOW_SECS, Emoji, MessageText, REACTIONS_PER_MESSAGE, ServerEvent},
@@ -26,7 +29,9 @@ impl Consumer {
                     e,
                     "Your edit could not be saved; try again.",
                 )
-            })?;
+            })?
+            // Deleted since the check above: nothing was written.
+            .ok_or(Refusal::NoSuchMessage(seq))?;
         self.broadcast(ServerEvent::MessageEdited {
             room: self.room.clone(),
             seq,
@@ -77,7 +82,10 @@ impl Consumer {
                     "Your reaction could not be saved; try again.",
                 )
             })?
-            .ok_or(Refusal::TooManyReactions)?;
+            .map_err(|not| match not {
+                NotToggled::TooMany => Refusal::TooManyReactions,
+                NotToggled::Gone => Refusal::NoSuchMessage(seq),
+            })?;
         self.broadcast(ServerEvent::Reaction {
             room: self.room.clone(),
             seq,

@@ -205,6 +205,35 @@ async fn control_characters_and_invisible_messages_are_refused() {
         a.expect("chat_message").await["message"],
         "two\n\tlines, kept as typed: café"
     );
+    // Trojan Source: an override left open turns the rest around.
+    a.say("invoice\u{202E}fdp.exe").await;
+    let refused = a.expect("error").await;
+    assert_eq!(refused["code"], "invalid_message");
+    assert!(refused["message"].as_str().unwrap().contains("U+202E"));
+    // Closed on its line, it is text like any other.
+    a.say("\u{202E}olleh\u{202C} world").await;
+    a.expect("chat_message").await;
+    // Braille blank and the Hangul filler look like nothing.
+    for blank in ["\u{2800}", "\u{3164}"] {
+        a.say(blank).await;
+        assert_eq!(a.expect("error").await["code"], "empty_message");
+    }
+}
+
+#[tokio::test]
+async fn names_that_pass_for_staff_or_pile_up_marks_are_refused_at_sign_up() {
+    let server = TestServer::start().await;
+    for name in ["admin", "Admin", "\u{430}dmin", "moderator", "SYSTEM"] {
+        let (status, body) = register(&server, name).await;
+        assert_eq!(status, 409, "{name}: {body}");
+        assert_eq!(body["error"]["code"], "username_taken", "{name}");
+    }
+    let (status, body) = register(&server, "ab\u{0E34}\u{0E35}\u{0E36}\u{0E37}c").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_username");
+    assert_eq!(register(&server, "adminfan").await.0, 201);
+    // The operator may still name an account so.
+    server.admin("admin").await;
 }
 
 /// POSTs the login form as a browser on `origin` (or with only

@@ -107,7 +107,7 @@ fn MessageItem(
                 </div>
             })}
             <div class="meta">
-                <span class="author">{m.user}</span>
+                <span class="author" dir="auto">{m.user}</span>
                 <time datetime=m.ts.clone() title=m.ts>
                     {time}
                 </time>
@@ -116,7 +116,9 @@ fn MessageItem(
             {if m.deleted {
                 view! { <p class="text deleted">{tr!(i18n, log.deleted)}</p> }.into_any()
             } else {
-                view! { <p class="text"><RichText text=m.message /></p> }.into_any()
+                // Its own direction, isolated: a message in Hebrew or one
+                // with direction controls never turns the page around it.
+                view! { <p class="text" dir="auto"><RichText text=m.message /></p> }.into_any()
             }}
             {reactions}
             {toolbar}
@@ -251,7 +253,7 @@ fn PrivateItem(incoming: bool, peer: String, message: String) -> impl IntoView {
             <div class="meta">
                 <span class="author">{label}</span>
             </div>
-            <p class="text">{message}</p>
+            <p class="text" dir="auto">{message}</p>
         </li>
     }
 }
