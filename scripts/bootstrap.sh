@@ -96,6 +96,7 @@ fi
 apt_install chromium "the browser the end-to-end tests drive"
 apt_install redis-server "the Redis channel-layer tests start their own"
 apt_install_without_service nginx "the deployment tests put nginx in front of two server processes"
+apt_install openssl "the deployment tests give nginx a self-signed certificate (the shipped config serves https)"
 apt_install_without_service postgresql "the storage tests start their own PostgreSQL clusters"
 
 if ! has_version wasm-opt "version ${BINARYEN_VERSION%%.*}"; then

@@ -59,7 +59,7 @@ test("two people through nginx on two processes chat, PM, and survive one proces
   const [alice, bob] = [unique("alice"), unique("bob")];
   const pages: Page[] = [];
   for (const name of [alice, bob]) {
-    const context = await browser.newContext({ baseURL: nginx!.origin });
+    const context = await nginx!.context(browser);
     expect((await context.request.post("/api/register", { data: { username: name, password: PASSWORD } })).status()).toBe(201);
     const page = await context.newPage();
     await page.goto(`/chat/${room}/`);
@@ -103,11 +103,11 @@ test("two people through nginx on two processes chat, PM, and survive one proces
 
 test("the lobby through nginx follows a room on either process live", async ({ browser }) => {
   const room = unique("lobby-nginx");
-  const lobby = await (await browser.newContext({ baseURL: nginx!.origin })).newPage();
+  const lobby = await (await nginx!.context(browser)).newPage();
   await lobby.goto("/chat/");
   await hydrated(lobby);
   const entry = lobby.locator(`#room-list li[data-room="${room}"]`);
-  const person = await browser.newContext({ baseURL: nginx!.origin });
+  const person = await nginx!.context(browser);
   expect((await person.request.post("/api/register", { data: { username: unique("host"), password: PASSWORD } })).status()).toBe(201);
   const contexts = [person];
   const host = await person.newPage();
@@ -117,7 +117,7 @@ test("the lobby through nginx follows a room on either process live", async ({ b
   await expect(entry).toContainText("1 online", { timeout: 1_000 });
   // Two visitors: round-robin puts the three pages on both processes.
   for (let i = 1; i <= 2; i++) {
-    const context = await browser.newContext({ baseURL: nginx!.origin });
+    const context = await nginx!.context(browser);
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(`/chat/${room}/`);
@@ -127,4 +127,17 @@ test("the lobby through nginx follows a room on either process live", async ({ b
   for (const context of contexts) await context.close();
   await expect(entry).toHaveCount(0, { timeout: 1_000 });
   await lobby.context().close();
+});
+
+test("nginx sends plain http to https, and behind it cookies are Secure and HSTS is sent", async ({ browser }) => {
+  const plain = await fetch(`http://127.0.0.1:${nginx!.httpPort}/chat/hall/`, { redirect: "manual" });
+  expect(plain.status).toBe(301);
+  expect(plain.headers.get("location")).toBe("https://127.0.0.1/chat/hall/");
+  const context = await nginx!.context(browser);
+  const response = await context.request.post("/api/register", { data: { username: unique("tls"), password: PASSWORD } });
+  expect(response.status()).toBe(201);
+  expect(response.headers()["strict-transport-security"]).toBe("max-age=31536000");
+  const session = (await context.cookies()).find((c) => c.name === "chat_session");
+  expect(session?.secure).toBe(true);
+  await context.close();
 });

@@ -29,7 +29,7 @@ test("the static build behind nginx: the lobby renders and two people chat", asy
   const room = unique("static");
   const pages = [];
   for (const name of [unique("ann"), unique("ben")]) {
-    const context = await browser.newContext({ baseURL: nginx!.origin });
+    const context = await nginx!.context(browser);
     expect((await context.request.post("/api/register", { data: { username: name, password: PASSWORD } })).status()).toBe(201);
     const page = await context.newPage();
     await page.goto("/chat/");
@@ -52,13 +52,13 @@ test("the static build behind nginx: the lobby renders and two people chat", asy
 });
 
 test("the static build speaks the browser's language, and a language picked earlier wins", async ({ browser }) => {
-  const chinese = await (await browser.newContext({ baseURL: nginx!.origin, locale: "zh-CN" })).newPage();
+  const chinese = await (await nginx!.context(browser, { locale: "zh-CN" })).newPage();
   await chinese.goto("/chat/");
   await expect(chinese.getByRole("heading", { level: 1 })).toHaveText("你想进入哪个聊天室？");
   await expect(chinese.locator("html")).toHaveAttribute("lang", "zh");
 
   // An English browser that picked 中文 on an earlier visit (the `lang` cookie).
-  const context = await browser.newContext({ baseURL: nginx!.origin, locale: "en-US" });
+  const context = await nginx!.context(browser, { locale: "en-US" });
   const page = await context.newPage();
   await page.goto("/chat/");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("What chat room would you like to enter?");

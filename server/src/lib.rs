@@ -169,6 +169,11 @@ pub fn router<S: SessionStore + Clone>(
             security::refuse_cross_site,
         ))
         .layer(axum::middleware::from_fn(security::security_headers))
+        // Before both: how the visitor reached us, from a trusted proxy.
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            proxy::learn_scheme,
+        ))
         // A body must keep coming: one trickled a byte at a time would
         // otherwise hold a connection (and its buffer) for as long as it likes.
         .layer(RequestBodyTimeoutLayer::new(body_timeout))

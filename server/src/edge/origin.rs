@@ -17,9 +17,14 @@
 //!   header they like anyway: what we stop is a browser carrying a
 //!   visitor's cookie on another site's behalf.
 //!
+//! The own-host rule compares schemes too when a trusted proxy says which
+//! one the visitor used ([`Scheme`]): an `http://` page cannot act on an
+//! `https://` site of the same name.
+//!
 //! Checked at the upgrade and on every non-GET request ([`crate::edge::security`]);
 //! must never import storage or the layer.
 
+use super::proxy::Scheme;
 use axum::http::{HeaderMap, header};
 use std::net::SocketAddr;
 
@@ -110,7 +115,8 @@ impl OriginPolicy {
         Ok(Self { rule })
     }
 
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), OriginRefused> {
+    /// `scheme`: how the visitor reached us, if a trusted proxy said.
+    pub fn check(&self, headers: &HeaderMap, scheme: Scheme) -> Result<(), OriginRefused> {
         let Some(raw) = headers.get(header::ORIGIN) else {
             return self.check_fetch_site(headers);
         };
@@ -124,6 +130,11 @@ impl OriginPolicy {
             Rule::Any => true,
             Rule::List(list) => list.contains(&origin),
             Rule::SameHost { loopback_port } => {
+                let same_scheme = match scheme {
+                    Scheme::Unknown => true,
+                    Scheme::Http => origin.scheme == "http",
+                    Scheme::Https => origin.scheme == "https",
+                };
                 let host = headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok())
@@ -133,7 +144,7 @@ impl OriginPolicy {
                     origin.port == port
                         && matches!(origin.host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
                 });
-                same_host || local
+                same_scheme && (same_host || local)
             }
         };
         if allowed { Ok(()) } else { Err(refused()) }
@@ -167,6 +178,13 @@ mod tests {
         h
     }
 
+    impl OriginPolicy {
+        /// Checked without knowing the visitor's scheme (no trusted proxy).
+        fn check_any(&self, headers: &HeaderMap) -> Result<(), OriginRefused> {
+            self.check(headers, Scheme::Unknown)
+        }
+    }
+
     fn policy(configured: &[&str], bound: &str) -> OriginPolicy {
         let configured: Vec<String> = configured.iter().map(|s| s.to_string()).collect();
         OriginPolicy::new(&configured, bound.parse().unwrap()).unwrap()
@@ -182,11 +200,12 @@ mod tests {
             "http://[::1]:3000",
         ] {
             assert!(
-                p.check(&headers(Some(origin), "127.0.0.1:3000")).is_ok(),
+                p.check_any(&headers(Some(origin), "127.0.0.1:3000"))
+                    .is_ok(),
                 "{origin}"
             );
         }
-        assert!(p.check(&headers(None, "127.0.0.1:3000")).is_ok());
+        assert!(p.check_any(&headers(None, "127.0.0.1:3000")).is_ok());
         for origin in [
             "http://evil.example",
             "http://localhost:4000",
@@ -194,7 +213,8 @@ mod tests {
             "file://x",
         ] {
             assert!(
-                p.check(&headers(Some(origin), "127.0.0.1:3000")).is_err(),
+                p.check_any(&headers(Some(origin), "127.0.0.1:3000"))
+                    .is_err(),
                 "{origin}"
             );
         }
@@ -204,27 +224,38 @@ mod tests {
     fn default_on_a_public_address_allows_only_the_host() {
         let p = policy(&[], "0.0.0.0:80");
         assert!(
-            p.check(&headers(
+            p.check_any(&headers(
                 Some("https://chat.example.com"),
                 "chat.example.com"
             ))
             .is_ok()
         );
         assert!(
-            p.check(&headers(
+            p.check_any(&headers(
                 Some("http://chat.example.com"),
                 "chat.example.com"
             ))
             .is_ok()
         );
         assert!(
-            p.check(&headers(Some("http://localhost"), "chat.example.com"))
+            p.check_any(&headers(Some("http://localhost"), "chat.example.com"))
                 .is_err()
         );
         assert!(
-            p.check(&headers(Some("https://evil.com"), "chat.example.com"))
+            p.check_any(&headers(Some("https://evil.com"), "chat.example.com"))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn behind_a_proxy_that_says_https_an_http_page_is_another_site() {
+        let p = policy(&[], "0.0.0.0:80");
+        let h = headers(Some("https://chat.example.com"), "chat.example.com");
+        assert!(p.check(&h, Scheme::Https).is_ok());
+        assert!(p.check(&h, Scheme::Http).is_err());
+        let plain = headers(Some("http://chat.example.com"), "chat.example.com");
+        assert!(p.check(&plain, Scheme::Https).is_err());
+        assert!(p.check(&plain, Scheme::Http).is_ok());
     }
 
     #[test]
@@ -234,22 +265,22 @@ mod tests {
             "0.0.0.0:80",
         );
         assert!(
-            p.check(&headers(Some("https://chat.example.com"), "internal:80"))
+            p.check_any(&headers(Some("https://chat.example.com"), "internal:80"))
                 .is_ok()
         );
         assert!(
-            p.check(&headers(Some("https://b.example:8443"), "internal:80"))
+            p.check_any(&headers(Some("https://b.example:8443"), "internal:80"))
                 .is_ok()
         );
         assert!(
-            p.check(&headers(
+            p.check_any(&headers(
                 Some("http://chat.example.com"),
                 "chat.example.com"
             ))
             .is_err()
         );
         assert!(
-            p.check(&headers(Some("https://b.example"), "b.example"))
+            p.check_any(&headers(Some("https://b.example"), "b.example"))
                 .is_err()
         );
     }
@@ -262,17 +293,17 @@ mod tests {
             h.insert("sec-fetch-site", HeaderValue::from_str(site).unwrap());
             h
         };
-        assert!(p.check(&with_site("same-origin")).is_ok());
-        assert!(p.check(&with_site("none")).is_ok());
-        assert!(p.check(&with_site("cross-site")).is_err());
-        assert!(p.check(&with_site("same-site")).is_err());
+        assert!(p.check_any(&with_site("same-origin")).is_ok());
+        assert!(p.check_any(&with_site("none")).is_ok());
+        assert!(p.check_any(&with_site("cross-site")).is_err());
+        assert!(p.check_any(&with_site("same-site")).is_err());
     }
 
     #[test]
     fn star_allows_any_and_bad_entries_are_refused() {
         assert!(
             policy(&["*"], "0.0.0.0:80")
-                .check(&headers(Some("null"), "x"))
+                .check_any(&headers(Some("null"), "x"))
                 .is_ok()
         );
         assert!(

@@ -8,11 +8,16 @@
 //! per-address limit (sign-ups, logins, history reads, open connections)
 //! counts by this address's [`ClientKey`] (an IPv6 client by its /64),
 //! through the [`ClientAddr`] extractor or, for raw TCP peers,
-//! [`ClientKey::of`]. Must never import storage or the layer.
+//! [`ClientKey::of`]. Likewise `X-Forwarded-Proto` from a trusted proxy
+//! tells whether the visitor came over https ([`Scheme`]): then cookies
+//! are marked Secure, HSTS is sent, and an `Origin` must say https.
+//! Must never import storage or the layer.
 
 use axum::{
-    extract::{ConnectInfo, FromRef, FromRequestParts},
+    extract::{ConnectInfo, FromRef, FromRequestParts, Request, State},
     http::{HeaderMap, request::Parts},
+    middleware::Next,
+    response::Response,
 };
 use ipnet::IpNet;
 use std::{
@@ -70,6 +75,69 @@ impl TrustedProxies {
             .find(|hop| !self.trusts(hop))
             .map(canonical)
             .unwrap_or(peer)
+    }
+}
+
+impl TrustedProxies {
+    /// How the visitor reached the first proxy: what a trusted peer's
+    /// `X-Forwarded-Proto` says (its last value: the one it set), or
+    /// `Unknown` (we serve plain HTTP; a proxy we do not trust may still
+    /// have spoken TLS to the browser).
+    pub fn scheme(&self, peer: IpAddr, headers: &HeaderMap) -> Scheme {
+        if !self.trusts(&peer) {
+            return Scheme::Unknown;
+        }
+        let said = headers
+            .get_all("x-forwarded-proto")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .next_back();
+        match said.map(str::to_ascii_lowercase).as_deref() {
+            Some("https") => Scheme::Https,
+            Some("http") => Scheme::Http,
+            _ => Scheme::Unknown,
+        }
+    }
+}
+
+/// Whether the visitor's browser is on https, as far as we can tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scheme {
+    #[default]
+    Unknown,
+    Http,
+    Https,
+}
+
+/// Reads the scheme once per request (see [`TrustedProxies::scheme`]) and
+/// leaves it in the request for the origin check, cookies and HSTS.
+pub async fn learn_scheme(
+    State(trusted): State<Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let scheme = peer.map_or(Scheme::Unknown, |peer| {
+        trusted.scheme(peer, request.headers())
+    });
+    request.extensions_mut().insert(scheme);
+    next.run(request).await
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Scheme {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(parts
+            .extensions
+            .get::<Scheme>()
+            .copied()
+            .unwrap_or_default())
     }
 }
 
@@ -193,6 +261,21 @@ mod tests {
         assert_eq!(key("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
         assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
         assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+    }
+
+    #[test]
+    fn the_scheme_counts_only_from_a_trusted_peer() {
+        let nginx = TrustedProxies::parse("127.0.0.1").unwrap();
+        let mut tls = HeaderMap::new();
+        tls.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert_eq!(nginx.scheme(ip("127.0.0.1"), &tls), Scheme::Https);
+        assert_eq!(nginx.scheme(ip("192.0.2.1"), &tls), Scheme::Unknown);
+        tls.append("x-forwarded-proto", HeaderValue::from_static("http"));
+        assert_eq!(nginx.scheme(ip("127.0.0.1"), &tls), Scheme::Http);
+        assert_eq!(
+            nginx.scheme(ip("127.0.0.1"), &HeaderMap::new()),
+            Scheme::Unknown
+        );
     }
 
     #[test]

@@ -11,10 +11,16 @@
 //!   `Content-Security-Policy` on every answer that has none of its own.
 //!   Pages set their own (with the nonce of their inline hydration
 //!   scripts: `app::page_csp`); everything else gets the strictest one.
+//!   When a trusted proxy says the visitor came over https
+//!   ([`Scheme::Https`]): `Strict-Transport-Security` too, and every
+//!   cookie set is marked `Secure`.
 //!
 //! Must never import storage or the layer.
 
-use crate::{edge::origin::OriginPolicy, error::ApiError};
+use crate::{
+    edge::{origin::OriginPolicy, proxy::Scheme},
+    error::ApiError,
+};
 use axum::{
     extract::{Request, State},
     http::{HeaderValue, Method, header},
@@ -22,6 +28,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use std::sync::Arc;
+
+/// HSTS once a visitor came over https: a year, as browsers' preload
+/// lists expect; subdomains are the operator's to add at the proxy.
+const HSTS: &str = "max-age=31536000";
 
 /// For answers that are not pages (JSON, files): nothing may run or frame them.
 const NOT_A_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -36,7 +46,12 @@ pub async fn refuse_cross_site(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && let Err(refused) = origins.check(request.headers()) {
+    let scheme = request
+        .extensions()
+        .get::<Scheme>()
+        .copied()
+        .unwrap_or_default();
+    if !safe && let Err(refused) = origins.check(request.headers(), scheme) {
         tracing::info!(path = %request.uri().path(), "refused a cross-site request");
         return ApiError::forbidden("origin_not_allowed", refused.0).into_response();
     }
@@ -45,8 +60,16 @@ pub async fn refuse_cross_site(
 
 /// Adds the headers every answer carries.
 pub async fn security_headers(request: Request, next: Next) -> Response {
+    let https = request.extensions().get::<Scheme>() == Some(&Scheme::Https);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+        secure_cookies(headers);
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -63,4 +86,31 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// Marks every cookie being set `Secure`: the visitor is on https, so the
+/// cookie must never travel over plain HTTP (`SECURE_COOKIES` does the
+/// same for the session cookie whatever the proxy says).
+fn secure_cookies(headers: &mut axum::http::HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|value| {
+            let text = value.to_str().unwrap_or("");
+            let marked = text
+                .split(';')
+                .any(|attr| attr.trim().eq_ignore_ascii_case("secure"));
+            match marked {
+                true => value.clone(),
+                false => HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or(value.clone()),
+            }
+        })
+        .collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        headers.append(header::SET_COOKIE, cookie);
+    }
 }

@@ -8,9 +8,9 @@
 use super::{
     Consumer,
     admission::Ticket,
-    close_code::{ENDED, IDLE, INTERNAL, LAGGING, RESTART, TOO_BIG},
+    close_code::{ENDED, IDLE, INTERNAL, LAGGING, RESTART},
     order::Release,
-    socket::{Socket, is_too_big, refuse},
+    socket::{Socket, refusal_of, refuse},
     wake::{Waiter, Wake},
 };
 use crate::{
@@ -30,6 +30,8 @@ enum Step {
     Skip,
     /// The client is gone.
     Stop,
+    /// The client said goodbye (a Close frame): answer it, then stop.
+    Goodbye,
     /// Close the socket with this code.
     Close(u16, &'static str),
     /// Ping the client (it has been quiet).
@@ -140,6 +142,7 @@ impl Consumer {
             match step {
                 Step::Skip => continue,
                 Step::Stop => return,
+                Step::Goodbye => return Box::pin(socket.answer_close()).await,
                 Step::Ping => {
                     if Box::pin(socket.ping()).await.is_err() {
                         return;
@@ -266,9 +269,12 @@ impl Consumer {
             }
             // tungstenite answers pings by itself.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => Step::Skip,
-            Some(Ok(Message::Close(_))) | None => Step::Stop,
-            Some(Err(e)) if is_too_big(&e) => Step::Close(TOO_BIG, "frames are limited to 64 KiB"),
-            Some(Err(_)) => Step::Stop,
+            Some(Ok(Message::Close(_))) => Step::Goodbye,
+            None => Step::Stop,
+            Some(Err(e)) => match refusal_of(&e) {
+                Some((code, why)) => Step::Close(code, why),
+                None => Step::Stop,
+            },
         }
     }
 

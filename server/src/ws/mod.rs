@@ -53,7 +53,11 @@ mod wake;
 use crate::{
     auth,
     chat::{self, Chat, control::Control},
-    edge::{origin::OriginPolicy, proxy::ClientAddr, throttle::Budget},
+    edge::{
+        origin::OriginPolicy,
+        proxy::{ClientAddr, Scheme},
+        throttle::Budget,
+    },
     error::ApiError,
     layer::GroupName,
 };
@@ -75,7 +79,9 @@ pub mod close_code {
     /// The connection fell too far behind the room and was dropped; reconnect
     /// and fetch what was missed.
     pub const LAGGING: u16 = 4008;
-    pub use axum::extract::ws::close_code::{AWAY as IDLE, POLICY};
+    pub use axum::extract::ws::close_code::{
+        AWAY as IDLE, INVALID as INVALID_DATA, POLICY, PROTOCOL,
+    };
     /// The server ended this connection for good (the account was disabled,
     /// the room deleted or made admin-only); a `session_ended` event says
     /// why. Do not reconnect automatically.
@@ -115,6 +121,7 @@ pub async fn upgrade(
     State(admission): State<Arc<Admission>>,
     State(flood): State<Arc<flood::FloodControl>>,
     ClientAddr(client): ClientAddr,
+    scheme: Scheme,
     Path(raw_room): Path<String>,
     Query(resume): Query<Resume>,
     headers: HeaderMap,
@@ -122,7 +129,7 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     origins
-        .check(&headers)
+        .check(&headers, scheme)
         .map_err(|refused| ApiError::forbidden("origin_not_allowed", refused.0))?;
     let room = RoomName::parse(&raw_room)
         .map_err(|e| ApiError::bad_request("invalid_room", e.to_string()))?;

@@ -84,6 +84,14 @@ impl Socket {
         in_time(timeout, write).await
     }
 
+    /// Answers the client's Close frame, as RFC 6455 §5.5.1 requires (a
+    /// polite client otherwise sees 1006, "abnormal closure"): tungstenite
+    /// queued the reply, echoing the client's code, when it read the frame;
+    /// a flush sends it. Waits at most [`CLOSE_TIMEOUT`].
+    pub(super) async fn answer_close(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.flush()).await;
+    }
+
     /// Says goodbye with a close code, waiting at most [`CLOSE_TIMEOUT`].
     pub(super) async fn close(&mut self, code: u16, reason: &'static str) {
         let frame = Message::Close(Some(CloseFrame {
@@ -116,12 +124,21 @@ pub(super) async fn refuse(socket: Box<WebSocket>, code: u16, reason: &'static s
     Socket::new(socket, CLOSE_TIMEOUT).close(code, reason).await;
 }
 
-/// Whether a read failed because the frame was over the limit.
-pub(super) fn is_too_big(e: &axum::Error) -> bool {
+/// How to close after a read failed on what the client sent, as RFC 6455
+/// §7.4.1 names it: a frame over the limit (1009), a broken frame or
+/// closing handshake (1002: a one-byte Close, a reserved opcode), text
+/// that is not UTF-8 (1007). `None`: the connection itself failed, and
+/// there is nobody to tell.
+pub(super) fn refusal_of(e: &axum::Error) -> Option<(u16, &'static str)> {
+    use super::close_code::{INVALID_DATA, PROTOCOL, TOO_BIG};
     use std::error::Error;
-    matches!(
-        e.source()
-            .and_then(|e| e.downcast_ref::<tungstenite::Error>()),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    match e
+        .source()
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())?
+    {
+        tungstenite::Error::Capacity(_) => Some((TOO_BIG, "frames are limited to 64 KiB")),
+        tungstenite::Error::Protocol(_) => Some((PROTOCOL, "protocol error")),
+        tungstenite::Error::Utf8(_) => Some((INVALID_DATA, "text must be UTF-8")),
+        _ => None,
+    }
 }

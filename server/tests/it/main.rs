@@ -5,6 +5,7 @@
 mod abuse;
 mod accounts;
 mod admin;
+mod closing;
 mod common;
 mod hidden;
 mod history;

@@ -559,3 +559,60 @@ async fn admin_only_checks_fail_closed_when_storage_fails() {
     assert!(html.contains("cannot be opened right now"), "{html}");
     assert!(!html.contains("no such table"), "{html}");
 }
+
+/// POSTs a login as a browser behind a proxy would: `proto` in
+/// `X-Forwarded-Proto`, and an optional `Origin`.
+async fn login_behind(server: &TestServer, proto: &str, origin: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(server.http("/api/login"))
+        .header("x-forwarded-proto", proto)
+        .json(&json!({"username": "alice", "password": PASSWORD}));
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_tls_proxy_cookies_are_secure_hsts_is_sent_and_origins_compare_schemes() {
+    let server = TestServer::start_with(|c| {
+        c.trusted_proxies = server::edge::proxy::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    server.user("alice").await;
+    let signed_in = login_behind(&server, "https", None).await;
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert_eq!(
+        signed_in.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    // Over plain http (as the proxy says) nothing of it.
+    let plain = login_behind(&server, "http", None).await;
+    assert!(
+        !plain.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
+    assert!(!plain.headers().contains_key("strict-transport-security"));
+    // An http page of the same host cannot post to the https site.
+    let host = format!("127.0.0.1:{}", server.addr.port());
+    let from_http = login_behind(&server, "https", Some(&format!("http://{host}"))).await;
+    assert_eq!(from_http.status(), 403);
+    let from_https = login_behind(&server, "https", Some(&format!("https://{host}"))).await;
+    assert_eq!(from_https.status(), 200);
+
+    // Without trusted proxies the header is anyone's word: ignored.
+    let direct = TestServer::start().await;
+    direct.user("alice").await;
+    let response = login_behind(&direct, "https", None).await;
+    assert!(
+        !response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
+    assert!(!response.headers().contains_key("strict-transport-security"));
+}
