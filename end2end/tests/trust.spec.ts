@@ -3,7 +3,7 @@
 // every page hydrating under the Content-Security-Policy, and logging out
 // in one tab ending the other tab's live connection.
 import { expect, test, type Page } from "@playwright/test";
-import { PASSWORD, hydrated, openRoom, say, signedIn, unique } from "./helpers";
+import { PASSWORD, hydrated, messageTexts, openRoom, say, signedIn, unique } from "./helpers";
 import { roomPage } from "./fixtures/room_page";
 
 const base = () => process.env.BASE_URL ?? "http://127.0.0.1:3000";
@@ -97,4 +97,23 @@ test("logging out in one tab ends the other tab's connection", async ({ browser 
   await expect(roomPage(second).status).toHaveAttribute("data-state", "ended");
   await expect(second.locator("main")).toContainText("You logged out");
   await second.screenshot({ path: testInfo.outputPath("logged-out-elsewhere.png") });
+});
+
+test("a message's direction stays its own: Hebrew reads right to left, a Trojan Source override is refused", async ({ browser }, testInfo) => {
+  const room = unique("bidi");
+  const [writer, reader] = [
+    await openRoom(await signedIn(browser, unique("dana")), room),
+    await openRoom(await signedIn(browser, unique("eli")), room),
+  ];
+  await say(writer, "שלום לכולם");
+  const text = messageTexts(reader).last();
+  await expect(text).toHaveText("שלום לכולם");
+  await expect(text).toHaveAttribute("dir", "auto");
+  expect(await text.evaluate((el) => getComputedStyle(el).direction)).toBe("rtl");
+  expect(await text.evaluate((el) => getComputedStyle(el).unicodeBidi)).toBe("isolate");
+  // An override left open would show "invoiceexe.pdf": the server refuses it.
+  await say(writer, "invoice\u202Efdp.exe");
+  await expect(roomPage(writer).notice).toContainText("U+202E");
+  await expect(messageTexts(reader)).toHaveText(["שלום לכולם"]);
+  await reader.screenshot({ path: testInfo.outputPath("bidi.png") });
 });
