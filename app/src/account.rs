@@ -108,26 +108,45 @@ impl AuthError {
 /// The server's redirect and the form's hidden field both use this rule.
 pub fn safe_next(next: Option<&str>) -> String {
     const LOBBY: &str = "/chat/";
-    let Some(next) = next else {
-        return LOBBY.to_owned();
-    };
-    let starts_cleanly = next.starts_with('/') && !next.starts_with(|c: char| c.is_control());
-    let base = url::Url::parse("http://next.invalid/").expect("a valid base");
-    match url::Url::options().base_url(Some(&base)).parse(next) {
-        Ok(url) if starts_cleanly && url.origin() == base.origin() => {
-            let mut local = url.path().to_owned();
-            if let Some(query) = url.query() {
-                local.push('?');
-                local.push_str(query);
-            }
-            if let Some(fragment) = url.fragment() {
-                local.push('#');
-                local.push_str(fragment);
-            }
-            local
-        }
-        _ => LOBBY.to_owned(),
+    match next {
+        Some(next) if next.starts_with('/') => same_origin_path(next),
+        _ => None,
     }
+    .unwrap_or_else(|| LOBBY.to_owned())
+}
+
+/// The fixed base `?next=` is parsed against.
+const NEXT_BASE: &str = "http://next.invalid/";
+
+/// `next`'s path, query and fragment, if parsing it against [`NEXT_BASE`]
+/// stays on that origin (natively: the `url` crate).
+#[cfg(not(target_arch = "wasm32"))]
+fn same_origin_path(next: &str) -> Option<String> {
+    let base = url::Url::parse(NEXT_BASE).ok()?;
+    let url = url::Url::options().base_url(Some(&base)).parse(next).ok()?;
+    if url.origin() != base.origin() {
+        return None;
+    }
+    let mut local = url.path().to_owned();
+    // As the browser's parser reports them: an empty query or fragment is none.
+    if let Some(query) = url.query().filter(|q| !q.is_empty()) {
+        local.push('?');
+        local.push_str(query);
+    }
+    if let Some(fragment) = url.fragment().filter(|f| !f.is_empty()) {
+        local.push('#');
+        local.push_str(fragment);
+    }
+    Some(local)
+}
+
+/// The same in the browser, with the browser's own parser.
+#[cfg(target_arch = "wasm32")]
+fn same_origin_path(next: &str) -> Option<String> {
+    let url = web_sys::Url::new_with_base(next, NEXT_BASE).ok()?;
+    let base = web_sys::Url::new(NEXT_BASE).ok()?;
+    (url.origin() == base.origin())
+        .then(|| format!("{}{}{}", url.pathname(), url.search(), url.hash()))
 }
 
 pub fn check_password(password: &str) -> Result<(), AuthError> {

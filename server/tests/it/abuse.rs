@@ -437,17 +437,36 @@ async fn a_login_flood_keeps_memory_bounded() {
     eprintln!("login flood: heap {before:.0} MB before, {after:.0} MB after");
 }
 
-/// Registers `name` with `X-Forwarded-For: forwarded`; the status.
-async fn register_via(server: &TestServer, name: &str, forwarded: &str) -> u16 {
+/// Posts `name` and `password` to an account endpoint as `forwarded`
+/// (behind a trusted proxy); the status.
+async fn account_via(
+    server: &TestServer,
+    path: &str,
+    name: &str,
+    password: &str,
+    forwarded: &str,
+) -> u16 {
     reqwest::Client::new()
-        .post(server.http("/api/register"))
+        .post(server.http(path))
         .header("x-forwarded-for", forwarded)
-        .json(&json!({"username": name, "password": crate::common::PASSWORD}))
+        .json(&json!({"username": name, "password": password}))
         .send()
         .await
         .unwrap()
         .status()
         .as_u16()
+}
+
+/// Registers `name` with `X-Forwarded-For: forwarded`; the status.
+async fn register_via(server: &TestServer, name: &str, forwarded: &str) -> u16 {
+    account_via(
+        server,
+        "/api/register",
+        name,
+        crate::common::PASSWORD,
+        forwarded,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -473,18 +492,9 @@ async fn per_address_limits_believe_x_forwarded_for_only_from_trusted_proxies() 
     assert_eq!(register_via(&direct, "two", "203.0.113.2").await, 429);
 }
 
-/// Logs `name` in with `password` as `client` (behind a trusted proxy);
-/// the status.
+/// Logs `name` in with `password` as `client`; the status.
 async fn login_via(server: &TestServer, name: &str, password: &str, client: &str) -> u16 {
-    reqwest::Client::new()
-        .post(server.http("/api/login"))
-        .header("x-forwarded-for", client)
-        .json(&json!({"username": name, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    account_via(server, "/api/login", name, password, client).await
 }
 
 #[tokio::test]
