@@ -2,15 +2,19 @@
 //! frame by a dispatch on `type`, one small parser per kind (as mini-redis
 //! parses its commands), each refusal naming what was wrong.
 
-use super::{Emoji, ErrorCode, FrameError, HISTORY_MAX, HISTORY_PAGE, MessageText};
+use super::{ClientId, Emoji, ErrorCode, FrameError, HISTORY_MAX, HISTORY_PAGE, MessageText};
 use crate::names::Username;
 use serde_json::{Map, Value};
 
 /// Everything a client may send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientFrame {
-    /// `{"message": "hi"}` (the tutorials' frame; `"type"` may be omitted).
-    Chat(MessageText),
+    /// `{"message": "hi"}` (the tutorials' frame; `"type"` may be omitted),
+    /// with an optional `"client_id"` that makes sending it again safe.
+    Chat {
+        text: MessageText,
+        client_id: Option<ClientId>,
+    },
     /// `{"type":"history","before_seq":40,"limit":50}`: older messages.
     /// Without `before_seq`, the latest page.
     History { before_seq: Option<u64>, limit: u32 },
@@ -48,7 +52,7 @@ impl ClientFrame {
             }
         };
         match kind {
-            "chat_message" => parse_chat(fields.remove("message")),
+            "chat_message" => parse_chat(fields.remove("message"), fields.get("client_id")),
             "history" => parse_history(&fields),
             "typing" => Ok(Self::Typing),
             "edit" => parse_edit(&fields),
@@ -65,7 +69,13 @@ impl ClientFrame {
 
     pub fn to_json(&self) -> String {
         match self {
-            Self::Chat(text) => serde_json::json!({ "message": text.as_str() }).to_string(),
+            Self::Chat { text, client_id } => match client_id {
+                Some(id) => {
+                    serde_json::json!({ "message": text.as_str(), "client_id": id.as_str() })
+                }
+                None => serde_json::json!({ "message": text.as_str() }),
+            }
+            .to_string(),
             Self::History { before_seq, limit } => {
                 serde_json::json!({ "type": "history", "before_seq": before_seq, "limit": limit })
                     .to_string()
@@ -86,14 +96,20 @@ impl ClientFrame {
         }
     }
 }
-/// `{"message": "hi"}`, or `{"message": "/pm bob psst"}`.
-fn parse_chat(message: Option<Value>) -> Result<ClientFrame, FrameError> {
+/// `{"message": "hi", "client_id": "…"}`, or `{"message": "/pm bob psst"}`.
+fn parse_chat(
+    message: Option<Value>,
+    client_id: Option<&Value>,
+) -> Result<ClientFrame, FrameError> {
     match message {
         Some(Value::String(text)) => match text.strip_prefix("/pm") {
             Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
                 parse_pm(rest)
             }
-            _ => Ok(ClientFrame::Chat(MessageText::parse(&text)?)),
+            _ => Ok(ClientFrame::Chat {
+                text: MessageText::parse(&text)?,
+                client_id: optional_client_id(client_id)?,
+            }),
         },
         Some(_) => Err(FrameError::new(
             ErrorCode::InvalidMessage,
@@ -102,6 +118,18 @@ fn parse_chat(message: Option<Value>) -> Result<ClientFrame, FrameError> {
         None => Err(FrameError::new(
             ErrorCode::InvalidMessage,
             r#"A chat frame needs a "message" string."#,
+        )),
+    }
+}
+
+/// `"client_id"`, if the frame has one (`null` counts as none).
+fn optional_client_id(raw: Option<&Value>) -> Result<Option<ClientId>, FrameError> {
+    match raw {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => ClientId::parse(id).map(Some),
+        Some(_) => Err(FrameError::new(
+            ErrorCode::InvalidFrame,
+            r#""client_id" must be a string."#,
         )),
     }
 }

@@ -23,7 +23,7 @@ pub use client_frame::ClientFrame;
 pub use error::{ErrorCode, FrameError};
 pub use lobby::LobbyEvent;
 pub use server_event::{ChatMessage, EndCode, ErrorEvent, History, Reaction, ServerEvent};
-pub use text::{Emoji, MessageText, REACTIONS_PER_MESSAGE};
+pub use text::{CLIENT_ID_MAX_CHARS, ClientId, Emoji, MessageText, REACTIONS_PER_MESSAGE};
 
 /// Longest chat message, in characters.
 pub const MESSAGE_MAX_CHARS: usize = 4_000;

@@ -67,6 +67,12 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<EndCode>,
     },
+    /// To the sender only: the post with this `client_id` is stored as
+    /// `seq` (sent again, with the same `seq`, for a repeat of the id).
+    Ack {
+        client_id: super::ClientId,
+        seq: u64,
+    },
     Error(ErrorEvent),
 }
 /// Why the server ended a session, stable for pages to translate.

@@ -12,7 +12,13 @@ fn code(text: &str) -> ErrorCode {
 #[test]
 fn tutorial_frame_parses() {
     let frame = ClientFrame::parse(r#"{"message":"hi"}"#).unwrap();
-    assert_eq!(frame, ClientFrame::Chat(MessageText::parse("hi").unwrap()));
+    assert_eq!(
+        frame,
+        ClientFrame::Chat {
+            text: MessageText::parse("hi").unwrap(),
+            client_id: None
+        }
+    );
     assert_eq!(ClientFrame::parse(&frame.to_json()).unwrap(), frame);
 }
 
@@ -182,7 +188,7 @@ fn pm_commands_parse_and_explain_mistakes() {
     // Not the command: ordinary text.
     assert!(matches!(
         ClientFrame::parse(r#"{"message":"/pmx hi"}"#).unwrap(),
-        ClientFrame::Chat(_)
+        ClientFrame::Chat { .. }
     ));
     let pm = ClientFrame::parse(r#"{"message":"/pm bob psst"}"#).unwrap();
     assert_eq!(ClientFrame::parse(&pm.to_json()).unwrap(), pm);
@@ -317,4 +323,39 @@ fn error_codes_keep_their_wire_names() {
     }
     let newer: C = serde_json::from_value("some_future_code".into()).unwrap();
     assert_eq!(newer, C::Other);
+}
+
+#[test]
+fn a_chat_frame_may_carry_a_client_id_and_round_trips() {
+    let frame = ClientFrame::parse(r#"{"message":"hi","client_id":"c-1_A"}"#).unwrap();
+    let ClientFrame::Chat { text, client_id } = &frame else {
+        panic!("{frame:?}");
+    };
+    assert_eq!(text.as_str(), "hi");
+    assert_eq!(client_id.as_ref().map(ClientId::as_str), Some("c-1_A"));
+    assert_eq!(ClientFrame::parse(&frame.to_json()).unwrap(), frame);
+    let none = ClientFrame::parse(r#"{"message":"hi","client_id":null}"#).unwrap();
+    assert!(matches!(
+        none,
+        ClientFrame::Chat {
+            client_id: None,
+            ..
+        }
+    ));
+    for bad in [r#""""#, r#""a b""#, "7", &format!("\"{}\"", "x".repeat(65))] {
+        let raw = format!(r#"{{"message":"hi","client_id":{bad}}}"#);
+        assert_eq!(
+            ClientFrame::parse(&raw).unwrap_err().code,
+            ErrorCode::InvalidFrame,
+            "{bad}"
+        );
+    }
+    let ack = ServerEvent::Ack {
+        client_id: ClientId::parse("c-1").unwrap(),
+        seq: 42,
+    };
+    assert_eq!(
+        ack.to_json(),
+        r#"{"type":"ack","client_id":"c-1","seq":42}"#
+    );
 }

@@ -7,6 +7,7 @@
 //! out of the WASM. The server's answer is the one that counts.
 
 use super::{ErrorCode, FrameError, MESSAGE_MAX_CHARS};
+use serde::{Deserialize, Serialize};
 
 /// Most distinct emojis one message may carry, so a page of history has a
 /// bounded size.
@@ -121,6 +122,54 @@ fn renders_blank(raw: &str) -> bool {
     {
         raw.chars()
             .all(|c| c.is_whitespace() || crate::names::FILLERS.contains(&c))
+    }
+}
+
+/// The id a client gives a post so that sending it again (after a dropped
+/// connection) never stores it twice: 1 to 64 ASCII letters, digits, `-`
+/// or `_` (a UUID fits). Unique per sender and room; the server answers
+/// each post that has one with an `ack` naming its stored `seq`, and a
+/// repeat with the same `ack`, storing and broadcasting nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+/// Longest client id, in characters.
+pub const CLIENT_ID_MAX_CHARS: usize = 64;
+
+impl ClientId {
+    pub fn parse(raw: &str) -> Result<Self, FrameError> {
+        let fits = (1..=CLIENT_ID_MAX_CHARS).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if fits {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(FrameError::new(
+                ErrorCode::InvalidFrame,
+                format!(
+                    r#""client_id" is 1 to {CLIENT_ID_MAX_CHARS} letters, digits, - or _ (a UUID fits)."#
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).map_err(|e| e.message)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> String {
+        id.0
     }
 }
 

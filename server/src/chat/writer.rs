@@ -21,7 +21,7 @@ use super::{groups, lobby::LobbyFeed};
 use crate::{
     layer::{ChannelLayer, ChannelName, Payload},
     metrics::counters::Metrics,
-    storage::{Checkpoints, NewMessage, Storage, StorageError},
+    storage::{Checkpoints, NewMessage, SentAs, Storage, StorageError},
 };
 use app::protocol::{ChatMessage, ErrorCode, ServerEvent};
 use std::{
@@ -129,18 +129,40 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
     let mut posts = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut posts, MAX_BATCH).await > 0 {
         writer.refuse_hidden(layer.as_ref(), &mut posts).await;
+        let echoes = writer.answer_repeats(layer.as_ref(), &mut posts).await;
         if posts.is_empty() {
             continue;
         }
-        let (messages, posters): (Vec<NewMessage>, Vec<ChannelName>) = posts
+        let (mut messages, mut posters): (Vec<NewMessage>, Vec<ChannelName>) = posts
             .drain(..)
             .map(|post| (post.message, post.reply_to))
             .unzip();
-        match writer.store(&messages).await {
+        let mut result = writer.store(&messages).await;
+        if matches!(result, Err(StorageError::DuplicateClientId)) {
+            // A resend reached another process at the same moment: what
+            // that one stored is acked, and the rest stored.
+            let mut again: Vec<Post> = messages
+                .into_iter()
+                .zip(posters)
+                .map(|(message, reply_to)| Post {
+                    message,
+                    reply_to,
+                    by_admin: true,
+                })
+                .collect();
+            writer.answer_repeats(layer.as_ref(), &mut again).await;
+            (messages, posters) = again.into_iter().map(|p| (p.message, p.reply_to)).unzip();
+            result = match messages.is_empty() {
+                true => Ok(Vec::new()),
+                false => writer.store(&messages).await,
+            };
+        }
+        match result {
             Ok(stored) => {
                 for message in &stored {
                     writer.lobby.touch(&message.room);
                 }
+                acknowledge(layer.as_ref(), &messages, &posters, &stored, echoes).await;
                 broadcast(layer.as_ref(), stored).await;
                 writer.checkpoints.after_commit(&writer.storage);
             }
@@ -154,6 +176,56 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
 }
 
 impl Writer {
+    /// Takes out of the batch every post whose client id is stored already
+    /// (a resend after a dropped connection) and acks it with the stored
+    /// seq: stored once, broadcast once, acked each time. A second post of
+    /// one id in the same batch leaves too; it is returned, to be acked
+    /// with the first's seq once that is stored. One read per batch, and
+    /// none for posts without an id (the tutorials' frames).
+    async fn answer_repeats(&self, layer: &dyn ChannelLayer, posts: &mut Vec<Post>) -> Vec<Echo> {
+        let mut seen = std::collections::HashSet::new();
+        let mut echoes = Vec::new();
+        posts.retain_mut(|post| match SentAs::of(&post.message) {
+            Some(sent) if !seen.insert(sent.clone()) => {
+                echoes.push((sent, post.reply_to.clone()));
+                false
+            }
+            _ => true,
+        });
+        if seen.is_empty() {
+            return echoes;
+        }
+        let sent: Vec<SentAs> = seen.into_iter().collect();
+        let known = match self.storage.known_client_ids(&sent).await {
+            Ok(known) => known,
+            // Stored again at worst when the database is away: the insert
+            // then fails on the unique index and comes back here.
+            Err(e) => {
+                tracing::warn!("looking up client ids: {e}");
+                return echoes;
+            }
+        };
+        let mut acks = Vec::new();
+        posts.retain(|post| {
+            let seq = SentAs::of(&post.message).and_then(|s| known.get(&s).copied());
+            if let (Some(seq), Some(id)) = (seq, &post.message.client_id) {
+                acks.push((post.reply_to.clone(), ack(id.clone(), seq)));
+            }
+            seq.is_none()
+        });
+        echoes.retain(|(sent, to)| match known.get(sent) {
+            Some(seq) => {
+                acks.push((to.clone(), ack(sent.client_id.clone(), *seq)));
+                false
+            }
+            None => true,
+        });
+        for (to, payload) in acks {
+            let _ = layer.send(&to, payload).await;
+        }
+        echoes
+    }
+
     /// Takes out of the batch every non-admin's post to an admin-only room,
     /// as storage has the rooms now, and tells each such poster: whatever
     /// a socket believed when it opened, storage decides at the moment of
@@ -283,6 +355,39 @@ async fn broadcast(layer: &dyn ChannelLayer, stored: Vec<ChatMessage>) {
     if let Err(e) = layer.group_send_all(sends).await {
         // Stored, so nobody loses them: clients fetch them from history.
         tracing::warn!("broadcast of {count} messages failed: {e}");
+    }
+}
+
+/// A second post of a client id in one batch, and who sent it.
+type Echo = (SentAs, ChannelName);
+
+/// `{"type":"ack","client_id":…,"seq":…}`.
+fn ack(client_id: app::protocol::ClientId, seq: u64) -> Payload {
+    Payload::event(ServerEvent::Ack { client_id, seq }.to_json())
+}
+
+/// Acks each stored post that has a client id to its poster, and each
+/// echo of one with the same seq.
+async fn acknowledge(
+    layer: &dyn ChannelLayer,
+    messages: &[NewMessage],
+    posters: &[ChannelName],
+    stored: &[ChatMessage],
+    echoes: Vec<Echo>,
+) {
+    let mut seqs = std::collections::HashMap::new();
+    for ((new, to), message) in messages.iter().zip(posters).zip(stored) {
+        if let Some(sent) = SentAs::of(new) {
+            let _ = layer
+                .send(to, ack(sent.client_id.clone(), message.seq))
+                .await;
+            seqs.insert(sent, message.seq);
+        }
+    }
+    for (sent, to) in echoes {
+        if let Some(seq) = seqs.get(&sent) {
+            let _ = layer.send(&to, ack(sent.client_id, *seq)).await;
+        }
     }
 }
 

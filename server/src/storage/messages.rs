@@ -6,7 +6,7 @@
 use super::{MessageId, Stamp, Storage, StorageError, with_pool};
 use app::{
     names::RoomName,
-    protocol::{ChatMessage, History},
+    protocol::{ChatMessage, ClientId, History},
 };
 use std::collections::HashMap;
 
@@ -53,6 +53,9 @@ pub struct NewMessage {
     pub user_id: i64,
     pub username: String,
     pub text: String,
+    /// The id the sender's client gave it, if any: unique per room and
+    /// sender, so a resend is found instead of stored twice.
+    pub client_id: Option<ClientId>,
 }
 
 impl NewMessage {
@@ -63,8 +66,45 @@ impl NewMessage {
             user_id,
             username,
             text,
+            client_id: None,
         }
     }
+
+    pub fn with_client_id(self, client_id: Option<ClientId>) -> Self {
+        Self { client_id, ..self }
+    }
+}
+
+/// A post's client id as its sender and room scope it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SentAs {
+    pub room: RoomName,
+    pub user_id: i64,
+    pub client_id: ClientId,
+}
+
+impl SentAs {
+    pub fn of(new: &NewMessage) -> Option<Self> {
+        Some(Self {
+            room: new.room.clone(),
+            user_id: new.user_id,
+            client_id: new.client_id.clone()?,
+        })
+    }
+}
+
+/// The stored seqs of any of `n` (room, sender, client id) triples, bound
+/// as `$1, $2, $3`, `$4, …`: one statement however many there are.
+pub(super) fn known_ids_sql(n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+        .collect();
+    format!(
+        "SELECT r.name, m.user_id, m.client_id, m.seq FROM messages m
+         JOIN rooms r ON r.id = m.room_id
+         WHERE m.client_id IS NOT NULL AND (r.name, m.user_id, m.client_id) IN (VALUES {})",
+        rows.join(", ")
+    )
 }
 
 /// A message row as the log pages read it: seq, id, author, text, posted,
@@ -311,7 +351,7 @@ impl Storage {
             let rows = number(batch, &mut blocks);
             for chunk in rows.chunks(ROWS_PER_INSERT) {
                 let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at) ",
+                    "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at, client_id) ",
                 );
                 insert.push_values(chunk, |mut row, (new, room_id, seq)| {
                     row.push_bind(*room_id)
@@ -320,7 +360,8 @@ impl Storage {
                         .push_bind(new.user_id)
                         .push_bind(&new.username)
                         .push_bind(&new.text)
-                        .push_bind(ts);
+                        .push_bind(ts)
+                        .push_bind(new.client_id.as_ref().map(ClientId::as_str));
                 });
                 insert.build().execute(&mut *tx).await?;
             }
@@ -330,6 +371,30 @@ impl Storage {
                 .map(|(new, _, seq)| stored_message(new, *seq as u64, ts))
                 .collect())
         })
+    }
+
+    /// Which of these posts' client ids are stored already, and as which
+    /// seq: one statement for the lot (on the writer's SQLite connection,
+    /// a call on its own thread, like its batches).
+    pub async fn known_client_ids(
+        &self,
+        sent: &[SentAs],
+    ) -> Result<HashMap<SentAs, u64>, StorageError> {
+        if sent.is_empty() {
+            return Ok(HashMap::new());
+        }
+        if let Some(connection) = &self.batches {
+            return connection.known_client_ids(sent);
+        }
+        let sql = known_ids_sql(sent.len());
+        let rows: Vec<(String, i64, String, i64)> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for s in sent {
+                query = query.bind(s.room.as_str()).bind(s.user_id).bind(s.client_id.as_str());
+            }
+            query.fetch_all(pool).await?
+        });
+        Ok(known_from_rows(rows))
     }
 
     /// The batch as stored, if it was: after a commit whose answer was lost
@@ -363,6 +428,20 @@ impl Storage {
         }
         Ok(Some(stored))
     }
+}
+
+/// `(room, user, client id, seq)` rows as a lookup.
+pub(super) fn known_from_rows(rows: Vec<(String, i64, String, i64)>) -> HashMap<SentAs, u64> {
+    rows.into_iter()
+        .filter_map(|(room, user_id, client_id, seq)| {
+            let sent = SentAs {
+                room: RoomName::parse(&room).ok()?,
+                user_id,
+                client_id: ClientId::parse(&client_id).ok()?,
+            };
+            Some((sent, seq as u64))
+        })
+        .collect()
 }
 
 /// Each post with its room's id and its seq, in batch order, taken from

@@ -32,7 +32,7 @@ pub mod users;
 
 pub use audit::AuditEntry;
 pub use checkpoints::Checkpoints;
-pub use messages::{MessageMeta, NewMessage, Page, Reader};
+pub use messages::{MessageMeta, NewMessage, Page, Reader, SentAs};
 pub use reactions::{NotToggled, Toggled};
 pub use rooms::{Created, RoomRecord};
 pub use types::{MessageId, Stamp};
@@ -99,6 +99,9 @@ pub enum StorageError {
     SqliteBusy(String),
     /// The writer task is gone (the server is shutting down).
     WriterGone,
+    /// A post's client id was stored meanwhile (its resend reached another
+    /// process at the same moment): look it up instead.
+    DuplicateClientId,
     /// `DATABASE_URL` names neither SQLite nor PostgreSQL.
     UnknownBackend(String),
 }
@@ -111,6 +114,7 @@ impl fmt::Display for StorageError {
             Self::Migration(e) => write!(f, "migration: {e}"),
             Self::Sqlite(e) | Self::SqliteBusy(e) => write!(f, "database: {e}"),
             Self::WriterGone => write!(f, "message writer stopped"),
+            Self::DuplicateClientId => write!(f, "a post's client id is stored already"),
             Self::UnknownBackend(url) => write!(
                 f,
                 "DATABASE_URL {url:?}: expected sqlite://… or postgres://…"
@@ -123,7 +127,15 @@ impl std::error::Error for StorageError {}
 
 impl From<sqlx::Error> for StorageError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Database(e)
+        match &e {
+            sqlx::Error::Database(d)
+                if d.is_unique_violation() && d.message().contains("client_id")
+                    || d.constraint() == Some("messages_by_client_id") =>
+            {
+                Self::DuplicateClientId
+            }
+            _ => Self::Database(e),
+        }
     }
 }
 
@@ -402,5 +414,58 @@ mod tests {
         let tombstone = &page.messages[0];
         assert!(tombstone.deleted && tombstone.message.is_empty());
         assert!(tombstone.edited_at.is_none() && tombstone.reactions.is_empty());
+    }
+
+    /// A client id is stored once per room and sender: a second insert of
+    /// it fails as `DuplicateClientId` (on the writer's own connection and
+    /// through sqlx alike), and the lookup finds its seq.
+    #[tokio::test]
+    async fn a_client_id_is_stored_once_per_sender_and_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+        let shared = Storage::open(&url).await.unwrap();
+        let writer = Storage::open_for_writer(&url).await.unwrap();
+        let alice = shared
+            .create_user(&app::names::Username::parse("alice").unwrap(), "x")
+            .await
+            .unwrap();
+        let room = app::names::RoomName::parse("hall").unwrap();
+        let id = app::protocol::ClientId::parse("c-1").ok();
+        let post = || {
+            NewMessage::new(room.clone(), alice.id, "alice".into(), "hi".into())
+                .with_client_id(id.clone())
+        };
+        for storage in [&writer, &shared] {
+            let first = storage.insert_batch(&[post()]).await;
+            if std::ptr::eq(storage, &writer) {
+                assert_eq!(first.unwrap()[0].seq, 1);
+            } else {
+                assert!(
+                    matches!(first, Err(StorageError::DuplicateClientId)),
+                    "{first:?}"
+                );
+            }
+            let again = storage.insert_batch(&[post()]).await;
+            assert!(
+                matches!(again, Err(StorageError::DuplicateClientId)),
+                "{again:?}"
+            );
+            let sent = SentAs::of(&post()).unwrap();
+            let known = storage
+                .known_client_ids(std::slice::from_ref(&sent))
+                .await
+                .unwrap();
+            assert_eq!(known.get(&sent), Some(&1));
+        }
+        // Without an id, as before: stored every time.
+        let plain = || NewMessage::new(room.clone(), alice.id, "alice".into(), "hi".into());
+        assert_eq!(
+            writer
+                .insert_batch(&[plain(), plain()])
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

@@ -13,8 +13,10 @@
 //! Never imports the layer, the protocol's events or metrics.
 
 use super::{
-    NewMessage, Stamp, StorageError,
-    messages::{RESERVE_SEQS, number, posts_per_room, stored_message},
+    NewMessage, SentAs, Stamp, StorageError,
+    messages::{
+        RESERVE_SEQS, known_from_rows, known_ids_sql, number, posts_per_room, stored_message,
+    },
 };
 use app::names::RoomName;
 use app::protocol::ChatMessage;
@@ -48,6 +50,27 @@ impl SqliteWriter {
     pub fn insert_batch(&self, batch: &[NewMessage]) -> Result<Vec<ChatMessage>, StorageError> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         insert_batch(&mut conn, batch)
+    }
+
+    /// Which posts' client ids are stored already, and as which seq,
+    /// blocking the calling thread; see [`super::Storage::known_client_ids`].
+    pub fn known_client_ids(&self, sent: &[SentAs]) -> Result<HashMap<SentAs, u64>, StorageError> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = conn.prepare(&known_ids_sql(sent.len()))?;
+        use rusqlite::types::Value;
+        let params = sent.iter().flat_map(|s| {
+            [
+                Value::Text(s.room.as_str().to_owned()),
+                Value::Integer(s.user_id),
+                Value::Text(s.client_id.as_str().to_owned()),
+            ]
+        });
+        let rows = known
+            .query_map(rusqlite::params_from_iter(params), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(known_from_rows(rows))
     }
 
     /// The admin-only ones among `names`, blocking the calling thread.
@@ -125,8 +148,8 @@ fn insert_batch(
     let rows = number(batch, &mut blocks);
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO messages (room_id, seq, id, user_id, username, body, created_at, client_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for (new, room_id, seq) in &rows {
             insert.execute(params![
@@ -136,7 +159,8 @@ fn insert_batch(
                 new.user_id,
                 new.username,
                 new.text,
-                at
+                at,
+                new.client_id.as_ref().map(|c| c.as_str())
             ])?;
         }
     }
@@ -154,6 +178,11 @@ impl From<rusqlite::Error> for StorageError {
             // the writer tries the batch again.
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 Self::SqliteBusy(e.to_string())
+            }
+            Some(rusqlite::ErrorCode::ConstraintViolation)
+                if e.to_string().contains("client_id") =>
+            {
+                Self::DuplicateClientId
             }
             _ => Self::Sqlite(e.to_string()),
         }

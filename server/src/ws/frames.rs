@@ -14,7 +14,7 @@ use crate::{
 use app::{
     account::SessionUser,
     names::Username,
-    protocol::{ClientFrame, ErrorCode, MessageText, ServerEvent},
+    protocol::{ClientFrame, ClientId, ErrorCode, MessageText, ServerEvent},
 };
 use std::time::Duration;
 
@@ -60,7 +60,7 @@ impl Consumer {
 
     async fn dispatch(&mut self, frame: ClientFrame, me: &ChannelName) -> Answer {
         match frame {
-            ClientFrame::Chat(text) => self.chat(text, me).await,
+            ClientFrame::Chat { text, client_id } => self.chat(text, client_id, me).await,
             ClientFrame::PrivateMessage { to, text } => self.private_message(to, text).await,
             ClientFrame::Typing => self.typing().await,
             ClientFrame::History { before_seq, limit } => {
@@ -101,7 +101,14 @@ impl Consumer {
 
     /// A chat message: the writer stores it and broadcasts it to the room,
     /// us included.
-    async fn chat(&mut self, text: MessageText, me: &ChannelName) -> Answer {
+    /// With a `client_id`, the writer acks it to us with the stored seq,
+    /// and a repeat of it is acked again instead of stored twice.
+    async fn chat(
+        &mut self,
+        text: MessageText,
+        client_id: Option<ClientId>,
+        me: &ChannelName,
+    ) -> Answer {
         let user = self.signed_in("Log in to post.")?.clone();
         self.typing_excused = true;
         self.flood_check(Action::Message)?;
@@ -117,7 +124,8 @@ impl Consumer {
                 // Always the session's name, never anything from the frame.
                 user.username,
                 text.into_string(),
-            ),
+            )
+            .with_client_id(client_id),
             reply_to: me.clone(),
             by_admin: user.is_admin,
         };

@@ -16,5 +16,6 @@ mod pages;
 mod places;
 mod presence;
 mod recovery;
+mod sync;
 mod trust;
 mod ws_chat;

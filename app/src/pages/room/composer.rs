@@ -174,7 +174,12 @@ fn submit(state: RoomState) -> bool {
                 Some(seq) => ClientFrame::Edit { seq, text },
                 None => {
                     draft.pending.set_value(Some(text.as_str().to_owned()));
-                    ClientFrame::Chat(text)
+                    // The page's outbox (ids, resends) is the next step of
+                    // issue 36; until then a post carries no id.
+                    ClientFrame::Chat {
+                        text,
+                        client_id: None,
+                    }
                 }
             };
             draft.editing.set(None);

@@ -151,6 +151,8 @@ impl RoomState {
                 keep_until: f64::INFINITY,
             })),
             ServerEvent::Error(e) => self.on_error(e),
+            // The page sends no client ids yet, so it is never acked.
+            ServerEvent::Ack { .. } => {}
         }
     }
 

@@ -1,0 +1,109 @@
+//! Exact sync (issue 36), first step: a post may carry a `client_id`; the
+//! sender gets an `ack` naming the stored seq, and a resend of the same id
+//! (after a dropped socket, on any connection) is acked again and stored
+//! and broadcast never twice. Ids are per sender; frames without one work
+//! exactly as before.
+
+use crate::common::{Client, TestServer};
+use serde_json::{Value, json};
+
+/// Posts `text` with `client_id`.
+async fn post(client: &mut Client, text: &str, client_id: &str) {
+    client
+        .send_json(json!({"message": text, "client_id": client_id}))
+        .await;
+}
+
+/// Nothing but presence comes for a while: no second copy of anything.
+async fn assert_no_message(client: &mut Client) {
+    use tokio_tungstenite::tungstenite::Message;
+    while let Ok(Some(Message::Text(text))) = client.next_frame_within(crate::common::SILENCE).await
+    {
+        let event: Value = serde_json::from_str(&text).unwrap();
+        let kind = event["type"].as_str().unwrap_or("");
+        assert!(
+            ["user_join", "user_leave", "typing"].contains(&kind),
+            "{event}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_resend_after_a_dropped_socket_is_acked_again_and_stored_once() {
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
+    let mut watcher = server.join_as(&bob, "sync").await;
+    let mut first = server.join_as(&alice, "sync").await;
+    post(&mut first, "hello once", "c-0001").await;
+    let ack = first.expect("ack").await;
+    assert_eq!(ack, json!({"type": "ack", "client_id": "c-0001", "seq": 1}));
+    assert_eq!(first.expect("chat_message").await["seq"], 1);
+    // The connection dies before the page saw the ack: it sends again.
+    drop(first);
+    let mut again = server.join_as(&alice, "sync").await;
+    post(&mut again, "hello once", "c-0001").await;
+    assert_eq!(again.expect("ack").await["seq"], 1);
+    again.assert_silent().await;
+    assert_eq!(
+        watcher.expect("chat_message").await["message"],
+        "hello once"
+    );
+    assert_no_message(&mut watcher).await;
+    let history = server.join("sync").await.history;
+    assert_eq!(Client::seqs(&history), [1]);
+}
+
+#[tokio::test]
+async fn ids_are_per_sender_and_a_repeat_in_one_batch_is_stored_once() {
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
+    let mut a = server.join_as(&alice, "ids").await;
+    let mut b = server.join_as(&bob, "ids").await;
+    post(&mut a, "from alice", "same").await;
+    assert_eq!(a.expect("ack").await["seq"], 1);
+    post(&mut b, "from bob", "same").await;
+    let acked = loop {
+        let event = b.event().await;
+        if event["type"] == "ack" {
+            break event;
+        }
+    };
+    assert_eq!(acked["seq"], 2, "two people may use one id");
+    // The same id twice at once: one message, two acks with its seq.
+    for _ in 0..2 {
+        post(&mut a, "twice", "twice-1").await;
+    }
+    let mut acks = Vec::new();
+    let mut messages = Vec::new();
+    while acks.len() < 2 || messages.len() < 3 {
+        let event: Value = a.event().await;
+        match event["type"].as_str() {
+            Some("ack") if event["client_id"] == "twice-1" => acks.push(event["seq"].clone()),
+            Some("chat_message") => messages.push(event["message"].clone()),
+            _ => {}
+        }
+    }
+    assert_eq!(acks, [json!(3), json!(3)]);
+    assert_eq!(messages, ["from alice", "from bob", "twice"]);
+    a.assert_silent().await;
+}
+
+#[tokio::test]
+async fn frames_without_an_id_work_as_before_and_a_bad_id_is_refused() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let mut a = server.join_as(&alice, "plain").await;
+    a.say("no id").await;
+    assert_eq!(a.expect("chat_message").await["message"], "no id");
+    a.assert_silent().await;
+    for bad in [
+        json!(""),
+        json!("has space"),
+        json!("x".repeat(65)),
+        json!(7),
+    ] {
+        a.send_json(json!({"message": "hi", "client_id": bad}))
+            .await;
+        assert_eq!(a.expect("error").await["code"], "invalid_frame", "{bad}");
+    }
+}
