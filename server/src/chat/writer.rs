@@ -301,7 +301,7 @@ impl Writer {
             };
             match result {
                 Ok(stored) => {
-                    self.stored(&stored, attempt.elapsed(), maybe_stored);
+                    self.stored(&stored, attempt.elapsed());
                     return Ok(stored);
                 }
                 Err(e) if e.is_transient() && started.elapsed() + backoff < self.retry_for => {
@@ -324,15 +324,16 @@ impl Writer {
         self.metrics.storage_retries.fetch_add(1, Relaxed);
     }
 
-    fn stored(&self, stored: &[ChatMessage], took: Duration, after_retries: bool) {
+    fn stored(&self, stored: &[ChatMessage], took: Duration) {
         let m = &self.metrics;
         m.storage_batches.fetch_add(1, Relaxed);
         m.messages_stored.fetch_add(stored.len() as u64, Relaxed);
         m.commit_seconds.observe(took.as_secs_f64());
         m.batch_messages.observe(stored.len() as f64);
-        // The outage may have been waited out by the room check before it.
-        if (after_retries || m.database_down.load(Relaxed)) && m.database_down.swap(false, Relaxed)
-        {
+        // Whoever waited the outage out (this batch, or the room check
+        // before it), the first commit after it says it is over; the load
+        // keeps the common case a read.
+        if m.database_down.load(Relaxed) && m.database_down.swap(false, Relaxed) {
             tracing::info!("the database is back; stored the waiting posts");
         }
     }
