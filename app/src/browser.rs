@@ -18,6 +18,19 @@ pub fn now_ms() -> f64 {
     }
 }
 
+/// A random number in [0, 1) (the browser's `Math.random`; 0.5 on the
+/// server, which never makes ids).
+pub fn random() -> f64 {
+    #[cfg(feature = "browser")]
+    {
+        js_sys::Math::random()
+    }
+    #[cfg(not(feature = "browser"))]
+    {
+        0.5
+    }
+}
+
 /// Hours and minutes in the reader's time zone and the page's language
 /// (in the browser: `Intl`, so "14:05", "2:05 PM" or "14:05" as the
 /// reader's region writes it), from an RFC 3339 time; on the server, the

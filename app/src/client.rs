@@ -17,7 +17,7 @@ use gloo_net::websocket::{Message, State, futures::WebSocket};
 use std::pin::Pin;
 use std::sync::{
     Arc,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU32, Ordering},
 };
 use std::time::Duration;
 
@@ -28,11 +28,19 @@ const BACKOFF_MAX_MS: f64 = 5_000.0;
 /// connecting for minutes, with the page stuck on "Reconnecting…".
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// A frame for the socket, and the session it was meant for: `None` goes
+/// out whenever a socket is open; `Some(n)` only on session `n`, and is
+/// dropped if that session died first (the page's outbox sends it again,
+/// in order, on the next one).
+type Frame = (String, Option<u32>);
+
 /// The page's handle on its room connection: frames to send, and a switch
 /// to stop for good when the page goes away.
 pub struct RoomSocket {
-    outbox: mpsc::UnboundedSender<String>,
+    outbox: mpsc::UnboundedSender<Frame>,
     stopped: Arc<AtomicBool>,
+    /// Counts the sessions opened so far (the current one's number).
+    session: Arc<AtomicU32>,
 }
 
 impl RoomSocket {
@@ -52,18 +60,40 @@ impl RoomSocket {
     ) -> Self {
         let (outbox, frames) = mpsc::unbounded();
         let stopped = Arc::new(AtomicBool::new(false));
+        let session = Arc::new(AtomicU32::new(0));
         let url = ws_url(room);
         let url = move || match resume_from() {
             Some(seq) => format!("{url}?after_seq={seq}"),
             None => url.clone(),
         };
-        leptos::task::spawn_local(run(url, frames, stopped.clone(), on_event, on_status));
-        Self { outbox, stopped }
+        let run = run(
+            url,
+            frames,
+            stopped.clone(),
+            session.clone(),
+            on_event,
+            on_status,
+        );
+        leptos::task::spawn_local(run);
+        Self {
+            outbox,
+            stopped,
+            session,
+        }
     }
 
+    /// Sends on the open socket, or on the next one if it is down.
     pub fn send(&self, frame: String) {
         // Fails only after `close`, when nobody is listening any more.
-        let _ = self.outbox.unbounded_send(frame);
+        let _ = self.outbox.unbounded_send((frame, None));
+    }
+
+    /// Sends on the socket opened last, or not at all if it has died: for
+    /// posts the page sends again itself after every reconnect, which
+    /// must not overtake the resends.
+    pub fn send_on_this_session(&self, frame: String) {
+        let session = self.session.load(Ordering::Relaxed);
+        let _ = self.outbox.unbounded_send((frame, Some(session)));
     }
 
     pub fn close(&self) {
@@ -95,14 +125,16 @@ enum SessionEnd {
 
 async fn run(
     url: impl Fn() -> String,
-    mut frames: mpsc::UnboundedReceiver<String>,
+    mut frames: mpsc::UnboundedReceiver<Frame>,
     stopped: Arc<AtomicBool>,
+    sessions: Arc<AtomicU32>,
     on_event: impl Fn(ServerEvent),
     on_status: impl Fn(ConnStatus),
 ) {
     let mut failures: u32 = 0;
     loop {
-        match session(&url(), &mut frames, &on_event, &on_status).await {
+        let ended = session(&url(), &mut frames, &sessions, &on_event, &on_status).await;
+        match ended {
             SessionEnd::Stopped => return,
             SessionEnd::EndedByServer => {
                 on_status(ConnStatus::Ended);
@@ -133,7 +165,8 @@ fn backoff(failures: u32) -> Duration {
 
 async fn session(
     url: &str,
-    frames: &mut mpsc::UnboundedReceiver<String>,
+    frames: &mut mpsc::UnboundedReceiver<Frame>,
+    sessions: &AtomicU32,
     on_event: &impl Fn(ServerEvent),
     on_status: &impl Fn(ConnStatus),
 ) -> SessionEnd {
@@ -148,6 +181,9 @@ async fn session(
     if !settled || !matches!(ws.state(), State::Open) {
         return SessionEnd::NeverOpened;
     }
+    // A new session: frames meant for the one before are dropped from
+    // here on, and what the page sends on hearing "live" is for this one.
+    let this = sessions.fetch_add(1, Ordering::Relaxed) + 1;
     on_status(ConnStatus::Live);
     let (mut write, read) = ws.split();
     let mut read = read.fuse();
@@ -167,7 +203,8 @@ async fn session(
                 Some(Err(_)) | None => return SessionEnd::WasLive,
             },
             outgoing = frames.next() => match outgoing {
-                Some(frame) => {
+                Some((_, Some(meant_for))) if meant_for != this => {}
+                Some((frame, _)) => {
                     if write.send(Message::Text(frame)).await.is_err() {
                         return SessionEnd::WasLive;
                     }

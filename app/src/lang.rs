@@ -387,6 +387,7 @@ mod tests {
             code: ErrorCode::RateLimited,
             message: "Slow down: too many messages. Try again in 1.5 s.".into(),
             retry_after_ms: Some(1_500),
+            client_id: None,
         };
         assert_eq!(error_text(Locale::en, &slow), slow.message);
         assert_eq!(
@@ -395,6 +396,7 @@ mod tests {
         );
         let long = ErrorEvent {
             retry_after_ms: Some(600_000),
+            client_id: None,
             ..slow
         };
         assert_eq!(

@@ -11,6 +11,7 @@
 //! - [`pages`]: lobby, room, log in, register, admin.
 //! - [`lang`]: 简体中文 and English: the choice, the switch, translated refusals.
 //! - [`browser`]: the clock and time zone, with a plain arm for the server.
+//! - [`durable`]: records that survive a reload (IndexedDB): the outbox.
 //! - `client` (browser only): the room's self-reconnecting WebSocket.
 //! - `lobby_feed` (browser only): the lobby's live room list.
 //! - `i18n` (generated from `locales/*.json`): the `Locale` enum and texts.
@@ -27,6 +28,7 @@ pub use i18n_module::i18n;
 pub mod account;
 pub mod admin;
 pub mod browser;
+pub mod durable;
 pub mod lang;
 pub mod names;
 pub mod pages;

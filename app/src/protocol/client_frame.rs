@@ -67,6 +67,14 @@ impl ClientFrame {
         }
     }
 
+    /// The id the sender gave this post, if any.
+    pub fn client_id(&self) -> Option<&ClientId> {
+        match self {
+            Self::Chat { client_id, .. } => client_id.as_ref(),
+            _ => None,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         match self {
             Self::Chat { text, client_id } => match client_id {
@@ -96,17 +104,21 @@ impl ClientFrame {
         }
     }
 }
+/// What follows `/pm` when `text` is a private message command.
+pub fn private_command(text: &str) -> Option<&str> {
+    text.strip_prefix("/pm")
+        .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+}
+
 /// `{"message": "hi", "client_id": "…"}`, or `{"message": "/pm bob psst"}`.
 fn parse_chat(
     message: Option<Value>,
     client_id: Option<&Value>,
 ) -> Result<ClientFrame, FrameError> {
     match message {
-        Some(Value::String(text)) => match text.strip_prefix("/pm") {
-            Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
-                parse_pm(rest)
-            }
-            _ => Ok(ClientFrame::Chat {
+        Some(Value::String(text)) => match private_command(&text) {
+            Some(rest) => parse_pm(rest),
+            None => Ok(ClientFrame::Chat {
                 text: MessageText::parse(&text)?,
                 client_id: optional_client_id(client_id)?,
             }),

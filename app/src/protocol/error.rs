@@ -64,6 +64,7 @@ impl FrameError {
             code: self.code,
             message: self.message,
             retry_after_ms: None,
+            client_id: None,
         }
     }
 }

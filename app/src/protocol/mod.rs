@@ -19,7 +19,7 @@ mod server_event;
 mod tests;
 mod text;
 
-pub use client_frame::ClientFrame;
+pub use client_frame::{ClientFrame, private_command};
 pub use error::{ErrorCode, FrameError};
 pub use lobby::LobbyEvent;
 pub use server_event::{ChatMessage, EndCode, ErrorEvent, History, Reaction, ServerEvent};

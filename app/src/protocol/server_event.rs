@@ -129,6 +129,11 @@ pub struct ChatMessage {
     pub deleted: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// The id its sender gave it (an extension: absent when none was
+    /// given): a page that sent it recognises its own message however it
+    /// comes back (live, or in the history after a reconnect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<super::ClientId>,
 }
 
 /// A refusal addressed to one connection; the connection stays open.
@@ -141,6 +146,10 @@ pub struct ErrorEvent {
     /// With `rate_limited`: when the next attempt will be accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// The refused post's `client_id`, when it had one (an extension):
+    /// which message of the sender's outbox was not stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<super::ClientId>,
 }
 impl ServerEvent {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -148,6 +157,7 @@ impl ServerEvent {
             code,
             message: message.into(),
             retry_after_ms: None,
+            client_id: None,
         })
     }
 
@@ -158,6 +168,7 @@ impl ServerEvent {
             code: ErrorCode::RateLimited,
             message: format!("Slow down: too many {what}. Try again in {secs:.1} s."),
             retry_after_ms: Some(retry_after_ms),
+            client_id: None,
         })
     }
 
@@ -166,6 +177,17 @@ impl ServerEvent {
         Self::SessionEnded {
             reason: code.reason().to_owned(),
             code: Some(code),
+        }
+    }
+
+    /// The same event naming the post it refuses (errors only).
+    pub fn about(self, post: Option<super::ClientId>) -> Self {
+        match self {
+            Self::Error(e) => Self::Error(ErrorEvent {
+                client_id: post,
+                ..e
+            }),
+            other => other,
         }
     }
 

@@ -259,6 +259,7 @@ fn events_have_the_documented_shape() {
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
+        client_id: None,
     });
     let json: Value = serde_json::from_str(&event.to_json()).unwrap();
     // Unedited, undeleted, unreacted: exactly the tutorials' shape.

@@ -169,7 +169,7 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
             Err(e) => {
                 tracing::error!("storing {} messages failed: {e}", posters.len());
                 writer.metrics.storage_failures.fetch_add(1, Relaxed);
-                refuse(layer.as_ref(), posters).await;
+                refuse(layer.as_ref(), &messages, posters).await;
             }
         }
     }
@@ -276,9 +276,11 @@ impl Writer {
                     .as_ref()
                     .map_or(true, |h| h.contains(&p.message.room))
         });
-        let refusal = Payload::event(refusal.to_json());
         for post in refused {
-            let _ = layer.send(&post.reply_to, refusal.clone()).await;
+            let refusal = refusal.clone().about(post.message.client_id);
+            let _ = layer
+                .send(&post.reply_to, Payload::event(refusal.to_json()))
+                .await;
         }
     }
 
@@ -392,17 +394,16 @@ async fn acknowledge(
     }
 }
 
-/// Tells each poster of a batch that could not be stored.
-async fn refuse(layer: &dyn ChannelLayer, posters: Vec<ChannelName>) {
-    let refusal = Payload::event(
-        ServerEvent::error(
-            ErrorCode::Unavailable,
-            "Your message could not be saved; try again.",
-        )
-        .to_json(),
+/// Tells each poster of a batch that could not be stored (naming the
+/// post, when it has a client id).
+async fn refuse(layer: &dyn ChannelLayer, messages: &[NewMessage], posters: Vec<ChannelName>) {
+    let refusal = ServerEvent::error(
+        ErrorCode::Unavailable,
+        "Your message could not be saved; try again.",
     );
-    for poster in &posters {
-        let _ = layer.send(poster, refusal.clone()).await;
+    for (message, poster) in messages.iter().zip(&posters) {
+        let event = refusal.clone().about(message.client_id.clone());
+        let _ = layer.send(poster, Payload::event(event.to_json())).await;
     }
 }
 

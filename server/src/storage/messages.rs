@@ -109,7 +109,16 @@ pub(super) fn known_ids_sql(n: usize) -> String {
 
 /// A message row as the log pages read it: seq, id, author, text, posted,
 /// edited, deleted.
-type MessageRow = (i64, MessageId, String, String, Stamp, Option<Stamp>, bool);
+type MessageRow = (
+    i64,
+    MessageId,
+    String,
+    String,
+    Stamp,
+    Option<Stamp>,
+    bool,
+    Option<String>,
+);
 /// The room's name, then a message row without the deleted flag.
 type RecentRow = (String, i64, MessageId, String, String, Stamp, Option<Stamp>);
 
@@ -125,7 +134,7 @@ impl Storage {
     ) -> Result<History, StorageError> {
         let _place = self.history_reader().await?;
         const SELECT: &str = "SELECT m.seq, m.id, m.username, m.body, m.created_at,
-                m.edited_at, m.deleted_at IS NOT NULL
+                m.edited_at, m.deleted_at IS NOT NULL, m.client_id
              FROM messages m JOIN rooms r ON r.id = m.room_id WHERE r.name = $1";
         let hidden = match reader {
             Reader::Admin => "",
@@ -193,7 +202,7 @@ impl Storage {
                 let room = RoomName::parse(&room).ok()?;
                 Some(message_from_row(
                     room,
-                    (seq, id, user, body, ts, edited, false),
+                    (seq, id, user, body, ts, edited, false, None),
                 ))
             })
             .collect())
@@ -275,7 +284,7 @@ impl Storage {
 
 fn message_from_row(
     room: RoomName,
-    (seq, id, user, message, ts, edited_at, deleted): MessageRow,
+    (seq, id, user, message, ts, edited_at, deleted, client_id): MessageRow,
 ) -> ChatMessage {
     ChatMessage {
         room,
@@ -287,6 +296,7 @@ fn message_from_row(
         edited_at: edited_at.map(|at| at.rfc3339()),
         deleted,
         reactions: Vec::new(),
+        client_id: client_id.and_then(|c| ClientId::parse(&c).ok()),
     }
 }
 
@@ -484,5 +494,6 @@ pub(super) fn stored_message(new: &NewMessage, seq: u64, ts: Stamp) -> ChatMessa
         edited_at: None,
         deleted: false,
         reactions: Vec::new(),
+        client_id: new.client_id.clone(),
     }
 }

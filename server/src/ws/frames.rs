@@ -30,17 +30,22 @@ impl Consumer {
     /// (once its bad-frame budget is spent, the last words before it is
     /// closed: see [`Consumer::noise`]).
     pub(super) async fn on_text(&mut self, text: &str, me: &ChannelName) -> Option<ServerEvent> {
-        let answer = match ClientFrame::parse(text) {
-            Err(refusal) => Err(refusal.into()),
-            Ok(frame) => self.dispatch(frame, me).await,
+        let (answer, post) = match ClientFrame::parse(text) {
+            Err(refusal) => (Err(refusal.into()), None),
+            Ok(frame) => {
+                let post = frame.client_id().cloned();
+                (self.dispatch(frame, me).await, post)
+            }
         };
+        // A refused post is named, so the sender's outbox knows which.
+        let about = |refusal: Refusal| ServerEvent::from(refusal).about(post.clone());
         match answer {
             Ok(reply) => reply,
             Err(Refusal::Quiet) => self.noise(None),
             Err(refusal @ (Refusal::Frame(_) | Refusal::SignInFirst(_))) => {
-                self.noise(Some(refusal.into()))
+                self.noise(Some(about(refusal)))
             }
-            Err(refusal) => Some(refusal.into()),
+            Err(refusal) => Some(about(refusal)),
         }
     }
 

@@ -96,6 +96,7 @@ impl From<Refusal> for ServerEvent {
                     wait.as_secs().div_ceil(60).max(1)
                 ),
                 retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                client_id: None,
             }),
             Refusal::LooksLike(Some(room)) => ServerEvent::error(
                 C::RoomNameTaken,

@@ -107,3 +107,33 @@ async fn frames_without_an_id_work_as_before_and_a_bad_id_is_refused() {
         assert_eq!(a.expect("error").await["code"], "invalid_frame", "{bad}");
     }
 }
+
+#[tokio::test]
+async fn the_sender_recognises_its_post_live_in_history_and_when_refused() {
+    let server = TestServer::start_with(|c| {
+        c.flood = server::ws::flood::Limit {
+            rate: 0.01,
+            burst: 2.0,
+        }
+    })
+    .await;
+    let alice = server.user("alice").await;
+    let mut a = server.join_as(&alice, "mine").await;
+    post(&mut a, "first", "id-1").await;
+    a.expect("ack").await;
+    let live = a.expect("chat_message").await;
+    assert_eq!(live["client_id"], "id-1", "{live}");
+    a.say("no id").await;
+    let plain = a.expect("chat_message").await;
+    assert!(plain.get("client_id").is_none(), "{plain}");
+    // Past the burst: the refusal names the post, so the page can mark it.
+    post(&mut a, "too fast", "id-3").await;
+    let refused = a.expect("error").await;
+    assert_eq!(refused["code"], "rate_limited");
+    assert_eq!(refused["client_id"], "id-3", "{refused}");
+    // After a reconnect, the history says which of them was this sender's.
+    let history = server.join_as(&alice, "mine").await.history;
+    let messages = history["messages"].as_array().unwrap();
+    let ids: Vec<_> = messages.iter().map(|m| m["client_id"].clone()).collect();
+    assert_eq!(ids, [json!("id-1"), Value::Null]);
+}

@@ -2,9 +2,11 @@
 //! cancels an edit, typing is signalled to the room at most every 2 s, and
 //! refusals show in the notice line above it (with a log-in link when the
 //! server says to log in first). `@` offers the people in the room
-//! (`mentions.rs`). After a
-//! `rate_limited` refusal the button counts down from `retry_after_ms`
-//! and sends what is in the box when it ends.
+//! (`mentions.rs`). A chat message goes through the outbox
+//! (`sending.rs`). After a `rate_limited` refusal the button counts down
+//! from `retry_after_ms`; messages typed meanwhile wait in the outbox,
+//! and everything due goes when it ends (a refused `/pm`, put back in
+//! the box, too).
 
 use super::{
     draft::Notice,
@@ -15,7 +17,7 @@ use crate::{
     browser::now_ms,
     lang::{error_text, td_string, tf, tr},
     names::{RoomName, percent_encode},
-    protocol::{ClientFrame, MESSAGE_MAX_CHARS, MessageText},
+    protocol::{ClientFrame, MESSAGE_MAX_CHARS, MessageText, private_command},
 };
 use leptos::{ev::SubmitEvent, prelude::*};
 
@@ -33,7 +35,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
     let typing_last_sent = StoredValue::new(f64::MIN);
     focus_when_attached(input);
     let suggestions = RwSignal::new(None::<Suggestions>);
-    countdown(state);
+    let tick = countdown(state);
     // Tell the room we are typing, at most every 2 s (signed-in people only).
     let on_input = move |_| {
         suggestions.set(suggest(state));
@@ -49,10 +51,6 @@ pub fn Composer(room: RoomName) -> impl IntoView {
     };
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if draft.wait_until.get_untracked().is_some() {
-            // Sent when the wait is over, with whatever the box holds then.
-            return;
-        }
         if submit(state) {
             // The next keystroke may signal typing again at once.
             typing_last_sent.set_value(f64::MIN);
@@ -99,7 +97,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
                 on:keydown=on_keydown
                 on:blur=move |_| suggestions.set(None)
             />
-            <button type="submit" id="send" aria-live="polite">{move || send_label(state)}</button>
+            <button type="submit" id="send" aria-live="polite">{move || send_label(state, tick)}</button>
         </form>
      }
     // Erased: the room's view type stays shallow enough for release builds.
@@ -122,8 +120,10 @@ fn focus_when_attached(input: NodeRef<leptos::html::Input>) {
 }
 
 /// "Send", "Save", or while the server asks us to wait: "Sending in 3 s".
-fn send_label(state: RoomState) -> String {
+/// `tick` redraws it while counting down.
+fn send_label(state: RoomState, tick: Trigger) -> String {
     let locale = state.i18n.get_locale();
+    tick.track();
     match state.draft.wait_until.get() {
         Some(until) => {
             let s = ((until - now_ms()) / 1000.0).ceil().max(1.0);
@@ -134,31 +134,39 @@ fn send_label(state: RoomState) -> String {
     }
 }
 
-/// Redraws the countdown while there is one, and sends when it ends.
-fn countdown(state: RoomState) {
-    let draft = state.draft;
+/// Counts down while there is a wait, and sends what is due when it
+/// ends. One timer at a time: a newer wait (every refused post of a
+/// burst brings one) takes over from the timer of the one before.
+fn countdown(state: RoomState) -> Trigger {
+    let tick = Trigger::new();
     Effect::new(move |_| {
-        let Some(until) = draft.wait_until.get() else {
-            return;
-        };
-        let tick = COUNTDOWN_TICK.min(std::time::Duration::from_millis(
-            (until - now_ms()).max(0.0) as u64,
-        ));
-        set_timeout(
-            move || {
-                if now_ms() < until {
-                    // Read again: a longer wait may have replaced this one.
-                    draft.wait_until.update(|_| {});
-                    return;
-                }
-                draft.wait_until.set(None);
-                if draft.has_text() {
-                    submit(state);
-                }
-            },
-            tick,
-        );
+        if let Some(until) = state.draft.wait_until.get() {
+            count_down(state, until, tick);
+        }
     });
+    tick
+}
+
+fn count_down(state: RoomState, until: f64, tick: Trigger) {
+    let draft = state.draft;
+    let left = std::time::Duration::from_millis((until - now_ms()).max(0.0) as u64);
+    set_timeout(
+        move || {
+            if draft.wait_until.get_untracked() != Some(until) {
+                return; // Replaced by a newer wait, whose own timer runs.
+            }
+            if now_ms() < until {
+                tick.notify();
+                return count_down(state, until, tick);
+            }
+            draft.wait_until.set(None);
+            state.flush();
+            if draft.take_refilled() && draft.has_text() {
+                submit(state);
+            }
+        },
+        COUNTDOWN_TICK.min(left),
+    );
 }
 
 /// Sends what is in the box (a message, or the edit being made); says
@@ -170,20 +178,23 @@ fn submit(state: RoomState) -> bool {
     };
     let sent = match MessageText::parse(&field.value()) {
         Ok(text) => {
-            let frame = match draft.editing.get_untracked() {
-                Some(seq) => ClientFrame::Edit { seq, text },
-                None => {
+            match draft.editing.get_untracked() {
+                Some(seq) => state.send(ClientFrame::Edit { seq, text }),
+                // `/pm` is not stored (yet): it goes as before, and comes
+                // back to the box if it was too fast.
+                None if private_command(text.as_str()).is_some() => {
+                    if draft.wait_until.get_untracked().is_some() {
+                        return false;
+                    }
                     draft.pending.set_value(Some(text.as_str().to_owned()));
-                    // The page's outbox (ids, resends) is the next step of
-                    // issue 36; until then a post carries no id.
-                    ClientFrame::Chat {
+                    state.send(ClientFrame::Chat {
                         text,
                         client_id: None,
-                    }
+                    });
                 }
-            };
+                None => state.post(text),
+            }
             draft.editing.set(None);
-            state.send(frame);
             field.set_value("");
             let expired = |n: &Option<Notice>| n.as_ref().is_some_and(Notice::expired);
             if draft.notice.with_untracked(expired) {

@@ -13,13 +13,23 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Sends a frame if the socket is open (frames sent while it is down
-    /// are dropped; the page's state says so).
+    /// Sends a frame now, or once the socket is back if it is down.
     pub fn send(&self, _frame: String) {
         #[cfg(feature = "browser")]
         self.socket.with_value(|s| {
             if let Some(s) = s {
                 s.send(_frame)
+            }
+        });
+    }
+
+    /// Sends a frame on the socket open now, or drops it if that socket
+    /// has died (the outbox sends its posts again on the next one).
+    pub fn send_on_this_session(&self, _frame: String) {
+        #[cfg(feature = "browser")]
+        self.socket.with_value(|s| {
+            if let Some(s) = s {
+                s.send_on_this_session(_frame)
             }
         });
     }

@@ -51,9 +51,12 @@ pub struct Draft {
     pub input: NodeRef<html::Input>,
     /// The message being edited, if any.
     pub editing: RwSignal<Option<u64>>,
-    /// The last chat message sent and not yet seen back: a `rate_limited`
+    /// The last `/pm` sent and not yet seen back: a `rate_limited`
     /// refusal puts it back in the box, to be sent when the wait is over.
+    /// (Chat messages wait in the outbox instead.)
     pub pending: StoredValue<Option<String>>,
+    /// The box holds a refused `/pm` put back by [`Draft::wait`].
+    refilled: StoredValue<bool>,
     /// Until when (ms since the epoch) the server asked us to wait.
     pub wait_until: RwSignal<Option<f64>>,
     pub notice: RwSignal<Option<Notice>>,
@@ -65,6 +68,7 @@ impl Draft {
             input: NodeRef::new(),
             editing: RwSignal::new(None),
             pending: StoredValue::new(None),
+            refilled: StoredValue::new(false),
             wait_until: RwSignal::new(None),
             notice: RwSignal::new(None),
         }
@@ -92,17 +96,25 @@ impl Draft {
         self.pending.set_value(None);
     }
 
-    /// The server refused a message for coming too fast: it goes back in
-    /// the box (unless something new is being typed) and the composer
+    /// The server refused a message for coming too fast: a `/pm` goes back
+    /// in the box (unless something new is being typed) and the composer
     /// counts down `ms`, then sends.
     pub fn wait(self, ms: u64) {
         if let (Some(text), Some(field)) = (self.pending.get_value(), self.input.get_untracked())
             && field.value().trim().is_empty()
         {
             field.set_value(&text);
+            self.refilled.set_value(true);
         }
         self.pending.set_value(None);
         self.wait_until.set(Some(now_ms() + ms as f64));
+    }
+
+    /// Whether the box was refilled by a wait (and forgets it).
+    pub fn take_refilled(self) -> bool {
+        let refilled = self.refilled.get_value();
+        self.refilled.set_value(false);
+        refilled
     }
 
     /// Whether the box holds something to send.

@@ -139,6 +139,20 @@ impl RoomLog {
         });
     }
 
+    /// Whether room message `seq` is shown.
+    pub fn has_seq(&self, seq: u64) -> bool {
+        self.entries
+            .binary_search_by_key(&(seq, 0), Entry::key)
+            .is_ok()
+    }
+
+    /// Whether the message its sender gave this id is shown.
+    pub fn has_client_id(&self, id: &crate::protocol::ClientId) -> bool {
+        self.entries
+            .iter()
+            .any(|e| matches!(e, Entry::Chat(m) if m.client_id.as_ref() == Some(id)))
+    }
+
     pub fn oldest_seq(&self) -> Option<u64> {
         self.entries.iter().find_map(Entry::seq)
     }
@@ -187,6 +201,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             reactions: Vec::new(),
+            client_id: None,
         }
     }
 

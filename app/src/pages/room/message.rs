@@ -5,6 +5,7 @@
 
 use super::{
     log::{Entry, RoomLog},
+    outbox::Pending,
     rich::{Piece, mentions_name, pieces},
     state::RoomState,
 };
@@ -69,6 +70,10 @@ pub fn Messages() -> impl IntoView {
                         view! { <PrivateItem incoming peer message /> }.into_any()
                     }
                 }}
+            </For>
+            <For each=move || state.sending.outbox.with(|o| o.items().to_vec())
+                key=|p: &Pending| (p.client_id.clone(), p.failed.clone(), p.stored_as) let:pending>
+                <PendingItem pending />
             </For>
         </ol>
      }
@@ -254,6 +259,43 @@ fn PrivateItem(incoming: bool, peer: String, message: String) -> impl IntoView {
                 <span class="author">{label}</span>
             </div>
             <p class="text" dir="auto">{message}</p>
+        </li>
+    }
+}
+
+/// A message of ours the server has not stored yet: "Sending…", or why it
+/// was refused with Retry and Discard. Drawn like our own messages, after
+/// the log; it leaves when its stored copy arrives.
+#[component]
+fn PendingItem(pending: Pending) -> impl IntoView {
+    let state = expect_context::<RoomState>();
+    let i18n = state.i18n;
+    let id = pending.client_id.clone();
+    let sending = pending.failed.is_none() && pending.stored_as.is_none();
+    let failed = pending.failed.is_some();
+    let failure = pending.failed.map(|why| {
+        let (retry, discard) = (id.clone(), id.clone());
+        let why = Signal::derive(move || tf!(i18n.get_locale(), log.not_sent, why = &why));
+        view! {
+            <div class="not-sent" role="group" aria-label=why>
+                <span class="why">{why}</span>
+                <button type="button" class="retry" on:click=move |_| state.retry(&retry)>
+                    {tr!(i18n, log.retry)}
+                </button>
+                <button type="button" class="discard" on:click=move |_| state.discard(&discard)>
+                    {tr!(i18n, log.discard)}
+                </button>
+            </div>
+        }
+    });
+    view! {
+        <li class="msg own pending" class:failed=failed data-client-id=id.as_str().to_owned()>
+            <div class="meta">
+                <span class="author" dir="auto">{pending.user}</span>
+                {sending.then(|| view! { <span class="sending">{tr!(i18n, log.sending)}</span> })}
+            </div>
+            <p class="text" dir="auto">{pending.text}</p>
+            {failure}
         </li>
     }
 }

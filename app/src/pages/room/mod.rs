@@ -7,7 +7,8 @@
 //! - [`state`]: [`RoomState`], one method per server event, routing each
 //!   to its part: [`scroll`] (following the newest, keeping one's place),
 //!   [`unread`] (what arrived unseen), [`draft`] (the composer's box, edit,
-//!   waits and notice), [`typing`]'s `WhoTypes`;
+//!   waits and notice), [`typing`]'s `WhoTypes`, [`sending`] (posts on
+//!   their way, kept in [`outbox`] until the server has them);
 //! - [`message`]: the list, one message, its reactions and toolbar;
 //! - [`composer`]: the message box and the notice line; [`mentions`]: the
 //!   `@name` list under it;
@@ -25,9 +26,11 @@ mod draft;
 mod log;
 mod mentions;
 mod message;
+mod outbox;
 mod people;
 mod rich;
 mod scroll;
+mod sending;
 mod state;
 mod typing;
 mod unread;
@@ -138,6 +141,8 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
     );
     state.set_connection(socket);
     provide_context(state);
+    // In the browser only: what an earlier visit left unsent goes now.
+    Effect::new(move |_| state.restore_outbox());
     alerts::follow_visibility(state);
     view! {
         <Title text=move || state.title() />

@@ -4,8 +4,8 @@
 //! Each concern keeps its own part with its own methods: the log's rules
 //! in [`RoomLog`], scrolling in [`Scroll`], what arrived unseen in
 //! [`Unread`], the composer's box, edit and waits in [`Draft`], who types
-//! in [`WhoTypes`]; this file routes events to them and talks to the
-//! socket.
+//! in [`WhoTypes`], posts on their way in [`Sending`] (`sending.rs`);
+//! this file routes events to them and talks to the socket.
 
 use super::{
     connection::Connection,
@@ -13,6 +13,7 @@ use super::{
     log::{Entry, RoomLog},
     rich::mentions_name,
     scroll::Scroll,
+    sending::Sending,
     typing::WhoTypes,
     unread::Unread,
 };
@@ -50,6 +51,7 @@ pub struct RoomState {
     pub scroll: Scroll,
     pub unread: Unread,
     pub draft: Draft,
+    pub sending: Sending,
 }
 
 impl RoomState {
@@ -67,6 +69,7 @@ impl RoomState {
             scroll: Scroll::new(),
             unread: Unread::new(),
             draft: Draft::new(),
+            sending: Sending::new(),
         }
     }
 
@@ -99,6 +102,14 @@ impl RoomState {
     pub fn send(self, frame: ClientFrame) {
         if let Some(connection) = self.connection.get_value() {
             connection.send(frame.to_json());
+        }
+    }
+
+    /// Sends a post of the outbox on the socket open now (dropped if it
+    /// dies first: the outbox sends it again, in order, on the next one).
+    pub fn send_on_this_session(self, frame: ClientFrame) {
+        if let Some(connection) = self.connection.get_value() {
+            connection.send_on_this_session(frame.to_json());
         }
     }
 
@@ -151,8 +162,7 @@ impl RoomState {
                 keep_until: f64::INFINITY,
             })),
             ServerEvent::Error(e) => self.on_error(e),
-            // The page sends no client ids yet, so it is never acked.
-            ServerEvent::Ack { .. } => {}
+            ServerEvent::Ack { client_id, seq } => self.on_ack(client_id, seq),
         }
     }
 
@@ -164,6 +174,9 @@ impl RoomState {
         }
         if self.is_me(&m.user) {
             self.draft.seen_back();
+            if let Some(id) = &m.client_id {
+                self.seen_own(id);
+            }
         } else if m.seq > newest {
             self.unread.arrived(Some(m.seq));
             if let Some(me) = self.me.name()
@@ -193,6 +206,9 @@ impl RoomState {
         }
         self.scroll.loading_older.set(false);
         let before = self.log.with_untracked(RoomLog::len);
+        for id in page.messages.iter().filter_map(|m| m.client_id.as_ref()) {
+            self.seen_own(id);
+        }
         self.log.update(|log| {
             for m in page.messages {
                 log.insert(Entry::Chat(m));
@@ -220,6 +236,9 @@ impl RoomState {
     fn on_error(self, e: ErrorEvent) {
         self.scroll.loading_older.set(false);
         let text = error_text(self.i18n.get_locale_untracked(), &e);
+        if let Some(id) = e.client_id.clone() {
+            self.on_refused(id, e.code, text.clone());
+        }
         let notice = match e.code {
             ErrorCode::RateLimited => {
                 if let Some(wait) = e.retry_after_ms {
@@ -238,6 +257,7 @@ impl RoomState {
 
     /// The socket's state changed.
     pub fn on_status(self, s: ConnStatus) {
+        self.socket_open(s == ConnStatus::Live);
         if s == ConnStatus::Reconnecting {
             self.recovering.set_value(Some(0));
         }

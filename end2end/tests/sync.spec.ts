@@ -1,0 +1,124 @@
+// Exact sync (issue 36): what a person types reaches the room exactly once,
+// whatever the network does, and is shown to them exactly once.
+import { expect, test, type Page } from "@playwright/test";
+import { FlakyProxy } from "./flaky_proxy";
+import { PASSWORD, hydrated, messageTexts, openRoom, say, signedIn, unique } from "./helpers";
+import { roomPage } from "./fixtures/room_page";
+
+/** How many records the page's durable outbox holds. */
+async function keptInOutbox(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const open = indexedDB.open("chat");
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains("outbox")) return resolve(0);
+          const count = db.transaction("outbox").objectStore("outbox").count();
+          count.onsuccess = () => resolve(count.result);
+          count.onerror = () => resolve(-1);
+        };
+        open.onerror = () => resolve(-1);
+      }),
+  );
+}
+
+test("typing through a network that drops again and again: every message stored once and shown once", async ({
+  browser,
+  baseURL,
+}, testInfo) => {
+  test.setTimeout(120_000);
+  // 75 ms each way: a 150 ms round trip, so frames are in flight when a cut comes.
+  const proxy = await FlakyProxy.start(baseURL!, 75);
+  try {
+    const room = unique("train");
+    const context = await browser.newContext({ baseURL: proxy.origin });
+    const name = unique("rider");
+    expect((await context.request.post("/api/register", { data: { username: name, password: PASSWORD } })).status()).toBe(201);
+    const page = await context.newPage();
+    await page.goto(`/chat/${room}/`);
+    await hydrated(page);
+    await roomPage(page).isLive();
+    const watcher = await openRoom(await signedIn(browser, unique("watcher")), room);
+
+    const typed = Array.from({ length: 30 }, (_, i) => `on the train ${i + 1}`);
+    proxy.flap(150, 1_200);
+    for (const text of typed) {
+      await say(page, text);
+      await page.waitForTimeout(120 + Math.random() * 250);
+    }
+    proxy.steady();
+    // A reconnect waits at least a second, so a cut finds no socket some of the time.
+    expect(proxy.cuts, "the network did drop").toBeGreaterThanOrEqual(3);
+
+    // The room has each exactly once, in the order typed...
+    await expect(messageTexts(watcher)).toHaveText(typed, { timeout: 45_000 });
+    // ...and so has the sender's page, with nothing left "Sending…".
+    await expect(messageTexts(page)).toHaveText(typed, { timeout: 20_000 });
+    await expect(roomPage(page).pending).toHaveCount(0);
+    await page.screenshot({ path: testInfo.outputPath("after-the-train.png") });
+    await expect.poll(() => keptInOutbox(page)).toBe(0);
+    // What is stored, read afresh.
+    await watcher.reload();
+    await hydrated(watcher);
+    await expect(messageTexts(watcher)).toHaveText(typed);
+  } finally {
+    await proxy.stop();
+  }
+});
+
+test("a message typed offline is kept when the tab closes and sent when the room is opened again", async ({
+  browser,
+}, testInfo) => {
+  const room = unique("later");
+  const context = await signedIn(browser, unique("writer"));
+  const watcher = await openRoom(await signedIn(browser, unique("reader")), room);
+  const offline = await context.newPage();
+  // No socket ever reaches the server from this tab.
+  await offline.routeWebSocket(/\/ws\/chat\//, (ws) => ws.close({ code: 1006, reason: "offline" }));
+  await offline.goto(`/chat/${room}/`);
+  await hydrated(offline);
+  await say(offline, "written in a tunnel");
+  await expect(roomPage(offline).pending).toHaveText(/written in a tunnel/);
+  await expect(roomPage(offline).pending.locator(".sending")).toBeVisible();
+  await offline.screenshot({ path: testInfo.outputPath("sending.png") });
+  await expect.poll(() => keptInOutbox(offline)).toBe(1);
+  await offline.close();
+  await expect(messageTexts(watcher)).toHaveText([]);
+
+  const again = await openRoom(context, room);
+  await expect(messageTexts(watcher)).toHaveText(["written in a tunnel"]);
+  await expect(messageTexts(again)).toHaveText(["written in a tunnel"]);
+  await expect(roomPage(again).pending).toHaveCount(0);
+  await expect.poll(() => keptInOutbox(again)).toBe(0);
+  await again.reload();
+  await hydrated(again);
+  await expect(messageTexts(again)).toHaveText(["written in a tunnel"]);
+});
+
+test("a refused message is marked, can be retried, and discarded (中文 too)", async ({ browser }, testInfo) => {
+  // The first message to a new room whose name looks like a room started
+  // meanwhile is refused: the page keeps it, says why, and offers Retry.
+  const base = unique("room");
+  // The same name with a Cyrillic "о" for the "o".
+  const twin = base.replace("o", "\u043e");
+  const writer = await browser.newContext({ locale: "zh-CN" });
+  const registered = await writer.request.post("/api/register", { data: { username: unique("late"), password: PASSWORD } });
+  expect(registered.status()).toBe(201);
+  const page = await openRoom(writer, twin);
+  const first = await openRoom(await signedIn(browser, unique("early")), base);
+  await say(first, "this room is mine");
+  await expect(messageTexts(first)).toHaveText(["this room is mine"]);
+
+  await say(page, "too late");
+  await expect(roomPage(page).failed).toHaveCount(1);
+  await expect(roomPage(page).failed).toContainText("未发送");
+  await expect(roomPage(page).failed.locator(".sending")).toHaveCount(0);
+  await page.screenshot({ path: testInfo.outputPath("not-sent-zh.png") });
+  await roomPage(page).failed.getByRole("button", { name: "重试" }).click();
+  await expect(roomPage(page).failed).toHaveCount(1);
+  await roomPage(page).failed.getByRole("button", { name: "丢弃" }).click();
+  await expect(roomPage(page).pending).toHaveCount(0);
+  await expect.poll(() => keptInOutbox(page)).toBe(0);
+  await expect(messageTexts(first)).toHaveText(["this room is mine"]);
+});
