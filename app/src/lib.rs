@@ -96,6 +96,16 @@ impl CurrentUser {
         self.0.get().and_then(Result::ok).flatten()
     }
 
+    /// The signed-in person's name, read without tracking (for event
+    /// handlers: who is signed in never changes without a reload).
+    pub fn name_untracked(&self) -> Option<String> {
+        self.0
+            .get_untracked()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|me| me.username)
+    }
+
     pub fn name(&self) -> Option<String> {
         self.get().map(|me| me.username)
     }

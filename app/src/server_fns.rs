@@ -17,6 +17,10 @@ pub struct RoomSummary {
     #[serde(default)]
     pub readers: usize,
     pub last_message_at: Option<String>,
+    /// The seq of its newest message (0: none yet): with a person's read
+    /// marker, how many they have not read.
+    #[serde(default)]
+    pub last_seq: u64,
 }
 
 /// Whether a person may open a room page.

@@ -122,3 +122,41 @@ test("a refused message is marked, can be retried, and discarded (中文 too)", 
   await expect.poll(() => keptInOutbox(page)).toBe(0);
   await expect(messageTexts(first)).toHaveText(["this room is mine"]);
 });
+
+test("two devices of one person agree on what is unread within a second", async ({ browser }, testInfo) => {
+  const room = unique("shared");
+  const name = unique("two");
+  const laptop = await signedIn(browser, name);
+  const phone = await browser.newContext();
+  expect((await phone.request.post("/api/login", { data: { username: name, password: PASSWORD } })).status()).toBe(200);
+  const bob = await openRoom(await signedIn(browser, unique("bob")), room);
+  for (const text of ["one", "two"]) await say(bob, text);
+  await expect(messageTexts(bob)).toHaveText(["one", "two"]);
+
+  // The laptop reads both, then goes back to the lobby.
+  const onLaptop = await openRoom(laptop, room);
+  await expect(messageTexts(onLaptop)).toHaveText(["one", "two"]);
+  await onLaptop.goto("/chat/");
+  await hydrated(onLaptop);
+  const onPhone = await phone.newPage();
+  await onPhone.goto("/chat/");
+  await hydrated(onPhone);
+  const badge = (page: Page) => page.locator(`#room-list li[data-room="${room}"] .unread`);
+  await expect(onPhone.locator(`#room-list li[data-room="${room}"]`)).toBeVisible();
+  await expect(badge(onPhone)).toHaveCount(0);
+
+  for (const text of ["three", "four", "five"]) await say(bob, text);
+  await expect(badge(onPhone)).toHaveText("3", { timeout: 1_500 });
+  await expect(badge(onLaptop)).toHaveText("3", { timeout: 1_500 });
+  await expect(badge(onPhone)).toHaveAttribute("aria-label", "3 unread");
+  await onPhone.screenshot({ path: testInfo.outputPath("lobby-unread.png") });
+
+  // The phone opens the room: the line marks where the person left off,
+  // and the laptop's count goes within a second.
+  await onPhone.goto(`/chat/${room}/`);
+  await hydrated(onPhone);
+  await expect(onPhone.locator(".new-divider")).toBeVisible();
+  await expect(onPhone.locator('.msg[data-seq="3"] .new-divider')).toHaveCount(1);
+  await expect(badge(onLaptop)).toHaveCount(0, { timeout: 1_500 });
+  await expect(onPhone).toHaveTitle(new RegExp(`^${room}`));
+});

@@ -108,6 +108,9 @@ pub struct Limits {
     /// connection (catch-up pages included), and the burst.
     pub history_rate: f64,
     pub history_burst: u32,
+    /// `READ_MARKERS_PER_SECOND`: read-marker reports a connection may
+    /// send per second (a page sends at most one; bursts of three times it).
+    pub read_markers_per_second: f64,
     /// `BAD_FRAMES_PER_10_S`: malformed or refused frames (and dropped
     /// typing signals) a connection may send per 10 s before it is closed.
     pub bad_frames_per_10_s: u32,
@@ -135,6 +138,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             history_rate: 5.0,
             history_burst: 30,
+            read_markers_per_second: 2.0,
             bad_frames_per_10_s: 20,
         }
     }
@@ -173,6 +177,10 @@ impl Limits {
             write_timeout: seconds("WRITE_TIMEOUT_SECS", d.write_timeout)?,
             history_rate: positive_number("HISTORY_RATE", d.history_rate)?,
             history_burst: whole("HISTORY_BURST", d.history_burst)?,
+            read_markers_per_second: positive_number(
+                "READ_MARKERS_PER_SECOND",
+                d.read_markers_per_second,
+            )?,
             bad_frames_per_10_s: whole("BAD_FRAMES_PER_10_S", d.bad_frames_per_10_s)?,
         })
     }

@@ -6,6 +6,7 @@
 use crate::{
     lang::{Locale, page_title, room_name_error_text, t_string, tf, tr, use_i18n},
     names::{ROOM_NAME_MAX_CHARS, RoomName},
+    protocol::ReadMarker,
     server_fns::{RoomSummary, list_rooms},
 };
 use leptos::{ev::SubmitEvent, html, prelude::*};
@@ -104,6 +105,21 @@ fn apply(list: &mut Vec<RoomSummary>, line: RoomSummary) {
     list.truncate(LISTED);
 }
 
+/// Unread messages in `room` for a person with these read markers; `None`
+/// when there are none, or the room is not one they have read.
+fn unread_in(markers: &[ReadMarker], room: &RoomSummary) -> Option<u64> {
+    let marker = markers.iter().find(|m| m.room == room.name)?;
+    Some(room.last_seq.saturating_sub(marker.seq)).filter(|n| *n > 0)
+}
+
+/// Takes in a marker (markers only move forward).
+fn merge(markers: &mut Vec<ReadMarker>, new: ReadMarker) {
+    match markers.iter_mut().find(|m| m.room == new.room) {
+        Some(m) => m.seq = m.seq.max(new.seq),
+        None => markers.push(new),
+    }
+}
+
 /// "3 online · 5 reading"; readers only when there are some.
 fn occupancy(locale: Locale, room: &RoomSummary) -> String {
     let online = room.online;
@@ -125,7 +141,9 @@ fn ActiveRooms() -> impl IntoView {
     // the page runs in the browser.
     let first = OnceResource::new(list_rooms());
     let live = RwSignal::new(None::<Vec<RoomSummary>>);
-    follow_live(live);
+    // The signed-in person's read markers, from the live feed.
+    let markers = RwSignal::new(Vec::<ReadMarker>::new());
+    follow_live(live, markers);
     let rooms = move || match live.get() {
         Some(list) => Some(Ok(list)),
         None => first.get().map(|r| r.map(active)),
@@ -143,6 +161,9 @@ fn ActiveRooms() -> impl IntoView {
                             {list.into_iter().map(|r| view! {
                                 <li data-room=r.name.to_string()>
                                     <a href=r.name.page_path()>{r.name.to_string()}</a>
+                                    {let r = r.clone(); move || markers.with(|m| unread_in(m, &r)).map(|n| view! {
+                                        <span class="unread" aria-label=move || tf!(i18n.get_locale(), lobby.unread, n = n)>{n}</span>
+                                    })}
                                     <span class="online" class:some={r.online > 0}>
                                         {let r = r.clone(); move || occupancy(i18n.get_locale(), &r)}
                                     </span>
@@ -160,12 +181,16 @@ fn ActiveRooms() -> impl IntoView {
 }
 
 /// Browser only: follows the live feed for as long as the lobby is open.
-fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>) {
+fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, markers: RwSignal<Vec<ReadMarker>>) {
     #[cfg(feature = "browser")]
     Effect::new(move |_| {
         use crate::protocol::LobbyEvent;
         let feed = crate::lobby_feed::LobbyFeed::follow(move |event| match event {
-            LobbyEvent::Rooms { rooms } => live.set(Some(active(rooms))),
+            LobbyEvent::Rooms { rooms, read } => {
+                markers.update(|m| read.into_iter().for_each(|r| merge(m, r)));
+                live.set(Some(active(rooms)))
+            }
+            LobbyEvent::Read(marker) => markers.update(|m| merge(m, marker)),
             LobbyEvent::RoomSummary(line) => live.update(|list| {
                 if let Some(list) = list {
                     apply(list, line);
@@ -176,7 +201,7 @@ fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>) {
         on_cleanup(move || feed.update_value(|f| drop(f.take())));
     });
     #[cfg(not(feature = "browser"))]
-    let _ = (live, apply);
+    let _ = (live, markers, apply, merge);
 }
 
 #[cfg(test)]
@@ -189,7 +214,27 @@ mod tests {
             online,
             readers,
             last_message_at: at.map(str::to_owned),
+            last_seq: 0,
         }
+    }
+
+    #[test]
+    fn unread_counts_only_rooms_read_before_and_markers_only_move_forward() {
+        let marker = |room: &str, seq| ReadMarker {
+            room: RoomName::parse(room).unwrap(),
+            seq,
+        };
+        let mut markers = Vec::new();
+        merge(&mut markers, marker("mine", 3));
+        merge(&mut markers, marker("mine", 2));
+        let mut room = line("mine", 0, 0, Some("2026-12-01T10:00:00Z"));
+        room.last_seq = 7;
+        assert_eq!(unread_in(&markers, &room), Some(4));
+        merge(&mut markers, marker("mine", 7));
+        assert_eq!(unread_in(&markers, &room), None, "all read");
+        let mut other = line("other", 0, 0, None);
+        other.last_seq = 9;
+        assert_eq!(unread_in(&markers, &other), None, "never read");
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum ClientFrame {
     Delete { seq: u64 },
     /// `{"type":"react","seq":42,"emoji":"👍"}`: toggles this person's reaction.
     React { seq: u64, emoji: Emoji },
+    /// `{"type":"read","seq":42}`: this person has seen the room up to
+    /// `seq` (their read marker moves forward, never back).
+    Read { seq: u64 },
 }
 impl ClientFrame {
     /// Parses one text frame. Every refusal names what was wrong.
@@ -60,6 +63,9 @@ impl ClientFrame {
                 seq: required_seq(&fields)?,
             }),
             "react" => parse_react(&fields),
+            "read" => Ok(Self::Read {
+                seq: required_seq(&fields)?,
+            }),
             other => Err(FrameError::new(
                 ErrorCode::UnknownType,
                 format!("Unknown frame type {other:?}."),
@@ -101,6 +107,7 @@ impl ClientFrame {
                 serde_json::json!({ "type": "react", "seq": seq, "emoji": emoji.as_str() })
                     .to_string()
             }
+            Self::Read { seq } => serde_json::json!({ "type": "read", "seq": seq }).to_string(),
         }
     }
 }

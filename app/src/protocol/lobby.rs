@@ -11,11 +11,26 @@ use serde::{Deserialize, Serialize};
 pub enum LobbyEvent {
     /// The list as `GET /api/rooms` gives it, sent first (and again after
     /// every reconnect, so nothing missed while away matters).
-    Rooms { rooms: Vec<RoomSummary> },
+    /// For a signed-in viewer, `read` holds their read marker in each room
+    /// they have read (unread = `last_seq` − marker).
+    Rooms {
+        rooms: Vec<RoomSummary>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        read: Vec<ReadMarker>,
+    },
     /// One room changed: people came or went, or someone posted. A room
     /// with nobody in it and no message (deleted, or made admin-only for
     /// a viewer who is not an admin) drops off the list.
     RoomSummary(RoomSummary),
+    /// The viewer's read marker in `room` moved (on any of their devices).
+    Read(ReadMarker),
+}
+
+/// A person's read marker: they have seen `room` up to `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarker {
+    pub room: crate::names::RoomName,
+    pub seq: u64,
 }
 
 impl LobbyEvent {

@@ -21,7 +21,7 @@ mod text;
 
 pub use client_frame::{ClientFrame, private_command};
 pub use error::{ErrorCode, FrameError};
-pub use lobby::LobbyEvent;
+pub use lobby::{LobbyEvent, ReadMarker};
 pub use server_event::{ChatMessage, EndCode, ErrorEvent, History, Reaction, ServerEvent};
 pub use text::{CLIENT_ID_MAX_CHARS, ClientId, Emoji, MessageText, REACTIONS_PER_MESSAGE};
 

@@ -73,6 +73,13 @@ pub enum ServerEvent {
         client_id: super::ClientId,
         seq: u64,
     },
+    /// To every connection of one person: their read marker in `room`
+    /// is `seq` (sent on joining a room they have read before, and
+    /// whenever any of their devices moves it).
+    Read {
+        room: RoomName,
+        seq: u64,
+    },
     Error(ErrorEvent),
 }
 /// Why the server ended a session, stable for pages to translate.

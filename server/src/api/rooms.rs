@@ -68,11 +68,7 @@ pub async fn live(
     if let Some(viewer) = &viewer {
         ticket.claim(&viewer.username)?;
     }
-    let admin_name = viewer
-        .as_ref()
-        .filter(|u| u.is_admin)
-        .map(|u| u.username.as_str());
-    let feed = lobby::subscribe(&chat, admin_name)
+    let feed = lobby::subscribe(&chat, viewer.as_ref())
         .await
         .map_err(|e| match e {
             SubscribeError::Storage(e) => {

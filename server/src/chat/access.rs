@@ -68,11 +68,7 @@ mod tests {
     }
 
     fn stored(name: &str, admin_only: bool) -> RoomRecord {
-        RoomRecord {
-            name: room(name),
-            last_message_at: None,
-            admin_only,
-        }
+        RoomRecord::unstored(room(name), admin_only)
     }
 
     #[test]

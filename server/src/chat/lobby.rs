@@ -13,9 +13,10 @@
 //! public group never hears their names, except one removal line when a
 //! listed room becomes hidden ([`LobbyFeed::hide`]). [`subscribe`] is one
 //! lobby viewer: its own channel in the right group, the whole list
-//! first, then each change; an admin's feed also listens to the person's
-//! inbox and ends on any change of rights or logout, so a demoted admin's
-//! feed reconnects into the public list.
+//! first, then each change; a signed-in viewer's feed also listens to the
+//! person's inbox, for their read markers (unread counts), and ends on any
+//! change of rights or logout, so a demoted admin's feed reconnects into
+//! the public list.
 //! Must never import the consumer (`ws/`) or HTTP types.
 
 use super::{Chat, control, groups};
@@ -24,7 +25,7 @@ use crate::{
     presence::Presence,
     storage::{RoomRecord, Storage, StorageError},
 };
-use app::{names::RoomName, protocol::LobbyEvent, server_fns::RoomSummary};
+use app::{account::SessionUser, names::RoomName, protocol::LobbyEvent, server_fns::RoomSummary};
 use futures::Stream;
 use std::{
     collections::HashMap,
@@ -166,11 +167,8 @@ impl Lobby {
             .into_iter()
             .map(|(name, mark)| {
                 let record = stored.iter().find(|r| r.name == name).cloned();
-                let record = record.unwrap_or(RoomRecord {
-                    name,
-                    last_message_at: None,
-                    admin_only: mark == Mark::HiddenGone,
-                });
+                let record =
+                    record.unwrap_or_else(|| RoomRecord::unstored(name, mark == Mark::HiddenGone));
                 (record, mark)
             })
             .unzip();
@@ -199,7 +197,9 @@ impl Lobby {
             if lines.len() > self.page {
                 let rooms =
                     summaries_for(&self.storage, self.presence.as_ref(), self.page, admin).await?;
-                payloads.push((group, event(LobbyEvent::Rooms { rooms })));
+                // One list for everyone: markers are each viewer's own.
+                let read = Vec::new();
+                payloads.push((group, event(LobbyEvent::Rooms { rooms, read })));
                 continue;
             }
             for line in lines {
@@ -226,6 +226,7 @@ fn gone(name: &RoomName) -> RoomSummary {
         online: 0,
         readers: 0,
         last_message_at: None,
+        last_seq: 0,
     }
 }
 
@@ -243,6 +244,7 @@ pub async fn summarise(presence: &dyn Presence, rooms: Vec<RoomRecord>) -> Vec<R
         .map(|(r, (online, readers))| RoomSummary {
             name: r.name,
             last_message_at: r.last_message_at,
+            last_seq: r.last_seq,
             online,
             readers,
         })
@@ -274,11 +276,7 @@ pub async fn summaries_for(
             Some(record) if record.admin_only && !admin => {}
             Some(record) => rooms.push(record.clone()),
             // Not stored yet: people are in it, nobody has posted.
-            None => rooms.push(RoomRecord {
-                name,
-                last_message_at: None,
-                admin_only: false,
-            }),
+            None => rooms.push(RoomRecord::unstored(name, false)),
         }
     }
     let mut summaries = summarise(presence, rooms).await;
@@ -299,21 +297,26 @@ pub enum SubscribeError {
     Storage(StorageError),
 }
 
+/// Most read markers the first list carries (the viewer's most recently
+/// active rooms).
+const MARKERS_SENT: u32 = 500;
+
 /// One lobby viewer: the whole list, then each change, until the server
 /// stops, the viewer falls behind (its client reconnects and gets the
-/// whole list again) or goes away (the stream is dropped). `admin`: the
-/// name of an admin viewer, whose feed ends when their rights change or
-/// they log out (their inbox hears of it).
+/// whole list again) or goes away (the stream is dropped). A signed-in
+/// `viewer` also gets their read markers, first with the list and then
+/// as they move (their inbox hears of it), and their feed ends when
+/// their rights change or they log out.
 pub async fn subscribe(
     chat: &Chat,
-    admin: Option<&str>,
+    viewer: Option<&SessionUser>,
 ) -> Result<impl Stream<Item = Payload> + Send + use<>, SubscribeError> {
     let layer = chat.layer.clone();
     let channel = layer.new_channel().await.map_err(SubscribeError::Layer)?;
     let guard = Leaves {
         layer: layer.clone(),
         name: channel.name().clone(),
-        inbox: admin.map(groups::inbox),
+        inbox: viewer.map(|v| groups::inbox(&v.username)),
     };
     if let Some(inbox) = &guard.inbox {
         layer
@@ -321,7 +324,7 @@ pub async fn subscribe(
             .await
             .map_err(SubscribeError::Layer)?;
     }
-    let admin = admin.is_some();
+    let admin = viewer.is_some_and(|v| v.is_admin);
     // Joined before the list is read: a change in between arrives after it.
     layer
         .group_add(&groups::lobby(admin), channel.name())
@@ -331,7 +334,15 @@ pub async fn subscribe(
         .room_summaries(admin)
         .await
         .map_err(SubscribeError::Storage)?;
-    let first = event(LobbyEvent::Rooms { rooms });
+    let read = match viewer {
+        Some(v) => chat
+            .storage
+            .read_markers(v.id, admin, MARKERS_SENT)
+            .await
+            .map_err(SubscribeError::Storage)?,
+        None => Vec::new(),
+    };
+    let first = event(LobbyEvent::Rooms { rooms, read });
     let shutdown = chat.shutdown.clone();
     let changes = futures::stream::unfold(
         (channel, shutdown, guard),
@@ -360,9 +371,9 @@ pub async fn subscribe(
 
 /// What a lobby viewer's channel received.
 enum Feed {
-    /// A lobby line or list: sent on.
+    /// A lobby line or list, or the viewer's read marker: sent on.
     Line,
-    /// A signal or `session_ended` in an admin's inbox.
+    /// A signal or `session_ended` in the viewer's inbox.
     End,
     /// Anything else in the inbox (a private message): not the lobby's.
     Other,
@@ -373,7 +384,7 @@ impl Feed {
         let text = payload.text().as_str();
         if text.starts_with(control::PREFIX) || text.starts_with(r#"{"type":"session_ended""#) {
             Self::End
-        } else if text.starts_with(r#"{"type":"room"#) {
+        } else if text.starts_with(r#"{"type":"room"#) || text.starts_with(r#"{"type":"read""#) {
             Self::Line
         } else {
             Self::Other

@@ -156,11 +156,8 @@ async fn listed_in_public(chat: &Chat, room: &RoomName) -> Result<bool, StorageE
     if record.as_ref().is_some_and(|r| r.admin_only) {
         return Ok(false);
     }
-    let record = record.unwrap_or(crate::storage::RoomRecord {
-        name: room.clone(),
-        last_message_at: None,
-        admin_only: false,
-    });
+    let record =
+        record.unwrap_or_else(|| crate::storage::RoomRecord::unstored(room.clone(), false));
     let line = super::lobby::summarise(chat.presence.as_ref(), vec![record]).await;
     Ok(line.first().is_some_and(super::lobby::listable))
 }

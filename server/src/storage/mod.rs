@@ -23,6 +23,7 @@
 pub mod audit;
 mod checkpoints;
 pub mod lookalikes;
+pub mod markers;
 pub mod messages;
 pub mod reactions;
 pub mod rooms;

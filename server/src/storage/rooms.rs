@@ -23,16 +23,31 @@ pub struct RoomRecord {
     pub last_message_at: Option<String>,
     /// Only admins may see, read or join it.
     pub admin_only: bool,
+    /// The seq of its newest message (0: none).
+    pub last_seq: u64,
 }
 
-/// A `name, last_message_at, admin_only` row.
-type RoomRow = (String, Option<Stamp>, bool);
+impl RoomRecord {
+    /// A room not stored (yet, or any more): no messages.
+    pub fn unstored(name: RoomName, admin_only: bool) -> Self {
+        Self {
+            name,
+            last_message_at: None,
+            admin_only,
+            last_seq: 0,
+        }
+    }
+}
 
-fn record((name, last_message_at, admin_only): RoomRow) -> Option<RoomRecord> {
+/// A `name, last_message_at, admin_only, last_seq` row.
+type RoomRow = (String, Option<Stamp>, bool, i64);
+
+fn record((name, last_message_at, admin_only, last_seq): RoomRow) -> Option<RoomRecord> {
     Some(RoomRecord {
         name: RoomName::parse(&name).ok()?,
         last_message_at: last_message_at.map(|at| at.rfc3339()),
         admin_only,
+        last_seq: last_seq as u64,
     })
 }
 
@@ -40,7 +55,7 @@ impl Storage {
     /// Every room, most recently active first.
     pub async fn rooms(&self) -> Result<Vec<RoomRecord>, StorageError> {
         let rows: Vec<RoomRow> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, last_message_at, admin_only FROM rooms
+            "SELECT name, last_message_at, admin_only, last_seq FROM rooms
              ORDER BY last_message_at IS NULL, last_message_at DESC, name",
         )
         .fetch_all(pool)
@@ -56,7 +71,7 @@ impl Storage {
         admin_only_too: bool,
     ) -> Result<Vec<RoomRecord>, StorageError> {
         let rows: Vec<RoomRow> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, last_message_at, admin_only FROM rooms
+            "SELECT name, last_message_at, admin_only, last_seq FROM rooms
              WHERE NOT admin_only OR $1
              ORDER BY last_message_at DESC NULLS LAST LIMIT $2",
         )
@@ -74,7 +89,7 @@ impl Storage {
         }
         let marks: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT name, last_message_at, admin_only FROM rooms WHERE name IN ({})",
+            "SELECT name, last_message_at, admin_only, last_seq FROM rooms WHERE name IN ({})",
             marks.join(", ")
         );
         let rows: Vec<RoomRow> = with_pool!(self, pool => {
@@ -108,7 +123,7 @@ impl Storage {
     /// The room, if it exists.
     pub async fn room(&self, room: &RoomName) -> Result<Option<RoomRecord>, StorageError> {
         let row: Option<RoomRow> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, last_message_at, admin_only FROM rooms WHERE name = $1",
+            "SELECT name, last_message_at, admin_only, last_seq FROM rooms WHERE name = $1",
         )
         .bind(room.as_str())
         .fetch_optional(pool)
@@ -146,7 +161,7 @@ impl Storage {
     /// The stored room whose name looks like `room` (it may be `room` itself).
     pub async fn room_like(&self, room: &RoomName) -> Result<Option<RoomRecord>, StorageError> {
         let row: Option<RoomRow> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT name, last_message_at, admin_only FROM rooms WHERE name_key = $1 OR name = $2
+            "SELECT name, last_message_at, admin_only, last_seq FROM rooms WHERE name_key = $1 OR name = $2
              ORDER BY name = $2 DESC LIMIT 1",
         )
         .bind(lookalike_key(room.as_str()))
@@ -179,6 +194,7 @@ impl Storage {
             let mut tx = pool.begin().await?;
             for sql in [
                 "DELETE FROM reactions WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
+                "DELETE FROM read_markers WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
                 "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
             ] {
                 sqlx::query(sql)

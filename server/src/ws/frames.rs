@@ -80,6 +80,7 @@ impl Consumer {
             ClientFrame::Edit { seq, text } => self.edit(seq, text).await,
             ClientFrame::Delete { seq } => self.delete(seq).await,
             ClientFrame::React { seq, emoji } => self.react(seq, emoji).await,
+            ClientFrame::Read { seq } => self.read(seq).await,
         }
     }
 
@@ -228,5 +229,36 @@ impl Consumer {
             })),
             Err(e) => Err(unavailable("private message to", &e)),
         }
+    }
+
+    /// `{"type":"read","seq":42}`: moves the person's read marker forward
+    /// and tells every connection of theirs (their inbox: other tabs,
+    /// other devices, the lobby), so all agree on what is unread.
+    async fn read(&mut self, seq: u64) -> Answer {
+        let user = self.signed_in("Log in to keep your place in a room.")?;
+        self.read_budget.take().map_err(|wait| Refusal::SlowDown {
+            what: "read markers",
+            wait,
+        })?;
+        let moved = self
+            .chat
+            .storage
+            .mark_read(user.id, &self.room, seq)
+            .await
+            .map_err(|e| {
+                Refusal::unavailable(
+                    format_args!("moving a read marker in {}", self.room),
+                    e,
+                    "Your place in the room could not be saved; it will be tried again.",
+                )
+            })?;
+        if let Some(seq) = moved {
+            let inbox = chat::groups::inbox(&user.username);
+            let room = self.room.clone();
+            self.chat
+                .tell(&inbox, ServerEvent::Read { room, seq })
+                .await;
+        }
+        Ok(None)
     }
 }

@@ -197,6 +197,8 @@ struct Consumer {
     stored: bool,
     /// History pages this connection may read (catch-up included).
     history_budget: Budget,
+    /// Read-marker reports it may send.
+    read_budget: Budget,
     /// Malformed or refused frames it may send before it is closed.
     noise_budget: Budget,
     /// When the client last sent anything (a pong included).
@@ -217,6 +219,10 @@ impl Consumer {
             session_tag: session_tag.flatten(),
             controls: Vec::new(),
             history_budget: Budget::per_second(limits.history_rate, limits.history_burst),
+            read_budget: Budget::per_second(
+                limits.read_markers_per_second,
+                (limits.read_markers_per_second * 3.0).ceil() as u32,
+            ),
             noise_budget: Budget::per(limits.bad_frames_per_10_s, NOISE_WINDOW),
             group: chat::groups::room(&room),
             room,

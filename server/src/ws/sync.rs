@@ -46,10 +46,31 @@ impl Consumer {
             Some(seq) => self.order.sent_up_to(seq),
             None => self.continue_after(resume_after.unwrap_or(0)).await,
         }
+        self.send_read_marker(socket).await?;
         let users = ServerEvent::UserList {
             users: self.chat.presence.users(&self.room).await,
         };
         socket.send_event(&users).await
+    }
+
+    /// A signed-in person who has read the room before hears how far, so
+    /// the page can mark where they left off. Nothing if storage cannot
+    /// say: the marker comes with the next one that moves.
+    async fn send_read_marker(&self, socket: &mut Socket) -> Result<(), axum::Error> {
+        let Some(user) = &self.user else {
+            return Ok(());
+        };
+        match self.chat.storage.read_marker(user.id, &self.room).await {
+            Ok(Some(seq)) => {
+                let room = self.room.clone();
+                socket.send_event(&ServerEvent::Read { room, seq }).await
+            }
+            Ok(None) => Ok(()),
+            Err(e) => {
+                tracing::warn!("reading a read marker in {}: {e}", self.room);
+                Ok(())
+            }
+        }
     }
 
     /// Nothing to catch up on: continue after what the client has, or after

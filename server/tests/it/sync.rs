@@ -137,3 +137,82 @@ async fn the_sender_recognises_its_post_live_in_history_and_when_refused() {
     let ids: Vec<_> = messages.iter().map(|m| m["client_id"].clone()).collect();
     assert_eq!(ids, [json!("id-1"), Value::Null]);
 }
+
+/// Reads `room` up to `seq` on `client`.
+async fn read_up_to(client: &mut Client, seq: u64) {
+    client.send_json(json!({"type": "read", "seq": seq})).await;
+}
+
+#[tokio::test]
+async fn a_read_marker_moves_forward_only_and_reaches_every_connection_of_its_person() {
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
+    let mut laptop = server.join_as(&alice, "marked").await;
+    for n in 1..=3 {
+        laptop.say(&format!("m{n}")).await;
+        laptop.expect("chat_message").await;
+    }
+    // Alice's phone is in another room; Bob is in this one.
+    let mut phone = server.join_as(&alice, "elsewhere").await;
+    let mut bob_socket = server.join_as(&bob, "marked").await;
+    assert_eq!(laptop.read, Value::Null, "never read before");
+    read_up_to(&mut laptop, 2).await;
+    let moved = json!({"type": "read", "room": "marked", "seq": 2});
+    assert_eq!(laptop.expect("read").await, moved);
+    assert_eq!(
+        phone.expect("read").await,
+        moved,
+        "the person's other device"
+    );
+    bob_socket.assert_silent().await;
+    // Back, or beyond the newest message: never back, at most the newest.
+    read_up_to(&mut laptop, 1).await;
+    laptop.assert_silent().await;
+    read_up_to(&mut laptop, 99).await;
+    assert_eq!(phone.expect("read").await["seq"], 3);
+    // A new connection hears where the person left off.
+    let again = server.join_as(&alice, "marked").await;
+    assert_eq!(
+        again.read,
+        json!({"type": "read", "room": "marked", "seq": 3})
+    );
+    let bobs = server.join_as(&bob, "marked").await;
+    assert_eq!(bobs.read, Value::Null, "markers are per person");
+    // A visitor has no marker to move.
+    let mut visitor = server.join("marked").await;
+    read_up_to(&mut visitor, 1).await;
+    assert_eq!(visitor.expect("error").await["code"], "not_authenticated");
+}
+
+#[tokio::test]
+async fn the_lobby_feed_carries_the_persons_markers_and_follows_them() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let mut a = server.join_as(&alice, "counted").await;
+    for n in 1..=4 {
+        a.say(&format!("m{n}")).await;
+        a.expect("chat_message").await;
+    }
+    read_up_to(&mut a, 1).await;
+    a.expect("read").await;
+    let mut lobby = server.watch_lobby(Some(&alice.cookie)).await;
+    let first = lobby.event().await;
+    assert_eq!(first["type"], "rooms");
+    assert_eq!(first["read"], json!([{"room": "counted", "seq": 1}]));
+    let line = &first["rooms"].as_array().unwrap()[0];
+    assert_eq!(
+        (line["name"].clone(), line["last_seq"].clone()),
+        (json!("counted"), json!(4))
+    );
+    read_up_to(&mut a, 4).await;
+    loop {
+        let event = lobby.event().await;
+        if event["type"] == "read" {
+            assert_eq!(event, json!({"type": "read", "room": "counted", "seq": 4}));
+            break;
+        }
+    }
+    // Someone else's lobby hears nothing of Alice's markers.
+    let mut anonymous = server.watch_lobby(None).await;
+    assert!(anonymous.event().await.get("read").is_none());
+}

@@ -14,6 +14,7 @@ pub fn follow_visibility(state: RoomState) {
     Effect::new(move |_| {
         let handle = window_event_listener_untyped("visibilitychange", move |_| {
             state.unread.on_visibility(page_hidden());
+            state.report_reading();
         });
         on_cleanup(move || handle.remove());
     });

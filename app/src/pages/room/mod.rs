@@ -8,7 +8,8 @@
 //!   to its part: [`scroll`] (following the newest, keeping one's place),
 //!   [`unread`] (what arrived unseen), [`draft`] (the composer's box, edit,
 //!   waits and notice), [`typing`]'s `WhoTypes`, [`sending`] (posts on
-//!   their way, kept in [`outbox`] until the server has them);
+//!   their way, kept in [`outbox`] until the server has them), [`reading`]
+//!   (the read marker every device of the person shares);
 //! - [`message`]: the list, one message, its reactions and toolbar;
 //! - [`composer`]: the message box and the notice line; [`mentions`]: the
 //!   `@name` list under it;
@@ -28,6 +29,7 @@ mod mentions;
 mod message;
 mod outbox;
 mod people;
+mod reading;
 mod rich;
 mod scroll;
 mod sending;

@@ -70,6 +70,11 @@ impl Scroll {
         }
     }
 
+    /// Whether the reader is at the bottom, where the newest message is.
+    pub fn at_bottom(self) -> bool {
+        self.stick_to_bottom.get_value()
+    }
+
     /// The person sent something: the log follows it to the bottom.
     pub fn follow(self) {
         self.stick_to_bottom.set_value(true);

@@ -41,7 +41,7 @@ impl RoomState {
     /// Posts `text` as this person: into the outbox, and to the server now
     /// if it can be reached.
     pub fn post(self, text: MessageText) {
-        let Some(user) = self.me.name() else {
+        let Some(user) = self.me.name_untracked() else {
             // A visitor is told to log in; there is nothing to keep.
             self.send(ClientFrame::Chat {
                 text,
@@ -159,7 +159,7 @@ impl RoomState {
     /// the server has not acknowledged (a reload, a closed tab, a crash),
     /// and sends it. Browser only: called from an effect.
     pub fn restore_outbox(self) {
-        let Some(me) = self.me.name() else {
+        let Some(me) = self.me.name_untracked() else {
             return;
         };
         let room = self.room.get_value().to_string();

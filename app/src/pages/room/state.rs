@@ -4,13 +4,15 @@
 //! Each concern keeps its own part with its own methods: the log's rules
 //! in [`RoomLog`], scrolling in [`Scroll`], what arrived unseen in
 //! [`Unread`], the composer's box, edit and waits in [`Draft`], who types
-//! in [`WhoTypes`], posts on their way in [`Sending`] (`sending.rs`);
+//! in [`WhoTypes`], posts on their way in [`Sending`] (`sending.rs`),
+//! the read marker in [`Reading`] (`reading.rs`);
 //! this file routes events to them and talks to the socket.
 
 use super::{
     connection::Connection,
     draft::{Draft, Notice},
     log::{Entry, RoomLog},
+    reading::Reading,
     rich::mentions_name,
     scroll::Scroll,
     sending::Sending,
@@ -52,6 +54,7 @@ pub struct RoomState {
     pub unread: Unread,
     pub draft: Draft,
     pub sending: Sending,
+    pub reading: Reading,
 }
 
 impl RoomState {
@@ -70,6 +73,7 @@ impl RoomState {
             unread: Unread::new(),
             draft: Draft::new(),
             sending: Sending::new(),
+            reading: Reading::new(),
         }
     }
 
@@ -77,7 +81,11 @@ impl RoomState {
     pub fn title(self) -> String {
         let room = self.room.get_value().to_string();
         let locale = self.i18n.get_locale();
-        match self.unread.count.get() {
+        let unread = match self.unread_by_marker() {
+            Some(n) => n as usize,
+            None => self.unread.count.get(),
+        };
+        match unread {
             0 => crate::lang::page_title(locale, &room),
             n => tf!(locale, room.unread_title, n = n, room = room),
         }
@@ -120,7 +128,7 @@ impl RoomState {
 
     /// Whether the viewer is the person called `name`.
     pub fn is_me(self, name: &str) -> bool {
-        self.me.name().as_deref() == Some(name)
+        self.me.name_untracked().as_deref() == Some(name)
     }
 
     /// One event from the server.
@@ -163,6 +171,7 @@ impl RoomState {
             })),
             ServerEvent::Error(e) => self.on_error(e),
             ServerEvent::Ack { client_id, seq } => self.on_ack(client_id, seq),
+            ServerEvent::Read { room, seq } => self.on_read(room, seq),
         }
     }
 
@@ -189,6 +198,7 @@ impl RoomState {
             }
         }
         self.log.update(|log| log.insert(Entry::Chat(m)));
+        self.report_reading();
     }
 
     fn on_history(self, page: History) {
@@ -215,6 +225,7 @@ impl RoomState {
             }
         });
         let added = self.log.with_untracked(RoomLog::len) - before;
+        self.report_reading();
         self.recovering.update_value(|r| {
             if let Some(n) = r {
                 *n += added;
@@ -226,6 +237,7 @@ impl RoomState {
         list.sort();
         list.dedup();
         self.users.set(list);
+        self.greeted();
         // The user list ends what the server sends on (re)connecting.
         if let Some(missed) = self.recovering.get_value() {
             self.recovering.set_value(None);
@@ -307,6 +319,7 @@ impl RoomState {
         if self.scroll.on_scroll() {
             self.load_older();
         }
+        self.report_reading();
     }
 
     /// What the top of the log says.

@@ -17,8 +17,17 @@ impl Endpoint {
             .await
             .expect("connect");
         client.history = client.expect("history").await;
-        client.users = client.expect("user_list").await;
-        client
+        loop {
+            let event = client.event().await;
+            match event["type"].as_str() {
+                Some("read") => client.read = event,
+                Some("user_list") => {
+                    client.users = event;
+                    return client;
+                }
+                _ => panic!("unexpected {event} while joining"),
+            }
+        }
     }
 
     /// Rejoins as `user` after having shown the room up to `after_seq`:
@@ -34,6 +43,7 @@ impl Endpoint {
             let event = client.event().await;
             match event["type"].as_str() {
                 Some("history") => seqs.extend(Client::seqs(&event)),
+                Some("read") => client.read = event,
                 Some("user_list") => {
                     client.users = event;
                     return (client, seqs);
@@ -80,6 +90,8 @@ pub struct Client {
     pub history: Value,
     /// The `user_list` event received on joining.
     pub users: Value,
+    /// The person's read marker sent on joining (`Null`: none).
+    pub read: Value,
 }
 
 /// How an upgrade was refused: the HTTP status and the JSON body.
@@ -103,6 +115,7 @@ impl Client {
                 ws,
                 history: Value::Null,
                 users: Value::Null,
+                read: Value::Null,
             }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status().as_u16();

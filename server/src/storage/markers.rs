@@ -1,0 +1,81 @@
+//! The `read_markers` table: how far each person has read each room. A
+//! marker moves forward only, and never past the room's newest message.
+//! SQL only: never imports the layer or the protocol's events.
+
+use super::{Storage, StorageError, with_pool};
+use app::{names::RoomName, protocol::ReadMarker};
+
+impl Storage {
+    /// Moves the person's marker in `room` forward to `seq` (to the room's
+    /// newest message if `seq` is beyond it). Returns the marker if it
+    /// moved; `None` if it was there already, or the room does not exist.
+    pub async fn mark_read(
+        &self,
+        user_id: i64,
+        room: &RoomName,
+        seq: u64,
+    ) -> Result<Option<u64>, StorageError> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        let moved: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(
+                "INSERT INTO read_markers (user_id, room_id, seq)
+                 SELECT $1, id, CASE WHEN $3 < last_seq THEN $3 ELSE last_seq END
+                 FROM rooms WHERE name = $2 AND last_seq > 0
+                 ON CONFLICT (user_id, room_id) DO UPDATE SET seq = excluded.seq
+                 WHERE excluded.seq > read_markers.seq
+                 RETURNING seq",
+            )
+            .bind(user_id)
+            .bind(room.as_str())
+            .bind(seq)
+            .fetch_optional(pool)
+            .await?);
+        Ok(moved.map(|s| s as u64))
+    }
+
+    /// The person's marker in `room`, if they have read it.
+    pub async fn read_marker(
+        &self,
+        user_id: i64,
+        room: &RoomName,
+    ) -> Result<Option<u64>, StorageError> {
+        let seq: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(
+                "SELECT m.seq FROM read_markers m JOIN rooms r ON r.id = m.room_id
+                 WHERE m.user_id = $1 AND r.name = $2",
+            )
+            .bind(user_id)
+            .bind(room.as_str())
+            .fetch_optional(pool)
+            .await?);
+        Ok(seq.map(|s| s as u64))
+    }
+
+    /// Every marker of the person, most recently active room first, at
+    /// most `limit` (an admin-only room's only for an admin).
+    pub async fn read_markers(
+        &self,
+        user_id: i64,
+        admin: bool,
+        limit: u32,
+    ) -> Result<Vec<ReadMarker>, StorageError> {
+        let hidden = if admin { "" } else { " AND NOT r.admin_only" };
+        let sql = format!(
+            "SELECT r.name, m.seq FROM read_markers m JOIN rooms r ON r.id = m.room_id
+             WHERE m.user_id = $1{hidden}
+             ORDER BY r.last_message_at DESC LIMIT $2"
+        );
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(room, seq)| {
+                Some(ReadMarker {
+                    room: RoomName::parse(&room).ok()?,
+                    seq: seq as u64,
+                })
+            })
+            .collect())
+    }
+}
