@@ -1,11 +1,12 @@
-//! The browser end of a room's WebSocket: opens `/ws/chat/<room>/`, hands
+//! The browser end of a room's WebSocket: opens `/ws/chat/<room>/` (or a
+//! direct conversation's `/ws/dm/<peer>/`), hands
 //! every decoded [`ServerEvent`] to the page, and reconnects by itself with
 //! jittered backoff (1 s, growing to 5 s) whenever the socket drops, or
 //! has not opened within 3 s.
 //!
 //! Browser-only (features `hydrate`/`csr`): the server never links it.
 
-use crate::{ConnStatus, names::RoomName, protocol::ServerEvent};
+use crate::{ConnStatus, protocol::ServerEvent};
 use futures::{
     FutureExt, StreamExt,
     channel::{mpsc, oneshot},
@@ -53,7 +54,7 @@ impl RoomSocket {
     /// everything after it (`?after_seq=`), so a reconnect loses nothing and
     /// repeats nothing.
     pub fn open(
-        room: &RoomName,
+        path: &str,
         resume_from: impl Fn() -> Option<u64> + 'static,
         on_event: impl Fn(ServerEvent) + 'static,
         on_status: impl Fn(ConnStatus) + 'static,
@@ -61,7 +62,7 @@ impl RoomSocket {
         let (outbox, frames) = mpsc::unbounded();
         let stopped = Arc::new(AtomicBool::new(false));
         let session = Arc::new(AtomicU32::new(0));
-        let url = ws_url(room);
+        let url = ws_url(path);
         let url = move || match resume_from() {
             Some(seq) => format!("{url}?after_seq={seq}"),
             None => url.clone(),
@@ -102,14 +103,14 @@ impl RoomSocket {
     }
 }
 
-fn ws_url(room: &RoomName) -> String {
+fn ws_url(path: &str) -> String {
     let location = leptos::prelude::window().location();
     let scheme = match location.protocol().as_deref() {
         Ok("https:") => "wss",
         _ => "ws",
     };
     let host = location.host().unwrap_or_default();
-    format!("{scheme}://{host}{}", room.ws_path())
+    format!("{scheme}://{host}{path}")
 }
 
 enum SessionEnd {

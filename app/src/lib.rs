@@ -213,6 +213,7 @@ fn Site() -> impl IntoView {
                     <Route path=path!("/") view=|| view! { <Redirect path="/chat/" /> } />
                     <Route path=path!("/chat/") view=pages::LobbyPage />
                     <Route path=path!("/chat/:room/") view=pages::RoomPage />
+                    <Route path=path!("/chat/dm/:peer/") view=pages::DirectPage />
                     <Route path=path!("/login") view=pages::LoginPage />
                     <Route path=path!("/register") view=pages::RegisterPage />
                     <Route path=path!("/admin") view=pages::AdminPage />

@@ -74,9 +74,72 @@ impl RoomName {
         &self.0
     }
 
+    /// The direct conversation between two people: `@alice+bob`, the
+    /// names in byte order, so either person names the same one. `@` and
+    /// `+` are in no room name and no username: no room can be called
+    /// like a conversation, and the two names always split apart.
+    pub fn direct(a: &Username, b: &Username) -> Self {
+        let (first, second) = if a.as_str() <= b.as_str() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        Self(format!("{DIRECT_PREFIX}{first}{DIRECT_SEPARATOR}{second}"))
+    }
+
+    /// Whether this is a direct conversation between two people.
+    pub fn is_direct(&self) -> bool {
+        self.0.starts_with(DIRECT_PREFIX)
+    }
+
+    /// The two people of a direct conversation.
+    pub fn people(&self) -> Option<(&str, &str)> {
+        self.0
+            .strip_prefix(DIRECT_PREFIX)?
+            .split_once(DIRECT_SEPARATOR)
+    }
+
+    /// In a direct conversation `me` is in, the other person.
+    pub fn peer_of(&self, me: &str) -> Option<&str> {
+        match self.people()? {
+            (a, b) if a == me => Some(b),
+            (a, b) if b == me => Some(a),
+            _ => None,
+        }
+    }
+
+    /// A name as storage and the server's events carry it: a room's, or
+    /// a direct conversation's (which no person can type as a room).
+    pub fn parse_stored(raw: &str) -> Result<Self, RoomNameError> {
+        let direct = raw
+            .strip_prefix(DIRECT_PREFIX)
+            .and_then(|rest| rest.split_once(DIRECT_SEPARATOR))
+            .and_then(|(a, b)| {
+                let (a, b) = (
+                    Username::parse_existing(a).ok()?,
+                    Username::parse_existing(b).ok()?,
+                );
+                (a < b).then(|| Self::direct(&a, &b))
+            });
+        match direct {
+            Some(room) => Ok(room),
+            None => Self::parse(raw),
+        }
+    }
+
     /// The room page, percent-encoded: `/chat/<room>/`.
     pub fn page_path(&self) -> String {
         format!("/chat/{}/", percent_encode(&self.0))
+    }
+
+    /// The page of the direct conversation with `peer`: `/chat/dm/<peer>/`.
+    pub fn direct_page_path(peer: &str) -> String {
+        format!("/chat/dm/{}/", percent_encode(peer))
+    }
+
+    /// The WebSocket of the direct conversation with `peer`: `/ws/dm/<peer>/`.
+    pub fn direct_ws_path(peer: &str) -> String {
+        format!("/ws/dm/{}/", percent_encode(peer))
     }
 
     /// The WebSocket endpoint, percent-encoded: `/ws/chat/<room>/`.
@@ -84,6 +147,10 @@ impl RoomName {
         format!("/ws/chat/{}/", percent_encode(&self.0))
     }
 }
+
+/// What starts a direct conversation's name, and what parts its two names.
+const DIRECT_PREFIX: char = '@';
+const DIRECT_SEPARATOR: char = '+';
 
 /// A character room names and usernames may have.
 pub fn is_name_char(c: char) -> bool {
@@ -201,10 +268,12 @@ impl AsRef<str> for RoomName {
     }
 }
 
+/// As the server's events and storage carry it: a direct conversation's
+/// name too. What a person types goes through [`RoomName::parse`].
 impl TryFrom<String> for RoomName {
     type Error = RoomNameError;
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
+        Self::parse_stored(&s)
     }
 }
 
@@ -323,6 +392,27 @@ impl From<Username> for String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_direct_conversation_has_one_name_for_both_and_no_room_can_take_it() {
+        use super::{RoomName, Username};
+        let (al, bo) = (
+            Username::parse_existing("ala").unwrap(),
+            Username::parse_existing("bob.b").unwrap(),
+        );
+        let room = RoomName::direct(&bo, &al);
+        assert_eq!(room, RoomName::direct(&al, &bo));
+        assert_eq!(room.as_str(), "@ala+bob.b");
+        assert!(room.is_direct());
+        assert_eq!(room.peer_of("ala"), Some("bob.b"));
+        assert_eq!(room.peer_of("carol"), None);
+        assert!(RoomName::parse("@ala+bob.b").is_err(), "nobody types it");
+        assert_eq!(RoomName::parse_stored("@ala+bob.b"), Ok(room));
+        for bad in ["@bob.b+ala", "@ala+ala", "@ala", "@ala+b@d"] {
+            assert!(RoomName::parse_stored(bad).is_err(), "{bad}");
+        }
+        assert!(!RoomName::parse("general").unwrap().is_direct());
+    }
+
     #[cfg(feature = "ssr")]
     #[test]
     fn a_few_marks_per_letter_pass_and_a_pile_does_not() {

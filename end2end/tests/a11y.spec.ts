@@ -99,6 +99,15 @@ for (const mode of MODES) {
     await a.keyboard.press("Escape");
     await a.screenshot({ path: testInfo.outputPath("room.png") });
 
+    // Bob's lobby lists the conversation, unread; then the conversation itself.
+    await b.goto("/chat/");
+    await expect(b.locator("#direct-list .unread")).toHaveCount(1);
+    await expectClean(b, "lobby with a conversation, unread");
+    await b.locator("#direct-list a").first().click();
+    await hydrated(b);
+    await expect(messageTexts(b)).toHaveText(["lunch at noon?"]);
+    await expectClean(b, "direct conversation");
+
     await visitor.goto("/chat/");
     await expectClean(visitor, "lobby");
     await visitor.goto(`/chat/${room}/`);

@@ -55,7 +55,7 @@ test("three people: the list follows them, a PM reaches only bob, and typing sho
   await expect(bobPage.locator(`#user-list li[data-user="${carol}"]`)).toHaveCount(0);
 });
 
-test("a PM to someone offline or unknown is explained", async ({ browser }) => {
+test("a PM to someone unknown is explained; to someone away, it is kept for them", async ({ browser }) => {
   const page = await openRoom(await signedIn(browser, unique("lonely")), unique("quiet"));
   await say(page, "/pm nobody-here-ever hello");
   await expect(roomPage(page).notice).toContainText("There is no user named");
@@ -63,5 +63,6 @@ test("a PM to someone offline or unknown is explained", async ({ browser }) => {
   const ctx = await signedIn(browser, offline);
   await ctx.close();
   await say(page, `/pm ${offline} are you there?`);
-  await expect(roomPage(page).notice).toContainText("is not online");
+  await expect(roomPage(page).messages.filter({ hasText: "are you there?" })).toHaveAttribute("data-pm", "to");
+  await expect(roomPage(page).notice).toHaveText("");
 });

@@ -160,3 +160,54 @@ test("two devices of one person agree on what is unread within a second", async 
   await expect(badge(onLaptop)).toHaveCount(0, { timeout: 1_500 });
   await expect(onPhone).toHaveTitle(new RegExp(`^${room}`));
 });
+
+test("a direct message to someone away waits for them, with its unread badge, and the conversation is kept", async ({
+  browser,
+}, testInfo) => {
+  const room = unique("hall");
+  const bobName = unique("bob");
+  const bobContext = await signedIn(browser, bobName);
+  const alice = await openRoom(await signedIn(browser, unique("alice")), room);
+  // Bob is not online anywhere: a private message waits for him.
+  await say(alice, `/pm ${bobName} are you there?`);
+  await expect(roomPage(alice).messages.filter({ hasText: "are you there?" })).toHaveAttribute("data-pm", "to");
+  await alice.goto(`/chat/dm/${bobName}/`);
+  await hydrated(alice);
+  await roomPage(alice).isLive();
+  await expect(alice.locator("h1.room-title")).toContainText(bobName);
+  await expect(messageTexts(alice)).toHaveText(["are you there?"]);
+  await say(alice, "call me when you are back");
+  await expect(messageTexts(alice)).toHaveText(["are you there?", "call me when you are back"]);
+
+  const bob = await bobContext.newPage();
+  await bob.goto("/chat/");
+  await hydrated(bob);
+  const entry = bob.locator("#direct-list li", { hasText: "alice" });
+  await expect(entry.locator(".unread")).toHaveText("2");
+  await bob.screenshot({ path: testInfo.outputPath("lobby-direct.png") });
+  await entry.getByRole("link").click();
+  await expect(bob).toHaveURL(/\/chat\/dm\//);
+  await hydrated(bob);
+  await roomPage(bob).isLive();
+  await expect(messageTexts(bob)).toHaveText(["are you there?", "call me when you are back"]);
+  await expect(bob.locator('.msg[data-seq="1"] .new-divider')).toHaveCount(1);
+  await say(bob, "back now");
+  // Alice's open conversation shows the answer once, live.
+  await expect(messageTexts(alice)).toHaveText(["are you there?", "call me when you are back", "back now"]);
+  await bob.screenshot({ path: testInfo.outputPath("direct.png") });
+  await bob.goto("/chat/");
+  await hydrated(bob);
+  await expect(bob.locator("#direct-list li", { hasText: "alice" }).locator(".unread")).toHaveCount(0);
+});
+
+test("“Message” beside someone online opens the conversation with them", async ({ browser }) => {
+  const room = unique("meet");
+  const bobName = unique("bob");
+  await openRoom(await signedIn(browser, bobName), room);
+  const alice = await openRoom(await signedIn(browser, unique("alice")), room);
+  await roomPage(alice).people.filter({ hasText: bobName }).getByRole("link", { name: `Message ${bobName}` }).click();
+  await expect(alice).toHaveURL(new RegExp(`/chat/dm/${bobName}/$`));
+  await hydrated(alice);
+  await roomPage(alice).isLive();
+  await expect(alice).toHaveTitle(new RegExp(bobName));
+});

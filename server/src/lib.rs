@@ -153,6 +153,7 @@ pub fn router<S: SessionStore + Clone>(
     }
     router
         .route("/ws/chat/{room}/", get(ws::upgrade))
+        .route("/ws/dm/{peer}/", get(ws::upgrade_direct))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics::render))
         .merge(api::routes())

@@ -20,6 +20,9 @@ pub fn LobbyPage() -> impl IntoView {
     // Kept as the refusal, not its words: switching language re-words it.
     let error = RwSignal::new(None::<crate::names::RoomNameError>);
     let navigate = use_navigate();
+    // The signed-in person's read markers (rooms and conversations), from
+    // the live feed.
+    let markers = RwSignal::new(Vec::<ReadMarker>::new());
 
     // `autofocus` covers the first load; this covers arriving by client-side navigation.
     Effect::new(move |_| {
@@ -70,7 +73,10 @@ pub fn LobbyPage() -> impl IntoView {
             <p id="room-error" class="form-error" role="alert">
                 {move || error.get().map(|e| room_name_error_text(i18n.get_locale(), &e))}
             </p>
-            <ActiveRooms />
+            <div class="lobby-lists">
+                <ActiveRooms markers />
+                <Conversations markers />
+            </div>
         </main>
     }
 }
@@ -112,12 +118,43 @@ fn unread_in(markers: &[ReadMarker], room: &RoomSummary) -> Option<u64> {
     Some(room.last_seq.saturating_sub(marker.seq)).filter(|n| *n > 0)
 }
 
-/// Takes in a marker (markers only move forward).
+/// Takes in a marker (markers only move forward, and so do rooms).
 fn merge(markers: &mut Vec<ReadMarker>, new: ReadMarker) {
     match markers.iter_mut().find(|m| m.room == new.room) {
-        Some(m) => m.seq = m.seq.max(new.seq),
+        Some(m) => {
+            m.seq = m.seq.max(new.seq);
+            m.last_seq = m.last_seq.max(new.last_seq);
+        }
         None => markers.push(new),
     }
+}
+
+/// A message `seq` arrived in the direct conversation `room`.
+fn arrived(markers: &mut Vec<ReadMarker>, room: RoomName, seq: u64) {
+    let last_seq = Some(seq);
+    merge(
+        markers,
+        ReadMarker {
+            room,
+            seq: 0,
+            last_seq,
+        },
+    );
+}
+
+/// The person's direct conversations: the other person, and how many
+/// messages they have not read; unread first, then by name.
+fn conversations(markers: &[ReadMarker], me: &str) -> Vec<(String, u64)> {
+    let mut list: Vec<(String, u64)> = markers
+        .iter()
+        .filter_map(|m| {
+            let peer = m.room.peer_of(me)?;
+            let unread = m.last_seq.unwrap_or(0).saturating_sub(m.seq);
+            Some((peer.to_owned(), unread))
+        })
+        .collect();
+    list.sort_by(|a, b| (b.1 > 0).cmp(&(a.1 > 0)).then_with(|| a.0.cmp(&b.0)));
+    list
 }
 
 /// "3 online · 5 reading"; readers only when there are some.
@@ -134,15 +171,51 @@ fn occupancy(locale: Locale, room: &RoomSummary) -> String {
     }
 }
 
+/// The signed-in person's direct conversations, each with its unread
+/// count, live (from the lobby feed's markers and private messages).
 #[component]
-fn ActiveRooms() -> impl IntoView {
+fn Conversations(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let me = expect_context::<crate::CurrentUser>();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let me = me.0.await.ok().flatten()?.username;
+                let list = move || markers.with(|m| conversations(m, &me));
+                Some(view! {
+                    <section class="rooms conversations" aria-labelledby="direct-title">
+                        <h2 id="direct-title">{tr!(i18n, direct.heading)}</h2>
+                        {move || match list() {
+                            list if list.is_empty() => view! {
+                                <p class="hint">{tr!(i18n, direct.none)}</p>
+                            }.into_any(),
+                            list => view! {
+                                <ul id="direct-list" class="room-list">
+                                    {list.into_iter().map(|(peer, unread)| view! {
+                                        <li data-peer=peer.clone()>
+                                            <a href=RoomName::direct_page_path(&peer)>{peer.clone()}</a>
+                                            {(unread > 0).then(|| view! {
+                                                <span class="unread" aria-label=move || tf!(i18n.get_locale(), lobby.unread, n = unread)>{unread}</span>
+                                            })}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any(),
+                        }}
+                    </section>
+                })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ActiveRooms(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
     let i18n = use_i18n();
     // The server renders the first list; the live feed takes over once
     // the page runs in the browser.
     let first = OnceResource::new(list_rooms());
     let live = RwSignal::new(None::<Vec<RoomSummary>>);
-    // The signed-in person's read markers, from the live feed.
-    let markers = RwSignal::new(Vec::<ReadMarker>::new());
     follow_live(live, markers);
     let rooms = move || match live.get() {
         Some(list) => Some(Ok(list)),
@@ -191,6 +264,12 @@ fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, markers: RwSignal<Vec<R
                 live.set(Some(active(rooms)))
             }
             LobbyEvent::Read(marker) => markers.update(|m| merge(m, marker)),
+            LobbyEvent::PrivateMessage {
+                room: Some(room),
+                seq: Some(seq),
+                ..
+            } => markers.update(|m| arrived(m, room, seq)),
+            LobbyEvent::PrivateMessage { .. } => {}
             LobbyEvent::RoomSummary(line) => live.update(|list| {
                 if let Some(list) = list {
                     apply(list, line);
@@ -201,7 +280,7 @@ fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, markers: RwSignal<Vec<R
         on_cleanup(move || feed.update_value(|f| drop(f.take())));
     });
     #[cfg(not(feature = "browser"))]
-    let _ = (live, markers, apply, merge);
+    let _ = (live, markers, apply, merge, arrived);
 }
 
 #[cfg(test)]
@@ -221,11 +300,13 @@ mod tests {
     #[test]
     fn unread_counts_only_rooms_read_before_and_markers_only_move_forward() {
         let marker = |room: &str, seq| ReadMarker {
-            room: RoomName::parse(room).unwrap(),
+            room: RoomName::parse_stored(room).unwrap(),
             seq,
+            last_seq: None,
         };
         let mut markers = Vec::new();
         merge(&mut markers, marker("mine", 3));
+        arrived(&mut markers, RoomName::parse_stored("@ala+bob").unwrap(), 2);
         merge(&mut markers, marker("mine", 2));
         let mut room = line("mine", 0, 0, Some("2026-12-01T10:00:00Z"));
         room.last_seq = 7;
@@ -235,6 +316,9 @@ mod tests {
         let mut other = line("other", 0, 0, None);
         other.last_seq = 9;
         assert_eq!(unread_in(&markers, &other), None, "never read");
+        assert_eq!(conversations(&markers, "bob"), [("ala".to_owned(), 2)]);
+        merge(&mut markers, marker("@ala+bob", 2));
+        assert_eq!(conversations(&markers, "ala"), [("bob".to_owned(), 0)]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod room;
 pub use account::{LoginPage, RegisterPage};
 pub use admin::AdminPage;
 pub use lobby::LobbyPage;
-pub use room::RoomPage;
+pub use room::{DirectPage, RoomPage};
 
 use crate::lang::{page_title, t, t_string, tr, use_i18n};
 use leptos::prelude::*;

@@ -23,7 +23,9 @@ pub enum ErrorCode {
     InvalidCommand,
     /// `/pm` to a name nobody has.
     UnknownUser,
-    /// `/pm` to someone with no connection open.
+    /// `/pm` to someone with no connection open. No longer sent: private
+    /// messages are stored and wait for their reader (kept for clients
+    /// that know it).
     UserOffline,
     /// Edit, delete or react to a seq the room does not have (or a deleted message).
     UnknownMessage,

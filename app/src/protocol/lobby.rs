@@ -24,6 +24,16 @@ pub enum LobbyEvent {
     RoomSummary(RoomSummary),
     /// The viewer's read marker in `room` moved (on any of their devices).
     Read(ReadMarker),
+    /// A private message to the viewer, stored as `seq` in the direct
+    /// conversation `room` (the room socket's event, as their inbox hears it).
+    PrivateMessage {
+        user: String,
+        message: String,
+        #[serde(default)]
+        room: Option<crate::names::RoomName>,
+        #[serde(default)]
+        seq: Option<u64>,
+    },
 }
 
 /// A person's read marker: they have seen `room` up to `seq`.
@@ -31,6 +41,10 @@ pub enum LobbyEvent {
 pub struct ReadMarker {
     pub room: crate::names::RoomName,
     pub seq: u64,
+    /// The room's newest seq, on the first list (a direct conversation has
+    /// no lobby line to say it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
 }
 
 impl LobbyEvent {

@@ -25,10 +25,16 @@ pub enum ServerEvent {
     UserLeave {
         user: String,
     },
-    /// A private message to this person, from `user`.
+    /// A private message to this person, from `user`. Extensions: the
+    /// direct conversation it is stored in (`room`, `@alice+bob`) and its
+    /// `seq` there.
     PrivateMessage {
         user: String,
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
     },
     /// Receipt for the sender: the private message reached `target`.
     PrivateMessageDelivered {

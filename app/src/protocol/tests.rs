@@ -223,8 +223,20 @@ fn presence_events_have_the_documented_shape() {
             ServerEvent::PrivateMessage {
                 user: "alice".into(),
                 message: "psst".into(),
+                room: None,
+                seq: None,
             },
             serde_json::json!({"type":"private_message","user":"alice","message":"psst"}),
+        ),
+        (
+            ServerEvent::PrivateMessage {
+                user: "alice".into(),
+                message: "psst".into(),
+                room: RoomName::parse_stored("@alice+bob").ok(),
+                seq: Some(3),
+            },
+            serde_json::json!({"type":"private_message","user":"alice","message":"psst",
+                               "room":"@alice+bob","seq":3}),
         ),
         (
             ServerEvent::PrivateMessageDelivered {

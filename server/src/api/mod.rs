@@ -9,7 +9,11 @@ mod accounts;
 mod admin;
 mod rooms;
 
-use crate::{AppState, chat::access::Refused, error::ApiError};
+use crate::{
+    AppState,
+    chat::{access::Refused, direct::DirectRefused},
+    error::ApiError,
+};
 use axum::{
     Form, Json, Router,
     extract::{FromRequest, Request},
@@ -42,6 +46,22 @@ impl From<Refused> for ApiError {
                 "room_name_taken",
                 format!("{room} looks like the room {like}; join that one."),
             ),
+        }
+    }
+}
+
+/// Why a direct conversation cannot be opened, as its upgrade answers it.
+impl From<DirectRefused> for ApiError {
+    fn from(refused: DirectRefused) -> Self {
+        match refused {
+            DirectRefused::NoSuchUser(name) => {
+                ApiError::not_found("unknown_user", format!("There is no user named {name:?}."))
+            }
+            DirectRefused::Yourself => ApiError::bad_request(
+                "invalid_user",
+                "A direct conversation is with someone else.",
+            ),
+            DirectRefused::Storage(e) => ApiError::from(e),
         }
     }
 }

@@ -84,6 +84,10 @@ impl LobbyFeed {
     }
 
     fn mark(&self, room: &RoomName, mark: Mark) {
+        // A direct conversation is its two people's business: never listed.
+        if room.is_direct() {
+            return;
+        }
         let mut touched = self.lock();
         match touched.get_mut(room) {
             Some(was) if *was >= mark => return,
@@ -267,7 +271,7 @@ pub async fn summaries_for(
     let unlisted: Vec<RoomName> = busiest
         .iter()
         .map(|(room, _)| room)
-        .filter(|room| !rooms.iter().any(|r| &r.name == *room))
+        .filter(|room| !room.is_direct() && !rooms.iter().any(|r| &r.name == *room))
         .cloned()
         .collect();
     let stored = storage.rooms_named(&unlisted).await?;
@@ -375,7 +379,7 @@ enum Feed {
     Line,
     /// A signal or `session_ended` in the viewer's inbox.
     End,
-    /// Anything else in the inbox (a private message): not the lobby's.
+    /// Anything else in the inbox (a `/pm` receipt, typing): not the lobby's.
     Other,
 }
 
@@ -384,7 +388,14 @@ impl Feed {
         let text = payload.text().as_str();
         if text.starts_with(control::PREFIX) || text.starts_with(r#"{"type":"session_ended""#) {
             Self::End
-        } else if text.starts_with(r#"{"type":"room"#) || text.starts_with(r#"{"type":"read""#) {
+        } else if [
+            r#"{"type":"room"#,
+            r#"{"type":"read""#,
+            r#"{"type":"private_message""#,
+        ]
+        .iter()
+        .any(|kind| text.starts_with(kind))
+        {
             Self::Line
         } else {
             Self::Other

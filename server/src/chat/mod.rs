@@ -7,7 +7,8 @@
 //! people who left with a dead process ([`membership`]), `auth` returns the
 //! session a logout ended ([`control`]). It names the groups a room and a
 //! person's inbox are ([`groups`]), tells a group an event ([`tell`]), says
-//! who may open a room ([`access`]), runs the message writer ([`writer`]:
+//! who may open a room ([`access`]), keeps direct conversations
+//! ([`direct`]), runs the message writer ([`writer`]:
 //! store a batch, then broadcast it), carries out moderation
 //! ([`moderation`]) and keeps the lobby's room list live ([`lobby`]).
 //!
@@ -17,6 +18,7 @@
 
 pub mod access;
 pub mod control;
+pub mod direct;
 pub mod lobby;
 pub mod membership;
 pub mod moderation;

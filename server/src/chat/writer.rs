@@ -163,6 +163,8 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
                     writer.lobby.touch(&message.room);
                 }
                 acknowledge(layer.as_ref(), &messages, &posters, &stored, echoes).await;
+                let pairs: Vec<_> = messages.iter().zip(&stored).collect();
+                super::direct::after_stored(&layer, &writer.storage, &pairs).await;
                 broadcast(layer.as_ref(), stored).await;
                 writer.checkpoints.after_commit(&writer.storage);
             }

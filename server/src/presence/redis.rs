@@ -352,7 +352,7 @@ impl Inner {
     /// One room of a dead process: its readers and people out, and each
     /// person with no connection left reported.
     async fn reap_room(&self, dead: &str, room: &str) -> redis::RedisResult<()> {
-        let Ok(room) = RoomName::parse(room) else {
+        let Ok(room) = RoomName::parse_stored(room) else {
             return Ok(());
         };
         let mut conn = self.conn.clone();
@@ -520,7 +520,7 @@ impl Presence for RedisPresence {
         match top {
             Ok(top) => top
                 .into_iter()
-                .filter_map(|(room, n)| Some((RoomName::parse(&room).ok()?, n as usize)))
+                .filter_map(|(room, n)| Some((RoomName::parse_stored(&room).ok()?, n as usize)))
                 .collect(),
             Err(_) => self.inner.local.busiest(limit).await,
         }

@@ -2,7 +2,7 @@
 //! marker moves forward only, and never past the room's newest message.
 //! SQL only: never imports the layer or the protocol's events.
 
-use super::{Storage, StorageError, with_pool};
+use super::{Stamp, Storage, StorageError, with_pool};
 use app::{names::RoomName, protocol::ReadMarker};
 
 impl Storage {
@@ -59,23 +59,58 @@ impl Storage {
     ) -> Result<Vec<ReadMarker>, StorageError> {
         let hidden = if admin { "" } else { " AND NOT r.admin_only" };
         let sql = format!(
-            "SELECT r.name, m.seq FROM read_markers m JOIN rooms r ON r.id = m.room_id
+            "SELECT r.name, m.seq, r.last_seq FROM read_markers m JOIN rooms r ON r.id = m.room_id
              WHERE m.user_id = $1{hidden}
-             ORDER BY r.last_message_at DESC LIMIT $2"
+             ORDER BY r.last_message_at IS NULL, r.last_message_at DESC LIMIT $2"
         );
-        let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(&sql)
+        let rows: Vec<(String, i64, i64)> = with_pool!(self, pool => sqlx::query_as(&sql)
             .bind(user_id)
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?);
         Ok(rows
             .into_iter()
-            .filter_map(|(room, seq)| {
+            .filter_map(|(room, seq, last_seq)| {
                 Some(ReadMarker {
-                    room: RoomName::parse(&room).ok()?,
+                    room: RoomName::parse_stored(&room).ok()?,
                     seq: seq as u64,
+                    last_seq: Some(last_seq as u64),
                 })
             })
             .collect())
+    }
+
+    /// Opens the direct conversation `room` (`@alice+bob`): stored with no
+    /// message yet, and one of "their" rooms for both people (a marker at
+    /// 0), so the other person finds it, unread, before ever opening it.
+    /// Nothing changes if it is open already.
+    pub async fn open_direct(&self, room: &RoomName) -> Result<(), StorageError> {
+        let Some((a, b)) = room.people() else {
+            return Ok(());
+        };
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO rooms (name, created_at, last_seq) VALUES ($1, $2, 0)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(room.as_str())
+            .bind(Stamp::now())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO read_markers (user_id, room_id, seq)
+                 SELECT u.id, r.id, 0 FROM users u JOIN rooms r ON r.name = $1
+                 WHERE u.username IN ($2, $3)
+                 ON CONFLICT (user_id, room_id) DO NOTHING",
+            )
+            .bind(room.as_str())
+            .bind(a)
+            .bind(b)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

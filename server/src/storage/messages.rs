@@ -190,7 +190,7 @@ impl Storage {
         let rows: Vec<RecentRow> = with_pool!(self, pool => sqlx::query_as(
                 "SELECT r.name, m.seq, m.id, m.username, m.body, m.created_at, m.edited_at
                  FROM messages m JOIN rooms r ON r.id = m.room_id
-                 WHERE m.deleted_at IS NULL
+                 WHERE m.deleted_at IS NULL AND r.name NOT LIKE '@%'
                  ORDER BY m.created_at DESC, m.seq DESC LIMIT $1",
             )
             .bind(i64::from(limit))
@@ -199,7 +199,7 @@ impl Storage {
         Ok(rows
             .into_iter()
             .filter_map(|(room, seq, id, user, body, ts, edited)| {
-                let room = RoomName::parse(&room).ok()?;
+                let room = RoomName::parse(&room).ok()?; // never a conversation
                 Some(message_from_row(
                     room,
                     (seq, id, user, body, ts, edited, false, None),
@@ -445,7 +445,7 @@ pub(super) fn known_from_rows(rows: Vec<(String, i64, String, i64)>) -> HashMap<
     rows.into_iter()
         .filter_map(|(room, user_id, client_id, seq)| {
             let sent = SentAs {
-                room: RoomName::parse(&room).ok()?,
+                room: RoomName::parse_stored(&room).ok()?,
                 user_id,
                 client_id: ClientId::parse(&client_id).ok()?,
             };

@@ -44,7 +44,7 @@ type RoomRow = (String, Option<Stamp>, bool, i64);
 
 fn record((name, last_message_at, admin_only, last_seq): RoomRow) -> Option<RoomRecord> {
     Some(RoomRecord {
-        name: RoomName::parse(&name).ok()?,
+        name: RoomName::parse_stored(&name).ok()?,
         last_message_at: last_message_at.map(|at| at.rfc3339()),
         admin_only,
         last_seq: last_seq as u64,
@@ -56,6 +56,7 @@ impl Storage {
     pub async fn rooms(&self) -> Result<Vec<RoomRecord>, StorageError> {
         let rows: Vec<RoomRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT name, last_message_at, admin_only, last_seq FROM rooms
+             WHERE name NOT LIKE '@%'
              ORDER BY last_message_at IS NULL, last_message_at DESC, name",
         )
         .fetch_all(pool)
@@ -72,7 +73,7 @@ impl Storage {
     ) -> Result<Vec<RoomRecord>, StorageError> {
         let rows: Vec<RoomRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT name, last_message_at, admin_only, last_seq FROM rooms
-             WHERE NOT admin_only OR $1
+             WHERE (NOT admin_only OR $1) AND name NOT LIKE '@%'
              ORDER BY last_message_at DESC NULLS LAST LIMIT $2",
         )
         .bind(admin_only_too)

@@ -7,13 +7,13 @@
 use super::{Consumer, close_code::POLICY, flood::Action, refusal::Refusal};
 use crate::{
     chat,
-    chat::writer::Post,
+    chat::{direct::DirectRefused, writer::Post},
     layer::ChannelName,
     storage::{Created, NewMessage},
 };
 use app::{
     account::SessionUser,
-    names::Username,
+    names::{RoomName, Username},
     protocol::{ClientFrame, ClientId, ErrorCode, MessageText, ServerEvent},
 };
 use std::time::Duration;
@@ -66,7 +66,7 @@ impl Consumer {
     async fn dispatch(&mut self, frame: ClientFrame, me: &ChannelName) -> Answer {
         match frame {
             ClientFrame::Chat { text, client_id } => self.chat(text, client_id, me).await,
-            ClientFrame::PrivateMessage { to, text } => self.private_message(to, text).await,
+            ClientFrame::PrivateMessage { to, text } => self.private_message(to, text, me).await,
             ClientFrame::Typing => self.typing().await,
             ClientFrame::History { before_seq, limit } => {
                 self.history_budget
@@ -119,7 +119,11 @@ impl Consumer {
         self.typing_excused = true;
         self.flood_check(Action::Message)?;
         if !self.stored {
-            self.may_start_room(&user).await?;
+            match self.room.is_direct() {
+                true => self.may_start_direct(&user, &self.room.clone()).await?,
+                false => self.may_start_room(&user).await?,
+            }
+            self.stored = true;
         }
         // A sent message ends the typing; the next keystroke may signal at once.
         self.last_typing = None;
@@ -176,8 +180,29 @@ impl Consumer {
                 }
             }
         }
-        self.stored = true;
         Ok(())
+    }
+
+    /// The first message of a direct conversation opens it for both
+    /// people (stored and listed for them), within `ROOMS_PER_HOUR` as a
+    /// new room is.
+    async fn may_start_direct(&self, user: &SessionUser, room: &RoomName) -> Result<(), Refusal> {
+        let failed = |e| {
+            Refusal::unavailable(
+                format_args!("opening conversation {room}"),
+                e,
+                "Your message could not be saved; try again.",
+            )
+        };
+        let storage = &self.chat.storage;
+        if storage.room(room).await.map_err(failed)?.is_some() {
+            return Ok(());
+        }
+        self.chat
+            .rooms_started
+            .check(&user.id)
+            .map_err(Refusal::TooManyRooms)?;
+        storage.open_direct(room).await.map_err(failed)
     }
 
     /// `{"type":"typing"}`: the room hears who types, at most once a second.
@@ -202,33 +227,49 @@ impl Consumer {
         Ok(None)
     }
 
-    /// Delivers `/pm <to> <text>` to every connection of `to` and answers
-    /// the sender with a receipt or the reason it could not be delivered.
-    async fn private_message(&self, to: Username, text: MessageText) -> Answer {
+    /// `/pm <to> <text>`: stored in the direct conversation with `to` (who
+    /// need not be online: it waits for them), which reaches every
+    /// connection of theirs as `private_message` once stored. The sender
+    /// hears `private_message_delivered` at once (the writer says so if
+    /// it cannot be stored after all).
+    async fn private_message(
+        &mut self,
+        to: Username,
+        text: MessageText,
+        me: &ChannelName,
+    ) -> Answer {
         self.flood_check(Action::Message)?;
-        let user = self.signed_in("Log in to send private messages.")?;
-        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
-            Refusal::unavailable(format_args!("{what} {to}"), e, "Try again in a moment.")
+        let user = self.signed_in("Log in to send private messages.")?.clone();
+        let room = match chat::direct::conversation(&self.chat, &user, &to).await {
+            Ok(room) => room,
+            Err(DirectRefused::NoSuchUser(to)) => return Err(Refusal::NoSuchUser(to.to_string())),
+            Err(DirectRefused::Yourself) => return Err(Refusal::Yourself),
+            Err(DirectRefused::Storage(e)) => {
+                return Err(Refusal::unavailable(
+                    format_args!("looking up {to}"),
+                    e,
+                    "Try again in a moment.",
+                ));
+            }
         };
-        match self.chat.storage.user_by_name(to.as_str()).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(Refusal::NoSuchUser(to.to_string())),
-            Err(e) => return Err(unavailable("looking up", &e)),
-        }
+        self.may_start_direct(&user, &room).await?;
         let message = text.into_string();
-        let event = ServerEvent::PrivateMessage {
-            user: user.username.clone(),
-            message: message.clone(),
+        let post = Post {
+            message: NewMessage::new(room, user.id, user.username, message.clone()),
+            reply_to: me.clone(),
+            by_admin: user.is_admin,
         };
-        let inbox = chat::groups::inbox(to.as_str());
-        match chat::tell_reached(self.chat.layer.as_ref(), &inbox, event).await {
-            Ok(0) => Err(Refusal::Offline(to.to_string())),
-            Ok(_) => Ok(Some(ServerEvent::PrivateMessageDelivered {
-                target: to.to_string(),
-                message,
-            })),
-            Err(e) => Err(unavailable("private message to", &e)),
-        }
+        self.chat.writer.post(post).await.map_err(|e| {
+            Refusal::unavailable(
+                format_args!("storing a private message to {to}"),
+                e,
+                "Your message could not be saved; try again.",
+            )
+        })?;
+        Ok(Some(ServerEvent::PrivateMessageDelivered {
+            target: to.to_string(),
+            message,
+        }))
     }
 
     /// `{"type":"read","seq":42}`: moves the person's read marker forward

@@ -62,7 +62,11 @@ use crate::{
     layer::GroupName,
 };
 use admission::Admission;
-use app::{account::SessionUser, names::RoomName, protocol::FRAME_MAX_BYTES};
+use app::{
+    account::SessionUser,
+    names::{RoomName, Username},
+    protocol::FRAME_MAX_BYTES,
+};
 use axum::{
     extract::{Path, Query, State, ws::WebSocketUpgrade},
     http::HeaderMap,
@@ -150,20 +154,71 @@ pub async fn upgrade(
     let open = chat.access(&room, admin).await.map_err(|e| {
         ApiError::from(e).saying("The room cannot be opened right now; try again.")
     })??;
-    Ok(ws
-        .max_message_size(FRAME_MAX_BYTES)
+    let consumer = Consumer::new(chat, flood, room, user.map(|u| (u, tag)), open.stored);
+    Ok(accept(ws, consumer, resume_after, ticket))
+}
+
+/// `/ws/dm/<peer>/`: the signed-in person's direct conversation with
+/// `peer`, a room only those two can join (`@alice+bob`, never listed).
+/// Refused: a visitor (401), a name nobody has (404), oneself (400).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "axum extractors: the signature lists what the upgrade touches"
+)]
+pub async fn upgrade_direct(
+    State(chat): State<Chat>,
+    State(origins): State<Arc<OriginPolicy>>,
+    State(admission): State<Arc<Admission>>,
+    State(flood): State<Arc<flood::FloodControl>>,
+    ClientAddr(client): ClientAddr,
+    scheme: Scheme,
+    Path(raw_peer): Path<String>,
+    Query(resume): Query<Resume>,
+    headers: HeaderMap,
+    session: Session,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    origins
+        .check(&headers, scheme)
+        .map_err(|refused| ApiError::forbidden("origin_not_allowed", refused.0))?;
+    let peer = Username::parse_existing(&raw_peer)
+        .map_err(|e| ApiError::bad_request("invalid_user", e.to_string()))?;
+    let resume_after = resume.after()?;
+    let mut ticket = admission.admit(client)?;
+    let Some(user) = auth::current_account(&chat.storage, &session).await? else {
+        return Err(ApiError::unauthorized(
+            "not_authenticated",
+            "Log in to talk to someone directly.",
+        ));
+    };
+    ticket.claim(&user.username)?;
+    let room = chat::direct::conversation(&chat, &user, &peer).await?;
+    let stored = chat.storage.room(&room).await.map_err(|e| {
+        ApiError::from(e).saying("The conversation cannot be opened right now; try again.")
+    })?;
+    let tag = auth::socket_tag(&session).await?;
+    let consumer = Consumer::new(chat, flood, room, Some((user, Some(tag))), stored.is_some());
+    Ok(accept(ws, consumer, resume_after, ticket))
+}
+
+/// Upgrades to a socket served by `consumer`.
+fn accept(
+    ws: WebSocketUpgrade,
+    consumer: Consumer,
+    resume_after: Option<u64>,
+    ticket: admission::Ticket,
+) -> Response {
+    ws.max_message_size(FRAME_MAX_BYTES)
         .max_frame_size(FRAME_MAX_BYTES)
         // tungstenite reserves its read buffer up front (128 KiB by default):
         // most chat frames are tiny, and 10,000 idle sockets must stay cheap.
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
-            let user = user.map(|u| (u, tag));
-            let consumer = Consumer::new(chat, flood, room, user, open.stored);
             // Boxed: an async fn keeps its arguments and the locals they
             // move into side by side, so each by value would be held
             // twice in every connection's task (measured: 3,944 bytes).
             consumer::run(Box::new(socket), Box::new(consumer), resume_after, ticket)
-        }))
+        })
 }
 
 /// One connection's consumer. Defined here so that every file of the

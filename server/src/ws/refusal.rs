@@ -24,8 +24,8 @@ pub(super) enum Refusal {
     NoSuchMessage(u64),
     /// `/pm` to a name nobody has.
     NoSuchUser(String),
-    /// `/pm` to someone with no connection open.
-    Offline(String),
+    /// `/pm` to oneself.
+    Yourself,
     /// A backend failed; the text says what to do.
     Unavailable(&'static str),
     /// The frame itself was malformed.
@@ -82,9 +82,9 @@ impl From<Refusal> for ServerEvent {
             Refusal::NoSuchUser(name) => {
                 ServerEvent::error(C::UnknownUser, format!("There is no user named {name:?}."))
             }
-            Refusal::Offline(name) => ServerEvent::error(
-                C::UserOffline,
-                format!("{name} is not online; private messages reach people who are."),
+            Refusal::Yourself => ServerEvent::error(
+                C::InvalidCommand,
+                "A private message goes to someone else: /pm <name> <message>.",
             ),
             Refusal::Unavailable(say) => ServerEvent::error(C::Unavailable, say),
             Refusal::Frame(e) => e.into(),

@@ -175,6 +175,7 @@ async fn presence_and_private_messages_cross_processes() {
 
     a.say("/pm bob across the wire").await;
     assert_eq!(a.expect("private_message_delivered").await["target"], "bob");
+    assert_eq!(a.expect("read").await["seq"], 1);
     let mut b = b;
     for tab in [&mut b, &mut b2] {
         let pm = tab.expect("private_message").await;
@@ -348,6 +349,8 @@ async fn two_deployments_with_different_prefixes_share_nothing_on_one_redis() {
     b2.assert_silent().await;
     assert_eq!(a1.expect("chat_message").await["message"], "one says hi");
     a1.expect("private_message_delivered").await;
+    // What Alice wrote is read for her.
+    assert_eq!(a1.expect("read").await["room"], "@alice+bob");
     a1.assert_silent().await;
     let rooms: serde_json::Value = reqwest::get(two[0].http("/api/rooms"))
         .await

@@ -78,11 +78,12 @@ async fn a_private_message_reaches_every_connection_of_its_target_and_nobody_els
         let pm = b.expect("private_message").await;
         assert_eq!(
             pm,
-            json!({"type": "private_message", "user": "alice", "message": "psst, over here"})
+            json!({"type": "private_message", "user": "alice", "message": "psst, over here",
+                   "room": "@alice+bob", "seq": 1})
         );
     }
     c.assert_silent().await;
-    // Not stored as a room message either.
+    // Not stored as a message of the room it was typed in.
     let page: serde_json::Value = reqwest::get(server.http("/api/rooms/one/messages"))
         .await
         .unwrap()
@@ -102,7 +103,7 @@ async fn private_message_errors_are_specific() {
     for (text, code) in [
         ("/pm nobody hello", "unknown_user"),
         ("/pm b@d hello", "unknown_user"),
-        ("/pm bob hello", "user_offline"),
+        ("/pm alice hello", "invalid_command"),
         ("/pm bob", "empty_message"),
         ("/pm bob    ", "empty_message"),
         ("/pm", "invalid_command"),

@@ -198,7 +198,10 @@ async fn the_lobby_feed_carries_the_persons_markers_and_follows_them() {
     let mut lobby = server.watch_lobby(Some(&alice.cookie)).await;
     let first = lobby.event().await;
     assert_eq!(first["type"], "rooms");
-    assert_eq!(first["read"], json!([{"room": "counted", "seq": 1}]));
+    assert_eq!(
+        first["read"],
+        json!([{"room": "counted", "seq": 1, "last_seq": 4}])
+    );
     let line = &first["rooms"].as_array().unwrap()[0];
     assert_eq!(
         (line["name"].clone(), line["last_seq"].clone()),

@@ -3,7 +3,7 @@
 //! rendering (the page renders as "Connecting…"). The two arms of
 //! [`connect`] sit side by side so they stay alike.
 
-use crate::{ConnStatus, names::RoomName, protocol::ServerEvent};
+use crate::{ConnStatus, protocol::ServerEvent};
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]
@@ -35,14 +35,15 @@ impl Connection {
     }
 }
 
+/// Connects to the socket at `path` (`/ws/chat/<room>/`, `/ws/dm/<peer>/`).
 #[cfg(feature = "browser")]
 pub fn connect(
-    room: &RoomName,
+    path: &str,
     resume_from: impl Fn() -> Option<u64> + 'static,
     on_event: impl Fn(ServerEvent) + 'static,
     on_status: impl Fn(ConnStatus) + 'static,
 ) -> Connection {
-    let socket = crate::client::RoomSocket::open(room, resume_from, on_event, on_status);
+    let socket = crate::client::RoomSocket::open(path, resume_from, on_event, on_status);
     let socket = StoredValue::new(Some(socket));
     on_cleanup(move || {
         socket.update_value(|s| {
@@ -56,7 +57,7 @@ pub fn connect(
 
 #[cfg(not(feature = "browser"))]
 pub fn connect(
-    _room: &RoomName,
+    _path: &str,
     _resume_from: impl Fn() -> Option<u64> + 'static,
     _on_event: impl Fn(ServerEvent) + 'static,
     _on_status: impl Fn(ConnStatus) + 'static,

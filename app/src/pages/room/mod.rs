@@ -40,7 +40,7 @@ mod unread;
 use crate::{
     CurrentUser,
     lang::{page_title, room_name_error_text, t_string, tf, tr, use_i18n},
-    names::RoomName,
+    names::{RoomName, Username, percent_encode},
     server_fns::{Entry, may_enter},
 };
 use alerts::{NotifyButton, PmBadge};
@@ -132,11 +132,61 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
     }
 }
 
+/// `/chat/dm/<peer>/`: the signed-in person's direct conversation with
+/// `peer`, a room only the two of them can join. A visitor is asked to
+/// log in; a name that cannot be a person's, or one's own, is explained.
 #[component]
-fn ChatRoom(room: RoomName) -> impl IntoView {
-    let state = RoomState::new(expect_context::<CurrentUser>(), room.clone());
+pub fn DirectPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let params = use_params_map();
+    let me = expect_context::<CurrentUser>();
+    let peer = move || params.read().get("peer").unwrap_or_default();
+    view! {
+        <Suspense fallback=|| view! { <main class="page room"></main> }>
+            {move || {
+                let peer = peer();
+                Suspend::new(async move {
+                    let me = me.0.await.ok().flatten();
+                    let mine = me.as_ref().and_then(|m| Username::parse_existing(&m.username).ok());
+                    match (mine, Username::parse_existing(&peer)) {
+                        (Some(mine), Ok(peer)) if mine != peer => {
+                            let room = RoomName::direct(&mine, &peer);
+                            view! { <ChatRoom room peer=peer.to_string() /> }.into_any()
+                        }
+                        (None, _) => {
+                            let login = format!("/login?next={}", percent_encode(&RoomName::direct_page_path(&peer)));
+                            view! {
+                                <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, direct.title)) />
+                                <main class="page narrow">
+                                    <h1>{tr!(i18n, direct.log_in_heading)}</h1>
+                                    <p><a href=login>{tr!(i18n, composer.log_in)}</a></p>
+                                </main>
+                            }.into_any()
+                        }
+                        _ => view! {
+                            <Title text=move || page_title(i18n.get_locale(), t_string!(i18n, direct.title)) />
+                            <main class="page narrow">
+                                <h1>{tr!(i18n, direct.invalid_heading)}</h1>
+                                <p><a href="/chat/">{tr!(i18n, back_to_lobby)}</a></p>
+                            </main>
+                        }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// A room's page, or a direct conversation's (`peer`: the other person).
+#[component]
+fn ChatRoom(room: RoomName, #[prop(optional, into)] peer: Option<String>) -> impl IntoView {
+    let path = match &peer {
+        Some(peer) => RoomName::direct_ws_path(peer),
+        None => room.ws_path(),
+    };
+    let state = RoomState::new(expect_context::<CurrentUser>(), room.clone(), peer.clone());
     let socket = connect(
-        &room,
+        &path,
         move || state.resume_from(),
         move |event| state.apply(event),
         move |status| state.on_status(status),
@@ -153,7 +203,13 @@ fn ChatRoom(room: RoomName) -> impl IntoView {
                 <a class="back" href="/chat/" aria-label=tr!(state.i18n, back_to_lobby)>
                     "←"
                 </a>
-                <h1 class="room-title">{room.to_string()}</h1>
+                <h1 class="room-title" class:direct=peer.is_some()>
+                    {peer.is_some().then(|| view! {
+                        <span class="direct-mark" aria-hidden="true">"✉ "</span>
+                        <span class="visually-hidden">{tr!(state.i18n, direct.with)} " "</span>
+                    })}
+                    {state.label()}
+                </h1>
                 <PmBadge />
                 <NotifyButton />
                 <ConnectionStatus />

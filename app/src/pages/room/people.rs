@@ -1,8 +1,12 @@
 //! The "Online" aside: who is in the room now. Clicking a name starts a
-//! private message to them (`/pm <name> ` in the message box).
+//! private message to them (`/pm <name> ` in the message box); "Message"
+//! beside it opens the direct conversation with them.
 
 use super::state::RoomState;
-use crate::lang::{I18n, tf, tr};
+use crate::{
+    lang::{I18n, tf, tr},
+    names::RoomName,
+};
 use leptos::prelude::*;
 
 #[component]
@@ -45,12 +49,20 @@ fn Person(name: String, is_me: bool, on_pick: Callback<String>, i18n: I18n) -> i
         Signal::derive(move || tf!(i18n.get_locale(), people.pm, name = &name))
     };
     let target = name.clone();
+    let conversation = RoomName::direct_page_path(&name);
+    let message_label = {
+        let name = name.clone();
+        Signal::derive(move || tf!(i18n.get_locale(), people.message_label, name = &name))
+    };
     view! {
         <li data-user=data>
             <button type="button" class="user" title=label aria-label=label
                 on:click=move |_| on_pick.run(target.clone())>
                 {name}
             </button>
+            <a class="message" href=conversation title=message_label aria-label=message_label>
+                {tr!(i18n, people.message)}
+            </a>
         </li>
     }
     .into_any()

@@ -112,7 +112,8 @@ impl RoomState {
         }
         let reading = self.reading;
         reading.marker.set(Some(seq));
-        if seq <= reading.reported.get_untracked() {
+        let reported = reading.reported.get_untracked();
+        if reported > 0 && seq <= reported {
             return; // This page's own report, coming back.
         }
         // Read elsewhere (or when this page opened): the line goes just

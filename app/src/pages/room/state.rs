@@ -41,6 +41,8 @@ pub struct RoomState {
     /// notices, notifications).
     pub i18n: I18n,
     pub room: StoredValue<RoomName>,
+    /// In a direct conversation, the other person.
+    pub peer: StoredValue<Option<String>>,
     pub log: RwSignal<RoomLog>,
     /// Signed-in people in the room, sorted.
     pub users: RwSignal<Vec<String>>,
@@ -58,11 +60,12 @@ pub struct RoomState {
 }
 
 impl RoomState {
-    pub fn new(me: CurrentUser, room: RoomName) -> Self {
+    pub fn new(me: CurrentUser, room: RoomName, peer: Option<String>) -> Self {
         Self {
             me,
             i18n: use_i18n(),
             room: StoredValue::new(room),
+            peer: StoredValue::new(peer),
             log: RwSignal::new(RoomLog::default()),
             users: RwSignal::new(Vec::new()),
             typing: WhoTypes::new(),
@@ -79,7 +82,7 @@ impl RoomState {
 
     /// The tab title: "(3) general · Chat" while messages wait unseen.
     pub fn title(self) -> String {
-        let room = self.room.get_value().to_string();
+        let room = self.label();
         let locale = self.i18n.get_locale();
         let unread = match self.unread_by_marker() {
             Some(n) => n as usize,
@@ -91,14 +94,28 @@ impl RoomState {
         }
     }
 
-    fn on_private(self, user: String, message: String) {
-        self.unread.pm_arrived();
+    /// What people call this room: its name, or in a direct conversation
+    /// the other person's.
+    pub fn label(self) -> String {
+        match self.peer.get_value() {
+            Some(peer) => peer,
+            None => self.room.get_value().to_string(),
+        }
+    }
+
+    /// A private message to this person. In its own conversation's page it
+    /// is in the log already (as the room's message): only notified.
+    fn on_private(self, user: String, message: String, room: Option<RoomName>) {
         let title = tf!(
             self.i18n.get_locale_untracked(),
             alerts.pm_from,
             user = &user
         );
         notify(&title, &message, &format!("pm:{user}"));
+        if room.is_some_and(|r| r == self.room.get_value()) {
+            return;
+        }
+        self.unread.pm_arrived();
         self.log.update(|l| l.add_private(true, user, message));
     }
 
@@ -146,7 +163,12 @@ impl RoomState {
                 self.typing.stop(&user);
                 self.users.update(|list| list.retain(|u| *u != user));
             }
-            ServerEvent::PrivateMessage { user, message } => self.on_private(user, message),
+            ServerEvent::PrivateMessage {
+                user,
+                message,
+                room,
+                ..
+            } => self.on_private(user, message, room),
             ServerEvent::PrivateMessageDelivered { target, message } => {
                 self.draft.seen_back();
                 self.unread.pms_read();
@@ -188,10 +210,10 @@ impl RoomState {
             }
         } else if m.seq > newest {
             self.unread.arrived(Some(m.seq));
-            if let Some(me) = self.me.name()
+            if let Some(me) = self.me.name_untracked()
                 && mentions_name(&m.message, &me)
             {
-                let room = self.room.get_value();
+                let room = self.label();
                 let locale = self.i18n.get_locale_untracked();
                 let title = tf!(locale, alerts.mentioned, user = &m.user, room = &room);
                 notify(&title, &m.message, &format!("mention:{room}"));

@@ -13,7 +13,25 @@ use tokio_tungstenite::{
 impl Endpoint {
     /// Joins a room as `user` and reads the history event sent on joining.
     pub async fn join_as(&self, user: &User, room: &str) -> Client {
-        let mut client = Client::connect(&self.ws_url(room), &[("Cookie", user.cookie.as_str())])
+        self.join_url_as(user, &self.ws_url(room)).await
+    }
+
+    /// Opens `user`'s direct conversation with `peer` and reads its greeting.
+    pub async fn join_direct_as(&self, user: &User, peer: &str) -> Client {
+        self.join_url_as(user, &self.direct_ws_url(peer)).await
+    }
+
+    /// The socket URL of the direct conversation with `peer`.
+    pub fn direct_ws_url(&self, peer: &str) -> String {
+        format!(
+            "ws://{}/ws/dm/{}/",
+            self.addr,
+            app::names::percent_encode(peer)
+        )
+    }
+
+    async fn join_url_as(&self, user: &User, url: &str) -> Client {
+        let mut client = Client::connect(url, &[("Cookie", user.cookie.as_str())])
             .await
             .expect("connect");
         client.history = client.expect("history").await;

@@ -1,0 +1,138 @@
+//! Direct conversations (issue 36): `/pm` and `/ws/dm/<peer>/` store what
+//! two people say to each other in a room only they can join; a message
+//! to someone away waits for them, with its unread count; nobody else (a
+//! third person, a visitor, an admin's pages and lists) gets in or sees it.
+
+use crate::common::{Client, Database, ServerProcess, TestServer};
+use serde_json::{Value, json};
+
+/// The texts of a history event.
+fn texts(history: &Value) -> Vec<String> {
+    history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_to_someone_away_waits_for_them_with_its_unread_count() {
+    let server = TestServer::start().await;
+    let (alice, _bob) = (server.user("alice").await, server.user("bob").await);
+    let mut a = server.join_as(&alice, "hall").await;
+    a.say("/pm bob are you there?").await;
+    assert_eq!(
+        a.expect("private_message_delivered").await,
+        json!({"type": "private_message_delivered", "target": "bob", "message": "are you there?"})
+    );
+    // Alice's own message is read for her, everywhere.
+    assert_eq!(
+        a.expect("read").await,
+        json!({"type": "read", "room": "@alice+bob", "seq": 1})
+    );
+    // Bob comes back: his lobby lists the conversation, one unread.
+    let bob = server.login("bob").await;
+    let mut lobby = server.watch_lobby(Some(&bob.cookie)).await;
+    let first = lobby.event().await;
+    assert_eq!(
+        first["read"],
+        json!([{"room": "@alice+bob", "seq": 0, "last_seq": 1}])
+    );
+    assert!(
+        first["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["name"].as_str().unwrap().starts_with('@')),
+        "never a lobby line: {first}"
+    );
+    // He opens it: the history is there, and so is where he left off.
+    let mut b = server.join_direct_as(&bob, "alice").await;
+    assert_eq!(texts(&b.history), ["are you there?"]);
+    assert_eq!(b.read["seq"], 0);
+    b.send_json(json!({"message": "yes!", "client_id": "b-1"}))
+        .await;
+    assert_eq!(b.expect("ack").await["seq"], 2);
+    // Alice's room page hears it live, as a private message.
+    let pm = a.expect("private_message").await;
+    assert_eq!(
+        (pm["user"].clone(), pm["message"].clone(), pm["seq"].clone()),
+        (json!("bob"), json!("yes!"), json!(2))
+    );
+}
+
+#[tokio::test]
+async fn nobody_but_the_two_can_join_or_read_a_conversation() {
+    let server = TestServer::start().await;
+    let (alice, _bob, carol) = (
+        server.user("alice").await,
+        server.user("bob").await,
+        server.user("carol").await,
+    );
+    let root = server.admin("root").await;
+    let mut a = server.join_direct_as(&alice, "bob").await;
+    a.say("just between us").await;
+    a.expect("chat_message").await;
+    // Through the room endpoints, by its stored name: refused.
+    for url in [
+        server.ws_url("@alice+bob"),
+        format!("ws://{}/ws/chat/%40alice%2Bbob/", server.addr),
+    ] {
+        for who in [&carol, &root] {
+            let refused = Client::connect(&url, &[("Cookie", who.cookie.as_str())])
+                .await
+                .err()
+                .expect("refused");
+            assert_eq!(refused.status, 400, "{url}");
+        }
+    }
+    let history = reqwest::get(server.http("/api/rooms/%40alice%2Bbob/messages"))
+        .await
+        .unwrap();
+    assert_eq!(history.status(), 400);
+    // Carol's own conversations are hers: with Bob it is another room.
+    let carols = server.join_direct_as(&carol, "bob").await;
+    assert_eq!(texts(&carols.history), Vec::<String>::new());
+    // A visitor, oneself, nobody: refused.
+    let visitor = Client::connect(&server.direct_ws_url("alice"), &[]).await;
+    assert_eq!(visitor.err().unwrap().status, 401);
+    let me = Client::connect(
+        &server.direct_ws_url("alice"),
+        &[("Cookie", alice.cookie.as_str())],
+    )
+    .await;
+    assert_eq!(me.err().unwrap().status, 400);
+    let nobody = Client::connect(
+        &server.direct_ws_url("nobody"),
+        &[("Cookie", alice.cookie.as_str())],
+    )
+    .await;
+    assert_eq!(nobody.err().unwrap().status, 404);
+    // The admin's page lists no conversation and none of its messages.
+    let (status, page) = server.page("/api/admin", Some(&root.cookie)).await;
+    assert_eq!(status, 200);
+    assert!(!page.contains("just between us"), "{page}");
+    assert!(!page.contains("@alice+bob"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_messages_survive_a_restart() {
+    let database = Database::new().await;
+    let mut process = ServerProcess::start(&database.url, "").await;
+    let addr = process.addr;
+    let (alice, bob) = (process.user("alice").await, process.user("bob").await);
+    let mut a = process.join_as(&alice, "hall").await;
+    a.say("/pm bob before the restart").await;
+    a.expect("private_message_delivered").await;
+    a.expect("read").await;
+    drop(a);
+    tokio::task::spawn_blocking(move || process.terminate())
+        .await
+        .unwrap();
+
+    let process = ServerProcess::start_at(addr, &database.url, "").await;
+    let b = process.join_direct_as(&bob, "alice").await;
+    assert_eq!(texts(&b.history), ["before the restart"]);
+    assert_eq!(b.read["seq"], 0, "still unread");
+}
