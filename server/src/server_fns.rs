@@ -55,6 +55,11 @@ impl Backend for Chat {
     fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<Entry> {
         let chat = self.clone();
         Box::pin(async move {
+            // A conversation's name is never a room's page: nobody learns
+            // here whether two people talk.
+            if room.is_direct() {
+                return Err("Not a room.".to_owned());
+            }
             // Fails closed: if storage cannot answer, neither does the page.
             let admin = chat.is_admin(viewer.as_deref()).await?;
             Ok(match chat.access(&room, admin).await.map_err(quiet)? {

@@ -91,6 +91,27 @@ async fn nobody_but_the_two_can_join_or_read_a_conversation() {
         .await
         .unwrap();
     assert_eq!(history.status(), 400);
+    // The room page's own question refuses a conversation's name the same
+    // way whether it exists or not: it never says whether two people talk.
+    let mut answers = Vec::new();
+    for room in ["@alice+bob", "@alice+carol"] {
+        let asked = reqwest::Client::new()
+            .post(server.http("/api/may_enter"))
+            .form(&[("room", room)])
+            .send()
+            .await
+            .unwrap();
+        answers.push((asked.status().as_u16(), asked.text().await.unwrap()));
+    }
+    assert_ne!(answers[0].0, 200, "{answers:?}");
+    assert_eq!(answers[0], answers[1]);
+    let open = reqwest::Client::new()
+        .post(server.http("/api/may_enter"))
+        .form(&[("room", "hall")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200, "the question itself works");
     // Carol's own conversations are hers: with Bob it is another room.
     let carols = server.join_direct_as(&carol, "bob").await;
     assert_eq!(texts(&carols.history), Vec::<String>::new());
