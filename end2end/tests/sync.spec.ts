@@ -211,3 +211,69 @@ test("“Message” beside someone online opens the conversation with them", asy
   await roomPage(alice).isLive();
   await expect(alice).toHaveTitle(new RegExp(bobName));
 });
+
+test("the sidebar lists the person's rooms and conversations with live unread counts; Alt+↓ moves on", async ({
+  browser,
+}, testInfo) => {
+  const [first, second] = [unique("alpha"), unique("beta")];
+  const name = unique("reader");
+  const context = await signedIn(browser, name);
+  const other = await signedIn(browser, unique("writer"));
+  const writer = await openRoom(other, first);
+  await say(writer, "the first in alpha");
+  await writer.goto(`/chat/${second}/`);
+  await hydrated(writer);
+  await roomPage(writer).isLive();
+  await say(writer, "the first in beta");
+  await expect(messageTexts(writer)).toHaveText(["the first in beta"]);
+  // The reader has read both rooms once.
+  const page = await openRoom(context, second);
+  await expect(messageTexts(page)).toHaveText(["the first in beta"]);
+  await page.goto(`/chat/${first}/`);
+  await hydrated(page);
+  await roomPage(page).isLive();
+  await expect(messageTexts(page)).toHaveText(["the first in alpha"]);
+  const sidebar = page.locator("#sidebar");
+  await expect(sidebar.locator('[aria-current="page"]')).toHaveText(first);
+  const beta = sidebar.locator("a.place", { hasText: second });
+  await expect(beta).toBeVisible();
+  await expect(beta.locator(".unread")).toHaveCount(0);
+
+  // Someone writes in the other room: its count rises here, live.
+  await say(writer, "news in beta");
+  await say(writer, "more news");
+  await expect(beta.locator(".unread")).toHaveText("2", { timeout: 1_500 });
+  await page.screenshot({ path: testInfo.outputPath("sidebar.png") });
+
+  // Alt+↓ from anywhere: the next place, read, its count gone.
+  await roomPage(page).input.press("Alt+ArrowDown");
+  await expect(page).toHaveURL(new RegExp(`/chat/${second}/$`));
+  await roomPage(page).isLive();
+  await expect(messageTexts(page)).toHaveText(["the first in beta", "news in beta", "more news"]);
+  await expect(sidebar.locator('[aria-current="page"]')).toHaveText(second);
+  await expect(sidebar.locator("a.place", { hasText: first })).toBeVisible();
+  await roomPage(page).input.press("Alt+ArrowUp");
+  await expect(page).toHaveURL(new RegExp(`/chat/${first}/$`));
+  await expect(sidebar.locator("a.place", { hasText: second }).locator(".unread")).toHaveCount(0);
+});
+
+test("on a phone the sidebar is a drawer behind ☰, in Chinese too", async ({ browser }, testInfo) => {
+  const room = unique("phone");
+  const context = await browser.newContext({ viewport: { width: 390, height: 760 }, locale: "zh-CN", colorScheme: "dark" });
+  const registered = await context.request.post("/api/register", { data: { username: unique("zh"), password: PASSWORD } });
+  expect(registered.status()).toBe(201);
+  const page = await openRoom(context, room);
+  const sidebar = page.locator("#sidebar");
+  await expect(sidebar).toBeHidden();
+  const toggle = page.locator("#sidebar-toggle");
+  await expect(toggle).toHaveAttribute("aria-expanded", "false");
+  await toggle.click();
+  await expect(sidebar).toBeVisible();
+  await expect(sidebar.getByRole("heading", { name: "你的聊天室" })).toBeVisible();
+  await expect(sidebar.locator('[aria-current="page"]')).toHaveText(room);
+  await expect(sidebar.locator('[aria-current="page"]')).toBeFocused();
+  await page.waitForTimeout(300); // the drawer's slide
+  await page.screenshot({ path: testInfo.outputPath("drawer-zh-dark.png") });
+  await page.keyboard.press("Escape");
+  await expect(sidebar).toBeHidden();
+});

@@ -3,10 +3,10 @@
 //! in the browser the live feed ([`crate::lobby_feed`]) keeps it current,
 //! room by room, without polling.
 
+use super::mine::Mine;
 use crate::{
     lang::{Locale, page_title, room_name_error_text, t_string, tf, tr, use_i18n},
     names::{ROOM_NAME_MAX_CHARS, RoomName},
-    protocol::ReadMarker,
     server_fns::{RoomSummary, list_rooms},
 };
 use leptos::{ev::SubmitEvent, html, prelude::*};
@@ -20,9 +20,8 @@ pub fn LobbyPage() -> impl IntoView {
     // Kept as the refusal, not its words: switching language re-words it.
     let error = RwSignal::new(None::<crate::names::RoomNameError>);
     let navigate = use_navigate();
-    // The signed-in person's read markers (rooms and conversations), from
-    // the live feed.
-    let markers = RwSignal::new(Vec::<ReadMarker>::new());
+    // The signed-in person's rooms and conversations, from the live feed.
+    let mine = RwSignal::new(Mine::default());
 
     // `autofocus` covers the first load; this covers arriving by client-side navigation.
     Effect::new(move |_| {
@@ -74,8 +73,8 @@ pub fn LobbyPage() -> impl IntoView {
                 {move || error.get().map(|e| room_name_error_text(i18n.get_locale(), &e))}
             </p>
             <div class="lobby-lists">
-                <ActiveRooms markers />
-                <Conversations markers />
+                <ActiveRooms mine />
+                <Conversations mine />
             </div>
         </main>
     }
@@ -111,52 +110,6 @@ fn apply(list: &mut Vec<RoomSummary>, line: RoomSummary) {
     list.truncate(LISTED);
 }
 
-/// Unread messages in `room` for a person with these read markers; `None`
-/// when there are none, or the room is not one they have read.
-fn unread_in(markers: &[ReadMarker], room: &RoomSummary) -> Option<u64> {
-    let marker = markers.iter().find(|m| m.room == room.name)?;
-    Some(room.last_seq.saturating_sub(marker.seq)).filter(|n| *n > 0)
-}
-
-/// Takes in a marker (markers only move forward, and so do rooms).
-fn merge(markers: &mut Vec<ReadMarker>, new: ReadMarker) {
-    match markers.iter_mut().find(|m| m.room == new.room) {
-        Some(m) => {
-            m.seq = m.seq.max(new.seq);
-            m.last_seq = m.last_seq.max(new.last_seq);
-        }
-        None => markers.push(new),
-    }
-}
-
-/// A message `seq` arrived in the direct conversation `room`.
-fn arrived(markers: &mut Vec<ReadMarker>, room: RoomName, seq: u64) {
-    let last_seq = Some(seq);
-    merge(
-        markers,
-        ReadMarker {
-            room,
-            seq: 0,
-            last_seq,
-        },
-    );
-}
-
-/// The person's direct conversations: the other person, and how many
-/// messages they have not read; unread first, then by name.
-fn conversations(markers: &[ReadMarker], me: &str) -> Vec<(String, u64)> {
-    let mut list: Vec<(String, u64)> = markers
-        .iter()
-        .filter_map(|m| {
-            let peer = m.room.peer_of(me)?;
-            let unread = m.last_seq.unwrap_or(0).saturating_sub(m.seq);
-            Some((peer.to_owned(), unread))
-        })
-        .collect();
-    list.sort_by(|a, b| (b.1 > 0).cmp(&(a.1 > 0)).then_with(|| a.0.cmp(&b.0)));
-    list
-}
-
 /// "3 online · 5 reading"; readers only when there are some.
 fn occupancy(locale: Locale, room: &RoomSummary) -> String {
     let online = room.online;
@@ -174,14 +127,14 @@ fn occupancy(locale: Locale, room: &RoomSummary) -> String {
 /// The signed-in person's direct conversations, each with its unread
 /// count, live (from the lobby feed's markers and private messages).
 #[component]
-fn Conversations(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
+fn Conversations(mine: RwSignal<Mine>) -> impl IntoView {
     let i18n = use_i18n();
     let me = expect_context::<crate::CurrentUser>();
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let me = me.0.await.ok().flatten()?.username;
-                let list = move || markers.with(|m| conversations(m, &me));
+                let list = move || mine.with(|m| m.places(&me, true));
                 Some(view! {
                     <section class="rooms conversations" aria-labelledby="direct-title">
                         <h2 id="direct-title">{tr!(i18n, direct.heading)}</h2>
@@ -191,14 +144,14 @@ fn Conversations(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
                             }.into_any(),
                             list => view! {
                                 <ul id="direct-list" class="room-list">
-                                    {list.into_iter().map(|(peer, unread)| view! {
-                                        <li data-peer=peer.clone()>
-                                            <a href=RoomName::direct_page_path(&peer)>{peer.clone()}</a>
+                                    {list.into_iter().map(|place| { let unread = place.unread; view! {
+                                        <li data-peer=place.label().to_owned()>
+                                            <a href=place.page_path()>{place.label().to_owned()}</a>
                                             {(unread > 0).then(|| view! {
                                                 <span class="unread" aria-label=move || tf!(i18n.get_locale(), lobby.unread, n = unread)>{unread}</span>
                                             })}
                                         </li>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </ul>
                             }.into_any(),
                         }}
@@ -210,13 +163,13 @@ fn Conversations(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
 }
 
 #[component]
-fn ActiveRooms(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
+fn ActiveRooms(mine: RwSignal<Mine>) -> impl IntoView {
     let i18n = use_i18n();
     // The server renders the first list; the live feed takes over once
     // the page runs in the browser.
     let first = OnceResource::new(list_rooms());
     let live = RwSignal::new(None::<Vec<RoomSummary>>);
-    follow_live(live, markers);
+    follow_live(live, mine);
     let rooms = move || match live.get() {
         Some(list) => Some(Ok(list)),
         None => first.get().map(|r| r.map(active)),
@@ -234,7 +187,7 @@ fn ActiveRooms(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
                             {list.into_iter().map(|r| view! {
                                 <li data-room=r.name.to_string()>
                                     <a href=r.name.page_path()>{r.name.to_string()}</a>
-                                    {let r = r.clone(); move || markers.with(|m| unread_in(m, &r)).map(|n| view! {
+                                    {let room = r.name.clone(); move || mine.with(|m| m.unread(&room)).filter(|n| *n > 0).map(|n| view! {
                                         <span class="unread" aria-label=move || tf!(i18n.get_locale(), lobby.unread, n = n)>{n}</span>
                                     })}
                                     <span class="online" class:some={r.online > 0}>
@@ -254,33 +207,27 @@ fn ActiveRooms(markers: RwSignal<Vec<ReadMarker>>) -> impl IntoView {
 }
 
 /// Browser only: follows the live feed for as long as the lobby is open.
-fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, markers: RwSignal<Vec<ReadMarker>>) {
+fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, mine: RwSignal<Mine>) {
     #[cfg(feature = "browser")]
     Effect::new(move |_| {
         use crate::protocol::LobbyEvent;
-        let feed = crate::lobby_feed::LobbyFeed::follow(move |event| match event {
-            LobbyEvent::Rooms { rooms, read } => {
-                markers.update(|m| read.into_iter().for_each(|r| merge(m, r)));
-                live.set(Some(active(rooms)))
+        let feed = crate::lobby_feed::LobbyFeed::follow(move |event| {
+            mine.update(|m| m.apply(&event));
+            match event {
+                LobbyEvent::Rooms { rooms, .. } => live.set(Some(active(rooms))),
+                LobbyEvent::RoomSummary(line) => live.update(|list| {
+                    if let Some(list) = list {
+                        apply(list, line);
+                    }
+                }),
+                LobbyEvent::Read(_) | LobbyEvent::PrivateMessage { .. } => {}
             }
-            LobbyEvent::Read(marker) => markers.update(|m| merge(m, marker)),
-            LobbyEvent::PrivateMessage {
-                room: Some(room),
-                seq: Some(seq),
-                ..
-            } => markers.update(|m| arrived(m, room, seq)),
-            LobbyEvent::PrivateMessage { .. } => {}
-            LobbyEvent::RoomSummary(line) => live.update(|list| {
-                if let Some(list) = list {
-                    apply(list, line);
-                }
-            }),
         });
         let feed = StoredValue::new(Some(feed));
         on_cleanup(move || feed.update_value(|f| drop(f.take())));
     });
     #[cfg(not(feature = "browser"))]
-    let _ = (live, markers, apply, merge, arrived);
+    let _ = (live, mine, apply);
 }
 
 #[cfg(test)]
@@ -295,30 +242,6 @@ mod tests {
             last_message_at: at.map(str::to_owned),
             last_seq: 0,
         }
-    }
-
-    #[test]
-    fn unread_counts_only_rooms_read_before_and_markers_only_move_forward() {
-        let marker = |room: &str, seq| ReadMarker {
-            room: RoomName::parse_stored(room).unwrap(),
-            seq,
-            last_seq: None,
-        };
-        let mut markers = Vec::new();
-        merge(&mut markers, marker("mine", 3));
-        arrived(&mut markers, RoomName::parse_stored("@ala+bob").unwrap(), 2);
-        merge(&mut markers, marker("mine", 2));
-        let mut room = line("mine", 0, 0, Some("2026-12-01T10:00:00Z"));
-        room.last_seq = 7;
-        assert_eq!(unread_in(&markers, &room), Some(4));
-        merge(&mut markers, marker("mine", 7));
-        assert_eq!(unread_in(&markers, &room), None, "all read");
-        let mut other = line("other", 0, 0, None);
-        other.last_seq = 9;
-        assert_eq!(unread_in(&markers, &other), None, "never read");
-        assert_eq!(conversations(&markers, "bob"), [("ala".to_owned(), 2)]);
-        merge(&mut markers, marker("@ala+bob", 2));
-        assert_eq!(conversations(&markers, "ala"), [("bob".to_owned(), 0)]);
     }
 
     #[test]

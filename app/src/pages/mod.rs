@@ -1,8 +1,10 @@
-//! The app's pages, one module each.
+//! The app's pages, one module each, and what two of them share: the
+//! signed-in person's own rooms and conversations ([`mine`]).
 
 mod account;
 mod admin;
 mod lobby;
+mod mine;
 mod room;
 
 pub use account::{LoginPage, RegisterPage};

@@ -17,6 +17,8 @@
 //! - [`people`]: who is online; [`typing`]: who is typing;
 //! - [`connection`]: the socket (browser) or nothing (server), and the
 //!   status indicator;
+//! - [`sidebar`]: the person's rooms and conversations with their unread
+//!   counts (Alt+↑/↓ between them; a drawer on phones);
 //! - [`alerts`]: what reaches a person not looking: the unread PM badge,
 //!   "Notify me", and the page's hidden/shown signal.
 
@@ -33,6 +35,7 @@ mod reading;
 mod rich;
 mod scroll;
 mod sending;
+mod sidebar;
 mod state;
 mod typing;
 mod unread;
@@ -51,6 +54,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use message::Messages;
 use people::People;
+use sidebar::{Sidebar, SidebarToggle};
 use state::RoomState;
 use typing::Typing;
 
@@ -196,10 +200,12 @@ fn ChatRoom(room: RoomName, #[prop(optional, into)] peer: Option<String>) -> imp
     // In the browser only: what an earlier visit left unsent goes now.
     Effect::new(move |_| state.restore_outbox());
     alerts::follow_visibility(state);
+    let drawer = RwSignal::new(false);
     view! {
         <Title text=move || state.title() />
         <main class="page room">
             <div class="room-head">
+                <SidebarToggle open=drawer />
                 <a class="back" href="/chat/" aria-label=tr!(state.i18n, back_to_lobby)>
                     "←"
                 </a>
@@ -215,6 +221,7 @@ fn ChatRoom(room: RoomName, #[prop(optional, into)] peer: Option<String>) -> imp
                 <ConnectionStatus />
             </div>
             <div class="room-body">
+                <Sidebar open=drawer />
                 <section class="conversation" aria-label=tr!(state.i18n, room.conversation)>
                     <Messages />
                     <Typing />
