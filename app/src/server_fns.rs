@@ -92,6 +92,32 @@ pub async fn admin_lists() -> Result<Option<AdminOverview>, ServerFnError> {
     Ok(overview)
 }
 
+/// Whether the signed-in person shows the people they talk to directly
+/// what they have read ("Seen"); `false` for a visitor.
+#[server(endpoint = "read_receipts")]
+pub async fn read_receipts() -> Result<bool, ServerFnError> {
+    let Some(user) = ssr::session_user().await? else {
+        return Ok(false);
+    };
+    ssr::backend()?
+        .receipts(user.id)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Turns the signed-in person's read receipts on or off.
+#[server(endpoint = "set_read_receipts")]
+pub async fn set_read_receipts(on: bool) -> Result<(), ServerFnError> {
+    let Some(user) = ssr::session_user().await? else {
+        ssr::status(401);
+        return Err(ServerFnError::new("Log in first."));
+    };
+    ssr::backend()?
+        .set_receipts(user.username, on)
+        .await
+        .map_err(ServerFnError::new)
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server hands the app: the [`Backend`] context (storage and
@@ -116,6 +142,9 @@ pub mod ssr {
         fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<super::Entry>;
         /// `None` unless the viewer is an admin.
         fn admin_overview(&self, viewer: Option<String>) -> Answer<Option<AdminOverview>>;
+        /// The person's read-receipt setting, and changing it.
+        fn receipts(&self, user_id: i64) -> Answer<bool>;
+        fn set_receipts(&self, viewer: String, on: bool) -> Answer<()>;
     }
 
     /// Provided as context by the server.

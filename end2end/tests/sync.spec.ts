@@ -191,6 +191,13 @@ test("a direct message to someone away waits for them, with its unread badge, an
   await roomPage(bob).isLive();
   await expect(messageTexts(bob)).toHaveText(["are you there?", "call me when you are back"]);
   await expect(bob.locator('.msg[data-seq="1"] .new-divider')).toHaveCount(1);
+  // Alice sees that Bob has read her messages: "Seen" under her last one.
+  await expect(alice.locator("#log .msg .seen")).toHaveCount(1);
+  await expect(alice.locator("#log .msg", { hasText: "call me when you are back" }).locator(".seen")).toHaveText("Seen");
+  // Bob may keep that to himself.
+  await expect(bob.locator("#receipts")).toHaveAttribute("aria-pressed", "true");
+  await bob.locator("#receipts").click();
+  await expect(bob.locator("#receipts")).toHaveText("Read receipts: off");
   await say(bob, "back now");
   // Alice's open conversation shows the answer once, live.
   await expect(messageTexts(alice)).toHaveText(["are you there?", "call me when you are back", "back now"]);

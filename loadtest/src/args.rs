@@ -7,7 +7,8 @@ pub const USAGE: &str =
   chat:  --rooms R --clients C --rate MSGS_PER_SEC --secs S [--pids P1,P2,…] [--redis-pids …]
   ramp:  chat's options, plus --factor F (rate growth per step) --p99-ms LIMIT --max-rate N
   chat and ramp: --protocol socketio speaks Socket.IO 4 (bench/socketio) instead
-         of our wire format: no accounts, the room named in the connect packet
+         of our wire format: no accounts, the room named in the connect packet;
+         --protocol chat-ids posts with a client_id each (acked by the server)
   idle:  --connections N --pid SERVER_PID
   accounts: --registrations N --logins M --concurrency C --connections N --pid SERVER_PID
          (sign-ups, then logins, then N idle sockets; RSS after each)

@@ -314,7 +314,7 @@ impl Joining {
         Self {
             wire,
             hello: wire.hello(room, credential),
-            cookie: (wire == Wire::Ours).then(|| credential.to_owned()),
+            cookie: wire.is_ours().then(|| credential.to_owned()),
         }
     }
 }

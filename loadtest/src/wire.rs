@@ -7,28 +7,40 @@
 
 use std::fmt::Write;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wire {
     Ours,
+    /// Ours, each post with a `client_id` (the web page's outbox sends
+    /// them), so the server's id check and acks are measured too.
+    OursWithIds,
     SocketIo,
 }
 
+/// Numbers the posts of a run with ids: unique per sender (and beyond).
+static POSTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Wire {
-    /// `--protocol chat` (the default) or `--protocol socketio`.
+    /// `--protocol chat` (the default), `chat-ids` or `socketio`.
     pub fn parse(name: &str) -> Result<Self, String> {
         match name {
             "chat" => Ok(Self::Ours),
+            "chat-ids" => Ok(Self::OursWithIds),
             "socketio" => Ok(Self::SocketIo),
             other => Err(format!(
-                "--protocol: {other:?} is neither chat nor socketio"
+                "--protocol: {other:?} is not chat, chat-ids or socketio"
             )),
         }
+    }
+
+    /// Whether this is our own protocol (either way of posting).
+    pub fn is_ours(self) -> bool {
+        self != Self::SocketIo
     }
 
     /// Where a member of `room` connects, from `ws://host:port`.
     pub fn url(self, ws_base: &str, room: &str) -> String {
         match self {
-            Self::Ours => format!("{ws_base}/ws/chat/{room}/"),
+            Self::Ours | Self::OursWithIds => format!("{ws_base}/ws/chat/{room}/"),
             Self::SocketIo => format!("{ws_base}/socket.io/?EIO=4&transport=websocket"),
         }
     }
@@ -43,7 +55,7 @@ impl Wire {
     /// which messages reach the client live.
     pub fn joined(self, frame: &str) -> bool {
         match self {
-            Self::Ours => frame.contains(r#""type":"user_list""#),
+            Self::Ours | Self::OursWithIds => frame.contains(r#""type":"user_list""#),
             Self::SocketIo => frame.starts_with(r#"42["user_list""#),
         }
     }
@@ -58,6 +70,13 @@ impl Wire {
         out.clear();
         let _ = match self {
             Self::Ours => write!(out, r#"{{"message":"t:{sent_at_micros}|load"}}"#),
+            Self::OursWithIds => {
+                let n = POSTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                write!(
+                    out,
+                    r#"{{"message":"t:{sent_at_micros}|load","client_id":"l{n}"}}"#
+                )
+            }
             Self::SocketIo => write!(
                 out,
                 r#"42["chat_message",{{"message":"t:{sent_at_micros}|load"}}]"#
@@ -95,5 +114,18 @@ mod tests {
         assert_eq!(post, r#"{"message":"t:7|load"}"#);
         assert_eq!(Wire::Ours.hello("r", "u"), None);
         assert!(Wire::Ours.joined(r#"{"type":"user_list","users":[]}"#));
+    }
+
+    #[test]
+    fn with_ids_each_post_has_its_own() {
+        let (mut a, mut b) = (String::new(), String::new());
+        Wire::OursWithIds.post(&mut a, 7);
+        Wire::OursWithIds.post(&mut b, 7);
+        assert!(
+            a.starts_with(r#"{"message":"t:7|load","client_id":"l"#),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(Wire::parse("chat-ids").ok(), Some(Wire::OursWithIds));
     }
 }

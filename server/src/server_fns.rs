@@ -70,6 +70,16 @@ impl Backend for Chat {
         })
     }
 
+    fn receipts(&self, user_id: i64) -> Answer<bool> {
+        let chat = self.clone();
+        Box::pin(async move { chat.storage.shares_receipts(user_id).await.map_err(quiet) })
+    }
+
+    fn set_receipts(&self, viewer: String, on: bool) -> Answer<()> {
+        let chat = self.clone();
+        Box::pin(async move { chat.storage.set_receipts(&viewer, on).await.map_err(quiet) })
+    }
+
     fn admin_overview(&self, viewer: Option<String>) -> Answer<Option<AdminOverview>> {
         let chat = self.clone();
         Box::pin(async move {

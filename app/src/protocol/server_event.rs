@@ -86,6 +86,14 @@ pub enum ServerEvent {
         room: RoomName,
         seq: u64,
     },
+    /// In a direct conversation: the other person (`user`) has read it up
+    /// to `seq` (only if they share read receipts). Sent on joining and
+    /// whenever their marker moves.
+    Seen {
+        room: RoomName,
+        user: String,
+        seq: u64,
+    },
     Error(ErrorEvent),
 }
 /// Why the server ended a session, stable for pages to translate.

@@ -81,12 +81,52 @@ pub async fn after_stored(
         tokio::spawn(async move {
             match storage.mark_read(sender.0, &room, seq).await {
                 Ok(Some(seq)) => {
-                    let read = ServerEvent::Read { room, seq };
+                    let read = ServerEvent::Read {
+                        room: room.clone(),
+                        seq,
+                    };
                     super::tell(layer.as_ref(), &groups::inbox(&sender.1), read).await;
+                    seen(layer.as_ref(), &storage, &room, sender.0, &sender.1, seq).await;
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!("moving {}'s marker in {room}: {e}", sender.1),
             }
         });
+    }
+}
+
+/// `person` has read the conversation `room` up to `seq`: both its pages
+/// hear `seen`, if they share read receipts.
+pub async fn tell_seen(chat: &Chat, room: &RoomName, user_id: i64, person: &str, seq: u64) {
+    seen(
+        chat.layer.as_ref(),
+        &chat.storage,
+        room,
+        user_id,
+        person,
+        seq,
+    )
+    .await;
+}
+
+async fn seen(
+    layer: &dyn ChannelLayer,
+    storage: &Storage,
+    room: &RoomName,
+    user_id: i64,
+    person: &str,
+    seq: u64,
+) {
+    match storage.shares_receipts(user_id).await {
+        Ok(true) => {
+            let event = ServerEvent::Seen {
+                room: room.clone(),
+                user: person.to_owned(),
+                seq,
+            };
+            super::tell(layer, &groups::room(room), event).await;
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!("reading {person}'s read-receipt setting: {e}"),
     }
 }

@@ -113,4 +113,46 @@ impl Storage {
         });
         Ok(())
     }
+
+    /// How far `person` has read the direct conversation `room`, if they
+    /// have and they share it (their read-receipt setting).
+    pub async fn seen_by(
+        &self,
+        room: &RoomName,
+        person: &str,
+    ) -> Result<Option<u64>, StorageError> {
+        let seq: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(
+                "SELECT m.seq FROM read_markers m
+                 JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id
+                 WHERE r.name = $1 AND u.username = $2 AND u.read_receipts",
+            )
+            .bind(room.as_str())
+            .bind(person)
+            .fetch_optional(pool)
+            .await?);
+        Ok(seq.map(|s| s as u64))
+    }
+
+    /// Whether the person shows the people they talk to what they have read.
+    pub async fn shares_receipts(&self, user_id: i64) -> Result<bool, StorageError> {
+        let on: Option<bool> = with_pool!(self, pool => sqlx::query_scalar(
+                "SELECT read_receipts FROM users WHERE id = $1",
+            )
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?);
+        Ok(on.unwrap_or(false))
+    }
+
+    /// Turns the person's read receipts on or off.
+    pub async fn set_receipts(&self, username: &str, on: bool) -> Result<(), StorageError> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE users SET read_receipts = $1 WHERE username = $2")
+                .bind(on)
+                .bind(username)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
 }

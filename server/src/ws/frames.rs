@@ -299,6 +299,10 @@ impl Consumer {
             self.chat
                 .tell(&inbox, ServerEvent::Read { room, seq })
                 .await;
+            if self.room.is_direct() {
+                let (user_id, name) = (user.id, user.username.clone());
+                chat::direct::tell_seen(&self.chat, &self.room, user_id, &name, seq).await;
+            }
         }
         Ok(None)
     }

@@ -63,11 +63,25 @@ impl Consumer {
         match self.chat.storage.read_marker(user.id, &self.room).await {
             Ok(Some(seq)) => {
                 let room = self.room.clone();
-                socket.send_event(&ServerEvent::Read { room, seq }).await
+                socket.send_event(&ServerEvent::Read { room, seq }).await?;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("reading a read marker in {}: {e}", self.room),
+        }
+        // In a direct conversation: how far the other person has read.
+        let Some(peer) = self.room.peer_of(&user.username) else {
+            return Ok(());
+        };
+        match self.chat.storage.seen_by(&self.room, peer).await {
+            Ok(Some(seq)) => {
+                let (room, user) = (self.room.clone(), peer.to_owned());
+                socket
+                    .send_event(&ServerEvent::Seen { room, user, seq })
+                    .await
             }
             Ok(None) => Ok(()),
             Err(e) => {
-                tracing::warn!("reading a read marker in {}: {e}", self.room);
+                tracing::warn!("reading {peer}'s marker in {}: {e}", self.room);
                 Ok(())
             }
         }

@@ -5,6 +5,7 @@
 
 use crate::common::{Client, Database, ServerProcess, TestServer};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 /// The texts of a history event.
 fn texts(history: &Value) -> Vec<String> {
@@ -156,4 +157,73 @@ async fn private_messages_survive_a_restart() {
     let b = process.join_direct_as(&bob, "alice").await;
     assert_eq!(texts(&b.history), ["before the restart"]);
     assert_eq!(b.read["seq"], 0, "still unread");
+}
+
+#[tokio::test]
+async fn seen_shows_how_far_the_other_person_read_unless_they_keep_it_to_themselves() {
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
+    let mut a = server.join_direct_as(&alice, "bob").await;
+    for text in ["one", "two"] {
+        a.say(text).await;
+        a.expect("chat_message").await;
+    }
+    let mut b = server.join_direct_as(&bob, "alice").await;
+    assert_eq!(b.seen["user"], "alice", "she read what she wrote");
+    b.send_json(json!({"type": "read", "seq": 2})).await;
+    assert_eq!(
+        seen_from(&mut a, "bob").await,
+        json!({"type": "seen", "room": "@alice+bob", "user": "bob", "seq": 2})
+    );
+    let again = server.join_direct_as(&alice, "bob").await;
+    assert_eq!(again.seen["seq"], 2, "on joining too");
+    // Bob turns read receipts off: Alice learns nothing more.
+    let off = reqwest::Client::new()
+        .post(server.http("/api/set_read_receipts"))
+        .header("cookie", &bob.cookie)
+        .form(&[("on", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 200);
+    a.say("three").await;
+    next_of(&mut b, "chat_message").await;
+    b.send_json(json!({"type": "read", "seq": 3})).await;
+    next_of(&mut b, "read").await;
+    // Alice hears her own message, her own marker and "seen" of herself,
+    // and nothing of Bob's reading.
+    while let Ok(Some(Message::Text(text))) = a.next_frame_within(crate::common::SILENCE).await {
+        let event: Value = serde_json::from_str(&text).unwrap();
+        assert_ne!(event["user"], "bob", "{event}");
+    }
+    let later = server.join_direct_as(&alice, "bob").await;
+    assert_eq!(later.seen, Value::Null);
+    // A visitor cannot change anyone's setting.
+    let stranger = reqwest::Client::new()
+        .post(server.http("/api/set_read_receipts"))
+        .form(&[("on", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 401);
+}
+
+/// The next event of `kind`, passing over everything else.
+async fn next_of(client: &mut Client, kind: &str) -> Value {
+    loop {
+        let event = client.event().await;
+        if event["type"] == kind {
+            return event;
+        }
+    }
+}
+
+/// The next `seen` of `user`, passing over everything else.
+async fn seen_from(client: &mut Client, user: &str) -> Value {
+    loop {
+        let event = client.event().await;
+        if event["type"] == "seen" && event["user"] == user {
+            return event;
+        }
+    }
 }

@@ -41,6 +41,45 @@ pub fn PmBadge() -> impl IntoView {
     }
 }
 
+/// In a direct conversation: whether the person shows the people they talk
+/// to what they have read ("Seen"), and the switch to change it.
+#[component]
+pub fn ReceiptsButton() -> impl IntoView {
+    let state = expect_context::<RoomState>();
+    let on = RwSignal::new(None::<bool>);
+    // After hydration: asked once, then the button says what it is.
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if let Ok(now) = crate::server_fns::read_receipts().await {
+                on.set(Some(now));
+            }
+        });
+    });
+    let toggle = move |_| {
+        let Some(now) = on.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            if crate::server_fns::set_read_receipts(!now).await.is_ok() {
+                on.set(Some(!now));
+            }
+        });
+    };
+    view! {
+        <button type="button" id="receipts" class="notify"
+            hidden=move || on.get().is_none()
+            aria-pressed=move || on.get().unwrap_or(false).to_string()
+            title=tr!(state.i18n, direct.receipts_title)
+            on:click=toggle>
+            {move || if on.get().unwrap_or(false) {
+                t_string!(state.i18n, direct.receipts_on)
+            } else {
+                t_string!(state.i18n, direct.receipts_off)
+            }}
+        </button>
+    }
+}
+
 /// Turns desktop notifications for PMs and mentions on or off.
 #[component]
 pub fn NotifyButton() -> impl IntoView {

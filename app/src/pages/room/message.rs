@@ -27,6 +27,11 @@ pub enum MessageAction {
     Delete(u64),
 }
 
+/// In a direct conversation, the seq of the last of our messages the
+/// other person has read: "Seen" goes under it.
+#[derive(Clone, Copy)]
+struct SeenMark(Memo<Option<u64>>);
+
 /// Carries out a toolbar action: a frame to the server, or editing in the
 /// composer.
 fn act(state: RoomState, action: MessageAction) {
@@ -54,6 +59,9 @@ pub fn Messages() -> impl IntoView {
         state.scroll.keep_place();
     });
     let on_action = Callback::new(move |action| act(state, action));
+    // Which of our messages the other person has read last (one memo for
+    // the whole log; each message only compares its seq).
+    provide_context(SeenMark(Memo::new(move |_| state.seen_mark())));
     view! {
         <ol id="log" class="log" node_ref=state.scroll.view aria-label=tr!(state.i18n, log.label) aria-live="polite"
             tabindex="0" on:scroll=move |_| state.on_scroll()>
@@ -127,6 +135,12 @@ fn MessageItem(
             }}
             {reactions}
             {toolbar}
+            {own.then(|| {
+                let seen = expect_context::<SeenMark>().0;
+                move || (seen.get() == Some(seq)).then(|| view! {
+                    <p class="seen">{tr!(i18n, log.seen)}</p>
+                })
+            })}
         </li>
     }
 }

@@ -46,7 +46,7 @@ use crate::{
     names::{RoomName, Username, percent_encode},
     server_fns::{Entry, may_enter},
 };
-use alerts::{NotifyButton, PmBadge};
+use alerts::{NotifyButton, PmBadge, ReceiptsButton};
 use composer::Composer;
 use connection::{ConnectionStatus, connect};
 use leptos::prelude::*;
@@ -217,6 +217,7 @@ fn ChatRoom(room: RoomName, #[prop(optional, into)] peer: Option<String>) -> imp
                     {state.label()}
                 </h1>
                 <PmBadge />
+                {peer.is_some().then(|| view! { <ReceiptsButton /> })}
                 <NotifyButton />
                 <ConnectionStatus />
             </div>

@@ -34,6 +34,9 @@ pub struct Reading {
     /// person has one here, has been heard. Nothing is reported before,
     /// or the page's own report would hide where they left off.
     greeted: StoredValue<bool>,
+    /// In a direct conversation: how far the other person has read (if
+    /// they share it).
+    pub peer_seen: RwSignal<Option<u64>>,
 }
 
 impl Reading {
@@ -44,6 +47,7 @@ impl Reading {
             last_report_at: StoredValue::new(f64::MIN),
             waiting: StoredValue::new(false),
             greeted: StoredValue::new(false),
+            peer_seen: RwSignal::new(None),
         }
     }
 
@@ -97,6 +101,33 @@ impl RoomState {
         reading.last_report_at.set_value(now_ms());
         reading.reported.set(newest);
         self.send(ClientFrame::Read { seq: newest });
+    }
+
+    /// The last of this person's own messages the other person in a direct
+    /// conversation has read: "Seen" goes under it (tracked).
+    pub fn seen_mark(self) -> Option<u64> {
+        let seen = self.reading.peer_seen.get()?;
+        let me = self.me.name_untracked()?;
+        self.log.with(|log| {
+            log.entries()
+                .iter()
+                .rev()
+                .filter_map(|e| match e {
+                    super::log::Entry::Chat(m) if m.seq <= seen && m.user == me => Some(m.seq),
+                    _ => None,
+                })
+                .next()
+        })
+    }
+
+    /// The other person in this direct conversation has read up to `seq`.
+    pub(super) fn on_seen(self, room: RoomName, user: String, seq: u64) {
+        if room == self.room.get_value() && self.peer.get_value().as_deref() == Some(user.as_str())
+        {
+            self.reading
+                .peer_seen
+                .update(|s| *s = Some(s.unwrap_or(0).max(seq)));
+        }
     }
 
     /// The greeting is over: from now on what the person sees is reported.

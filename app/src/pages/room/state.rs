@@ -194,6 +194,7 @@ impl RoomState {
             ServerEvent::Error(e) => self.on_error(e),
             ServerEvent::Ack { client_id, seq } => self.on_ack(client_id, seq),
             ServerEvent::Read { room, seq } => self.on_read(room, seq),
+            ServerEvent::Seen { room, user, seq } => self.on_seen(room, user, seq),
         }
     }
 

@@ -39,6 +39,7 @@ impl Endpoint {
             let event = client.event().await;
             match event["type"].as_str() {
                 Some("read") => client.read = event,
+                Some("seen") => client.seen = event,
                 Some("user_list") => {
                     client.users = event;
                     return client;
@@ -110,6 +111,9 @@ pub struct Client {
     pub users: Value,
     /// The person's read marker sent on joining (`Null`: none).
     pub read: Value,
+    /// In a direct conversation, how far the other person has read, as
+    /// sent on joining (`Null`: not shared, or nothing read).
+    pub seen: Value,
 }
 
 /// How an upgrade was refused: the HTTP status and the JSON body.
@@ -134,6 +138,7 @@ impl Client {
                 history: Value::Null,
                 users: Value::Null,
                 read: Value::Null,
+                seen: Value::Null,
             }),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 let status = response.status().as_u16();
