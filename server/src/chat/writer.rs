@@ -129,7 +129,7 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
     let mut posts = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut posts, MAX_BATCH).await > 0 {
         writer.refuse_hidden(layer.as_ref(), &mut posts).await;
-        let echoes = writer.answer_repeats(layer.as_ref(), &mut posts).await;
+        let mut echoes = fold_echoes(&mut posts);
         if posts.is_empty() {
             continue;
         }
@@ -139,8 +139,11 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
             .unzip();
         let mut result = writer.store(&messages).await;
         if matches!(result, Err(StorageError::DuplicateClientId)) {
-            // A resend reached another process at the same moment: what
-            // that one stored is acked, and the rest stored.
+            // A resend of a post stored already (after a dropped
+            // connection, on this process or another): the unique index
+            // refused the batch, so only now are its ids looked up; what
+            // is stored is acked, and the rest stored. A batch without a
+            // repeat (nearly all) never pays for the lookup.
             let mut again: Vec<Post> = messages
                 .into_iter()
                 .zip(posters)
@@ -150,7 +153,9 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
                     by_admin: true,
                 })
                 .collect();
-            writer.answer_repeats(layer.as_ref(), &mut again).await;
+            writer
+                .answer_repeats(layer.as_ref(), &mut again, &mut echoes)
+                .await;
             (messages, posters) = again.into_iter().map(|p| (p.message, p.reply_to)).unzip();
             result = match messages.is_empty() {
                 true => Ok(Vec::new()),
@@ -180,31 +185,28 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
 impl Writer {
     /// Takes out of the batch every post whose client id is stored already
     /// (a resend after a dropped connection) and acks it with the stored
-    /// seq: stored once, broadcast once, acked each time. A second post of
-    /// one id in the same batch leaves too; it is returned, to be acked
-    /// with the first's seq once that is stored. One read per batch, and
-    /// none for posts without an id (the tutorials' frames).
-    async fn answer_repeats(&self, layer: &dyn ChannelLayer, posts: &mut Vec<Post>) -> Vec<Echo> {
-        let mut seen = std::collections::HashSet::new();
-        let mut echoes = Vec::new();
-        posts.retain_mut(|post| match SentAs::of(&post.message) {
-            Some(sent) if !seen.insert(sent.clone()) => {
-                echoes.push((sent, post.reply_to.clone()));
-                false
-            }
-            _ => true,
-        });
-        if seen.is_empty() {
-            return echoes;
+    /// seq, and so every echo of such an id: stored once, broadcast once,
+    /// acked each time. One read for the whole batch, made only once the
+    /// unique index has refused it (see [`run`]).
+    async fn answer_repeats(
+        &self,
+        layer: &dyn ChannelLayer,
+        posts: &mut Vec<Post>,
+        echoes: &mut Vec<Echo>,
+    ) {
+        let sent: Vec<SentAs> = posts
+            .iter()
+            .filter_map(|p| SentAs::of(&p.message))
+            .collect();
+        if sent.is_empty() {
+            return;
         }
-        let sent: Vec<SentAs> = seen.into_iter().collect();
         let known = match self.storage.known_client_ids(&sent).await {
             Ok(known) => known,
-            // Stored again at worst when the database is away: the insert
-            // then fails on the unique index and comes back here.
+            // The batch then fails again, and its posters hear so.
             Err(e) => {
                 tracing::warn!("looking up client ids: {e}");
-                return echoes;
+                return;
             }
         };
         let mut acks = Vec::new();
@@ -225,7 +227,6 @@ impl Writer {
         for (to, payload) in acks {
             let _ = layer.send(&to, payload).await;
         }
-        echoes
     }
 
     /// Takes out of the batch every non-admin's post to an admin-only room,
@@ -366,13 +367,31 @@ async fn broadcast(layer: &dyn ChannelLayer, stored: Vec<ChatMessage>) {
 /// A second post of a client id in one batch, and who sent it.
 type Echo = (SentAs, ChannelName);
 
+/// Takes out of the batch each second post of one client id (a resend
+/// that caught up with its first), to be acked with the first's seq: in
+/// memory, no read.
+fn fold_echoes(posts: &mut Vec<Post>) -> Vec<Echo> {
+    let mut seen = std::collections::HashSet::new();
+    let mut echoes = Vec::new();
+    posts.retain_mut(|post| match SentAs::of(&post.message) {
+        Some(sent) if !seen.insert(sent.clone()) => {
+            echoes.push((sent, post.reply_to.clone()));
+            false
+        }
+        _ => true,
+    });
+    echoes
+}
+
 /// `{"type":"ack","client_id":…,"seq":…}`.
 fn ack(client_id: app::protocol::ClientId, seq: u64) -> Payload {
     Payload::event(ServerEvent::Ack { client_id, seq }.to_json())
 }
 
-/// Acks each stored post that has a client id to its poster, and each
-/// echo of one with the same seq.
+/// Acks each echo of a stored post's client id with its seq. The post
+/// itself needs no ack of its own: its `chat_message`, which reaches its
+/// poster with the room, carries the id (one frame a post, not two; the
+/// bench's ceiling with ids depends on it).
 async fn acknowledge(
     layer: &dyn ChannelLayer,
     messages: &[NewMessage],
@@ -382,10 +401,8 @@ async fn acknowledge(
 ) {
     let mut seqs = std::collections::HashMap::new();
     for ((new, to), message) in messages.iter().zip(posters).zip(stored) {
+        let _ = to;
         if let Some(sent) = SentAs::of(new) {
-            let _ = layer
-                .send(to, ack(sent.client_id.clone(), message.seq))
-                .await;
             seqs.insert(sent, message.seq);
         }
     }
