@@ -16,7 +16,7 @@ use super::{
 use crate::{
     browser::{now_ms, random},
     durable::{self, Store},
-    protocol::{ClientFrame, ClientId, ErrorCode, MessageText},
+    protocol::{ClientFrame, ClientId, ErrorCode, ErrorEvent, MessageText},
 };
 use leptos::prelude::*;
 
@@ -123,11 +123,12 @@ impl RoomState {
         }
     }
 
-    /// The server refused our post `id`. Too fast: it stays due and goes
-    /// when the countdown ends. Anything else: it waits for Retry or
-    /// Discard, saying why.
-    pub(super) fn on_refused(self, id: ClientId, code: ErrorCode, why: String) {
-        if code == ErrorCode::RateLimited {
+    /// The server refused our post `id`. Too fast (`waits`): it stays due
+    /// and goes when the countdown ends. Anything else (a wait past the
+    /// countdown included: a room limit an hour long): it waits for Retry
+    /// or Discard, saying why.
+    pub(super) fn on_refused(self, id: ClientId, waits: bool, why: String) {
+        if waits {
             return;
         }
         self.sending.outbox.update(|o| {
@@ -185,9 +186,48 @@ impl RoomState {
     }
 }
 
+/// The longest wait the composer counts down (and a post waits out in
+/// the outbox); a longer one is a refusal to show.
+const LONGEST_COUNTDOWN_MS: u64 = 60_000;
+
+/// How long to wait before sending again, if the refusal is a short
+/// `rate_limited` one.
+pub fn countdown_for(e: &ErrorEvent) -> Option<u64> {
+    let wait = e.retry_after_ms.filter(|ms| *ms <= LONGEST_COUNTDOWN_MS)?;
+    (e.code == ErrorCode::RateLimited).then_some(wait)
+}
+
 /// Keeps (or updates) the durable copy of a message in the outbox.
 fn keep(pending: &Pending) {
     if let Ok(json) = serde_json::to_string(pending) {
         durable::put(Store::Outbox, pending.client_id.as_str(), json);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_wait_is_counted_down_and_an_hour_is_a_refusal() {
+        let refusal = |code, retry_after_ms| ErrorEvent {
+            code,
+            message: "m".into(),
+            retry_after_ms,
+            client_id: None,
+        };
+        assert_eq!(
+            countdown_for(&refusal(ErrorCode::RateLimited, Some(1_500))),
+            Some(1_500)
+        );
+        assert_eq!(
+            countdown_for(&refusal(ErrorCode::RateLimited, Some(3_600_000))),
+            None
+        );
+        assert_eq!(countdown_for(&refusal(ErrorCode::RateLimited, None)), None);
+        assert_eq!(
+            countdown_for(&refusal(ErrorCode::Forbidden, Some(1_000))),
+            None
+        );
     }
 }

@@ -271,12 +271,13 @@ impl RoomState {
     fn on_error(self, e: ErrorEvent) {
         self.scroll.loading_older.set(false);
         let text = error_text(self.i18n.get_locale_untracked(), &e);
+        let wait = super::sending::countdown_for(&e);
         if let Some(id) = e.client_id.clone() {
-            self.on_refused(id, e.code, text.clone());
+            self.on_refused(id, wait.is_some(), text.clone());
         }
         let notice = match e.code {
             ErrorCode::RateLimited => {
-                if let Some(wait) = e.retry_after_ms {
+                if let Some(wait) = wait {
                     self.draft.wait(wait);
                 }
                 Notice::slow_down(text)
