@@ -58,11 +58,18 @@ unit-test:
 # The main test server has the abuse limits raised (scripts/loopback.env:
 # every test signs up from 127.0.0.1) and lets the history tests post 120
 # messages at once; the flood-control test runs its own server with the
-# product's flood limits.
+# product's flood limits. A failure ends the output with what failed (CI
+# keeps only the tail, and cargo-leptos's own trace follows Playwright's).
 e2e:
 	port=$$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	data=$$(mktemp -d); trap 'rm -rf "$$data"' EXIT; \
-	env $$(cat scripts/loopback.env) FLOOD_RATE=50 FLOOD_BURST=200 DATA_DIR=$$data DATABASE_URL= LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port cargo leptos end-to-end
+	(env $$(cat scripts/loopback.env) FLOOD_RATE=50 FLOOD_BURST=200 DATA_DIR=$$data DATABASE_URL= LEPTOS_SITE_ADDR=127.0.0.1:$$port BASE_URL=http://127.0.0.1:$$port RUST_BACKTRACE=0 cargo leptos end-to-end; echo $$? > "$$data/rc") 2>&1 | tee "$$data/log"; \
+	rc=$$(cat "$$data/rc"); \
+	if [ "$$rc" != 0 ]; then \
+		echo "== e2e failed (exit $$rc): the failing tests, errors and any server panic =="; \
+		grep -E "✘|panicked|^ +Error:|^At |disposed" "$$data/log" | head -40; \
+	fi; \
+	exit $$rc
 
 # Exactly what a production deploy builds (docs/deployment.md, "One
 # machine"), then the release binary serves it and Chromium checks that the

@@ -59,10 +59,18 @@ test("a PM to someone unknown is explained; to someone away, it is kept for them
   const page = await openRoom(await signedIn(browser, unique("lonely")), unique("quiet"));
   await say(page, "/pm nobody-here-ever hello");
   await expect(roomPage(page).notice).toContainText("There is no user named");
+  // It waits in the outbox, marked as not sent, until Retry or Discard.
+  await expect(roomPage(page).failed).toContainText("nobody-here-ever hello");
+  await roomPage(page).failed.getByRole("button", { name: "Discard" }).click();
+  await expect(roomPage(page).pending).toHaveCount(0);
   const offline = unique("away");
   const ctx = await signedIn(browser, offline);
   await ctx.close();
   await say(page, `/pm ${offline} are you there?`);
-  await expect(roomPage(page).messages.filter({ hasText: "are you there?" })).toHaveAttribute("data-pm", "to");
+  // Once stored (its ack), it shows once as sent, and leaves the outbox.
+  const sent = page.locator('#log .msg[data-pm="to"]').filter({ hasText: "are you there?" });
+  await expect(sent).toHaveCount(1);
+  await expect(roomPage(page).pending).toHaveCount(0);
+  await expect(roomPage(page).messages.filter({ hasText: "are you there?" })).toHaveCount(1);
   await expect(roomPage(page).notice).toHaveText("");
 });

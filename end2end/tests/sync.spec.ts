@@ -1,6 +1,6 @@
 // Exact sync (issue 36): what a person types reaches the room exactly once,
 // whatever the network does, and is shown to them exactly once.
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test, type BrowserContext, type Page } from "@playwright/test";
 import { FlakyProxy } from "./flaky_proxy";
 import { PASSWORD, hydrated, messageTexts, openRoom, say, signedIn, unique } from "./helpers";
 import { roomPage } from "./fixtures/room_page";
@@ -21,6 +21,24 @@ async function keptInOutbox(page: Page): Promise<number> {
         open.onerror = () => resolve(-1);
       }),
   );
+}
+
+/**
+ * Resolves when a page of `context` hears that the person's read marker in
+ * `room` reached `seq` (the server sends it once the marker is stored).
+ * Leaving the room before that leaves it unread, as it should.
+ */
+function markerHeard(context: BrowserContext, room: string, seq: number): Promise<void> {
+  return new Promise((resolve) => {
+    context.on("page", (page) =>
+      page.on("websocket", (ws) =>
+        ws.on("framereceived", ({ payload }) => {
+          const event = JSON.parse(String(payload));
+          if (event.type === "read" && event.room === room && event.seq >= seq) resolve();
+        }),
+      ),
+    );
+  });
 }
 
 test("typing through a network that drops again and again: every message stored once and shown once", async ({
@@ -133,9 +151,12 @@ test("two devices of one person agree on what is unread within a second", async 
   for (const text of ["one", "two"]) await say(bob, text);
   await expect(messageTexts(bob)).toHaveText(["one", "two"]);
 
-  // The laptop reads both, then goes back to the lobby.
+  // The laptop reads both (its marker stored: the server says so back),
+  // then goes back to the lobby.
+  const marked = markerHeard(laptop, room, 2);
   const onLaptop = await openRoom(laptop, room);
   await expect(messageTexts(onLaptop)).toHaveText(["one", "two"]);
+  await marked;
   await onLaptop.goto("/chat/");
   await hydrated(onLaptop);
   const onPhone = await phone.newPage();

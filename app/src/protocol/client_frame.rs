@@ -18,8 +18,14 @@ pub enum ClientFrame {
     /// `{"type":"history","before_seq":40,"limit":50}`: older messages.
     /// Without `before_seq`, the latest page.
     History { before_seq: Option<u64>, limit: u32 },
-    /// `{"message": "/pm bob psst"}`: to every connection of `to`, nobody else.
-    PrivateMessage { to: Username, text: MessageText },
+    /// `{"message": "/pm bob psst"}`: stored in the direct conversation
+    /// with `to`, and to every connection of theirs. A `"client_id"` makes
+    /// sending it again safe, as for a chat message.
+    PrivateMessage {
+        to: Username,
+        text: MessageText,
+        client_id: Option<ClientId>,
+    },
     /// `{"type":"typing"}`.
     Typing,
     /// `{"type":"edit","seq":42,"message":"hi, fixed"}`: own message, within 10 minutes.
@@ -73,30 +79,40 @@ impl ClientFrame {
         }
     }
 
+    /// What a typed `text` posts: a chat message, or a private message
+    /// when it starts with `/pm`.
+    pub fn post(text: &str, client_id: Option<ClientId>) -> Result<Self, FrameError> {
+        match private_command(text) {
+            Some(rest) => parse_pm(rest, client_id),
+            None => Ok(Self::Chat {
+                text: MessageText::parse(text)?,
+                client_id,
+            }),
+        }
+    }
+
     /// The id the sender gave this post, if any.
     pub fn client_id(&self) -> Option<&ClientId> {
         match self {
-            Self::Chat { client_id, .. } => client_id.as_ref(),
+            Self::Chat { client_id, .. } | Self::PrivateMessage { client_id, .. } => {
+                client_id.as_ref()
+            }
             _ => None,
         }
     }
 
     pub fn to_json(&self) -> String {
         match self {
-            Self::Chat { text, client_id } => match client_id {
-                Some(id) => {
-                    serde_json::json!({ "message": text.as_str(), "client_id": id.as_str() })
-                }
-                None => serde_json::json!({ "message": text.as_str() }),
-            }
-            .to_string(),
+            Self::Chat { text, client_id } => chat_json(text.as_str(), client_id.as_ref()),
             Self::History { before_seq, limit } => {
                 serde_json::json!({ "type": "history", "before_seq": before_seq, "limit": limit })
                     .to_string()
             }
-            Self::PrivateMessage { to, text } => {
-                serde_json::json!({ "message": format!("/pm {to} {}", text.as_str()) }).to_string()
-            }
+            Self::PrivateMessage {
+                to,
+                text,
+                client_id,
+            } => chat_json(&format!("/pm {to} {}", text.as_str()), client_id.as_ref()),
             Self::Typing => r#"{"type":"typing"}"#.to_owned(),
             Self::Edit { seq, text } => {
                 serde_json::json!({ "type": "edit", "seq": seq, "message": text.as_str() })
@@ -111,6 +127,15 @@ impl ClientFrame {
         }
     }
 }
+/// `{"message": …}`, with the client id when there is one.
+fn chat_json(message: &str, client_id: Option<&ClientId>) -> String {
+    match client_id {
+        Some(id) => serde_json::json!({ "message": message, "client_id": id.as_str() }),
+        None => serde_json::json!({ "message": message }),
+    }
+    .to_string()
+}
+
 /// What follows `/pm` when `text` is a private message command.
 pub fn private_command(text: &str) -> Option<&str> {
     text.strip_prefix("/pm")
@@ -123,13 +148,7 @@ fn parse_chat(
     client_id: Option<&Value>,
 ) -> Result<ClientFrame, FrameError> {
     match message {
-        Some(Value::String(text)) => match private_command(&text) {
-            Some(rest) => parse_pm(rest),
-            None => Ok(ClientFrame::Chat {
-                text: MessageText::parse(&text)?,
-                client_id: optional_client_id(client_id)?,
-            }),
-        },
+        Some(Value::String(text)) => ClientFrame::post(&text, optional_client_id(client_id)?),
         Some(_) => Err(FrameError::new(
             ErrorCode::InvalidMessage,
             r#""message" must be a string."#,
@@ -219,7 +238,7 @@ fn optional_count(
     }
 }
 /// What follows `/pm `, split into the name and the text.
-fn parse_pm(rest: &str) -> Result<ClientFrame, FrameError> {
+fn parse_pm(rest: &str, client_id: Option<ClientId>) -> Result<ClientFrame, FrameError> {
     let rest = rest.trim_start();
     let (name, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     if name.is_empty() {
@@ -241,5 +260,9 @@ fn parse_pm(rest: &str) -> Result<ClientFrame, FrameError> {
         ),
         _ => e,
     })?;
-    Ok(ClientFrame::PrivateMessage { to, text })
+    Ok(ClientFrame::PrivateMessage {
+        to,
+        text,
+        client_id,
+    })
 }

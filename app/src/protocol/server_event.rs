@@ -37,9 +37,13 @@ pub enum ServerEvent {
         seq: Option<u64>,
     },
     /// Receipt for the sender: the private message reached `target`.
+    /// Extension: the post's `client_id`, when it had one (its `ack`
+    /// follows once it is stored).
     PrivateMessageDelivered {
         target: String,
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<super::ClientId>,
     },
     /// `user` is typing in the room (sent at most every 2 s while they type).
     Typing {

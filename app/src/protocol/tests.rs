@@ -177,9 +177,14 @@ fn pm_commands_parse_and_explain_mistakes() {
         ClientFrame::parse(r#"{"message":"/pm bob  psst, hi"}"#).unwrap(),
         ClientFrame::PrivateMessage {
             to: Username::parse("bob").unwrap(),
-            text: MessageText::parse(" psst, hi").unwrap()
+            text: MessageText::parse(" psst, hi").unwrap(),
+            client_id: None,
         }
     );
+    // A /pm carries a client id as a chat message does, and writes it back.
+    let pm = ClientFrame::parse(r#"{"message":"/pm bob psst","client_id":"k-1"}"#).unwrap();
+    assert_eq!(pm.client_id().map(ClientId::as_str), Some("k-1"));
+    assert_eq!(ClientFrame::parse(&pm.to_json()).unwrap(), pm);
     assert_eq!(code(r#"{"message":"/pm"}"#), ErrorCode::InvalidCommand);
     assert_eq!(code(r#"{"message":"/pm   "}"#), ErrorCode::InvalidCommand);
     assert_eq!(code(r#"{"message":"/pm bob"}"#), ErrorCode::EmptyMessage);
@@ -242,8 +247,18 @@ fn presence_events_have_the_documented_shape() {
             ServerEvent::PrivateMessageDelivered {
                 target: "bob".into(),
                 message: "psst".into(),
+                client_id: None,
             },
             serde_json::json!({"type":"private_message_delivered","target":"bob","message":"psst"}),
+        ),
+        (
+            ServerEvent::PrivateMessageDelivered {
+                target: "bob".into(),
+                message: "psst".into(),
+                client_id: ClientId::parse("k-1").ok(),
+            },
+            serde_json::json!({"type":"private_message_delivered","target":"bob","message":"psst",
+                               "client_id":"k-1"}),
         ),
     ];
     for (event, json) in cases {

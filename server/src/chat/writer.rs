@@ -47,6 +47,11 @@ pub struct Post {
     /// The poster is an admin (as their socket last checked): only then
     /// may it land in an admin-only room.
     pub by_admin: bool,
+    /// The poster's connection does not hear the room it posts to (a
+    /// `/pm` typed in another room): with a client id, it is told `ack`
+    /// once the post is stored. In its own room the `chat_message`,
+    /// which carries the id, is the ack.
+    pub ack_apart: bool,
 }
 
 #[derive(Clone)]
@@ -133,9 +138,9 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
         if posts.is_empty() {
             continue;
         }
-        let (mut messages, mut posters): (Vec<NewMessage>, Vec<ChannelName>) = posts
+        let (mut messages, mut posters): (Vec<NewMessage>, Vec<Poster>) = posts
             .drain(..)
-            .map(|post| (post.message, post.reply_to))
+            .map(|post| (post.message, Poster::of(post.reply_to, post.ack_apart)))
             .unzip();
         let mut result = writer.store(&messages).await;
         if matches!(result, Err(StorageError::DuplicateClientId)) {
@@ -147,16 +152,20 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
             let mut again: Vec<Post> = messages
                 .into_iter()
                 .zip(posters)
-                .map(|(message, reply_to)| Post {
+                .map(|(message, poster)| Post {
                     message,
-                    reply_to,
+                    reply_to: poster.channel,
                     by_admin: true,
+                    ack_apart: poster.ack_apart,
                 })
                 .collect();
             writer
                 .answer_repeats(layer.as_ref(), &mut again, &mut echoes)
                 .await;
-            (messages, posters) = again.into_iter().map(|p| (p.message, p.reply_to)).unzip();
+            (messages, posters) = again
+                .into_iter()
+                .map(|p| (p.message, Poster::of(p.reply_to, p.ack_apart)))
+                .unzip();
             result = match messages.is_empty() {
                 true => Ok(Vec::new()),
                 false => writer.store(&messages).await,
@@ -367,6 +376,19 @@ async fn broadcast(layer: &dyn ChannelLayer, stored: Vec<ChatMessage>) {
 /// A second post of a client id in one batch, and who sent it.
 type Echo = (SentAs, ChannelName);
 
+/// Who posted a message of the batch, and whether they need an `ack`
+/// of their own ([`Post::ack_apart`]).
+struct Poster {
+    channel: ChannelName,
+    ack_apart: bool,
+}
+
+impl Poster {
+    fn of(channel: ChannelName, ack_apart: bool) -> Self {
+        Self { channel, ack_apart }
+    }
+}
+
 /// Takes out of the batch each second post of one client id (a resend
 /// that caught up with its first), to be acked with the first's seq: in
 /// memory, no read.
@@ -388,21 +410,25 @@ fn ack(client_id: app::protocol::ClientId, seq: u64) -> Payload {
     Payload::event(ServerEvent::Ack { client_id, seq }.to_json())
 }
 
-/// Acks each echo of a stored post's client id with its seq. The post
-/// itself needs no ack of its own: its `chat_message`, which reaches its
-/// poster with the room, carries the id (one frame a post, not two; the
-/// bench's ceiling with ids depends on it).
+/// Acks each echo of a stored post's client id with its seq. A post in
+/// its poster's own room needs no ack of its own: its `chat_message`,
+/// which reaches its poster with the room, carries the id (one frame a
+/// post, not two; the bench's ceiling with ids depends on it). One posted
+/// from elsewhere (a `/pm`) is acked.
 async fn acknowledge(
     layer: &dyn ChannelLayer,
     messages: &[NewMessage],
-    posters: &[ChannelName],
+    posters: &[Poster],
     stored: &[ChatMessage],
     echoes: Vec<Echo>,
 ) {
     let mut seqs = std::collections::HashMap::new();
-    for ((new, to), message) in messages.iter().zip(posters).zip(stored) {
-        let _ = to;
+    for ((new, poster), message) in messages.iter().zip(posters).zip(stored) {
         if let Some(sent) = SentAs::of(new) {
+            if poster.ack_apart {
+                let id = sent.client_id.clone();
+                let _ = layer.send(&poster.channel, ack(id, message.seq)).await;
+            }
             seqs.insert(sent, message.seq);
         }
     }
@@ -415,14 +441,16 @@ async fn acknowledge(
 
 /// Tells each poster of a batch that could not be stored (naming the
 /// post, when it has a client id).
-async fn refuse(layer: &dyn ChannelLayer, messages: &[NewMessage], posters: Vec<ChannelName>) {
+async fn refuse(layer: &dyn ChannelLayer, messages: &[NewMessage], posters: Vec<Poster>) {
     let refusal = ServerEvent::error(
         ErrorCode::Unavailable,
         "Your message could not be saved; try again.",
     );
     for (message, poster) in messages.iter().zip(&posters) {
         let event = refusal.clone().about(message.client_id.clone());
-        let _ = layer.send(poster, Payload::event(event.to_json())).await;
+        let _ = layer
+            .send(&poster.channel, Payload::event(event.to_json()))
+            .await;
     }
 }
 
@@ -496,6 +524,7 @@ mod tests {
                     ),
                     reply_to: channels[0].name().clone(),
                     by_admin: false,
+                    ack_apart: false,
                 };
                 writer.post(post).await.unwrap();
             }
@@ -551,6 +580,7 @@ mod log_tests {
                     message,
                     reply_to,
                     by_admin: false,
+                    ack_apart: false,
                 })
                 .await
                 .unwrap();

@@ -66,7 +66,11 @@ impl Consumer {
     async fn dispatch(&mut self, frame: ClientFrame, me: &ChannelName) -> Answer {
         match frame {
             ClientFrame::Chat { text, client_id } => self.chat(text, client_id, me).await,
-            ClientFrame::PrivateMessage { to, text } => self.private_message(to, text, me).await,
+            ClientFrame::PrivateMessage {
+                to,
+                text,
+                client_id,
+            } => self.private_message(to, text, client_id, me).await,
             ClientFrame::Typing => self.typing().await,
             ClientFrame::History { before_seq, limit } => {
                 self.history_budget
@@ -138,6 +142,7 @@ impl Consumer {
             .with_client_id(client_id),
             reply_to: me.clone(),
             by_admin: user.is_admin,
+            ack_apart: false,
         };
         self.chat.writer.post(post).await.map_err(|e| {
             Refusal::unavailable(
@@ -231,11 +236,13 @@ impl Consumer {
     /// need not be online: it waits for them), which reaches every
     /// connection of theirs as `private_message` once stored. The sender
     /// hears `private_message_delivered` at once (the writer says so if
-    /// it cannot be stored after all).
+    /// it cannot be stored after all); with a client id, also `ack` once
+    /// it is stored (again, without storing twice, for a repeat of it).
     async fn private_message(
         &mut self,
         to: Username,
         text: MessageText,
+        client_id: Option<ClientId>,
         me: &ChannelName,
     ) -> Answer {
         self.flood_check(Action::Message)?;
@@ -255,9 +262,11 @@ impl Consumer {
         self.may_start_direct(&user, &room).await?;
         let message = text.into_string();
         let post = Post {
-            message: NewMessage::new(room, user.id, user.username, message.clone()),
+            message: NewMessage::new(room, user.id, user.username, message.clone())
+                .with_client_id(client_id.clone()),
             reply_to: me.clone(),
             by_admin: user.is_admin,
+            ack_apart: true,
         };
         self.chat.writer.post(post).await.map_err(|e| {
             Refusal::unavailable(
@@ -269,6 +278,7 @@ impl Consumer {
         Ok(Some(ServerEvent::PrivateMessageDelivered {
             target: to.to_string(),
             message,
+            client_id,
         }))
     }
 

@@ -209,6 +209,42 @@ async fn seen_shows_how_far_the_other_person_read_unless_they_keep_it_to_themsel
     assert_eq!(stranger.status(), 401);
 }
 
+/// A `/pm` with a client id is acked with its seq in the conversation
+/// once stored; sent again after a dropped socket, it is acked again
+/// with the same seq, and the other person gets it once.
+#[tokio::test]
+async fn a_private_message_sent_again_with_its_id_is_stored_once() {
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
+    let mut b = server.join_as(&bob, "hall").await;
+    let mut a = server.join_as(&alice, "hall").await;
+    let pm = json!({"message": "/pm bob only once", "client_id": "pm-1"});
+    a.send_json(pm.clone()).await;
+    assert_eq!(
+        a.expect("private_message_delivered").await,
+        json!({"type": "private_message_delivered", "target": "bob",
+               "message": "only once", "client_id": "pm-1"})
+    );
+    let acked = json!({"type": "ack", "client_id": "pm-1", "seq": 1});
+    assert_eq!(next_of(&mut a, "ack").await, acked);
+    assert_eq!(next_of(&mut b, "private_message").await["seq"], 1);
+    // Alice's socket drops before she saw the ack: her page sends again.
+    drop(a);
+    let mut again = server.join_as(&alice, "hall").await;
+    again.send_json(pm).await;
+    assert_eq!(next_of(&mut again, "ack").await, acked);
+    // Bob hears nothing new; the conversation holds it once.
+    b.send_json(json!({"message": "/pm alice got it", "client_id": "b-1"}))
+        .await;
+    assert_eq!(
+        next_of(&mut b, "ack").await["seq"],
+        2,
+        "stored once: bob's is the second"
+    );
+    let conversation = server.join_direct_as(&bob, "alice").await;
+    assert_eq!(texts(&conversation.history), ["only once", "got it"]);
+}
+
 /// The next event of `kind`, passing over everything else.
 async fn next_of(client: &mut Client, kind: &str) -> Value {
     loop {

@@ -17,7 +17,7 @@ use crate::{
     browser::now_ms,
     lang::{error_text, td_string, tf, tr},
     names::{RoomName, percent_encode},
-    protocol::{ClientFrame, MESSAGE_MAX_CHARS, MessageText, private_command},
+    protocol::{ClientFrame, MESSAGE_MAX_CHARS, MessageText},
 };
 use leptos::{ev::SubmitEvent, prelude::*};
 
@@ -161,9 +161,6 @@ fn count_down(state: RoomState, until: f64, tick: Trigger) {
             }
             draft.wait_until.set(None);
             state.flush();
-            if draft.take_refilled() && draft.has_text() {
-                submit(state);
-            }
         },
         COUNTDOWN_TICK.min(left),
     );
@@ -180,18 +177,6 @@ fn submit(state: RoomState) -> bool {
         Ok(text) => {
             match draft.editing.get_untracked() {
                 Some(seq) => state.send(ClientFrame::Edit { seq, text }),
-                // `/pm` is not stored (yet): it goes as before, and comes
-                // back to the box if it was too fast.
-                None if private_command(text.as_str()).is_some() => {
-                    if draft.wait_until.get_untracked().is_some() {
-                        return false;
-                    }
-                    draft.pending.set_value(Some(text.as_str().to_owned()));
-                    state.send(ClientFrame::Chat {
-                        text,
-                        client_id: None,
-                    });
-                }
                 None => state.post(text),
             }
             draft.editing.set(None);

@@ -51,12 +51,6 @@ pub struct Draft {
     pub input: NodeRef<html::Input>,
     /// The message being edited, if any.
     pub editing: RwSignal<Option<u64>>,
-    /// The last `/pm` sent and not yet seen back: a `rate_limited`
-    /// refusal puts it back in the box, to be sent when the wait is over.
-    /// (Chat messages wait in the outbox instead.)
-    pub pending: StoredValue<Option<String>>,
-    /// The box holds a refused `/pm` put back by [`Draft::wait`].
-    refilled: StoredValue<bool>,
     /// Until when (ms since the epoch) the server asked us to wait.
     pub wait_until: RwSignal<Option<f64>>,
     pub notice: RwSignal<Option<Notice>>,
@@ -67,8 +61,6 @@ impl Draft {
         Self {
             input: NodeRef::new(),
             editing: RwSignal::new(None),
-            pending: StoredValue::new(None),
-            refilled: StoredValue::new(false),
             wait_until: RwSignal::new(None),
             notice: RwSignal::new(None),
         }
@@ -91,36 +83,9 @@ impl Draft {
         }
     }
 
-    /// The message sent last came back (stored, or delivered as a PM).
-    pub fn seen_back(self) {
-        self.pending.set_value(None);
-    }
-
-    /// The server refused a message for coming too fast: a `/pm` goes back
-    /// in the box (unless something new is being typed) and the composer
-    /// counts down `ms`, then sends.
+    /// The server refused a message for coming too fast: the composer
+    /// counts down `ms`; the outbox sends what waits when it ends.
     pub fn wait(self, ms: u64) {
-        if let (Some(text), Some(field)) = (self.pending.get_value(), self.input.get_untracked())
-            && field.value().trim().is_empty()
-        {
-            field.set_value(&text);
-            self.refilled.set_value(true);
-        }
-        self.pending.set_value(None);
         self.wait_until.set(Some(now_ms() + ms as f64));
-    }
-
-    /// Whether the box was refilled by a wait (and forgets it).
-    pub fn take_refilled(self) -> bool {
-        let refilled = self.refilled.get_value();
-        self.refilled.set_value(false);
-        refilled
-    }
-
-    /// Whether the box holds something to send.
-    pub fn has_text(self) -> bool {
-        self.input
-            .get_untracked()
-            .is_some_and(|i| !i.value().trim().is_empty())
     }
 }

@@ -201,8 +201,14 @@ fn ChatRoom(room: RoomName, #[prop(optional, into)] peer: Option<String>) -> imp
     Effect::new(move |_| state.restore_outbox());
     alerts::follow_visibility(state);
     let drawer = RwSignal::new(false);
+    let (i18n, label) = (state.i18n, state.label());
+    let title = move || {
+        state
+            .title()
+            .unwrap_or_else(|| page_title(i18n.get_locale_untracked(), &label))
+    };
     view! {
-        <Title text=move || state.title() />
+        <Title text=title />
         <main class="page room">
             <div class="room-head">
                 <SidebarToggle open=drawer />

@@ -6,7 +6,7 @@
 //! reconnect) or is discarded. Tested below without a browser; the page
 //! keeps a copy of each in durable storage (`state.rs`).
 
-use crate::protocol::{ClientId, MessageText};
+use crate::protocol::ClientId;
 use serde::{Deserialize, Serialize};
 
 /// One message on its way, as it is kept across reloads.
@@ -29,11 +29,6 @@ impl Pending {
     /// Whether it should be sent (again) now.
     pub fn due(&self) -> bool {
         self.failed.is_none() && self.stored_as.is_none()
-    }
-
-    /// The text as a post, if it still is one.
-    pub fn text(&self) -> Option<MessageText> {
-        MessageText::parse(&self.text).ok()
     }
 }
 

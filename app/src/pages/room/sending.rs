@@ -5,7 +5,9 @@
 //! after a reload or a closed tab (the server acknowledges a repeat of an
 //! id without storing it twice). It leaves when its own copy comes back
 //! (live or in the history); a refusal marks it failed, with Retry and
-//! Discard. `/pm` (not stored yet) and visitors' posts go as before.
+//! Discard. A `/pm` waits there too; it is stored in another room (the
+//! direct conversation), so it leaves on its `ack` and shows then as
+//! "to bob: …". Visitors' posts go as before (refused: nothing to keep).
 //!
 //! Methods of [`RoomState`], kept here so `state.rs` stays a router.
 
@@ -87,11 +89,8 @@ impl RoomState {
     }
 
     fn send_pending(self, pending: &Pending) {
-        if let Some(text) = pending.text() {
-            self.send_on_this_session(ClientFrame::Chat {
-                text,
-                client_id: Some(pending.client_id.clone()),
-            });
+        if let Ok(frame) = ClientFrame::post(&pending.text, Some(pending.client_id.clone())) {
+            self.send_on_this_session(frame);
         }
     }
 
@@ -104,9 +103,24 @@ impl RoomState {
     }
 
     /// The server stored our post `id` as `seq`: it is not sent again, and
-    /// leaves the outbox once the log shows it.
+    /// leaves the outbox once the log shows it. A `/pm` never comes back
+    /// to this room: it leaves now, shown as sent.
     pub(super) fn on_ack(self, id: ClientId, seq: u64) {
         durable::delete(Store::Outbox, id.as_str());
+        let Some(pending) = self.sending.outbox.with_untracked(|o| o.find(&id).cloned()) else {
+            return;
+        };
+        if let Ok(ClientFrame::PrivateMessage { to, text, .. }) =
+            ClientFrame::post(&pending.text, None)
+        {
+            self.sending.outbox.update(|o| drop(o.remove(&id)));
+            if !self.is_conversation_with(to.as_str()) {
+                let text = text.into_string();
+                self.log
+                    .update(|l| l.add_private(false, to.to_string(), text));
+            }
+            return;
+        }
         let shown = self.log.with_untracked(|l| l.has_seq(seq));
         self.sending.outbox.update(|o| match shown {
             true => drop(o.remove(&id)),

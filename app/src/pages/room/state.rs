@@ -81,17 +81,23 @@ impl RoomState {
     }
 
     /// The tab title: "(3) general · Chat" while messages wait unseen.
-    pub fn title(self) -> String {
+    /// `None` once this page's state is disposed: server rendering may
+    /// build a room's view twice (a Suspense running again) and
+    /// leptos_meta still asks the discarded one's `<Title>` for its text.
+    pub fn title(self) -> Option<String> {
+        if self.log.is_disposed() {
+            return None;
+        }
         let room = self.label();
         let locale = self.i18n.get_locale();
         let unread = match self.unread_by_marker() {
             Some(n) => n as usize,
             None => self.unread.count.get(),
         };
-        match unread {
+        Some(match unread {
             0 => crate::lang::page_title(locale, &room),
             n => tf!(locale, room.unread_title, n = n, room = room),
-        }
+        })
     }
 
     /// What people call this room: its name, or in a direct conversation
@@ -143,6 +149,11 @@ impl RoomState {
         self.log.with_untracked(RoomLog::contiguous_up_to)
     }
 
+    /// Whether this page is the direct conversation with `name`.
+    pub fn is_conversation_with(self, name: &str) -> bool {
+        self.peer.get_value().as_deref() == Some(name)
+    }
+
     /// Whether the viewer is the person called `name`.
     pub fn is_me(self, name: &str) -> bool {
         self.me.name_untracked().as_deref() == Some(name)
@@ -169,10 +180,16 @@ impl RoomState {
                 room,
                 ..
             } => self.on_private(user, message, room),
-            ServerEvent::PrivateMessageDelivered { target, message } => {
-                self.draft.seen_back();
+            ServerEvent::PrivateMessageDelivered {
+                target,
+                message,
+                client_id,
+            } => {
                 self.unread.pms_read();
-                self.log.update(|l| l.add_private(false, target, message))
+                // One of the outbox's: shown when its `ack` says it is stored.
+                if client_id.is_none() {
+                    self.log.update(|l| l.add_private(false, target, message))
+                }
             }
             ServerEvent::Typing { user } if !self.is_me(&user) => self.typing.signal(user),
             ServerEvent::Typing { .. } => {}
@@ -205,7 +222,6 @@ impl RoomState {
             self.ask_for_hole_before(m.seq);
         }
         if self.is_me(&m.user) {
-            self.draft.seen_back();
             if let Some(id) = &m.client_id {
                 self.seen_own(id);
             }
