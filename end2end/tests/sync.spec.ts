@@ -166,9 +166,13 @@ test("two devices of one person agree on what is unread within a second", async 
   await expect(onPhone.locator(`#room-list li[data-room="${room}"]`)).toBeVisible();
   await expect(badge(onPhone)).toHaveCount(0);
 
-  for (const text of ["three", "four", "five"]) await say(bob, text);
+  for (const text of ["three", "four", `five, @${name}`]) await say(bob, text);
   await expect(badge(onPhone)).toHaveText("3", { timeout: 1_500 });
   await expect(badge(onLaptop)).toHaveText("3", { timeout: 1_500 });
+  // One of them names the person: both lobbies say so.
+  const mentioned = (page: Page) => page.locator(`#room-list li[data-room="${room}"] .mention-count`);
+  await expect(mentioned(onPhone)).toHaveText("@1");
+  await expect(mentioned(onLaptop)).toHaveText("@1");
   await expect(badge(onPhone)).toHaveAttribute("aria-label", "3 unread");
   await onPhone.screenshot({ path: testInfo.outputPath("lobby-unread.png") });
 
@@ -179,6 +183,7 @@ test("two devices of one person agree on what is unread within a second", async 
   await expect(onPhone.locator(".new-divider")).toBeVisible();
   await expect(onPhone.locator('.msg[data-seq="3"] .new-divider')).toHaveCount(1);
   await expect(badge(onLaptop)).toHaveCount(0, { timeout: 1_500 });
+  await expect(mentioned(onLaptop)).toHaveCount(0);
   await expect(onPhone).toHaveTitle(new RegExp(`^${room}`));
 });
 
@@ -255,8 +260,10 @@ test("the sidebar lists the person's rooms and conversations with live unread co
   await say(writer, "the first in beta");
   await expect(messageTexts(writer)).toHaveText(["the first in beta"]);
   // The reader has read both rooms once.
+  const marked = markerHeard(context, second, 1);
   const page = await openRoom(context, second);
   await expect(messageTexts(page)).toHaveText(["the first in beta"]);
+  await marked;
   await page.goto(`/chat/${first}/`);
   await hydrated(page);
   await roomPage(page).isLive();
@@ -266,23 +273,28 @@ test("the sidebar lists the person's rooms and conversations with live unread co
   const beta = sidebar.locator("a.place", { hasText: second });
   await expect(beta).toBeVisible();
   await expect(beta.locator(".unread")).toHaveCount(0);
+  await expect(beta.locator(".mention-count")).toHaveCount(0);
 
-  // Someone writes in the other room: its count rises here, live.
+  // Someone writes in the other room: its count rises here, live, and
+  // the message naming the reader shows as a mention.
   await say(writer, "news in beta");
-  await say(writer, "more news");
+  await say(writer, `more news for @${name}`);
   await expect(beta.locator(".unread")).toHaveText("2", { timeout: 1_500 });
+  await expect(beta.locator(".mention-count")).toHaveText("@1", { timeout: 1_500 });
+  await expect(beta.locator(".mention-count")).toHaveAttribute("aria-label", "1 mentioning you");
   await page.screenshot({ path: testInfo.outputPath("sidebar.png") });
 
   // Alt+↓ from anywhere: the next place, read, its count gone.
   await roomPage(page).input.press("Alt+ArrowDown");
   await expect(page).toHaveURL(new RegExp(`/chat/${second}/$`));
   await roomPage(page).isLive();
-  await expect(messageTexts(page)).toHaveText(["the first in beta", "news in beta", "more news"]);
+  await expect(messageTexts(page)).toHaveText(["the first in beta", "news in beta", `more news for @${name}`]);
   await expect(sidebar.locator('[aria-current="page"]')).toHaveText(second);
   await expect(sidebar.locator("a.place", { hasText: first })).toBeVisible();
   await roomPage(page).input.press("Alt+ArrowUp");
   await expect(page).toHaveURL(new RegExp(`/chat/${first}/$`));
   await expect(sidebar.locator("a.place", { hasText: second }).locator(".unread")).toHaveCount(0);
+  await expect(sidebar.locator("a.place", { hasText: second }).locator(".mention-count")).toHaveCount(0);
 });
 
 test("on a phone the sidebar is a drawer behind ☰, in Chinese too", async ({ browser }, testInfo) => {

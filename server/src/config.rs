@@ -111,6 +111,9 @@ pub struct Limits {
     /// `READ_MARKERS_PER_SECOND`: read-marker reports a connection may
     /// send per second (a page sends at most one; bursts of three times it).
     pub read_markers_per_second: f64,
+    /// `MENTIONS_PER_MESSAGE`: the most people one message's `@names` are
+    /// noted for (mention badges); the rest are highlighted, not counted.
+    pub mentions_per_message: usize,
     /// `BAD_FRAMES_PER_10_S`: malformed or refused frames (and dropped
     /// typing signals) a connection may send per 10 s before it is closed.
     pub bad_frames_per_10_s: u32,
@@ -139,6 +142,7 @@ impl Default for Limits {
             history_rate: 5.0,
             history_burst: 30,
             read_markers_per_second: 2.0,
+            mentions_per_message: 10,
             bad_frames_per_10_s: 20,
         }
     }
@@ -181,6 +185,7 @@ impl Limits {
                 "READ_MARKERS_PER_SECOND",
                 d.read_markers_per_second,
             )?,
+            mentions_per_message: whole("MENTIONS_PER_MESSAGE", d.mentions_per_message)?,
             bad_frames_per_10_s: whole("BAD_FRAMES_PER_10_S", d.bad_frames_per_10_s)?,
         })
     }

@@ -3,7 +3,7 @@
 //! in the browser the live feed ([`crate::lobby_feed`]) keeps it current,
 //! room by room, without polling.
 
-use super::mine::Mine;
+use super::{badge::MentionBadge, mine::Mine};
 use crate::{
     lang::{Locale, page_title, room_name_error_text, t_string, tf, tr, use_i18n},
     names::{ROOM_NAME_MAX_CHARS, RoomName},
@@ -187,6 +187,7 @@ fn ActiveRooms(mine: RwSignal<Mine>) -> impl IntoView {
                             {list.into_iter().map(|r| view! {
                                 <li data-room=r.name.to_string()>
                                     <a href=r.name.page_path()>{r.name.to_string()}</a>
+                                    {let room = r.name.clone(); move || view! { <MentionBadge n=mine.with(|m| m.mentions(&room)) /> }}
                                     {let room = r.name.clone(); move || mine.with(|m| m.unread(&room)).filter(|n| *n > 0).map(|n| view! {
                                         <span class="unread" aria-label=move || tf!(i18n.get_locale(), lobby.unread, n = n)>{n}</span>
                                     })}
@@ -220,7 +221,9 @@ fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, mine: RwSignal<Mine>) {
                         apply(list, line);
                     }
                 }),
-                LobbyEvent::Read(_) | LobbyEvent::PrivateMessage { .. } => {}
+                LobbyEvent::Read(_)
+                | LobbyEvent::PrivateMessage { .. }
+                | LobbyEvent::Mention { .. } => {}
             }
         });
         let feed = StoredValue::new(Some(feed));

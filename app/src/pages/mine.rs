@@ -1,7 +1,8 @@
 //! The signed-in person's own rooms and direct conversations, each with
-//! how many messages they have not read, as a plain type ([`Mine`]): fed
-//! by the lobby feed's events (the first list with their read markers,
-//! each room's line, each marker that moves, each private message), read
+//! how many messages they have not read and how many of those mention
+//! them, as a plain type ([`Mine`]): fed by the lobby feed's events (the
+//! first list with their read markers, each room's line, each marker that
+//! moves, each private message, each mention), read
 //! by the lobby's lists and the room page's sidebar. A room is theirs once
 //! they have a read marker in it (they have read it, or someone wrote to
 //! them). No signals and no browser here: tested below.
@@ -18,6 +19,8 @@ pub struct Place {
     /// In a direct conversation, the other person.
     pub peer: Option<String>,
     pub unread: u64,
+    /// Unread messages that mention the person.
+    pub mentions: u64,
 }
 
 impl Place {
@@ -63,17 +66,34 @@ impl Mine {
                 room: room.clone(),
                 seq: 0,
                 last_seq: Some(*seq),
+                mentions: Vec::new(),
             }),
             LobbyEvent::PrivateMessage { .. } => {}
+            LobbyEvent::Mention { room, seq } => {
+                if let Some(m) = self.markers.iter_mut().find(|m| &m.room == room) {
+                    m.last_seq = m.last_seq.max(Some(*seq));
+                    if *seq > m.seq && !m.mentions.contains(seq) {
+                        m.mentions.push(*seq);
+                    }
+                }
+            }
         }
     }
 
-    /// Markers only move forward, and so do rooms.
+    /// Markers only move forward, and so do rooms; a mention is counted
+    /// until the marker passes it.
     fn merge(&mut self, new: ReadMarker) {
         match self.markers.iter_mut().find(|m| m.room == new.room) {
             Some(m) => {
                 m.seq = m.seq.max(new.seq);
                 m.last_seq = m.last_seq.max(new.last_seq);
+                for seq in new.mentions {
+                    if !m.mentions.contains(&seq) {
+                        m.mentions.push(seq);
+                    }
+                }
+                let read = m.seq;
+                m.mentions.retain(|s| *s > read);
             }
             None => self.markers.push(new),
         }
@@ -92,6 +112,14 @@ impl Mine {
         Some(m.last_seq.unwrap_or(0).saturating_sub(m.seq))
     }
 
+    /// Unread messages in `room` that mention the person.
+    pub fn mentions(&self, room: &RoomName) -> u64 {
+        self.markers
+            .iter()
+            .find(|m| &m.room == room)
+            .map_or(0, |m| m.mentions.len() as u64)
+    }
+
     /// The person's rooms (`direct`: false) or conversations (true), as
     /// `me` sees them: unread first, then by name.
     pub fn places(&self, me: &str, direct: bool) -> Vec<Place> {
@@ -108,6 +136,7 @@ impl Mine {
                     room: m.room.clone(),
                     peer,
                     unread: m.last_seq.unwrap_or(0).saturating_sub(m.seq),
+                    mentions: m.mentions.len() as u64,
                 })
             })
             .collect();
@@ -130,7 +159,42 @@ mod tests {
             room: RoomName::parse_stored(room).unwrap(),
             seq,
             last_seq,
+            mentions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn mentions_count_until_the_marker_passes_them() {
+        let mut mine = Mine::default();
+        let room = RoomName::parse("team").unwrap();
+        mine.apply(&LobbyEvent::Rooms {
+            rooms: vec![line("team", 6)],
+            read: vec![ReadMarker {
+                mentions: vec![6, 4],
+                ..marker("team", 3, Some(6))
+            }],
+        });
+        assert_eq!(mine.mentions(&room), 2);
+        mine.apply(&LobbyEvent::Mention {
+            room: room.clone(),
+            seq: 8,
+        });
+        mine.apply(&LobbyEvent::Mention {
+            room: room.clone(),
+            seq: 8,
+        });
+        assert_eq!((mine.mentions(&room), mine.unread(&room)), (3, Some(5)));
+        let elsewhere = RoomName::parse("not-mine").unwrap();
+        mine.apply(&LobbyEvent::Mention {
+            room: elsewhere.clone(),
+            seq: 1,
+        });
+        assert_eq!(mine.mentions(&elsewhere), 0, "not one of theirs");
+        mine.apply(&LobbyEvent::Read(marker("team", 6, None)));
+        assert_eq!(mine.mentions(&room), 1, "4 and 6 read; 8 not");
+        assert_eq!(mine.places("me", false)[0].mentions, 1);
+        mine.apply(&LobbyEvent::Read(marker("team", 8, None)));
+        assert_eq!(mine.mentions(&room), 0);
     }
 
     fn line(room: &str, last_seq: u64) -> RoomSummary {

@@ -3,9 +3,12 @@
 
 mod account;
 mod admin;
+mod badge;
 mod lobby;
 mod mine;
 mod room;
+/// The `@name` rule, shared with the server (it notes mentions).
+pub use room::rich::mentioned;
 
 pub use account::{LoginPage, RegisterPage};
 pub use admin::AdminPage;

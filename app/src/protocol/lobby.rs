@@ -34,6 +34,12 @@ pub enum LobbyEvent {
         #[serde(default)]
         seq: Option<u64>,
     },
+    /// Message `seq` of `room` mentions the viewer (the room socket's
+    /// event, as their inbox hears it).
+    Mention {
+        room: crate::names::RoomName,
+        seq: u64,
+    },
 }
 
 /// A person's read marker: they have seen `room` up to `seq`.
@@ -45,6 +51,10 @@ pub struct ReadMarker {
     /// no lobby line to say it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seq: Option<u64>,
+    /// On the first list: the unread messages (newer than `seq`) that
+    /// mention the person, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<u64>,
 }
 
 impl LobbyEvent {

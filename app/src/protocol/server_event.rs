@@ -98,6 +98,13 @@ pub enum ServerEvent {
         user: String,
         seq: u64,
     },
+    /// To every connection of one person: message `seq` of `room`, one of
+    /// their rooms (they have a read marker there), mentions them
+    /// (`@name`). The lobby and the sidebar count these as a badge.
+    Mention {
+        room: RoomName,
+        seq: u64,
+    },
     Error(ErrorEvent),
 }
 /// Why the server ended a session, stable for pages to translate.

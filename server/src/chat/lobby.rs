@@ -375,7 +375,8 @@ pub async fn subscribe(
 
 /// What a lobby viewer's channel received.
 enum Feed {
-    /// A lobby line or list, or the viewer's read marker: sent on.
+    /// A lobby line or list, or the viewer's read marker, private message
+    /// or mention: sent on.
     Line,
     /// A signal or `session_ended` in the viewer's inbox.
     End,
@@ -392,6 +393,7 @@ impl Feed {
             r#"{"type":"room"#,
             r#"{"type":"read""#,
             r#"{"type":"private_message""#,
+            r#"{"type":"mention""#,
         ]
         .iter()
         .any(|kind| text.starts_with(kind))

@@ -21,6 +21,7 @@ pub mod control;
 pub mod direct;
 pub mod lobby;
 pub mod membership;
+pub mod mentions;
 pub mod moderation;
 pub mod writer;
 

@@ -63,6 +63,8 @@ impl MessageWriter {
     /// Starts the writer task. It ends when every `MessageWriter` is dropped,
     /// after storing what was queued.
     /// `retry_for`: how long a batch is tried while the database is away.
+    /// `mentions`: the most people one message's `@names` are noted for
+    /// (`MENTIONS_PER_MESSAGE`).
     /// `shared`: the readers' pool, which copies the SQLite log into the
     /// database file off the writer's connection ([`Checkpoints`]).
     pub fn start(
@@ -72,6 +74,7 @@ impl MessageWriter {
         lobby: Arc<LobbyFeed>,
         metrics: Arc<Metrics>,
         retry_for: Duration,
+        mentions: usize,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, rx) = mpsc::channel(QUEUE);
         let writer = Writer {
@@ -79,6 +82,7 @@ impl MessageWriter {
             lobby,
             metrics,
             retry_for,
+            mentions,
             checkpoints: Checkpoints::new(shared),
         };
         let task = if writer.storage.blocks_on_insert() {
@@ -127,6 +131,8 @@ struct Writer {
     lobby: Arc<LobbyFeed>,
     metrics: Arc<Metrics>,
     retry_for: Duration,
+    /// The most people one message's mentions are noted for.
+    mentions: usize,
     checkpoints: Checkpoints,
 }
 
@@ -179,6 +185,7 @@ async fn run(mut writer: Writer, layer: Arc<dyn ChannelLayer>, mut rx: mpsc::Rec
                 acknowledge(layer.as_ref(), &messages, &posters, &stored, echoes).await;
                 let pairs: Vec<_> = messages.iter().zip(&stored).collect();
                 super::direct::after_stored(&layer, &writer.storage, &pairs).await;
+                super::mentions::after_stored(&layer, &writer.storage, &stored, writer.mentions);
                 broadcast(layer.as_ref(), stored).await;
                 writer.checkpoints.after_commit(&writer.storage);
             }
@@ -511,6 +518,7 @@ mod tests {
             Arc::default(),
             metrics.clone(),
             Duration::from_secs(1),
+            10,
         );
         const EACH: u64 = 300;
         for i in 0..EACH {
@@ -616,6 +624,7 @@ mod log_tests {
             Arc::default(),
             Arc::default(),
             Duration::from_secs(1),
+            10,
         );
         let wal = path.with_extension("db-wal");
         let log_bytes = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);

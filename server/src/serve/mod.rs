@@ -149,6 +149,7 @@ async fn start_chat(
         lobby.clone(),
         metrics,
         config.database_retry,
+        config.limits.mentions_per_message,
     );
     let telling = Lobby {
         storage: storage.clone(),

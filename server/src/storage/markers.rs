@@ -1,9 +1,14 @@
 //! The `read_markers` table: how far each person has read each room. A
 //! marker moves forward only, and never past the room's newest message.
+//! And the `mentions` table: which of those rooms' messages name them.
 //! SQL only: never imports the layer or the protocol's events.
 
 use super::{Stamp, Storage, StorageError, with_pool};
 use app::{names::RoomName, protocol::ReadMarker};
+
+/// The most unread mentions the first lobby list carries, all rooms
+/// together (a badge beyond it still says "@500").
+const UNREAD_MENTIONS_LISTED: i64 = 500;
 
 impl Storage {
     /// Moves the person's marker in `room` forward to `seq` (to the room's
@@ -68,16 +73,87 @@ impl Storage {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?);
+        let mut mentions = self.unread_mentions(user_id).await?;
         Ok(rows
             .into_iter()
             .filter_map(|(room, seq, last_seq)| {
                 Some(ReadMarker {
+                    mentions: mentions.remove(&room).unwrap_or_default(),
                     room: RoomName::parse_stored(&room).ok()?,
                     seq: seq as u64,
                     last_seq: Some(last_seq as u64),
                 })
             })
             .collect())
+    }
+
+    /// The person's unread mentions (newer than their marker), by room,
+    /// newest first: at most [`UNREAD_MENTIONS_LISTED`] in all.
+    async fn unread_mentions(
+        &self,
+        user_id: i64,
+    ) -> Result<std::collections::HashMap<String, Vec<u64>>, StorageError> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => sqlx::query_as(
+                "SELECT r.name, x.seq FROM mentions x
+                 JOIN read_markers m ON m.user_id = x.user_id AND m.room_id = x.room_id
+                 JOIN rooms r ON r.id = x.room_id
+                 WHERE x.user_id = $1 AND x.seq > m.seq
+                 ORDER BY x.seq DESC LIMIT $2",
+            )
+            .bind(user_id)
+            .bind(UNREAD_MENTIONS_LISTED)
+            .fetch_all(pool)
+            .await?);
+        let mut by_room = std::collections::HashMap::<String, Vec<u64>>::new();
+        for (room, seq) in rows {
+            by_room.entry(room).or_default().push(seq as u64);
+        }
+        Ok(by_room)
+    }
+
+    /// Notes that message `seq` of `room` mentions each of `names` (letter
+    /// case aside) who has the room among theirs, has not read that far,
+    /// and may read it (an admin-only room: admins only). Returns who was
+    /// noted, by their stored names. One statement per name: a message
+    /// names a few people at most (the caller caps them).
+    pub async fn note_mentions(
+        &self,
+        room: &RoomName,
+        seq: u64,
+        names: &[&str],
+    ) -> Result<Vec<String>, StorageError> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        let mut noted = Vec::new();
+        for name in names {
+            let found: Option<(i64, i64, String)> = with_pool!(self, pool => sqlx::query_as(
+                    "SELECT m.user_id, m.room_id, u.username FROM read_markers m
+                     JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id
+                     WHERE r.name = $1 AND lower(u.username) = lower($2) AND m.seq < $3
+                       AND (u.is_admin OR NOT r.admin_only)",
+                )
+                .bind(room.as_str())
+                .bind(*name)
+                .bind(seq)
+                .fetch_optional(pool)
+                .await?);
+            let Some((user_id, room_id, username)) = found else {
+                continue;
+            };
+            let added = with_pool!(self, pool => sqlx::query(
+                    "INSERT INTO mentions (user_id, room_id, seq) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(user_id)
+                .bind(room_id)
+                .bind(seq)
+                .execute(pool)
+                .await?
+                .rows_affected());
+            if added > 0 {
+                noted.push(username);
+            }
+        }
+        Ok(noted)
     }
 
     /// Opens the direct conversation `room` (`@alice+bob`): stored with no

@@ -226,3 +226,63 @@ async fn the_lobby_feed_carries_the_persons_markers_and_follows_them() {
     let mut anonymous = server.watch_lobby(None).await;
     assert!(anonymous.event().await.get("read").is_none());
 }
+
+/// `@bob` in one of Bob's rooms reaches his lobby at once as `mention`,
+/// and his next first list counts it until his marker passes it; nobody
+/// else is noted: not the author, not someone who never read the room,
+/// not Bob once he has read that far.
+#[tokio::test]
+async fn a_mention_reaches_the_persons_lobby_and_counts_until_read() {
+    let server = TestServer::start().await;
+    let (alice, bob, carol) = (
+        server.user("alice").await,
+        server.user("bob").await,
+        server.user("carol").await,
+    );
+    let mut a = server.join_as(&alice, "team").await;
+    a.say("hello").await;
+    a.expect("chat_message").await;
+    // Bob has read the room: it is one of his. Carol never opened it.
+    let mut b = server.join_as(&bob, "team").await;
+    read_up_to(&mut b, 1).await;
+    b.expect("read").await;
+    drop(b);
+    let mut bobs_lobby = server.watch_lobby(Some(&bob.cookie)).await;
+    bobs_lobby.event().await;
+    let mut carols_lobby = server.watch_lobby(Some(&carol.cookie)).await;
+    carols_lobby.event().await;
+    a.say("@Bob and @carol, look (and @alice, @bob again)")
+        .await;
+    assert_eq!(a.expect("chat_message").await["seq"], 2);
+    let mention = loop {
+        let event = bobs_lobby.event().await;
+        if event["type"] == "mention" {
+            break event;
+        }
+    };
+    assert_eq!(
+        mention,
+        json!({"type": "mention", "room": "team", "seq": 2})
+    );
+    a.say("no names here").await;
+    a.expect("chat_message").await;
+    let first = server.watch_lobby(Some(&bob.cookie)).await.event().await;
+    assert_eq!(
+        first["read"],
+        json!([{"room": "team", "seq": 1, "last_seq": 3, "mentions": [2]}])
+    );
+    // Carol's lobby heard no mention: the room is not one of hers.
+    let quiet = std::time::Duration::from_millis(300);
+    while let Some(event) = carols_lobby.event_within(quiet).await {
+        assert_ne!(event["type"], "mention", "{event}");
+    }
+    // Bob reads past it: the count is gone.
+    let mut b = server.join_as(&bob, "team").await;
+    read_up_to(&mut b, 3).await;
+    b.expect("read").await;
+    let first = server.watch_lobby(Some(&bob.cookie)).await.event().await;
+    assert_eq!(
+        first["read"],
+        json!([{"room": "team", "seq": 3, "last_seq": 3}])
+    );
+}

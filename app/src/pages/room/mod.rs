@@ -32,7 +32,7 @@ mod message;
 mod outbox;
 mod people;
 mod reading;
-mod rich;
+pub(crate) mod rich;
 mod scroll;
 mod sending;
 mod sidebar;

@@ -71,6 +71,30 @@ fn mentions<'a>(text: &'a str, out: &mut Vec<Piece<'a>>) {
     }
 }
 
+/// The names `text` mentions, in order, each once (letter case aside),
+/// at most `most`. The server notes these for the lobby's and sidebar's
+/// mention badges: the same rule as the highlight the page draws.
+pub fn mentioned(text: &str, most: usize) -> Vec<&str> {
+    // Nearly every message has no `@`: skip the link finder for those.
+    if !text.contains('@') {
+        return Vec::new();
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for piece in pieces(text) {
+        if let Piece::Mention(name) = piece
+            && !names
+                .iter()
+                .any(|n| n.to_lowercase() == name.to_lowercase())
+        {
+            names.push(name);
+            if names.len() == most {
+                break;
+            }
+        }
+    }
+    names
+}
+
 /// Whether `text` mentions `name` (letter case aside).
 pub fn mentions_name(text: &str, name: &str) -> bool {
     pieces(text)

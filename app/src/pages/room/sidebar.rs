@@ -5,6 +5,7 @@
 //! drawer behind the ☰ button in the room's header. Visitors have none.
 
 use super::state::RoomState;
+use crate::pages::badge::MentionBadge;
 use crate::{
     lang::{tf, tr},
     pages::mine::{Mine, Place},
@@ -49,6 +50,7 @@ pub fn Sidebar(open: RwSignal<bool>) -> impl IntoView {
         room: state.room.get_value(),
         peer: state.peer.get_value(),
         unread: 0,
+        mentions: 0,
     };
     let places = {
         let current = current.clone();
@@ -82,6 +84,7 @@ pub fn Sidebar(open: RwSignal<bool>) -> impl IntoView {
                 <a href=place.page_path() class="place" class:current=here class:direct=place.peer.is_some()
                     aria-current=here.then_some("page") on:click=move |_| open.set(false)>
                     <span class="name" dir="auto">{label}</span>
+                    {(!here).then(|| view! { <MentionBadge n=place.mentions /> })}
                     {(unread > 0 && !here).then(|| view! {
                         <span class="unread" aria-label=described>{unread}</span>
                     })}
@@ -183,6 +186,7 @@ mod tests {
             room: RoomName::parse_stored(room).unwrap(),
             peer: peer.map(str::to_owned),
             unread: 0,
+            mentions: 0,
         }
     }
 
@@ -193,6 +197,7 @@ mod tests {
             room: RoomName::parse_stored(room).unwrap(),
             seq: 1,
             last_seq: Some(1),
+            mentions: Vec::new(),
         };
         mine.apply(&LobbyEvent::Rooms {
             rooms: Vec::new(),

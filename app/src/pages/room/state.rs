@@ -212,6 +212,9 @@ impl RoomState {
             ServerEvent::Ack { client_id, seq } => self.on_ack(client_id, seq),
             ServerEvent::Read { room, seq } => self.on_read(room, seq),
             ServerEvent::Seen { room, user, seq } => self.on_seen(room, user, seq),
+            // The sidebar counts mentions (from its own lobby feed); this
+            // room's are highlighted and notified as they arrive.
+            ServerEvent::Mention { .. } => {}
         }
     }
 
