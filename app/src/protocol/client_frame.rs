@@ -28,8 +28,14 @@ pub enum ClientFrame {
     },
     /// `{"type":"typing"}`.
     Typing,
-    /// `{"type":"edit","seq":42,"message":"hi, fixed"}`: own message, within 10 minutes.
-    Edit { seq: u64, text: MessageText },
+    /// `{"type":"edit","seq":42,"message":"hi, fixed"}`: own message, within
+    /// 10 minutes. A `"client_id"` makes sending it again safe: a repeat
+    /// is acked, not applied again.
+    Edit {
+        seq: u64,
+        text: MessageText,
+        client_id: Option<ClientId>,
+    },
     /// `{"type":"delete","seq":42}`: own message within 10 minutes, or any as an admin.
     Delete { seq: u64 },
     /// `{"type":"react","seq":42,"emoji":"👍"}`: toggles this person's reaction.
@@ -94,9 +100,9 @@ impl ClientFrame {
     /// The id the sender gave this post, if any.
     pub fn client_id(&self) -> Option<&ClientId> {
         match self {
-            Self::Chat { client_id, .. } | Self::PrivateMessage { client_id, .. } => {
-                client_id.as_ref()
-            }
+            Self::Chat { client_id, .. }
+            | Self::PrivateMessage { client_id, .. }
+            | Self::Edit { client_id, .. } => client_id.as_ref(),
             _ => None,
         }
     }
@@ -114,9 +120,17 @@ impl ClientFrame {
                 client_id,
             } => chat_json(&format!("/pm {to} {}", text.as_str()), client_id.as_ref()),
             Self::Typing => r#"{"type":"typing"}"#.to_owned(),
-            Self::Edit { seq, text } => {
-                serde_json::json!({ "type": "edit", "seq": seq, "message": text.as_str() })
-                    .to_string()
+            Self::Edit {
+                seq,
+                text,
+                client_id,
+            } => {
+                let mut frame =
+                    serde_json::json!({ "type": "edit", "seq": seq, "message": text.as_str() });
+                if let Some(id) = client_id {
+                    frame["client_id"] = id.as_str().into();
+                }
+                frame.to_string()
             }
             Self::Delete { seq } => serde_json::json!({ "type": "delete", "seq": seq }).to_string(),
             Self::React { seq, emoji } => {
@@ -187,6 +201,7 @@ fn parse_edit(fields: &Map<String, Value>) -> Result<ClientFrame, FrameError> {
         Some(Value::String(text)) => Ok(ClientFrame::Edit {
             seq,
             text: MessageText::parse(text)?,
+            client_id: optional_client_id(fields.get("client_id"))?,
         }),
         _ => Err(FrameError::new(
             ErrorCode::InvalidMessage,

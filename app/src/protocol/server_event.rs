@@ -49,12 +49,15 @@ pub enum ServerEvent {
     Typing {
         user: String,
     },
-    /// The author changed message `seq`.
+    /// The author changed message `seq`. Extension: the edit's
+    /// `client_id`, when it had one (the author's copy is its ack).
     MessageEdited {
         room: RoomName,
         seq: u64,
         message: String,
         edited_at: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<super::ClientId>,
     },
     /// Message `seq` was deleted (by its author or an admin); it stays in
     /// the log as a tombstone so seqs remain contiguous.

@@ -57,9 +57,15 @@ fn edit_delete_react_frames_parse_and_round_trip() {
         edit,
         ClientFrame::Edit {
             seq: 42,
-            text: MessageText::parse("hi, fixed").unwrap()
+            text: MessageText::parse("hi, fixed").unwrap(),
+            client_id: None,
         }
     );
+    // An edit may carry a client id, and writes it back.
+    let edit = ClientFrame::parse(r#"{"type":"edit","seq":3,"message":"fixed","client_id":"e-1"}"#)
+        .unwrap();
+    assert_eq!(edit.client_id().map(ClientId::as_str), Some("e-1"));
+    assert_eq!(ClientFrame::parse(&edit.to_json()).unwrap(), edit);
     let delete = ClientFrame::parse(r#"{"type":"delete","seq":3}"#).unwrap();
     let react = ClientFrame::parse(r#"{"type":"react","seq":3,"emoji":"👍"}"#).unwrap();
     for frame in [edit, delete, react] {
@@ -301,6 +307,7 @@ fn events_have_the_documented_shape() {
             seq: 42,
             message: "hi!".into(),
             edited_at: "t".into(),
+            client_id: None,
         }
         .to_json(),
     )

@@ -118,10 +118,12 @@ fn renders_blank(raw: &str) -> bool {
     {
         unicode_security::skeleton(raw).all(char::is_whitespace)
     }
+    // The page's own check, without the confusables table: whitespace,
+    // the Hangul fillers and the Braille blank (U+2800, drawn as a space).
     #[cfg(not(feature = "ssr"))]
     {
         raw.chars()
-            .all(|c| c.is_whitespace() || crate::names::FILLERS.contains(&c))
+            .all(|c| c.is_whitespace() || c == '\u{2800}' || crate::names::FILLERS.contains(&c))
     }
 }
 

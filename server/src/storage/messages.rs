@@ -230,28 +230,57 @@ impl Storage {
         }))
     }
 
-    /// Replaces the text; returns the edit time, or `None` if the message
-    /// is gone (deleted a moment ago: a tombstone is never written into).
+    /// Sets message `seq`'s text, unless it was deleted. With the edit's
+    /// client id: a repeat of one applied already changes nothing
+    /// ([`Edited::Repeat`]). One transaction: the id is kept only if the
+    /// edit was made.
     pub async fn edit_message(
         &self,
         room: &RoomName,
         seq: u64,
         text: &str,
-    ) -> Result<Option<String>, StorageError> {
+        client_id: Option<&ClientId>,
+    ) -> Result<Edited, StorageError> {
         let at = Stamp::now();
-        let edited = with_pool!(self, pool => sqlx::query(
-            "UPDATE messages SET body = $1, edited_at = $2
-             WHERE room_id = (SELECT id FROM rooms WHERE name = $3) AND seq = $4
-               AND deleted_at IS NULL",
-        )
-        .bind(text)
-        .bind(at)
-        .bind(room.as_str())
-        .bind(seq as i64)
-        .execute(pool)
-        .await?
-        .rows_affected());
-        Ok((edited > 0).then(|| at.rfc3339()))
+        let edited = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if let Some(id) = client_id {
+                let fresh = sqlx::query(
+                    "INSERT INTO edit_ids (room_id, seq, client_id)
+                     SELECT id, $2, $3 FROM rooms WHERE name = $1
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(room.as_str())
+                .bind(seq as i64)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if fresh == 0 {
+                    return Ok(Edited::Repeat);
+                }
+            }
+            let edited = sqlx::query(
+                "UPDATE messages SET body = $1, edited_at = $2
+                 WHERE room_id = (SELECT id FROM rooms WHERE name = $3) AND seq = $4
+                   AND deleted_at IS NULL",
+            )
+            .bind(text)
+            .bind(at)
+            .bind(room.as_str())
+            .bind(seq as i64)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if edited > 0 {
+                tx.commit().await?;
+            }
+            edited
+        });
+        Ok(match edited {
+            0 => Edited::Gone,
+            _ => Edited::Done(at.rfc3339()),
+        })
     }
 
     /// Leaves a tombstone: the row stays (seqs remain contiguous), the text
@@ -280,6 +309,17 @@ impl Storage {
         });
         Ok(())
     }
+}
+
+/// What an edit did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Edited {
+    /// Made, at this time (RFC 3339).
+    Done(String),
+    /// Its client id was applied already: nothing changed.
+    Repeat,
+    /// The message was deleted: nothing changed.
+    Gone,
 }
 
 fn message_from_row(

@@ -33,7 +33,7 @@ pub mod users;
 
 pub use audit::AuditEntry;
 pub use checkpoints::Checkpoints;
-pub use messages::{MessageMeta, NewMessage, Page, Reader, SentAs};
+pub use messages::{Edited, MessageMeta, NewMessage, Page, Reader, SentAs};
 pub use reactions::{NotToggled, Toggled};
 pub use rooms::{Created, RoomRecord};
 pub use types::{MessageId, Stamp};
@@ -400,8 +400,11 @@ mod tests {
         storage.insert_batch(&[new]).await.unwrap();
         storage.delete_message(&room, 1).await.unwrap();
         assert_eq!(
-            storage.edit_message(&room, 1, "sneaky").await.unwrap(),
-            None
+            storage
+                .edit_message(&room, 1, "sneaky", None)
+                .await
+                .unwrap(),
+            Edited::Gone
         );
         let toggled = storage
             .toggle_reaction(&room, 1, alice.id, "alice", "👍", 20)

@@ -197,6 +197,7 @@ impl Storage {
                 "DELETE FROM reactions WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
                 "DELETE FROM read_markers WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
                 "DELETE FROM mentions WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
+                "DELETE FROM edit_ids WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
                 "DELETE FROM messages WHERE room_id = (SELECT id FROM rooms WHERE name = $1)",
             ] {
                 sqlx::query(sql)

@@ -6,22 +6,31 @@
 use super::{Consumer, flood::Action, frames::Answer, refusal::Refusal};
 use crate::{
     chat,
-    storage::{MessageMeta, NotToggled},
+    storage::{Edited, MessageMeta, NotToggled},
 };
 use app::{
     account::SessionUser,
-    protocol::{EDIT_WINDOW_SECS, Emoji, MessageText, REACTIONS_PER_MESSAGE, ServerEvent},
+    protocol::{
+        ClientId, EDIT_WINDOW_SECS, Emoji, MessageText, REACTIONS_PER_MESSAGE, ServerEvent,
+    },
 };
 
 impl Consumer {
     /// `{"type":"edit"}`: the room hears `message_edited`.
-    pub(super) async fn edit(&self, seq: u64, text: MessageText) -> Answer {
+    /// With a client id, the author's copy of `message_edited` carries it
+    /// (their ack), and a repeat of it is acked without editing again.
+    pub(super) async fn edit(
+        &self,
+        seq: u64,
+        text: MessageText,
+        client_id: Option<ClientId>,
+    ) -> Answer {
         self.may_change(seq, false).await?;
         let text = text.into_string();
-        let edited_at = self
+        let edited = self
             .chat
             .storage
-            .edit_message(&self.room, seq, &text)
+            .edit_message(&self.room, seq, &text, client_id.as_ref())
             .await
             .map_err(|e| {
                 Refusal::unavailable(
@@ -29,14 +38,21 @@ impl Consumer {
                     e,
                     "Your edit could not be saved; try again.",
                 )
-            })?
+            })?;
+        let edited_at = match (edited, client_id.clone()) {
+            (Edited::Done(at), _) => at,
+            (Edited::Repeat, Some(client_id)) => {
+                return Ok(Some(ServerEvent::Ack { client_id, seq }));
+            }
             // Deleted since the check above: nothing was written.
-            .ok_or(Refusal::NoSuchMessage(seq))?;
+            (Edited::Gone | Edited::Repeat, _) => return Err(Refusal::NoSuchMessage(seq)),
+        };
         self.broadcast(ServerEvent::MessageEdited {
             room: self.room.clone(),
             seq,
             message: text,
             edited_at,
+            client_id,
         })
         .await;
         Ok(None)

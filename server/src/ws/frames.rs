@@ -81,7 +81,11 @@ impl Consumer {
                     })?;
                 Ok(Some(self.history(before_seq, limit).await))
             }
-            ClientFrame::Edit { seq, text } => self.edit(seq, text).await,
+            ClientFrame::Edit {
+                seq,
+                text,
+                client_id,
+            } => self.edit(seq, text, client_id).await,
             ClientFrame::Delete { seq } => self.delete(seq).await,
             ClientFrame::React { seq, emoji } => self.react(seq, emoji).await,
             ClientFrame::Read { seq } => self.read(seq).await,

@@ -286,3 +286,37 @@ async fn a_mention_reaches_the_persons_lobby_and_counts_until_read() {
         json!([{"room": "team", "seq": 3, "last_seq": 3}])
     );
 }
+
+/// An edit with a client id reaches the room naming it; sent again after a
+/// dropped socket it is acked, not applied or broadcast again.
+#[tokio::test]
+async fn an_edit_sent_again_with_its_id_is_applied_once() {
+    let server = TestServer::start().await;
+    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
+    let mut watcher = server.join_as(&bob, "edits").await;
+    let mut a = server.join_as(&alice, "edits").await;
+    post(&mut a, "helo", "p-1").await;
+    a.expect("chat_message").await;
+    watcher.expect("chat_message").await;
+    let fix = json!({"type": "edit", "seq": 1, "message": "hello", "client_id": "e-1"});
+    a.send_json(fix.clone()).await;
+    let edited = a.expect("message_edited").await;
+    assert_eq!(
+        (edited["message"].clone(), edited["client_id"].clone()),
+        (json!("hello"), json!("e-1"))
+    );
+    assert_eq!(watcher.expect("message_edited").await["message"], "hello");
+    drop(a);
+    let mut again = server.join_as(&alice, "edits").await;
+    again.send_json(fix).await;
+    assert_eq!(
+        again.expect("ack").await,
+        json!({"type": "ack", "client_id": "e-1", "seq": 1})
+    );
+    assert_no_message(&mut watcher).await;
+    // Another edit, another id: applied.
+    again
+        .send_json(json!({"type": "edit", "seq": 1, "message": "hello!", "client_id": "e-2"}))
+        .await;
+    assert_eq!(watcher.expect("message_edited").await["message"], "hello!");
+}

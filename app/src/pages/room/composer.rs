@@ -176,7 +176,7 @@ fn submit(state: RoomState) -> bool {
     let sent = match MessageText::parse(&field.value()) {
         Ok(text) => {
             match draft.editing.get_untracked() {
-                Some(seq) => state.send(ClientFrame::Edit { seq, text }),
+                Some(seq) => state.edit(seq, text),
                 None => state.post(text),
             }
             draft.editing.set(None);

@@ -116,6 +116,13 @@ impl RoomLog {
         });
     }
 
+    /// Our edit of message `seq` is stored (acked as a repeat: its
+    /// `message_edited` was lost with a socket); its time is not known
+    /// here, so the one shown stays.
+    pub fn edit_acked(&mut self, seq: u64, message: String) {
+        self.change(seq, |m| m.message = message);
+    }
+
     /// Message `seq` was deleted: a tombstone stays.
     pub fn delete(&mut self, seq: u64) {
         self.change(seq, |m| {

@@ -286,6 +286,7 @@ fn PendingItem(pending: Pending) -> impl IntoView {
     let i18n = state.i18n;
     let id = pending.client_id.clone();
     let sending = pending.failed.is_none() && pending.stored_as.is_none();
+    let is_edit = pending.edit_of.is_some();
     let failed = pending.failed.is_some();
     let failure = pending.failed.map(|why| {
         let (retry, discard) = (id.clone(), id.clone());
@@ -303,10 +304,11 @@ fn PendingItem(pending: Pending) -> impl IntoView {
         }
     });
     view! {
-        <li class="msg own pending" class:failed=failed data-client-id=id.as_str().to_owned()>
+        <li class="msg own pending" class:failed=failed class:edit=is_edit data-client-id=id.as_str().to_owned()>
             <div class="meta">
                 <span class="author" dir="auto">{pending.user}</span>
-                {sending.then(|| view! { <span class="sending">{tr!(i18n, log.sending)}</span> })}
+                {(sending && !is_edit).then(|| view! { <span class="sending">{tr!(i18n, log.sending)}</span> })}
+                {(sending && is_edit).then(|| view! { <span class="sending">{tr!(i18n, log.saving_edit)}</span> })}
             </div>
             <p class="text" dir="auto">{pending.text}</p>
             {failure}

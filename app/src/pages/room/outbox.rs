@@ -17,6 +17,9 @@ pub struct Pending {
     pub user: String,
     pub room: String,
     pub text: String,
+    /// An edit of this message (seq) of ours, not a new post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_of: Option<u64>,
     /// Why the server refused it; `None` while it is being sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
@@ -128,6 +131,7 @@ mod tests {
             text: text.into(),
             failed: None,
             stored_as: None,
+            edit_of: None,
         }
     }
 

@@ -7,7 +7,9 @@
 //! (live or in the history); a refusal marks it failed, with Retry and
 //! Discard. A `/pm` waits there too; it is stored in another room (the
 //! direct conversation), so it leaves on its `ack` and shows then as
-//! "to bob: …". Visitors' posts go as before (refused: nothing to keep).
+//! "to bob: …". An edit waits there too, and leaves when its
+//! `message_edited` (which names its id) or `ack` comes. Visitors' posts
+//! go as before (refused: nothing to keep).
 //!
 //! Methods of [`RoomState`], kept here so `state.rs` stays a router.
 
@@ -43,6 +45,16 @@ impl RoomState {
     /// Posts `text` as this person: into the outbox, and to the server now
     /// if it can be reached.
     pub fn post(self, text: MessageText) {
+        self.queue(text, None);
+    }
+
+    /// Changes our message `seq` to `text`, through the outbox as a post
+    /// goes (a repeat of the edit's id is not applied twice).
+    pub fn edit(self, seq: u64, text: MessageText) {
+        self.queue(text, Some(seq));
+    }
+
+    fn queue(self, text: MessageText, edit_of: Option<u64>) {
         let Some(user) = self.me.name_untracked() else {
             // A visitor is told to log in; there is nothing to keep.
             self.send(ClientFrame::Chat {
@@ -58,6 +70,7 @@ impl RoomState {
             text: text.into_string(),
             failed: None,
             stored_as: None,
+            edit_of,
         };
         keep(&pending);
         self.sending.outbox.update(|o| {
@@ -89,7 +102,16 @@ impl RoomState {
     }
 
     fn send_pending(self, pending: &Pending) {
-        if let Ok(frame) = ClientFrame::post(&pending.text, Some(pending.client_id.clone())) {
+        let client_id = Some(pending.client_id.clone());
+        let frame = match pending.edit_of {
+            Some(seq) => MessageText::parse(&pending.text).map(|text| ClientFrame::Edit {
+                seq,
+                text,
+                client_id,
+            }),
+            None => ClientFrame::post(&pending.text, client_id),
+        };
+        if let Ok(frame) = frame {
             self.send_on_this_session(frame);
         }
     }
@@ -110,6 +132,14 @@ impl RoomState {
         let Some(pending) = self.sending.outbox.with_untracked(|o| o.find(&id).cloned()) else {
             return;
         };
+        // An edit applied already (its `message_edited` went with a
+        // dropped socket; the log is told again by the next history).
+        if let Some(seq) = pending.edit_of {
+            self.sending.outbox.update(|o| drop(o.remove(&id)));
+            let text = pending.text;
+            self.log.update(|l| l.edit_acked(seq, text));
+            return;
+        }
         if let Ok(ClientFrame::PrivateMessage { to, text, .. }) =
             ClientFrame::post(&pending.text, None)
         {

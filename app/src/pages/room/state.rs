@@ -197,8 +197,14 @@ impl RoomState {
                 seq,
                 message,
                 edited_at,
+                client_id,
                 ..
-            } => self.log.update(|l| l.edit(seq, message, edited_at)),
+            } => {
+                self.log.update(|l| l.edit(seq, message, edited_at));
+                if let Some(id) = &client_id {
+                    self.seen_own(id);
+                }
+            }
             ServerEvent::MessageDeleted { seq, .. } => self.log.update(|l| l.delete(seq)),
             ServerEvent::Reaction {
                 seq, emoji, users, ..
