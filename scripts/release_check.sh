@@ -7,6 +7,8 @@
 #   WASM_GZIP_BUDGET=650000   bytes allowed for pkg/chat.wasm, gzipped
 #
 # The budget guards against growth from what the app weighs today:
+# 641,572 bytes gzipped on 2026-12-07 with issue 36 finished (client ids
+# on /pm and edits, mention badges: +3 KB);
 # 638,595 bytes gzipped on 2026-12-07 with issue 36's outbox (IndexedDB),
 # read markers, direct conversations, read receipts, the lobby's and the
 # sidebar's lists (+90 KB over 548,356 before them: seven new translated

@@ -12,6 +12,32 @@ use futures::{FutureExt, StreamExt, channel::oneshot, select};
 use gloo_net::eventsource::{State, futures::EventSource};
 use std::time::Duration;
 
+/// Follows the feed while the page is visible: a tab in the background
+/// gives its connection back, and takes it again when shown (the server
+/// then sends the whole list, so nothing missed meanwhile matters).
+/// Browsers allow six HTTP/1.1 connections per host and an `EventSource`
+/// holds one: with a feed in every room tab (the sidebar), a seventh tab
+/// would stall on plain HTTP. Call it where an effect may be made; it
+/// ends with the owner.
+pub fn follow_while_visible(on_event: impl Fn(LobbyEvent) + 'static) {
+    use leptos::prelude::*;
+    let on_event = std::rc::Rc::new(on_event);
+    let visible = RwSignal::new(!crate::browser::page_hidden());
+    let handle = window_event_listener_untyped("visibilitychange", move |_| {
+        visible.set(!crate::browser::page_hidden());
+    });
+    on_cleanup(move || handle.remove());
+    Effect::new(move |_| {
+        if !visible.get() {
+            return;
+        }
+        let on_event = on_event.clone();
+        let feed = LobbyFeed::follow(move |event| on_event(event));
+        let feed = StoredValue::new_local(Some(feed));
+        on_cleanup(move || feed.update_value(|f| drop(f.take())));
+    });
+}
+
 /// How long after a refusal the feed is tried again.
 const REFUSED_PAUSE: Duration = Duration::from_secs(10);
 

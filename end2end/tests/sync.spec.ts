@@ -317,3 +317,49 @@ test("on a phone the sidebar is a drawer behind ☰, in Chinese too", async ({ b
   await page.keyboard.press("Escape");
   await expect(sidebar).toBeHidden();
 });
+
+/** Makes the page look hidden (or shown again) to its own code, as a tab in the background does. */
+async function setHidden(page: Page, hidden: boolean) {
+  await page.evaluate((hidden) => {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+    Object.defineProperty(document, "visibilityState", {
+      configurable: true,
+      get: () => (hidden ? "hidden" : "visible"),
+    });
+    document.dispatchEvent(new Event("visibilitychange", { bubbles: true }));
+  }, hidden);
+}
+
+test("a room tab in the background lets go of its sidebar's live list, and follows again when shown", async ({
+  browser,
+}) => {
+  // Browsers allow six HTTP/1.1 connections per host and the sidebar's
+  // live list holds one: kept by every background tab, a seventh tab
+  // would stall. Hidden, a tab gives it back; shown, it follows again.
+  const reader = await signedIn(browser, unique("reader"));
+  const writer = await openRoom(await signedIn(browser, unique("writer")), unique("other"));
+  const other = new URL(writer.url()).pathname.split("/")[2];
+  await say(writer, "first");
+  const marked = markerHeard(reader, other, 1);
+  const read = await openRoom(reader, other);
+  await expect(messageTexts(read)).toHaveText(["first"]);
+  await marked;
+  await read.close();
+
+  const page = await openRoom(reader, unique("tabs"));
+  const feed = (r: { url(): string }) => r.url().includes("/api/rooms/live");
+  const ended = new Promise<void>((resolve) => {
+    page.on("requestfailed", (r) => feed(r) && resolve());
+    page.on("requestfinished", (r) => feed(r) && resolve());
+  });
+  const place = page.locator("#sidebar a.place", { hasText: other });
+  await expect(place).toBeVisible();
+  await setHidden(page, true);
+  await ended;
+  const reopened = page.waitForRequest(feed);
+  await setHidden(page, false);
+  await reopened;
+  // Following again: a post in the other room counts here, live.
+  await say(writer, "second");
+  await expect(place.locator(".unread")).toHaveText("1");
+});

@@ -207,12 +207,12 @@ fn ActiveRooms(mine: RwSignal<Mine>) -> impl IntoView {
     }
 }
 
-/// Browser only: follows the live feed for as long as the lobby is open.
+/// Browser only: follows the live feed while the lobby's tab is visible.
 fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, mine: RwSignal<Mine>) {
     #[cfg(feature = "browser")]
     Effect::new(move |_| {
         use crate::protocol::LobbyEvent;
-        let feed = crate::lobby_feed::LobbyFeed::follow(move |event| {
+        crate::lobby_feed::follow_while_visible(move |event| {
             mine.update(|m| m.apply(&event));
             match event {
                 LobbyEvent::Rooms { rooms, .. } => live.set(Some(active(rooms))),
@@ -226,8 +226,6 @@ fn follow_live(live: RwSignal<Option<Vec<RoomSummary>>>, mine: RwSignal<Mine>) {
                 | LobbyEvent::Mention { .. } => {}
             }
         });
-        let feed = StoredValue::new(Some(feed));
-        on_cleanup(move || feed.update_value(|f| drop(f.take())));
     });
     #[cfg(not(feature = "browser"))]
     let _ = (live, mine, apply);

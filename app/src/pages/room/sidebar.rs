@@ -91,6 +91,8 @@ pub fn Sidebar(open: RwSignal<bool>) -> impl IntoView {
                 </a>
             </li>
         }
+        // Erased: keeps the sidebar's view type shallow (release builds).
+        .into_any()
     };
     view! {
         <nav id="sidebar" class="sidebar" class:open=move || open.get() node_ref=nav
@@ -159,14 +161,11 @@ fn move_with_keys(
     });
 }
 
-/// Browser only: the lobby's live feed, for as long as the page is open.
+/// Browser only: the lobby's live feed, while the tab is visible.
 fn follow(mine: RwSignal<Mine>) {
     #[cfg(feature = "browser")]
     Effect::new(move |_| {
-        let feed =
-            crate::lobby_feed::LobbyFeed::follow(move |event| mine.update(|m| m.apply(&event)));
-        let feed = StoredValue::new(Some(feed));
-        on_cleanup(move || feed.update_value(|f| drop(f.take())));
+        crate::lobby_feed::follow_while_visible(move |event| mine.update(|m| m.apply(&event)));
     });
     // On the server the list is empty until the browser takes over.
     #[cfg(not(feature = "browser"))]
