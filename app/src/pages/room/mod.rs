@@ -89,7 +89,13 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
     let i18n = use_i18n();
     let asked = room.clone();
     let access = Resource::new_blocking(move || asked.clone(), may_enter);
+    let named = room.to_string();
     view! {
+        // The room's name as the title, whatever the Suspense below does
+        // while the server renders (it may build the page twice, and the
+        // discarded `<Title>` can be gone when the head is written); the
+        // page's own `<Title>`, with the unread count, comes later and wins.
+        <Title text=move || page_title(i18n.get_locale(), &named) />
         <Suspense fallback=|| view! { <main class="page room"></main> }>
             {move || {
                 let room = room.clone();
@@ -146,6 +152,8 @@ pub fn DirectPage() -> impl IntoView {
     let me = expect_context::<CurrentUser>();
     let peer = move || params.read().get("peer").unwrap_or_default();
     view! {
+        // As in [`AllowedRoom`]: a title whatever the Suspense does.
+        <Title text=move || page_title(i18n.get_locale(), &peer()) />
         <Suspense fallback=|| view! { <main class="page room"></main> }>
             {move || {
                 let peer = peer();
