@@ -133,7 +133,7 @@ impl RoomState {
             return;
         };
         // An edit applied already (its `message_edited` went with a
-        // dropped socket; the log is told again by the next history).
+        // dropped socket): the log takes its text now.
         if let Some(seq) = pending.edit_of {
             self.sending.outbox.update(|o| drop(o.remove(&id)));
             let text = pending.text;
