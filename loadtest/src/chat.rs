@@ -116,7 +116,13 @@ pub struct Report {
     /// how they joined it, to reconnect them.
     pub lagged: Vec<(String, Joining)>,
     pub connect: Latencies,
+    /// From the first connection opening to the last member joined: a
+    /// join storm's length.
+    pub joined_all_ms: f64,
     pub latency: Latencies,
+    /// Per message, until the last member received it ("post to all
+    /// members received").
+    pub to_all: Latencies,
     /// How many server processes the clients were spread over.
     pub processes: usize,
     /// CPU seconds the server processes used during the run (`--pids`).
@@ -172,7 +178,7 @@ impl Report {
         );
         println!(
             "{:<24} {:>3}×{:<4} target {:>7.0}/s  sent {:>8.0}/s  deliveries {:>9.0}/s  \
-             p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  loss {:>6}  dropped {:>3}  connect p50 {:.1} ms p99 {:.1} ms{}",
+             p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  loss {:>6}  dropped {:>3}  connect p50 {:.1} ms p99 {:.1} ms  all joined {:.0} ms  to all p99 {:.1} ms{}",
             self.label,
             self.rooms,
             self.clients,
@@ -187,6 +193,8 @@ impl Report {
             self.disconnects,
             c50,
             c99,
+            self.joined_all_ms,
+            self.to_all.percentile_ms(99.0),
             self.cpu_ms_per_1000()
                 .map(|c| format!("  server CPU {c:.1} ms per 1000 deliveries"))
                 .unwrap_or_default()
@@ -198,6 +206,9 @@ impl Report {
             "loss": self.loss(), "deliveries_per_s": self.deliveries_per_s(),
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
             "dropped_connections": self.disconnects, "connect_p50_ms": c50, "connect_p99_ms": c99,
+            "joined_all_ms": self.joined_all_ms,
+            "to_all_p50_ms": self.to_all.percentile_ms(50.0),
+            "to_all_p99_ms": self.to_all.percentile_ms(99.0),
             "processes": self.processes, "server_cpu_secs": self.server_cpu_secs,
             "cpu_ms_per_1000_deliveries": self.cpu_ms_per_1000(),
             "redis_cpu_secs": self.redis_cpu_secs,
@@ -214,7 +225,8 @@ struct ClientResult {
     connect_us: u32,
     sent: u64,
     received: u64,
-    latencies: Vec<u32>,
+    /// Each message received: its send time and its latency (µs).
+    arrivals: Vec<(u64, u32)>,
     dropped: bool,
     /// Closed by the server with 4008 (lagging).
     lagged: bool,
@@ -251,6 +263,7 @@ pub(crate) async fn run(
         }));
     }
     barrier.wait().await; // everyone connected
+    let joined_all_ms = clock.elapsed().as_secs_f64() * 1000.0;
     // Counted from here: the cost of the messages, not of the joins.
     let cpu_before = setup.server_cpu()?;
     let client_before = crate::args::cpu_secs(std::process::id())?;
@@ -267,13 +280,18 @@ pub(crate) async fn run(
         disconnects: 0,
         lagged: Vec::new(),
         connect: Latencies::default(),
+        joined_all_ms,
         latency: Latencies::default(),
+        to_all: Latencies::default(),
         processes: setup.http.len(),
         server_cpu_secs: None,
         redis_cpu_secs: None,
         client_cpu_secs: 0.0,
     };
     let mut sent_per_room = vec![0u64; setup.rooms];
+    // A message is known by its send time (µs on the run's clock): two
+    // posts in the same microsecond would count as one, rarely and harmlessly.
+    let mut last_arrival: std::collections::HashMap<u64, u32> = Default::default();
     for task in tasks {
         let (r, again) = task.await.map_err(|e| e.to_string())??;
         if r.lagged {
@@ -284,8 +302,15 @@ pub(crate) async fn run(
         report.delivered += r.received;
         report.disconnects += usize::from(r.dropped);
         report.connect.0.push(r.connect_us);
-        report.latency.merge(r.latencies);
+        for (sent_at, latency) in &r.arrivals {
+            let slowest = last_arrival.entry(*sent_at).or_default();
+            *slowest = (*slowest).max(*latency);
+        }
+        report
+            .latency
+            .merge(r.arrivals.iter().map(|a| a.1).collect());
     }
+    report.to_all.0 = last_arrival.into_values().collect();
     report.expected = sent_per_room.iter().map(|s| s * setup.clients as u64).sum();
     if !setup.pids.is_empty() {
         report.server_cpu_secs = Some(setup.server_cpu()? - cpu_before);
@@ -413,7 +438,7 @@ async fn client(
     };
     let receiver = async {
         let mut received = 0u64;
-        let mut latencies = Vec::new();
+        let mut arrivals = Vec::new();
         let mut dropped = false;
         let mut lagged = false;
         let drain = end + DRAIN;
@@ -422,7 +447,7 @@ async fn client(
                 Some(Ok(Message::Text(text))) => {
                     if let Some(sent_at) = sent_at(&text) {
                         let now = clock.elapsed().as_micros() as u64;
-                        latencies.push(now.saturating_sub(sent_at) as u32);
+                        arrivals.push((sent_at, now.saturating_sub(sent_at) as u32));
                         received += 1;
                     } else if wire.is_ping(&text) {
                         pinged.notify_one();
@@ -440,15 +465,15 @@ async fn client(
                 Some(Ok(_)) => {}
             }
         }
-        (received, latencies, dropped, lagged)
+        (received, arrivals, dropped, lagged)
     };
-    let (sent, (received, latencies, dropped, lagged)) = tokio::join!(sender, receiver);
+    let (sent, (received, arrivals, dropped, lagged)) = tokio::join!(sender, receiver);
     Ok(ClientResult {
         room,
         connect_us,
         sent,
         received,
-        latencies,
+        arrivals,
         dropped,
         lagged,
     })

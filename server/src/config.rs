@@ -114,6 +114,12 @@ pub struct Limits {
     /// `MENTIONS_PER_MESSAGE`: the most people one message's `@names` are
     /// noted for (mention badges); the rest are highlighted, not counted.
     pub mentions_per_message: usize,
+    /// `USER_LIST_MAX`: the most names a room's `user_list` carries. In a
+    /// room with more people, arrivals and departures are told as a count
+    /// (`user_count`, gathered) instead of one `user_join` / `user_leave`
+    /// each to everyone: a room of n people joining at once would
+    /// otherwise cost n² deliveries.
+    pub user_list_max: usize,
     /// `BAD_FRAMES_PER_10_S`: malformed or refused frames (and dropped
     /// typing signals) a connection may send per 10 s before it is closed.
     pub bad_frames_per_10_s: u32,
@@ -143,6 +149,7 @@ impl Default for Limits {
             history_burst: 30,
             read_markers_per_second: 2.0,
             mentions_per_message: 10,
+            user_list_max: 200,
             bad_frames_per_10_s: 20,
         }
     }
@@ -186,6 +193,7 @@ impl Limits {
                 d.read_markers_per_second,
             )?,
             mentions_per_message: whole("MENTIONS_PER_MESSAGE", d.mentions_per_message)?,
+            user_list_max: whole("USER_LIST_MAX", d.user_list_max)?,
             bad_frames_per_10_s: whole("BAD_FRAMES_PER_10_S", d.bad_frames_per_10_s)?,
         })
     }

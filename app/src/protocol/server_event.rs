@@ -13,17 +13,34 @@ pub enum ServerEvent {
     /// A page of the room's log, oldest first. Sent on joining (the latest
     /// page) and in answer to a `history` frame.
     History(History),
-    /// The signed-in people in the room, sent on connecting.
+    /// The signed-in people in the room, sent on connecting. Extension:
+    /// `online`, how many they are. In a big room (more than the server's
+    /// `USER_LIST_MAX`) `users` holds only some of them, and arrivals and
+    /// departures come as [`ServerEvent::UserCount`] instead of
+    /// `user_join` / `user_leave`.
     UserList {
         users: Vec<String>,
+        #[serde(default)]
+        online: usize,
     },
-    /// A person's first connection to the room opened.
+    /// How many people are in a big room now: its arrivals and departures,
+    /// gathered (at most a few a second).
+    UserCount {
+        count: usize,
+    },
+    /// A person's first connection to the room opened. Extension:
+    /// `online`, how many people are in the room now.
     UserJoin {
         user: String,
+        #[serde(default)]
+        online: usize,
     },
-    /// A person's last connection to the room closed.
+    /// A person's last connection to the room closed (`online`: as in
+    /// `user_join`).
     UserLeave {
         user: String,
+        #[serde(default)]
+        online: usize,
     },
     /// A private message to this person, from `user`. Extensions: the
     /// direct conversation it is stored in (`room`, `@alice+bob`) and its

@@ -215,20 +215,27 @@ fn presence_events_have_the_documented_shape() {
         (
             ServerEvent::UserList {
                 users: vec!["alice".into(), "bob".into()],
+                online: 2,
             },
-            serde_json::json!({"type":"user_list","users":["alice","bob"]}),
+            serde_json::json!({"type":"user_list","users":["alice","bob"],"online":2}),
+        ),
+        (
+            ServerEvent::UserCount { count: 1200 },
+            serde_json::json!({"type":"user_count","count":1200}),
         ),
         (
             ServerEvent::UserJoin {
                 user: "carol".into(),
+                online: 3,
             },
-            serde_json::json!({"type":"user_join","user":"carol"}),
+            serde_json::json!({"type":"user_join","user":"carol","online":3}),
         ),
         (
             ServerEvent::UserLeave {
                 user: "carol".into(),
+                online: 2,
             },
-            serde_json::json!({"type":"user_leave","user":"carol"}),
+            serde_json::json!({"type":"user_leave","user":"carol","online":2}),
         ),
         (
             ServerEvent::PrivateMessage {

@@ -1,13 +1,13 @@
 //! Entering and leaving a room: presence counts the connection, the
 //! layer's room group (and a signed-in person's inbox) takes its channel,
 //! the room hears `user_join` with a person's first connection and
-//! `user_leave` with their last, and the lobby hears that the room's line
-//! changed. Presence also *reports* people who left with a process that
+//! `user_leave` with their last (a big room, their count: [`super::crowd`]),
+//! and the lobby hears that the room's line changed. Presence also *reports* people who left with a process that
 //! died without a word ([`Departures`]); [`tell_departures`] words and
 //! tells those, so presence itself never broadcasts.
 //! Must never import the consumer (`ws/`) or HTTP types.
 
-use super::{Chat, groups, tell};
+use super::{Chat, crowd::Crowds, groups};
 use crate::{
     layer::{ChannelLayer, ChannelName, LayerError},
     presence::Departures,
@@ -30,10 +30,14 @@ impl Chat {
         match user {
             None => self.presence.reader_joined(room).await,
             Some(user) => {
-                if self.presence.join(room, user).await {
+                let change = self.presence.join(room, user).await;
+                if change.person {
                     // Told before we join the group: we learn of ourselves from user_list.
-                    let user = user.to_owned();
-                    self.tell(&group, ServerEvent::UserJoin { user }).await;
+                    let event = ServerEvent::UserJoin {
+                        user: user.to_owned(),
+                        online: change.online,
+                    };
+                    self.tell_presence(room, change.online, event).await;
                 }
                 self.layer.group_add(&groups::inbox(user), me).await?;
             }
@@ -51,9 +55,13 @@ impl Chat {
             None => self.presence.reader_left(room).await,
             Some(user) => {
                 let _ = self.layer.group_discard(&groups::inbox(user), me).await;
-                if self.presence.leave(room, user).await {
-                    let user = user.to_owned();
-                    self.tell(&group, ServerEvent::UserLeave { user }).await;
+                let change = self.presence.leave(room, user).await;
+                if change.person {
+                    let event = ServerEvent::UserLeave {
+                        user: user.to_owned(),
+                        online: change.online,
+                    };
+                    self.tell_presence(room, change.online, event).await;
                 }
             }
         }
@@ -71,12 +79,22 @@ impl Chat {
     }
 }
 
-/// Tells each room the people presence reports gone with a dead process,
-/// until presence stops reporting (its last sender is dropped).
-pub async fn tell_departures(layer: Arc<dyn ChannelLayer>, mut departures: Departures) {
+/// Tells each room the people presence reports gone with a dead process
+/// (a big room, its count), until presence stops reporting (its last
+/// sender is dropped). `listed`: `USER_LIST_MAX`.
+pub async fn tell_departures(
+    layer: Arc<dyn ChannelLayer>,
+    crowds: Arc<Crowds>,
+    listed: usize,
+    mut departures: Departures,
+) {
     while let Some(gone) = departures.recv().await {
-        let event = ServerEvent::UserLeave { user: gone.user };
-        tell(layer.as_ref(), &groups::room(&gone.room), event).await;
+        let event = ServerEvent::UserLeave {
+            user: gone.user,
+            online: gone.online,
+        };
+        let (layer, crowds) = (layer.as_ref(), crowds.as_ref());
+        super::crowd::tell_presence(layer, crowds, listed, &gone.room, gone.online, event).await;
     }
 }
 
@@ -101,13 +119,22 @@ mod tests {
             .await
             .unwrap();
         let (report, departures) = tokio::sync::mpsc::channel(4);
-        let telling = tokio::spawn(tell_departures(layer.clone(), departures));
+        let crowds = Arc::new(Crowds::default());
+        let telling = tokio::spawn(tell_departures(layer.clone(), crowds, 10, departures));
         let user = "bob".to_owned();
-        report.send(Departure { room: hall, user }).await.unwrap();
+        let online = 3;
+        report
+            .send(Departure {
+                room: hall,
+                user,
+                online,
+            })
+            .await
+            .unwrap();
         drop(report);
         telling.await.unwrap();
         let told = inside.receive().await.unwrap();
-        assert_eq!(told, r#"{"type":"user_leave","user":"bob"}"#);
+        assert_eq!(told, r#"{"type":"user_leave","user":"bob","online":3}"#);
         let nothing =
             tokio::time::timeout(std::time::Duration::from_millis(50), elsewhere.receive());
         assert!(nothing.await.is_err(), "another room hears nothing");

@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod control;
+pub mod crowd;
 pub mod direct;
 pub mod lobby;
 pub mod membership;
@@ -47,6 +48,8 @@ pub struct Chat {
     pub presence: Arc<dyn Presence>,
     /// Rooms whose lobby line changed, for the live lobby.
     pub lobby: Arc<LobbyFeed>,
+    /// Big rooms whose head count changed, told as a count.
+    pub crowds: Arc<crowd::Crowds>,
     pub writer: MessageWriter,
     pub limits: Arc<Limits>,
     /// New rooms per person (`ROOMS_PER_HOUR`), keyed by user id.

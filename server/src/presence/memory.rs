@@ -1,6 +1,6 @@
 //! Exact presence for one process, in memory.
 
-use super::Presence;
+use super::{Change, Presence};
 use app::names::RoomName;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
@@ -56,35 +56,41 @@ impl MemoryPresence {
 
 #[async_trait]
 impl Presence for MemoryPresence {
-    async fn join(&self, room: &RoomName, user: &str) -> bool {
+    async fn join(&self, room: &RoomName, user: &str) -> Change {
         let mut r = self.lock();
-        let count = r
-            .rooms
-            .entry(room.clone())
-            .or_default()
-            .entry(user.to_owned())
-            .or_insert(0);
+        let users = r.rooms.entry(room.clone()).or_default();
+        let count = users.entry(user.to_owned()).or_insert(0);
         *count += 1;
-        *count == 1
+        let person = *count == 1;
+        let online = users.len();
+        Change { person, online }
     }
 
-    async fn leave(&self, room: &RoomName, user: &str) -> bool {
+    async fn leave(&self, room: &RoomName, user: &str) -> Change {
         let mut r = self.lock();
         let Some(users) = r.rooms.get_mut(room) else {
-            return false;
+            return Change {
+                person: false,
+                online: 0,
+            };
         };
         let Some(count) = users.get_mut(user) else {
-            return false;
+            let online = users.len();
+            return Change {
+                person: false,
+                online,
+            };
         };
         *count -= 1;
-        let last = *count == 0;
-        if last {
+        let person = *count == 0;
+        if person {
             users.remove(user);
-            if users.is_empty() {
-                r.rooms.remove(room);
-            }
         }
-        last
+        let online = users.len();
+        if online == 0 {
+            r.rooms.remove(room);
+        }
+        Change { person, online }
     }
 
     async fn users(&self, room: &RoomName) -> Vec<String> {
@@ -92,6 +98,14 @@ impl Presence for MemoryPresence {
             .rooms
             .get(room)
             .map(|users| users.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn some_users(&self, room: &RoomName, max: usize) -> Vec<String> {
+        self.lock()
+            .rooms
+            .get(room)
+            .map(|users| users.keys().take(max).cloned().collect())
             .unwrap_or_default()
     }
 
@@ -153,18 +167,31 @@ mod tests {
         let p = MemoryPresence::default();
         let room = RoomName::parse("r").unwrap();
         let other = RoomName::parse("other").unwrap();
-        assert!(p.join(&room, "alice").await);
-        assert!(!p.join(&room, "alice").await);
-        assert!(p.join(&room, "bob").await);
-        assert!(p.join(&other, "alice").await);
+        let change = |person, online| Change { person, online };
+        assert_eq!(p.join(&room, "alice").await, change(true, 1));
+        assert_eq!(p.join(&room, "alice").await, change(false, 1));
+        assert_eq!(p.join(&room, "bob").await, change(true, 2));
+        assert_eq!(p.join(&other, "alice").await, change(true, 1));
         assert_eq!(p.users(&room).await, ["alice", "bob"]);
         assert_eq!(p.online(&room).await, 2);
-        assert!(!p.leave(&room, "alice").await);
+        assert_eq!(p.leave(&room, "alice").await, change(false, 2));
         assert_eq!(p.online(&room).await, 2);
-        assert!(p.leave(&room, "alice").await);
+        assert_eq!(p.leave(&room, "alice").await, change(true, 1));
         assert_eq!(p.users(&room).await, ["bob"]);
-        assert!(p.leave(&other, "alice").await);
-        assert!(!p.leave(&room, "nobody").await);
+        assert_eq!(p.leave(&other, "alice").await, change(true, 0));
+        assert_eq!(p.leave(&room, "nobody").await, change(false, 1));
+    }
+
+    #[tokio::test]
+    async fn some_users_are_the_first_few_of_a_big_room() {
+        let p = MemoryPresence::default();
+        let room = RoomName::parse("big").unwrap();
+        for n in 0..1000 {
+            p.join(&room, &format!("u{n:04}")).await;
+        }
+        assert_eq!(p.some_users(&room, 3).await, ["u0000", "u0001", "u0002"]);
+        assert_eq!(p.some_users(&room, 5000).await.len(), 1000);
+        assert_eq!(p.online(&room).await, 1000);
     }
 
     #[tokio::test]

@@ -32,6 +32,18 @@ use async_trait::async_trait;
 pub struct Departure {
     pub room: RoomName,
     pub user: String,
+    /// How many people are in the room after they left.
+    pub online: usize,
+}
+
+/// What a connection joining or leaving changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The person's first connection to the room opened (a join) or their
+    /// last closed (a leave): the room may hear of the person.
+    pub person: bool,
+    /// How many people are in the room now.
+    pub online: usize,
 }
 
 /// Where presence reports departures, for `chat/` to tell the rooms.
@@ -39,16 +51,18 @@ pub type Departures = tokio::sync::mpsc::Receiver<Departure>;
 
 #[async_trait]
 pub trait Presence: Send + Sync + 'static {
-    /// Records a connection; true if it is the person's first in the room.
-    async fn join(&self, room: &RoomName, user: &str) -> bool;
-    /// Forgets a connection; true if it was the person's last in the room.
-    async fn leave(&self, room: &RoomName, user: &str) -> bool;
-    /// The people in the room, sorted.
+    /// Records a connection. Costs the same however many are in the room:
+    /// a restart brings a big room's people back all at once.
+    async fn join(&self, room: &RoomName, user: &str) -> Change;
+    /// Forgets a connection; as cheap as [`Presence::join`].
+    async fn leave(&self, room: &RoomName, user: &str) -> Change;
+    /// The people in the room, sorted: as costly as the room is big.
     async fn users(&self, room: &RoomName) -> Vec<String>;
-    /// How many people are in the room.
-    async fn online(&self, room: &RoomName) -> usize {
-        self.users(room).await.len()
-    }
+    /// Up to `max` of the people in the room, sorted: costs `max`, not the
+    /// room's size (what a joining connection is sent).
+    async fn some_users(&self, room: &RoomName, max: usize) -> Vec<String>;
+    /// How many people are in the room; as cheap as a join.
+    async fn online(&self, room: &RoomName) -> usize;
     /// The `limit` rooms with the most people in them, most first: what
     /// the lobby lists besides recently active rooms. Costs the same
     /// however many rooms exist.

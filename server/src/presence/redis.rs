@@ -9,12 +9,16 @@
 //! leaves a key behind: a room's keys go when its last person leaves.
 //!
 //! - `chat:room:{<room>}:presence` is a hash of `<user>|<process>` → open
-//!   connections (gone when empty). Joins and leaves are Lua scripts on
-//!   it, so "first connection of this person anywhere" and "last one" are
-//!   decided atomically across processes: two tabs on two processes are
-//!   still one person. Each returns the room's new head count with a
-//!   version: the room's node's clock in microseconds, which keeps
-//!   growing after the room's keys are gone.
+//!   connections (gone when empty), and `chat:room:{<room>}:people` a hash
+//!   of `<user>` → their connections on every process. Joins and leaves
+//!   are Lua scripts on both, so "first connection of this person
+//!   anywhere" and "last one" are decided atomically across processes: two
+//!   tabs on two processes are still one person. Each touches the two
+//!   fields it changes and returns the room's head count (`HLEN` of
+//!   people) with a version: the room's node's clock in microseconds,
+//!   which keeps growing after the room's keys are gone. No join or leave
+//!   reads the whole room: when a process restarts, all of a room of
+//!   10,000 comes back at once.
 //! - `chat:{online}` is a sorted set of rooms by how many people are in
 //!   them, so the lobby reads the busiest rooms in one command however many
 //!   rooms exist. It lives on another slot than the rooms, so each count is
@@ -40,13 +44,12 @@
 //!
 //! While Redis is unreachable, answers come from this process's own entries.
 
-use super::{Departure, Departures, MemoryPresence, Presence};
+use super::{Change, Departure, Departures, MemoryPresence, Presence};
 use crate::layer::{RedisConn, RedisTarget};
 use app::names::RoomName;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 use std::{
-    collections::BTreeSet,
     sync::{Arc, Weak},
     time::Duration,
 };
@@ -71,61 +74,52 @@ local function now()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end";
 
-/// `count(hash)`: distinct people in a room's presence hash.
-const COUNT: &str = r"
-local function count(hash)
-  local seen, n = {}, 0
-  for _, field in ipairs(redis.call('HKEYS', hash)) do
-    local user = string.match(field, '^(.*)|[^|]*$')
-    if user and not seen[user] then seen[user] = true; n = n + 1 end
-  end
-  return n
-end";
-
-/// `total_for(hash, user)`: that person's connections across processes.
-const TOTAL_FOR: &str = r"
-local function total_for(hash, user)
-  local prefix = user .. '|'
-  local total = 0
-  local all = redis.call('HGETALL', hash)
-  for i = 1, #all, 2 do
-    if string.sub(all[i], 1, #prefix) == prefix then total = total + tonumber(all[i + 1]) end
-  end
-  return total
-end";
-
-/// KEYS: presence; ARGV: user, process. Returns
-/// {the person's connections, head count, version}.
+/// KEYS: presence, people; ARGV: user, process. Returns {the person's
+/// connections, head count, version}.
 const JOIN: &str = r"
 redis.call('HINCRBY', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 1)
-return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), now()}";
+local total = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+return {total, redis.call('HLEN', KEYS[2]), now()}";
 
+/// KEYS: presence, people; ARGV: user, process. A connection that was not
+/// counted (Redis lost it) takes nothing from the person's total.
 const LEAVE: &str = r"
 local field = ARGV[1] .. '|' .. ARGV[2]
-if redis.call('HINCRBY', KEYS[1], field, -1) <= 0 then redis.call('HDEL', KEYS[1], field) end
-return {total_for(KEYS[1], ARGV[1]), count(KEYS[1]), now()}";
+local here = redis.call('HINCRBY', KEYS[1], field, -1)
+if here <= 0 then redis.call('HDEL', KEYS[1], field) end
+if here >= 0 and redis.call('HINCRBY', KEYS[2], ARGV[1], -1) <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+local total = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+return {total, redis.call('HLEN', KEYS[2]), now()}";
 
-/// KEYS: presence; ARGV: field, connections. Writes an entry back.
+/// KEYS: presence, people; ARGV: field, connections, user. Writes an
+/// entry back.
 const RESTORE: &str = r"
+local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return {0, count(KEYS[1]), now()}";
+redis.call('HINCRBY', KEYS[2], ARGV[3], tonumber(ARGV[2]) - old)
+return {0, redis.call('HLEN', KEYS[2]), now()}";
 
-/// KEYS: presence; ARGV: dead process. Removes its entries;
+/// KEYS: presence, people; ARGV: dead process. Removes its entries (the
+/// one script that reads the whole room: once per room of a dead process);
 /// returns {people with no connection left, head count, version}.
 const REAP: &str = r"
 local suffix = '|' .. ARGV[1]
-local gone = {}
-for i, v in ipairs(redis.call('HGETALL', KEYS[1])) do
-  if i % 2 == 1 and #v > #suffix and string.sub(v, -#suffix) == suffix then
-    redis.call('HDEL', KEYS[1], v)
-    table.insert(gone, string.sub(v, 1, #v - #suffix))
+local left = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local field = all[i]
+  if #field > #suffix and string.sub(field, -#suffix) == suffix then
+    redis.call('HDEL', KEYS[1], field)
+    local user = string.sub(field, 1, #field - #suffix)
+    if redis.call('HINCRBY', KEYS[2], user, -tonumber(all[i + 1])) <= 0 then
+      redis.call('HDEL', KEYS[2], user)
+      table.insert(left, user)
+    end
   end
 end
-local left = {}
-for _, user in ipairs(gone) do
-  if total_for(KEYS[1], user) == 0 then table.insert(left, user) end
-end
-return {left, count(KEYS[1]), now()}";
+return {left, redis.call('HLEN', KEYS[2]), now()}";
 
 /// KEYS: the online set, the room's last version there; ARGV: room, head
 /// count, version, how long to keep the version. Applies the count unless
@@ -179,7 +173,7 @@ impl RedisPresence {
         prefix: &str,
     ) -> Result<(Self, Departures), redis::RedisError> {
         let (departed, departures) = tokio::sync::mpsc::channel(DEPARTURES_QUEUED);
-        let room_script = |body: &str| Script::new(&format!("{COUNT}\n{TOTAL_FOR}\n{NOW}\n{body}"));
+        let room_script = |body: &str| Script::new(&format!("{NOW}\n{body}"));
         let inner = Arc::new(Inner {
             ns: prefix.to_owned(),
             process: format!("{:016x}", uuid::Uuid::new_v4().as_u64_pair().0),
@@ -232,6 +226,11 @@ impl Inner {
         format!("{}:room:{{{room}}}:presence", self.ns)
     }
 
+    /// The room's people and their connections (same slot as presence).
+    fn people_key(&self, room: &RoomName) -> String {
+        format!("{}:room:{{{room}}}:people", self.ns)
+    }
+
     fn rooms_of_key(&self, process: &str) -> String {
         format!("{}:rooms-of:{process}", self.ns)
     }
@@ -245,15 +244,16 @@ impl Inner {
     }
 
     /// Runs one of the room scripts, then writes the room's new count to
-    /// the online set.
+    /// the online set; the script's answer and that count.
     async fn in_room<T: redis::FromRedisValue>(
         &self,
         script: &Script,
         room: &RoomName,
         args: &[&str],
-    ) -> redis::RedisResult<T> {
+    ) -> redis::RedisResult<(T, usize)> {
         let mut conn = self.conn.clone();
         let mut call = script.key(self.presence_key(room));
+        call.key(self.people_key(room));
         for arg in args {
             call.arg(*arg);
         }
@@ -268,7 +268,7 @@ impl Inner {
             .arg(SEEN_FOR_SECS)
             .invoke_async(&mut conn)
             .await?;
-        Ok(answer)
+        Ok((answer, usize::try_from(count).unwrap_or(0)))
     }
 
     /// Says this process is alive, restores its entries if Redis lost them,
@@ -290,8 +290,8 @@ impl Inner {
                     .sadd(self.rooms_of_key(&self.process), room.as_str())
                     .await?;
                 let field = format!("{user}|{}", self.process);
-                let _: i64 = self
-                    .in_room(&self.restore, &room, &[&field, &n.to_string()])
+                let _: (i64, usize) = self
+                    .in_room(&self.restore, &room, &[&field, &n.to_string(), &user])
                     .await?;
             }
             for (room, n) in self.local.reader_snapshot() {
@@ -359,12 +359,13 @@ impl Inner {
         let _: () = conn
             .hdel(self.readers_key(), Self::reader_field(&room, dead))
             .await?;
-        let left: Vec<String> = self.in_room(&self.reap, &room, &[dead]).await?;
+        let (left, online): (Vec<String>, usize) = self.in_room(&self.reap, &room, &[dead]).await?;
         for user in left {
             tracing::info!(%room, %user, process = dead, "left with a dead process");
             let room = room.clone();
             // Nobody listening (shutting down): nobody to tell.
-            let _ = self.departed.send(Departure { room, user }).await;
+            let gone = Departure { room, user, online };
+            let _ = self.departed.send(gone).await;
         }
         Ok(())
     }
@@ -399,8 +400,9 @@ impl Inner {
         Ok(())
     }
 
-    /// Records a connection; the person's connections across all processes.
-    async fn joined(&self, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
+    /// Records a connection; the person's connections across all
+    /// processes, and the room's head count.
+    async fn joined(&self, room: &RoomName, user: &str) -> redis::RedisResult<(i64, usize)> {
         // Listed before the entry exists, so a reaper always finds it.
         let _: () = self
             .conn
@@ -456,56 +458,88 @@ impl Inner {
             .collect())
     }
 
-    async fn left(&self, room: &RoomName, user: &str) -> redis::RedisResult<i64> {
-        let total = self
+    async fn left(&self, room: &RoomName, user: &str) -> redis::RedisResult<(i64, usize)> {
+        let changed = self
             .in_room(&self.leave, room, &[user, &self.process])
             .await?;
         self.unlist_if_empty(room).await?;
-        Ok(total)
+        Ok(changed)
     }
 }
 
 #[async_trait]
 impl Presence for RedisPresence {
-    async fn join(&self, room: &RoomName, user: &str) -> bool {
+    async fn join(&self, room: &RoomName, user: &str) -> Change {
         let inner = &self.inner;
-        let first_here = inner.local.join(room, user).await;
+        let here = inner.local.join(room, user).await;
         match inner.joined(room, user).await {
-            Ok(total) => total == 1,
+            Ok((total, online)) => Change {
+                person: total == 1,
+                online,
+            },
             Err(e) => {
                 tracing::debug!("presence join: {e}");
-                first_here
+                here
             }
         }
     }
 
-    async fn leave(&self, room: &RoomName, user: &str) -> bool {
+    async fn leave(&self, room: &RoomName, user: &str) -> Change {
         let inner = &self.inner;
-        let last_here = inner.local.leave(room, user).await;
+        let here = inner.local.leave(room, user).await;
         match inner.left(room, user).await {
-            Ok(total) => total <= 0,
+            Ok((total, online)) => Change {
+                person: total <= 0,
+                online,
+            },
             Err(e) => {
                 tracing::debug!("presence leave: {e}");
-                last_here
+                here
             }
         }
     }
 
     async fn users(&self, room: &RoomName) -> Vec<String> {
-        let fields: redis::RedisResult<Vec<String>> = self
+        let people: redis::RedisResult<Vec<String>> = self
             .inner
             .conn
             .clone()
-            .hkeys(self.inner.presence_key(room))
+            .hkeys(self.inner.people_key(room))
             .await;
-        match fields {
-            Ok(fields) => fields
-                .iter()
-                .filter_map(|f| f.split_once('|').map(|(user, _)| user.to_owned()))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect(),
+        match people {
+            Ok(mut people) => {
+                people.sort_unstable();
+                people
+            }
             Err(_) => self.inner.local.users(room).await,
+        }
+    }
+
+    async fn some_users(&self, room: &RoomName, max: usize) -> Vec<String> {
+        let people: redis::RedisResult<Vec<String>> = redis::cmd("HRANDFIELD")
+            .arg(self.inner.people_key(room))
+            .arg(max)
+            .query_async(&mut self.inner.conn.clone())
+            .await;
+        match people {
+            Ok(mut people) => {
+                people.sort_unstable();
+                people
+            }
+            Err(_) => self.inner.local.some_users(room, max).await,
+        }
+    }
+
+    async fn online(&self, room: &RoomName) -> usize {
+        let people: redis::RedisResult<usize> = self
+            .inner
+            .conn
+            .clone()
+            .hlen(self.inner.people_key(room))
+            .await;
+        match people {
+            Ok(n) => n,
+            Err(_) => self.inner.local.online(room).await,
         }
     }
 
@@ -609,7 +643,7 @@ mod tests {
         for (n, r) in rooms.iter().enumerate() {
             for k in 0..=n {
                 let p = if k % 2 == 0 { &one } else { &two };
-                assert!(p.join(r, &format!("u{k}")).await);
+                assert!(p.join(r, &format!("u{k}")).await.person);
             }
         }
         let mut busiest = one.busiest(5).await;
@@ -624,19 +658,24 @@ mod tests {
         let (one, _) = RedisPresence::connect(target, "chat").await.unwrap();
         let (two, _) = RedisPresence::connect(target, "chat").await.unwrap();
         let r = room("hall");
-        assert!(one.join(&r, "alice").await);
-        assert!(!two.join(&r, "alice").await, "second tab, other process");
-        assert!(two.join(&r, "bob").await);
+        let change = |person, online| Change { person, online };
+        assert_eq!(one.join(&r, "alice").await, change(true, 1));
+        let second_tab = two.join(&r, "alice").await;
+        assert_eq!(second_tab, change(false, 1), "second tab, other process");
+        assert_eq!(two.join(&r, "bob").await, change(true, 2));
         assert_eq!(one.users(&r).await, ["alice", "bob"]);
+        assert_eq!(one.some_users(&r, 1).await.len(), 1);
+        assert_eq!(two.some_users(&r, 5).await, ["alice", "bob"]);
         assert_eq!(two.online(&r).await, 2);
-        assert!(!one.leave(&r, "alice").await, "a tab is still open on two");
-        assert!(two.leave(&r, "alice").await);
+        let tab_left = one.leave(&r, "alice").await;
+        assert_eq!(tab_left, change(false, 2), "a tab is still open on two");
+        assert_eq!(two.leave(&r, "alice").await, change(true, 1));
         assert_eq!(one.users(&r).await, ["bob"]);
         // The lobby's view, without reading each room.
         let quiet = room("quiet");
         assert_eq!(one.busiest(5).await, [(r.clone(), 1)]);
         assert_eq!(two.counts(&[r.clone(), quiet]).await, [1, 0]);
-        assert!(two.leave(&r, "bob").await);
+        assert_eq!(two.leave(&r, "bob").await, change(true, 0));
         assert_eq!(one.busiest(5).await, []);
         // Anonymous readers, summed across processes, apart from people.
         let other = room("other");
@@ -681,7 +720,7 @@ mod tests {
         let rooms: Vec<RoomName> = names.iter().map(|n| room(n)).collect();
         for (n, r) in rooms.iter().enumerate() {
             for k in 0..=n {
-                assert!(p.join(r, &format!("u{k}")).await, "{r}");
+                assert!(p.join(r, &format!("u{k}")).await.person, "{r}");
             }
             p.reader_joined(r).await;
         }
@@ -766,6 +805,61 @@ mod tests {
         assert_eq!(listed, Vec::<String>::new());
     }
 
+    /// A big room: every join and leave is answered with the head count
+    /// without reading the room (no command that reads a whole hash runs,
+    /// as Redis counts them), and the people of a process that dies leave
+    /// with the count after them.
+    #[tokio::test]
+    async fn a_big_room_is_counted_without_reading_it() {
+        let redis = RedisServer::start();
+        let target = RedisTarget::Single(redis.url());
+        let (one, mut departures) = RedisPresence::connect(&target, "chat").await.unwrap();
+        let (doomed, _) = RedisPresence::connect(&target, "chat").await.unwrap();
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let r = room("big");
+        let joins = (0..1000).map(|n| {
+            let p = if n % 2 == 0 { &one } else { &doomed };
+            let r = &r;
+            async move { p.join(r, &format!("u{n:04}")).await }
+        });
+        let changes = futures::future::join_all(joins).await;
+        assert!(changes.iter().all(|c| c.person));
+        assert_eq!(changes.iter().map(|c| c.online).max(), Some(1000));
+        assert_eq!(one.leave(&r, "u0000").await.online, 999);
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        for whole in ["hgetall", "hkeys", "hvals", "hscan"] {
+            assert!(
+                !stats.contains(&format!("cmdstat_{whole}:")),
+                "{whole} ran:\n{stats}"
+            );
+        }
+        assert_eq!(one.online(&r).await, 999);
+        let some = one.some_users(&r, 100).await;
+        assert_eq!(some.len(), 100);
+        assert!(some.is_sorted() && some.iter().all(|u| u.starts_with('u')));
+        drop(doomed);
+        let mut last = None;
+        for _ in 0..500 {
+            let gone = tokio::time::timeout(ALIVE_FOR + HEARTBEAT * 3, departures.recv());
+            last = gone
+                .await
+                .expect("the dead process's people leave")
+                .map(|d| d.online);
+        }
+        assert_eq!(last, Some(499));
+        assert_eq!(one.online(&r).await, 499);
+    }
+
     #[tokio::test]
     async fn a_dead_process_has_its_people_leave() {
         let redis = RedisServer::start();
@@ -799,6 +893,7 @@ mod tests {
         let bob = Departure {
             room: r.clone(),
             user: "bob".into(),
+            online: 1,
         };
         assert_eq!(left, bob);
         // Alice still has a connection on the survivor, and so does its reader.

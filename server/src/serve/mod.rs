@@ -18,6 +18,7 @@ use crate::{
     AppState, auth,
     chat::{
         Chat,
+        crowd::Crowds,
         lobby::{Lobby, LobbyFeed},
         membership,
         writer::MessageWriter,
@@ -135,9 +136,18 @@ async fn start_chat(
         .await
         .map_err(io::Error::other)?;
     let (layer, presence, departures) = backends(config).await?;
+    let crowds = Arc::new(Crowds::default());
     if let Some(departures) = departures {
-        tokio::spawn(membership::tell_departures(layer.clone(), departures));
+        let listed = config.limits.user_list_max;
+        let telling =
+            membership::tell_departures(layer.clone(), crowds.clone(), listed, departures);
+        tokio::spawn(telling);
     }
+    tokio::spawn(
+        crowds
+            .clone()
+            .run(layer.clone(), presence.clone(), shutdown.clone()),
+    );
     let writer_storage = Storage::open_for_writer(&config.database_url)
         .await
         .map_err(io::Error::other)?;
@@ -164,6 +174,7 @@ async fn start_chat(
         layer,
         presence,
         lobby,
+        crowds,
         writer,
         rooms_started: Arc::new(Throttle::new(
             limits.rooms_per_hour,

@@ -47,8 +47,14 @@ impl Consumer {
             None => self.continue_after(resume_after.unwrap_or(0)).await,
         }
         self.send_read_marker(socket).await?;
+        // Some names, not all: every one of a big room's people joining
+        // would otherwise be sent every name (n² again).
+        let presence = &self.chat.presence;
         let users = ServerEvent::UserList {
-            users: self.chat.presence.users(&self.room).await,
+            users: presence
+                .some_users(&self.room, self.chat.limits.user_list_max)
+                .await,
+            online: presence.online(&self.room).await,
         };
         socket.send_event(&users).await
     }

@@ -189,6 +189,56 @@ async fn presence_and_private_messages_cross_processes() {
     assert_eq!(a.expect("user_leave").await["user"], "bob");
 }
 
+/// Past `USER_LIST_MAX` people a room hears its head count, gathered,
+/// instead of each arrival and departure by name (a restart of a big room
+/// would cost n² deliveries), across processes; a joiner gets some names
+/// and the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_room_hears_counts_not_names_across_processes() {
+    let redis = Redis::start();
+    let (processes, _database) = processes(2, &redis, &[("USER_LIST_MAX", "3")]).await;
+    let mut people = Vec::new();
+    for n in 0..6 {
+        people.push(processes[n % 2].user(&format!("person{n}")).await);
+    }
+    let mut watcher = processes[0].join_as(&people[0], "big").await;
+    let mut sockets = Vec::new();
+    for n in 1..3 {
+        sockets.push(processes[n % 2].join_as(&people[n], "big").await);
+        let joined = watcher.expect("user_join").await;
+        assert_eq!(joined["online"], n + 1, "{joined}");
+    }
+    for n in 3..6 {
+        sockets.push(processes[n % 2].join_as(&people[n], "big").await);
+    }
+    let last = sockets.last().unwrap();
+    assert_eq!(last.users["online"], 6);
+    assert_eq!(
+        last.users["users"].as_array().unwrap().len(),
+        3,
+        "{}",
+        last.users
+    );
+    let quiet = Duration::from_millis(1500);
+    let heard = watcher.events_until_quiet(quiet).await;
+    assert!(heard.iter().all(|e| e["type"] == "user_count"), "{heard:?}");
+    assert!(heard.len() <= 4, "gathered: {heard:?}");
+    assert_eq!(heard.last().unwrap()["count"], 6);
+    // Three leave: the last departure brings the room back to a size it
+    // lists, and is told by name.
+    sockets.truncate(2);
+    let heard = watcher.events_until_quiet(quiet).await;
+    let named: Vec<_> = heard.iter().filter(|e| e["type"] != "user_count").collect();
+    assert_eq!(named.len(), 1, "{heard:?}");
+    assert_eq!(named[0]["type"], "user_leave");
+    assert_eq!(named[0]["online"], 3);
+    let counts = heard.iter().filter(|e| e["type"] == "user_count");
+    assert!(
+        counts.clone().all(|e| e["count"].as_u64() >= Some(3)),
+        "{heard:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_process_has_its_people_leave_on_the_others_within_30_seconds() {
     let mut c = cluster(2).await;
@@ -207,7 +257,10 @@ async fn a_killed_process_has_its_people_leave_on_the_others_within_30_seconds()
         Some(tokio_tungstenite::tungstenite::Message::Text(t)) => serde_json::from_str(&t).unwrap(),
         other => panic!("expected user_leave, got {other:?}"),
     };
-    assert_eq!(left, json!({"type": "user_leave", "user": "carol"}));
+    assert_eq!(
+        left,
+        json!({"type": "user_leave", "user": "carol", "online": 1})
+    );
     eprintln!("user_leave after the kill: {:?}", started.elapsed());
     let rooms: serde_json::Value = reqwest::get(c.at(0).http("/api/rooms"))
         .await

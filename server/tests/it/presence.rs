@@ -9,11 +9,17 @@ async fn user_list_on_joining_then_join_and_leave_as_people_come_and_go() {
     let (alice, bob) = (server.user("alice").await, server.user("bob").await);
 
     let mut a = server.join_as(&alice, "hall").await;
-    assert_eq!(a.users, json!({"type": "user_list", "users": ["alice"]}));
+    assert_eq!(
+        a.users,
+        json!({"type": "user_list", "users": ["alice"], "online": 1})
+    );
 
     let b = server.join_as(&bob, "hall").await;
     assert_eq!(b.users["users"], json!(["alice", "bob"]));
-    assert_eq!(a.event().await, json!({"type": "user_join", "user": "bob"}));
+    assert_eq!(
+        a.event().await,
+        json!({"type": "user_join", "user": "bob", "online": 2})
+    );
 
     // Anonymous viewers are not listed and not announced.
     let guest = server.join("hall").await;
@@ -23,7 +29,7 @@ async fn user_list_on_joining_then_join_and_leave_as_people_come_and_go() {
     drop(b);
     assert_eq!(
         a.event().await,
-        json!({"type": "user_leave", "user": "bob"})
+        json!({"type": "user_leave", "user": "bob", "online": 1})
     );
     drop(guest);
     a.assert_silent().await;
@@ -38,7 +44,7 @@ async fn two_tabs_are_one_person() {
     let tab1 = server.join_as(&bob, "tabs").await;
     assert_eq!(
         watcher.event().await,
-        json!({"type": "user_join", "user": "bob"})
+        json!({"type": "user_join", "user": "bob", "online": 2})
     );
     let tab2 = server.join_as(&bob, "tabs").await;
     assert_eq!(tab2.users["users"], json!(["alice", "bob"]));
@@ -50,7 +56,7 @@ async fn two_tabs_are_one_person() {
     drop(tab2);
     assert_eq!(
         watcher.event().await,
-        json!({"type": "user_leave", "user": "bob"})
+        json!({"type": "user_leave", "user": "bob", "online": 1})
     );
 }
 

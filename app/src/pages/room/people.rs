@@ -18,18 +18,38 @@ pub fn People() -> impl IntoView {
     view! {
        <aside class="people" aria-labelledby="people-title">
            <h2 id="people-title">
-               {tr!(state.i18n, people.online)} " " <span class="count">{move || state.users.with(Vec::len)}</span>
+               {tr!(state.i18n, people.online)} " " <span class="count">{move || state.online.get()}</span>
            </h2>
            <ul id="user-list">
                <For each=move || state.users.get() key=|u| u.clone() let:name>
                    <Person is_me=state.is_me(&name) name on_pick=start_pm i18n=state.i18n />
                </For>
            </ul>
+           <Unlisted />
            <p class="hint">{tr!(state.i18n, people.hint)}</p>
        </aside>
     }
     // Erased: the room's view type stays shallow enough for release builds.
     .into_any()
+}
+
+/// A big room lists only some of its people: how many more there are.
+#[component]
+fn Unlisted() -> impl IntoView {
+    let state = expect_context::<RoomState>();
+    let more = move || {
+        state
+            .online
+            .get()
+            .saturating_sub(state.users.with(Vec::len))
+    };
+    let i18n = state.i18n;
+    move || {
+        (more() > 0).then(|| {
+            let text = tf!(i18n.get_locale(), people.more, count = more());
+            view! { <p class="more-people">{text}</p> }
+        })
+    }
 }
 
 /// A person in the online list: a button that starts a private message.

@@ -44,8 +44,11 @@ pub struct RoomState {
     /// In a direct conversation, the other person.
     pub peer: StoredValue<Option<String>>,
     pub log: RwSignal<RoomLog>,
-    /// Signed-in people in the room, sorted.
+    /// Signed-in people in the room, sorted: all of them, or in a big
+    /// room some of them.
     pub users: RwSignal<Vec<String>>,
+    /// How many people are in the room.
+    pub online: RwSignal<usize>,
     pub typing: WhoTypes,
     pub status: RwSignal<ConnStatus>,
     /// Set when the socket drops; the catch-up after reconnecting counts the
@@ -68,6 +71,7 @@ impl RoomState {
             peer: StoredValue::new(peer),
             log: RwSignal::new(RoomLog::default()),
             users: RwSignal::new(Vec::new()),
+            online: RwSignal::new(0),
             typing: WhoTypes::new(),
             status: RwSignal::new(ConnStatus::Connecting),
             recovering: StoredValue::new(None),
@@ -164,16 +168,23 @@ impl RoomState {
         match event {
             ServerEvent::ChatMessage(m) => self.on_message(m),
             ServerEvent::History(page) => self.on_history(page),
-            ServerEvent::UserList { users } => self.on_user_list(users),
-            ServerEvent::UserJoin { user } => self.users.update(|list| {
-                if let Err(at) = list.binary_search(&user) {
-                    list.insert(at, user);
-                }
-            }),
-            ServerEvent::UserLeave { user } => {
+            ServerEvent::UserList { users, online } => self.on_user_list(users, online),
+            ServerEvent::UserJoin { user, online } => {
+                self.users.update(|list| {
+                    if let Err(at) = list.binary_search(&user) {
+                        list.insert(at, user);
+                    }
+                });
+                self.online
+                    .set(online.max(self.users.with_untracked(Vec::len)));
+            }
+            ServerEvent::UserLeave { user, online } => {
                 self.typing.stop(&user);
                 self.users.update(|list| list.retain(|u| *u != user));
+                self.online
+                    .set(online.max(self.users.with_untracked(Vec::len)));
             }
+            ServerEvent::UserCount { count } => self.online.set(count),
             ServerEvent::PrivateMessage {
                 user,
                 message,
@@ -281,9 +292,10 @@ impl RoomState {
         });
     }
 
-    fn on_user_list(self, mut list: Vec<String>) {
+    fn on_user_list(self, mut list: Vec<String>, online: usize) {
         list.sort();
         list.dedup();
+        self.online.set(online.max(list.len()));
         self.users.set(list);
         self.greeted();
         // The user list ends what the server sends on (re)connecting.

@@ -220,12 +220,21 @@ impl Client {
             if event["type"] == kind {
                 return event;
             }
-            let background = ["user_join", "user_leave", "typing"];
+            let background = ["user_join", "user_leave", "user_count", "typing"];
             assert!(
                 background.contains(&event["type"].as_str().unwrap_or("")),
                 "expected {kind}, got {event}"
             );
         }
+    }
+
+    /// Every event until none comes for `quiet`.
+    pub async fn events_until_quiet(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut events = Vec::new();
+        while let Ok(Some(Message::Text(text))) = self.next_frame_within(quiet).await {
+            events.push(serde_json::from_str(&text).expect("events are JSON"));
+        }
+        events
     }
 
     /// Asserts that nothing arrives for a while.
