@@ -75,9 +75,11 @@ e2e:
 # machine"), then the release binary serves it and Chromium checks that the
 # pages hydrate and people can chat; the gzipped WASM must stay under budget.
 release:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	scripts/release_check.sh
 
 # Before e2e: the static-deployment test serves dist/ through nginx.
 csr-build:
 	trunk build --offline --skip-version-check
+	# What nginx's gzip_static sends (deploy/nginx-chat-static.conf).
+	gzip -9 -k -f dist/*.js dist/*.wasm dist/*.css dist/*.html dist/*.svg

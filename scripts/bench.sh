@@ -15,7 +15,8 @@
 # programs share this machine, as the budget says.
 #   BENCH_SECS=10  seconds per scenario step (default 10)
 #   BENCH_ONLY=redis-cluster  one section only (reference, socketioxide,
-#                  memory, accounts, redis, pairs, redis+postgres, redis-cluster); RESULTS.md then
+#                  memory, accounts, redis, pairs, redis+postgres, redis-cluster,
+#                  big-room); RESULTS.md then
 #                  shows that section's newest run beside the others'
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -225,6 +226,41 @@ for n in 1 2 3; do
   "${pg_stop[@]}" >/dev/null; pg_stop=()
 done
 cluster_urls=; database_url=
+fi
+
+# (h) One big room: 1,000 members ramped, and 10,000 members at a fixed
+# rate, on the reference, socketioxide, our memory layer, one Redis, and
+# three processes behind the Redis Cluster (PostgreSQL shared). Sign-ups
+# come first and are not timed; the report has the join storm's length
+# ("all joined"), "post to all members received" p50/p99 and the server's
+# RSS with everyone in.
+big_room() { # extra loadtest arguments
+  record "h: 1x1000 ramp" ramp "$@" --rooms 1 --clients 1000 --rate 200 --factor 1.25 --secs 5 --p99-ms 250
+  record "h: 1x10000 @50/s" chat "$@" --rooms 1 --clients 10000 --rate 50 --secs "$secs"
+}
+if [ -z "$only" ] || [ "$only" = big-room ]; then
+echo "== (h) one big room"
+layer=reference; start_reference
+big_room --url "$url" --pids "$server_pid"; stop_server
+layer=socketioxide; port=$(free_port)
+target/release/socketio-peer "127.0.0.1:$port" >/dev/null &
+server_pid=$!; pids+=("$server_pid"); url=http://127.0.0.1:$port; wait_for "$url/healthz"
+big_room --protocol socketio --url "$url" --pids "$server_pid"; stop_server
+layer=memory; redis_url=; start_server
+big_room --url "$url" --pids "$server_pid"; stop_server
+layer=redis; rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+redis_pid=$!; pids+=("$redis_pid"); redis_url=redis://127.0.0.1:$rport/
+for _ in $(seq 1 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_server
+big_room --url "$url" --pids "$server_pid" --redis-pids "$redis_pid"; stop_server
+redis_url=
+layer=redis-cluster; start_cluster; start_postgres
+urls=(); server_pids=()
+for _ in 1 2 3; do start_server; urls+=("$url"); server_pids+=("$server_pid"); done
+big_room --url "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${server_pids[*]}")" --redis-pids "$(IFS=,; echo "${redis_pids[*]}")"
+for server_pid in "${server_pids[@]}"; do stop_server; done
+"${pg_stop[@]}" >/dev/null; pg_stop=(); cluster_urls=; database_url=
 fi
 
 python3 scripts/bench_report.py "$results" bench/RESULTS.md

@@ -20,6 +20,9 @@ for r in rows:
     newest[key] = max(newest.get(key, ""), r["run"])
 rows = [r for r in rows if r["layer"] in LAYERS and r["run"] == newest[(r["layer"], scenario(r["label"]))]]
 rows.sort(key=lambda r: (LAYERS.index(r["layer"]), r["label"]))
+# (h), one big room, has a section of its own.
+big_room = [r for r in rows if r["label"].startswith("h:")]
+rows = [r for r in rows if not r["label"].startswith("h:")]
 latest_run = ", ".join(sorted(set(r["run"] for r in rows)))
 reference = {scenario(r["label"]): r for r in rows
              if r["layer"] == "reference" and not r["mode"].endswith("-step")}
@@ -259,6 +262,30 @@ for r in overloads:
     ok = r["healthz_max_ms"] <= 100 and r["healthz_failed"] == 0 and grew < 300 and r["rejoined"] == r["lagged"]
     goal(f"g: overload, {r['layer']} layer: /healthz ≤ 100 ms, RSS bounded, laggers back",
          ok, f"healthz max {r['healthz_max_ms']:.0f} ms, RSS +{grew:.0f} MB, {r['rejoined']}/{r['lagged']} back")
+if big_room:
+    def ms(r, key):
+        v = r.get(key)
+        return "" if v is None else f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+    def per_delivery(r, key):
+        v = r.get(key)
+        return "" if v is None else f"{v:.2f}"
+    def redis_per_delivery(r):
+        secs = r.get("redis_cpu_secs")
+        return "" if secs is None or not r["delivered"] else f"{secs * 1e6 / r['delivered']:.2f}"
+    def rss(r):
+        kib = r.get("joined_rss_kib")
+        return "" if kib is None else mb(kib)
+    section(
+        "One big room (h)",
+        "One room, everyone in it posting at a share of the rate; the ramp raises it 1.25× a step until p99 passes 250 ms or a message is lost. "
+        "\"all joined\": from the first connection to the last member's `user_list`, everyone joining at once (a restart's storm). "
+        "\"to all\": per message, until the last member had it. Server and Redis CPU per 1,000 deliveries at that step; RSS with everyone in (all processes).",
+        ["scenario", "layer", "sent msg/s", "deliveries/s", "p50 ms", "p99 ms", "to all p50 ms", "to all p99 ms",
+         "all joined ms", "loss", "server CPU ms / 1000", "Redis CPU ms / 1000", "server RSS MB"],
+        [[r["label"], r["layer"], f"{r['sent_per_s']:.0f}", f"{r['deliveries_per_s']:,.0f}", ms(r, "p50_ms"), ms(r, "p99_ms"),
+          ms(r, "to_all_p50_ms"), ms(r, "to_all_p99_ms"), ms(r, "joined_all_ms"), str(r["loss"]),
+          per_delivery(r, "cpu_ms_per_1000_deliveries"), redis_per_delivery(r), rss(r)] for r in big_room],
+    )
 if goals:
     lines += ["", "## Goals (issue 17)", "", "| goal | this run | |", "|---|---|---|"] + goals
 # What limits each figure, and what was tried, is kept by topic in

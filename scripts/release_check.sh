@@ -53,6 +53,21 @@ pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT
 
+# What a first visit downloads: the build's files precompressed (brotli for
+# browsers, gzip for the rest), pages compressed as they go.
+for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+fetched() { # url, encoding: the answer's Content-Encoding and size on the wire
+  curl -s -o "$data/body" -D "$data/headers" -H "Accept-Encoding: $2" "$1"
+  printf '%s %s\n' "$(tr -d '\r' < "$data/headers" | sed -n 's/^[Cc]ontent-[Ee]ncoding: //p')" "$(stat -c %s "$data/body")"
+}
+for enc in br gzip; do
+  read -r got size < <(fetched "http://127.0.0.1:$port/pkg/chat.wasm" "$enc")
+  echo "release: chat.wasm sent as ${got:-identity}: $size bytes"
+  [ "$got" = "$enc" ] || { echo "release: chat.wasm was not sent precompressed ($enc)" >&2; exit 1; }
+done
+read -r got size < <(fetched "http://127.0.0.1:$port/chat/" br)
+echo "release: the lobby page sent as ${got:-identity}: $size bytes"
+[ "$got" = br ] || { echo "release: the lobby page was not compressed" >&2; exit 1; }
 cd end2end
 if ! BASE_URL="http://127.0.0.1:$port" npx playwright test --grep @release; then
   echo "release: the release server's log:" >&2

@@ -51,6 +51,19 @@ test("the static build behind nginx: the lobby renders and two people chat", asy
   await ann.screenshot({ path: testInfo.outputPath("static-build.png") });
 });
 
+test("the static build goes out gzipped, and its hashed files are cached for a year", async ({ browser }) => {
+  const context = await nginx!.context(browser);
+  const index = await context.request.get("/chat/", { headers: { "accept-encoding": "gzip" } });
+  expect(index.headers()["content-encoding"]).toBe("gzip");
+  expect(index.headers()["cache-control"]).toBe("no-cache");
+  const wasm = (await index.text()).match(/[\w-]+_bg\.wasm/)?.[0];
+  expect(wasm).toBeTruthy();
+  const file = await context.request.get(`/${wasm}`, { headers: { "accept-encoding": "gzip" } });
+  expect(file.status()).toBe(200);
+  expect(file.headers()["content-encoding"]).toBe("gzip");
+  expect(file.headers()["cache-control"]).toBe("public, max-age=31536000, immutable");
+});
+
 test("the static build speaks the browser's language, and a language picked earlier wins", async ({ browser }) => {
   const chinese = await (await nginx!.context(browser, { locale: "zh-CN" })).newPage();
   await chinese.goto("/chat/");

@@ -47,6 +47,12 @@ impl Setup {
             .sum()
     }
 
+    /// The server processes' resident memory now, summed (KiB).
+    fn server_rss_kib(&self) -> Option<u64> {
+        let rss = |pid: &u32| crate::idle::rss_kib(*pid).ok();
+        (!self.pids.is_empty()).then(|| self.pids.iter().filter_map(rss).sum())
+    }
+
     /// CPU seconds the server processes have used so far.
     fn server_cpu(&self) -> Result<f64, String> {
         self.pids
@@ -71,29 +77,42 @@ pub(crate) async fn register(setup: &Setup) -> Result<Vec<String>, String> {
             .collect());
     }
     let http = reqwest::Client::new();
-    let mut cookies = Vec::with_capacity(setup.connections());
-    for i in 0..setup.connections() {
-        let response = http
-            .post(format!("{}/api/register", setup.http[0]))
-            .json(&serde_json::json!({"username": format!("{prefix}-{i}"), "password": "load test password"}))
-            .send()
-            .await
-            .map_err(|e| format!("registering: {e}"))?;
-        if response.status() != 201 {
-            return Err(format!("registering: HTTP {}", response.status()));
-        }
-        let cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("chat_session=") || v.starts_with("__Host-chat_session="))
-            .and_then(|v| v.split(';').next())
-            .ok_or("no session cookie")?
-            .to_owned();
-        cookies.push(cookie);
+    // A few at once: each is a password hash on the server, and a room of
+    // 10,000 signs up faster with both cores hashing.
+    let signups =
+        (0..setup.connections()).map(|i| sign_up(&http, &setup.http[0], format!("{prefix}-{i}")));
+    futures::stream::iter(signups)
+        .buffered(SIGN_UPS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Sign-ups in flight at once.
+const SIGN_UPS_AT_ONCE: usize = 4;
+
+/// Registers `username`; its session cookie.
+async fn sign_up(http: &reqwest::Client, base: &str, username: String) -> Result<String, String> {
+    let response = http
+        .post(format!("{base}/api/register"))
+        .json(&serde_json::json!({"username": username, "password": "load test password"}))
+        .send()
+        .await
+        .map_err(|e| format!("registering: {e}"))?;
+    if response.status() != 201 {
+        return Err(format!("registering: HTTP {}", response.status()));
     }
-    Ok(cookies)
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("chat_session=") || v.starts_with("__Host-chat_session="))
+        .and_then(|v| v.split(';').next())
+        .ok_or("no session cookie")?
+        .to_owned();
+    Ok(cookie)
 }
 
 fn now_nanos() -> u32 {
@@ -119,6 +138,8 @@ pub struct Report {
     /// From the first connection opening to the last member joined: a
     /// join storm's length.
     pub joined_all_ms: f64,
+    /// The server processes' resident memory with everyone joined (KiB).
+    pub joined_rss_kib: Option<u64>,
     pub latency: Latencies,
     /// Per message, until the last member received it ("post to all
     /// members received").
@@ -207,6 +228,7 @@ impl Report {
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
             "dropped_connections": self.disconnects, "connect_p50_ms": c50, "connect_p99_ms": c99,
             "joined_all_ms": self.joined_all_ms,
+            "joined_rss_kib": self.joined_rss_kib,
             "to_all_p50_ms": self.to_all.percentile_ms(50.0),
             "to_all_p99_ms": self.to_all.percentile_ms(99.0),
             "processes": self.processes, "server_cpu_secs": self.server_cpu_secs,
@@ -264,6 +286,7 @@ pub(crate) async fn run(
     }
     barrier.wait().await; // everyone connected
     let joined_all_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    let joined_rss_kib = setup.server_rss_kib();
     // Counted from here: the cost of the messages, not of the joins.
     let cpu_before = setup.server_cpu()?;
     let client_before = crate::args::cpu_secs(std::process::id())?;
@@ -281,6 +304,7 @@ pub(crate) async fn run(
         lagged: Vec::new(),
         connect: Latencies::default(),
         joined_all_ms,
+        joined_rss_kib,
         latency: Latencies::default(),
         to_all: Latencies::default(),
         processes: setup.http.len(),

@@ -61,9 +61,20 @@ pub mod ws;
 pub use serve::{raise_open_files, serve};
 
 use app::{App, server_fns::ssr::BackendContext, shell};
-use axum::{Router, extract::FromRef, extract::State, response::Redirect, routing::get};
+use axum::{
+    Router,
+    extract::{FromRef, Request, State},
+    http::Uri,
+    response::{Redirect, Response},
+    routing::get,
+};
 use chat::Chat;
-use edge::{origin::OriginPolicy, proxy, security, throttle};
+use edge::{
+    delivery::{self, StaticFiles},
+    origin::OriginPolicy,
+    proxy, security, throttle,
+};
+use futures::future::BoxFuture;
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
@@ -163,7 +174,7 @@ pub fn router<S: SessionStore + Clone>(
             move || provide_context(backend.clone()),
             move || shell(leptos.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(fallback(&state.leptos))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
             state.origins.clone(),
@@ -175,6 +186,7 @@ pub fn router<S: SessionStore + Clone>(
             state.trusted_proxies.clone(),
             proxy::learn_scheme,
         ))
+        .layer(delivery::compression())
         // A body must keep coming: one trickled a byte at a time would
         // otherwise hold a connection (and its buffer) for as long as it likes.
         .layer(RequestBodyTimeoutLayer::new(body_timeout))
@@ -187,6 +199,25 @@ pub fn router<S: SessionStore + Clone>(
             request_timeout,
         ))
         .with_state(state)
+}
+
+/// What no route answers: a static file of the site, or the app's "not
+/// found" page.
+fn fallback(
+    leptos: &LeptosOptions,
+) -> impl Fn(Uri, State<AppState>, Request) -> BoxFuture<'static, Response> + Clone + Send + 'static
+{
+    let files = StaticFiles::new(&leptos.site_root, &leptos.site_pkg_dir, leptos.hash_files);
+    let not_found = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    move |uri, state, request| {
+        let (files, not_found) = (files.clone(), not_found.clone());
+        Box::pin(async move {
+            match files.serve(request).await {
+                Ok(file) => file,
+                Err(request) => not_found(uri, state, request).await,
+            }
+        })
+    }
 }
 
 /// The app's routes, generated once per process. Generating them runs the

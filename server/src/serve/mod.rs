@@ -90,6 +90,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let bound = listener.local_addr()?;
+    let site = std::path::Path::new(&*config.leptos.site_root);
+    let stale = crate::edge::delivery::drop_stale_copies(site);
+    if stale > 0 {
+        tracing::info!("removed {stale} precompressed files older than their originals");
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let (chat, writer_task) = start_chat(&config, metrics.clone(), stop_rx).await?;

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod closing;
 mod common;
+mod delivery;
 mod direct;
 mod hidden;
 mod history;
