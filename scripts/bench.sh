@@ -16,7 +16,7 @@
 #   BENCH_SECS=10  seconds per scenario step (default 10)
 #   BENCH_ONLY=redis-cluster  one section only (reference, socketioxide,
 #                  memory, accounts, redis, pairs, redis+postgres, redis-cluster,
-#                  big-room); RESULTS.md then
+#                  big-room, first-load); RESULTS.md then
 #                  shows that section's newest run beside the others'
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -261,6 +261,14 @@ for _ in 1 2 3; do start_server; urls+=("$url"); server_pids+=("$server_pid"); d
 big_room --url "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${server_pids[*]}")" --redis-pids "$(IFS=,; echo "${redis_pids[*]}")"
 for server_pid in "${server_pids[@]}"; do stop_server; done
 "${pg_stop[@]}" >/dev/null; pg_stop=(); cluster_urls=; database_url=
+fi
+
+# First load: Lighthouse's mobile profile on the release build (the lobby,
+# a room of 50 messages, the login page).
+if [ -z "$only" ] || [ "$only" = first-load ]; then
+echo "== first load (Lighthouse)"
+cargo leptos build --release --precompress
+LIGHTHOUSE_RUN=$run_id scripts/lighthouse.sh
 fi
 
 python3 scripts/bench_report.py "$results" bench/RESULTS.md

@@ -10,7 +10,7 @@ if not rows:
     sys.exit("no results")
 # The newest run of each scenario and layer (BENCH_ONLY reruns one section);
 # layers no longer measured are left out.
-LAYERS = ("reference", "socketioxide", "memory", "redis", "reference-pair", "memory-pair", "redis+postgres", "redis-cluster")
+LAYERS = ("reference", "socketioxide", "memory", "redis", "reference-pair", "memory-pair", "redis+postgres", "redis-cluster", "release")
 def scenario(label):
     """A ramp's label without its outcome ("(highest passing)")."""
     return label.split(" (")[0]
@@ -285,6 +285,16 @@ if big_room:
         [[r["label"], r["layer"], f"{r['sent_per_s']:.0f}", f"{r['deliveries_per_s']:,.0f}", ms(r, "p50_ms"), ms(r, "p99_ms"),
           ms(r, "to_all_p50_ms"), ms(r, "to_all_p99_ms"), ms(r, "joined_all_ms"), str(r["loss"]),
           per_delivery(r, "cpu_ms_per_1000_deliveries"), redis_per_delivery(r), rss(r)] for r in big_room],
+    )
+first_load = [r for r in rows if r["mode"] == "lighthouse"]
+if first_load:
+    section(
+        "First load (Lighthouse, mobile profile)",
+        f"Lighthouse {first_load[0]['lighthouse']} (`bench/lighthouse`, pinned) against the release build served by the release binary "
+        "(`scripts/lighthouse.sh`): simulated slow 4G and a 4× slower CPU, an empty cache. Goal: performance ≥ 90, LCP ≤ 2.5 s.",
+        ["page", "performance", "FCP s", "LCP s", "total blocking time ms", "transferred KiB"],
+        [[r["label"].removeprefix("first load: "), str(r["performance"]), f"{r['fcp_ms'] / 1000:.1f}", f"{r['lcp_ms'] / 1000:.1f}",
+          f"{r['tbt_ms']:.0f}", f"{r['transfer_kib']:.0f}"] for r in first_load],
     )
 if goals:
     lines += ["", "## Goals (issue 17)", "", "| goal | this run | |", "|---|---|---|"] + goals
