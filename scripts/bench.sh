@@ -16,7 +16,7 @@
 #   BENCH_SECS=10  seconds per scenario step (default 10)
 #   BENCH_ONLY=redis-cluster  one section only (reference, socketioxide,
 #                  memory, accounts, redis, pairs, redis+postgres, redis-cluster,
-#                  big-room, first-load); RESULTS.md then
+#                  big-room, pages, first-load); RESULTS.md then
 #                  shows that section's newest run beside the others'
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -261,6 +261,28 @@ for _ in 1 2 3; do start_server; urls+=("$url"); server_pids+=("$server_pid"); d
 big_room --url "$(IFS=,; echo "${urls[*]}")" --pids "$(IFS=,; echo "${server_pids[*]}")" --redis-pids "$(IFS=,; echo "${redis_pids[*]}")"
 for server_pid in "${server_pids[@]}"; do stop_server; done
 "${pg_stop[@]}" >/dev/null; pg_stop=(); cluster_urls=; database_url=
+fi
+
+# (p) Pages: the lobby and a room of 50 messages, server-rendered for a
+# visitor, 16 clients back to back; then the reference serving the very
+# same bytes from memory (PAGES_DIR), the floor for serving a page.
+if [ -z "$only" ] || [ "$only" = pages ]; then
+echo "== (p) pages"
+( cd bench/lighthouse && { [ -d node_modules/ws ] || npm ci --no-audit --no-fund; } )
+layer=memory; redis_url=; start_server
+node bench/lighthouse/seed.mjs "$url" pages-room 50
+mkdir -p "$work/pages"
+curl -sf "$url/chat/" > "$work/pages/lobby"; curl -sf "$url/chat/pages-room/" > "$work/pages/room"
+for page in lobby:/chat/ room:/chat/pages-room/; do
+  record "p: ${page%%:*} page, 16 clients" pages --url "$url" --path "${page#*:}" --concurrency 16 --secs "$secs" --pids "$server_pid"
+done
+record "p: room page, 16 clients, brotli" pages --url "$url" --path /chat/pages-room/ --concurrency 16 --secs "$secs" --encoding br --pids "$server_pid"
+stop_server
+layer=reference; export PAGES_DIR=$work/pages; start_reference; unset PAGES_DIR
+for name in lobby room; do
+  record "p: $name page, 16 clients" pages --url "$url" --path "/pages/$name" --concurrency 16 --secs "$secs" --pids "$server_pid"
+done
+stop_server
 fi
 
 # First load: Lighthouse's mobile profile on the release build (the lobby,

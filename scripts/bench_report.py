@@ -21,9 +21,9 @@ for r in rows:
 rows = [r for r in rows if r["layer"] in LAYERS and r["run"] == newest[(r["layer"], scenario(r["label"]))]]
 rows.sort(key=lambda r: (LAYERS.index(r["layer"]), r["label"]))
 # (h), one big room, has a section of its own.
-big_room = [r for r in rows if r["label"].startswith("h:")]
+big_room = [r for r in rows if r["label"].startswith("h:") and r["mode"] != "ramp-step"]
 rows = [r for r in rows if not r["label"].startswith("h:")]
-latest_run = ", ".join(sorted(set(r["run"] for r in rows)))
+latest_run = ", ".join(sorted(set(r["run"] for r in rows + big_room)))
 reference = {scenario(r["label"]): r for r in rows
              if r["layer"] == "reference" and not r["mode"].endswith("-step")}
 
@@ -285,6 +285,23 @@ if big_room:
         [[r["label"], r["layer"], f"{r['sent_per_s']:.0f}", f"{r['deliveries_per_s']:,.0f}", ms(r, "p50_ms"), ms(r, "p99_ms"),
           ms(r, "to_all_p50_ms"), ms(r, "to_all_p99_ms"), ms(r, "joined_all_ms"), str(r["loss"]),
           per_delivery(r, "cpu_ms_per_1000_deliveries"), redis_per_delivery(r), rss(r)] for r in big_room],
+    )
+pages = [r for r in rows if r["mode"] == "pages"]
+if pages:
+    floor = {r["label"]: r for r in pages if r["layer"] == "reference"}
+    def vs_floor(r, key):
+        ref = floor.get(r["label"], {}).get(key)
+        return "" if r["layer"] == "reference" or not ref else f"{r[key] / ref:.2f}×"
+    def server_ms(r):
+        v = r.get("server_cpu_ms_per_1000_requests")
+        return "" if v is None else f"{v:.0f}"
+    section(
+        "Pages (p)",
+        "Server-rendered pages for a visitor (the lobby; a room of 50 messages), 16 clients each on one kept-alive connection, "
+        "requests back to back; the reference serves the very same bytes from memory. No compression unless the label says so.",
+        ["page", "layer", "requests/s", "vs ref", "p50 ms", "p99 ms", "kB each", "server CPU ms / 1000 requests"],
+        [[r["label"], r["layer"], f"{r['requests_per_s']:,.0f}", vs_floor(r, "requests_per_s"), f"{r['p50_ms']:.2f}",
+          f"{r['p99_ms']:.2f}", f"{r['kb_per_request']:.1f}", server_ms(r)] for r in pages],
     )
 first_load = [r for r in rows if r["mode"] == "lighthouse"]
 if first_load:

@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { messageTexts, openRoom, say, signedIn, unique } from "./helpers";
+import { type BrowserContext, type WebSocketRoute, expect, test } from "@playwright/test";
+import { PASSWORD, messageTexts, openRoom, say, signedIn, unique } from "./helpers";
 import { roomPage } from "./fixtures/room_page";
 
 test("three people: the list follows them, a PM reaches only bob, and typing shows", async ({ browser }, testInfo) => {
@@ -73,4 +73,40 @@ test("a PM to someone unknown is explained; to someone away, it is kept for them
   await expect(roomPage(page).pending).toHaveCount(0);
   await expect(roomPage(page).messages.filter({ hasText: "are you there?" })).toHaveCount(1);
   await expect(roomPage(page).notice).toHaveText("");
+});
+
+test("a big room shows its head count and how many more than the names it lists, in both languages", async ({ browser }) => {
+  // The server sends `user_count` instead of each arrival past USER_LIST_MAX
+  // (200) people; the test says one into each page's real socket.
+  const room = unique("crowd");
+  const [alice, bob] = [unique("alice"), unique("bob")];
+  const routed = async (context: BrowserContext) => {
+    const sockets: WebSocketRoute[] = [];
+    await context.routeWebSocket(/\/ws\/chat\//, (ws) => {
+      ws.connectToServer();
+      sockets.push(ws);
+    });
+    return sockets;
+  };
+  const english = await signedIn(browser, alice);
+  const aliceSockets = await routed(english);
+  const alicePage = await openRoom(english, room);
+  // Said after the server's user_list (which sets the count) has arrived.
+  await expect(roomPage(alicePage).people).toHaveCount(1);
+  aliceSockets[0].send(JSON.stringify({ type: "user_count", count: 1204 }));
+  await expect(alicePage.locator("#people-title .count")).toHaveText("1204");
+  await expect(alicePage.locator(".people .more-people")).toHaveText("and 1203 more");
+
+  const chinese = await browser.newContext({ locale: "zh-CN" });
+  expect((await chinese.request.post("/api/register", { data: { username: bob, password: PASSWORD } })).status()).toBe(201);
+  const bobSockets = await routed(chinese);
+  const bobPage = await openRoom(chinese, room);
+  // A real arrival carries the room's real count: it wins.
+  await expect(alicePage.locator("#people-title .count")).toHaveText("2");
+  await expect(alicePage.locator(".people .more-people")).toHaveCount(0);
+  await expect(roomPage(alicePage).people).toHaveCount(2);
+  await expect(roomPage(bobPage).people).toHaveCount(2);
+  bobSockets[0].send(JSON.stringify({ type: "user_count", count: 1204 }));
+  await expect(bobPage.locator("#people-title .count")).toHaveText("1204");
+  await expect(bobPage.locator(".people .more-people")).toHaveText("还有 1202 人");
 });

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 pub const USAGE: &str =
-    "usage: loadtest <chat|ramp|idle|accounts|overload> [--url http://127.0.0.1:3000] [--label text]
+    "usage: loadtest <chat|ramp|idle|accounts|overload|pages> [--url http://127.0.0.1:3000] [--label text]
   chat:  --rooms R --clients C --rate MSGS_PER_SEC --secs S [--pids P1,P2,…] [--redis-pids …]
   ramp:  chat's options, plus --factor F (rate growth per step) --p99-ms LIMIT --max-rate N
   chat and ramp: --protocol socketio speaks Socket.IO 4 (bench/socketio) instead
@@ -14,6 +14,8 @@ pub const USAGE: &str =
          (sign-ups, then logins, then N idle sockets; RSS after each)
   overload: chat's options (--pids needed): a rate past the ceiling, with /healthz
          timed and RSS sampled throughout; clients closed for lagging rejoin
+  pages: --path /chat/ --concurrency 16 --secs S [--encoding br] [--pids P]: GET back to back
+         on one kept-alive connection per client; requests/s and latency
   --url may list several processes of one deployment (comma-separated): clients
   are spread over them in turn. --pids: the server processes whose CPU time
   each run reports (per 1,000 deliveries); --redis-pids: likewise for Redis

@@ -8,6 +8,7 @@
 //! loadtest idle --url … --connections 10000 --pid <server pid>
 //! loadtest accounts --url … --registrations 5000 --logins 20000 --concurrency 50 --connections 10000 --pid <server pid>
 //! loadtest overload --url … --rooms 10 --clients 10 --rate 150000 --secs 10 --pids <server pid>
+//! loadtest pages --url … --path /chat/ --concurrency 16 --secs 10 --pids <server pid>
 //! ```
 //!
 //! Each run prints a readable table and one JSON line (prefixed `RESULT `).
@@ -19,6 +20,7 @@ mod args;
 mod chat;
 mod idle;
 mod overload;
+mod pages;
 mod stats;
 mod wire;
 
@@ -39,6 +41,7 @@ async fn main() -> ExitCode {
         "idle" => idle::run(&args).await,
         "accounts" => accounts::run(&args).await,
         "overload" => overload::run(&args).await,
+        "pages" => pages::run(&args).await,
         other => Err(format!("unknown mode {other:?}")),
     };
     match result {

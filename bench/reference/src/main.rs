@@ -8,10 +8,15 @@
 //! message. It must never import the chat server: it is the floor we
 //! compare with, so it stays what a careful person would write in an hour.
 //!
+//! For the pages section it also answers `/pages/{name}` with the bytes of
+//! file `name` in the directory `PAGES_DIR` names, read once at start-up
+//! and served from memory as HTML: the floor for serving a page.
+//!
 //! `reference [ADDR]` (default 127.0.0.1:3100) serves until killed.
 
 use axum::{
     Router,
+    body::Bytes,
     extract::{
         Path, State,
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
@@ -83,11 +88,13 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:3100".into());
+    let pages = Arc::new(pages_from(std::env::var_os("PAGES_DIR"))?);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/register", post(register))
         .route("/ws/chat/{room}/", get(upgrade))
-        .with_state(Arc::new(Rooms::default()));
+        .with_state(Arc::new(Rooms::default()))
+        .route("/pages/{name}", get(page).with_state(pages));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("reference: listening on http://{}", listener.local_addr()?);
     // No Nagle delay, as ours: otherwise latency measures the delayed ACK.
@@ -95,6 +102,34 @@ async fn main() -> std::io::Result<()> {
         let _ = tcp.set_nodelay(true);
     });
     axum::serve(listener, app).await
+}
+
+/// Every file in `dir` (none without one), by name, as bytes to serve.
+fn pages_from(dir: Option<std::ffi::OsString>) -> std::io::Result<HashMap<String, Bytes>> {
+    let mut pages = HashMap::new();
+    let Some(dir) = dir else { return Ok(pages) };
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        pages.insert(name, Bytes::from(std::fs::read(entry.path())?));
+    }
+    Ok(pages)
+}
+
+/// A page's bytes from memory.
+async fn page(
+    State(pages): State<Arc<HashMap<String, Bytes>>>,
+    Path(name): Path<String>,
+) -> impl IntoResponse {
+    match pages.get(&name) {
+        Some(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            bytes.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// No account: a cookie naming a fresh guest, so the load tool's flow runs.

@@ -3,7 +3,9 @@
 //!
 //! - Pages and JSON are compressed on the way out (brotli or gzip, at a
 //!   quality cheap enough to run per request); event streams, WebSocket
-//!   upgrades and tiny bodies are not.
+//!   upgrades, tiny bodies and static files are not (a file is sent as its
+//!   precompressed copy or as it is: compressing a debug build's 11 MB
+//!   WASM per request took a debug server 2 s).
 //! - The release build's static files come precompressed (`cargo leptos
 //!   build --release --precompress` writes `.br` and `.gz` beside each,
 //!   at the highest quality), and the file handler sends those as they
@@ -39,7 +41,15 @@ use tower_http::{
 pub fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new()
         .quality(CompressionLevel::Precise(4))
-        .compress_when(DefaultPredicate::new().and(not_switching))
+        .compress_when(DefaultPredicate::new().and(not_switching).and(not_a_file))
+}
+
+/// Marks an answer from [`StaticFiles`]: never compressed on the way out.
+#[derive(Clone, Copy)]
+struct StaticFile;
+
+fn not_a_file(_: StatusCode, _: Version, _: &HeaderMap, extensions: &Extensions) -> bool {
+    extensions.get::<StaticFile>().is_none()
 }
 
 /// A `101 Switching Protocols` answer has no body to compress: the
@@ -86,6 +96,7 @@ impl StaticFiles {
             return Err(Request::from_parts(parts, body));
         }
         let mut answer = answer.into_response();
+        answer.extensions_mut().insert(StaticFile);
         if answer.status().is_success() || answer.status() == StatusCode::NOT_MODIFIED {
             let policy = cache_policy(parts.uri.path(), &self.pkg_dir, self.hashed);
             answer
