@@ -257,6 +257,9 @@ impl Storage {
                 .await?
                 .rows_affected();
                 if fresh == 0 {
+                    // Ended now: a dropped transaction would keep the
+                    // write lock until the pool next used its connection.
+                    tx.rollback().await?;
                     return Ok(Edited::Repeat);
                 }
             }
@@ -272,8 +275,9 @@ impl Storage {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            if edited > 0 {
-                tx.commit().await?;
+            match edited {
+                0 => tx.rollback().await?,
+                _ => tx.commit().await?,
             }
             edited
         });

@@ -39,26 +39,33 @@ impl Storage {
         let most = i64::try_from(most_emojis).unwrap_or(i64::MAX);
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let room_id: i64 = sqlx::query_scalar("SELECT id FROM rooms WHERE name = $1")
-                .bind(room.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
             // A no-op write to the message row takes its lock (SQLite: the
             // write lock), so toggles on one message run one at a time and
             // the count below cannot change under us; and a deleted
-            // message (no row) takes no reaction.
+            // message (no row) takes no reaction. It comes first: a SQLite
+            // transaction that has read cannot wait for the write lock (it
+            // gets "database is locked" at once), one that starts by
+            // writing waits its busy timeout.
             let live = sqlx::query(
                 "UPDATE messages SET body = body
-                 WHERE room_id = $1 AND seq = $2 AND deleted_at IS NULL",
+                 WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2
+                   AND deleted_at IS NULL",
             )
-            .bind(room_id)
+            .bind(room.as_str())
             .bind(seq as i64)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if live == 0 {
+                // Ended now, not whenever the pool next uses the connection:
+                // until then it would hold the write lock.
+                tx.rollback().await?;
                 return Ok(Err(NotToggled::Gone));
             }
+            let room_id: i64 = sqlx::query_scalar("SELECT id FROM rooms WHERE name = $1")
+                .bind(room.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
             let removed = sqlx::query(
                 "DELETE FROM reactions
                  WHERE room_id = $1 AND seq = $2 AND user_id = $3 AND emoji = $4",
@@ -82,6 +89,7 @@ impl Storage {
                 .fetch_one(&mut *tx)
                 .await?;
                 if has_it == 0 && distinct >= most {
+                    tx.rollback().await?;
                     return Ok(Err(NotToggled::TooMany));
                 }
                 sqlx::query(
