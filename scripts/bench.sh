@@ -276,7 +276,7 @@ curl -sf "$url/chat/" > "$work/pages/lobby"; curl -sf "$url/chat/pages-room/" > 
 for page in lobby:/chat/ room:/chat/pages-room/; do
   record "p: ${page%%:*} page, 16 clients" pages --url "$url" --path "${page#*:}" --concurrency 16 --secs "$secs" --pids "$server_pid"
 done
-record "p: room page, 16 clients, brotli" pages --url "$url" --path /chat/pages-room/ --concurrency 16 --secs "$secs" --encoding br --pids "$server_pid"
+record "p: room page, 16 clients, compressed" pages --url "$url" --path /chat/pages-room/ --concurrency 16 --secs "$secs" --encoding "gzip, deflate, br, zstd" --pids "$server_pid"
 stop_server
 layer=reference; export PAGES_DIR=$work/pages; start_reference; unset PAGES_DIR
 for name in lobby room; do

@@ -55,6 +55,12 @@ pub fn short_time(ts: &str, lang: &str) -> String {
         }
     }
     let _ = lang;
+    utc_clock(ts)
+}
+
+/// The UTC clock time of an RFC 3339 time ("10:05"): what the server can
+/// say without knowing the reader's time zone.
+pub fn utc_clock(ts: &str) -> String {
     ts.get(11..16).unwrap_or(ts).to_owned()
 }
 

@@ -87,6 +87,19 @@ impl ConnStatus {
 
 /// Who is signed in, loaded once per page load (signing in or out reloads
 /// the page) and provided to every component.
+/// Whether the page is live in the browser: `false` while the server
+/// renders it and while the browser takes over that HTML. What only the
+/// browser can know (the reader's clock and time zone) waits for it, so
+/// both render the same page first.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub ReadSignal<bool>);
+
+impl Hydrated {
+    pub fn get(self) -> bool {
+        self.0.get()
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct CurrentUser(OnceResource<Result<Option<Me>, ServerFnError>>);
 
@@ -127,14 +140,70 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="stylesheet" id="leptos" href=css />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrateWhenIdle options />
                 <MetaTags />
             </head>
             <body>
                 <App />
+                // A room's page comes with its newest messages: shown from
+                // the bottom, as the live log keeps it, before the app runs.
+                <script nonce=leptos::nonce::use_nonce()>
+                    "(l => l && (l.scrollTop = l.scrollHeight))(document.getElementById('log'))"
+                </script>
             </body>
         </html>
     }
+}
+
+/// Loads the app's JS and WASM and hydrates the page once it has been
+/// painted and the browser is idle (at the latest 2 s after the page's
+/// scripts ran). Leptos' `HydrationScripts` preloads both at once, and on
+/// a slow phone network the 0.5 MB of WASM then shares the line with what
+/// paints the page: Lighthouse's mobile profile put the largest paint of
+/// the lobby, drawn from the HTML alone, at 3.5 s; fetched after the
+/// paint, 1.0 s (bench/NOTES.md, issue 37). The page is readable as
+/// rendered by the server meanwhile; what needs the app waits for it.
+#[component]
+fn HydrateWhenIdle(options: LeptosOptions) -> impl IntoView {
+    let (js, wasm) = package_names(&options);
+    let pkg = format!("/{}", options.site_pkg_dir);
+    let script = format!(
+        "const hydrate = () => import(\"{pkg}/{js}.js\")\
+         .then(m => m.default({{module_or_path: \"{pkg}/{wasm}.wasm\"}}).then(() => m.hydrate()));\
+         if (\"requestIdleCallback\" in window) requestIdleCallback(hydrate, {{timeout: 2000}}); else setTimeout(hydrate, 0);"
+    );
+    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
+}
+
+/// The app's JS and WASM file names without their extension, as Leptos'
+/// own hydration script names them: with `hash-files`, the hashes from
+/// the file `cargo leptos` writes beside the server; a plain `cargo build`
+/// (no `LEPTOS_OUTPUT_NAME`) leaves wasm-bindgen's `_bg` on the WASM.
+fn package_names(options: &LeptosOptions) -> (String, String) {
+    let name = options.output_name.to_string();
+    if !options.hash_files {
+        let bg = if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+            ""
+        } else {
+            "_bg"
+        };
+        return (name.clone(), format!("{name}{bg}"));
+    }
+    let hashes = std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            std::fs::read_to_string(exe.with_file_name(options.hash_file.as_ref())).ok()
+        })
+        .unwrap_or_default();
+    let hash_of = |kind: &str| {
+        hashes.lines().find_map(|line| {
+            let (file, hash) = line.split_once(':')?;
+            (file.trim() == kind).then(|| format!("{name}.{}", hash.trim()))
+        })
+    };
+    let js = hash_of("js").unwrap_or_else(|| name.clone());
+    let wasm = hash_of("wasm").unwrap_or_else(|| name.clone());
+    (js, wasm)
 }
 
 /// The Content-Security-Policy of a page: scripts only from us or inline
@@ -191,6 +260,7 @@ fn Site() -> impl IntoView {
     // tests wait for it before they type.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    provide_context(Hydrated(hydrated.read_only()));
     let me = CurrentUser(OnceResource::new_blocking(server_fns::current_user()));
     provide_context(me);
 

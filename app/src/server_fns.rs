@@ -3,7 +3,7 @@
 //! Their bodies run only on the server (`ssr`), reading what the server
 //! provides as context; in the browser each is a POST to the server.
 
-use crate::{account::Me, admin::AdminOverview, names::RoomName};
+use crate::{account::Me, admin::AdminOverview, names::RoomName, protocol::History};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +118,21 @@ pub async fn set_read_receipts(on: bool) -> Result<(), ServerFnError> {
         .map_err(ServerFnError::new)
 }
 
+/// The newest messages of a room its page shows before its socket is
+/// open (and without JavaScript): `None` for a room the viewer may not
+/// read, or once the client's history reads are spent.
+#[server(endpoint = "room_preview")]
+pub async fn room_preview(room: RoomName) -> Result<Option<History>, ServerFnError> {
+    let viewer = ssr::session_user().await?.map(|u| u.username);
+    let Some(request) = use_context::<http::request::Parts>() else {
+        return Ok(None);
+    };
+    ssr::backend()?
+        .preview(viewer, request, room)
+        .await
+        .map_err(ServerFnError::new)
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server hands the app: the [`Backend`] context (storage and
@@ -127,6 +142,7 @@ pub mod ssr {
         account::{Me, SessionUser},
         admin::AdminOverview,
         names::RoomName,
+        protocol::History,
     };
     use leptos::prelude::*;
     use std::{future::Future, pin::Pin, sync::Arc};
@@ -140,6 +156,15 @@ pub mod ssr {
         fn me(&self, viewer: String) -> Answer<Option<Me>>;
         fn rooms(&self, viewer: Option<String>) -> Answer<Vec<RoomSummary>>;
         fn may_enter(&self, viewer: Option<String>, room: RoomName) -> Answer<super::Entry>;
+        /// The newest page of the room's log for its page, if the viewer
+        /// may read the room and the client (`request`'s address) has
+        /// history reads left; otherwise `None`.
+        fn preview(
+            &self,
+            viewer: Option<String>,
+            request: http::request::Parts,
+            room: RoomName,
+        ) -> Answer<Option<History>>;
         /// `None` unless the viewer is an admin.
         fn admin_overview(&self, viewer: Option<String>) -> Answer<Option<AdminOverview>>;
         /// The person's read-receipt setting, and changing it.

@@ -133,3 +133,32 @@ test("when the socket drops the page says so, reconnects by itself and chats aga
   await expect(messageTexts(other)).toHaveText(["are you back?", "yes"]);
   await context.close();
 });
+
+test("a room's page comes with its newest messages: readable without the app, then live with each once", { tag: "@release" }, async ({ browser }) => {
+  const room = uniqueRoom("first-paint");
+  const alice = await personInRoom(browser, room);
+  const said = ["one <b>bold</b> claim", "two", "three"];
+  for (const text of said) await say(alice, text);
+  await expect(messageTexts(alice)).toHaveText(said);
+  await expect(roomPage(alice).pending).toHaveCount(0); // stored, not just shown
+
+  // Without JavaScript, a visitor reads them: the server put them in the page.
+  const plain = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
+  await plain.goto(`/chat/${room}/`);
+  await expect(plain.locator("#log .msg .text")).toHaveText(said);
+  await expect(plain.locator("#log .msg time").first()).toHaveText(/^\d\d:\d\d$/);
+
+  // With it, the page takes them over: each once, and what comes next follows.
+  await alice.reload();
+  await hydrated(alice);
+  await expect(roomPage(alice).status).toHaveAttribute("data-state", "live");
+  await expect(messageTexts(alice)).toHaveText(said);
+  // Her own recent message, rendered by the server, gets its toolbar once live.
+  const three = alice.locator("#log .msg", { hasText: "three" });
+  await three.hover();
+  await expect(three.getByRole("button", { name: "Edit" })).toHaveCount(1);
+  const bob = await personInRoom(browser, room);
+  await say(bob, "four");
+  await expect(messageTexts(alice)).toHaveText([...said, "four"]);
+  await expect(messageTexts(bob)).toHaveText([...said, "four"]);
+});

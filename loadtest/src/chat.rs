@@ -4,7 +4,13 @@
 
 use crate::{args::Args, stats::Latencies, wire::Wire};
 use futures::{SinkExt, StreamExt};
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
+    time::Duration,
+};
 use tokio::{sync::Barrier, time::Instant};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 
@@ -138,6 +144,11 @@ pub struct Report {
     /// From the first connection opening to the last member joined: a
     /// join storm's length.
     pub joined_all_ms: f64,
+    /// `/healthz` on the first process, asked every 50 ms while everyone
+    /// joined: the slowest answer (ms) and how many failed. A restart's
+    /// storm must not make the process look dead to its load balancer.
+    pub joining_healthz_max_ms: f64,
+    pub joining_healthz_failed: usize,
     /// The server processes' resident memory with everyone joined (KiB).
     pub joined_rss_kib: Option<u64>,
     pub latency: Latencies,
@@ -199,7 +210,7 @@ impl Report {
         );
         println!(
             "{:<24} {:>3}×{:<4} target {:>7.0}/s  sent {:>8.0}/s  deliveries {:>9.0}/s  \
-             p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  loss {:>6}  dropped {:>3}  connect p50 {:.1} ms p99 {:.1} ms  all joined {:.0} ms  to all p99 {:.1} ms{}",
+             p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  loss {:>6}  dropped {:>3}  connect p50 {:.1} ms p99 {:.1} ms  all joined {:.0} ms (healthz max {:.0} ms)  to all p99 {:.1} ms{}",
             self.label,
             self.rooms,
             self.clients,
@@ -215,6 +226,7 @@ impl Report {
             c50,
             c99,
             self.joined_all_ms,
+            self.joining_healthz_max_ms,
             self.to_all.percentile_ms(99.0),
             self.cpu_ms_per_1000()
                 .map(|c| format!("  server CPU {c:.1} ms per 1000 deliveries"))
@@ -228,6 +240,8 @@ impl Report {
             "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
             "dropped_connections": self.disconnects, "connect_p50_ms": c50, "connect_p99_ms": c99,
             "joined_all_ms": self.joined_all_ms,
+            "joining_healthz_max_ms": self.joining_healthz_max_ms,
+            "joining_healthz_failed": self.joining_healthz_failed,
             "joined_rss_kib": self.joined_rss_kib,
             "to_all_p50_ms": self.to_all.percentile_ms(50.0),
             "to_all_p99_ms": self.to_all.percentile_ms(99.0),
@@ -254,17 +268,19 @@ struct ClientResult {
     lagged: bool,
 }
 
-/// One run: connect everyone, post at `rate` messages/s in total for `secs`,
-/// wait for stragglers, report.
-pub(crate) async fn run(
+/// A client's result, and how it joined (to rejoin it if it lagged).
+type Spawned = tokio::task::JoinHandle<Result<(ClientResult, (String, Joining)), String>>;
+
+/// Starts every client of the run; each waits at `barrier` once joined.
+fn spawn_clients(
     setup: &Setup,
     cookies: &[String],
     rate: f64,
     secs: f64,
-) -> Result<Report, String> {
-    let clock = Instant::now();
+    clock: Instant,
+    barrier: &Arc<Barrier>,
+) -> Vec<Spawned> {
     let n = setup.connections();
-    let barrier = Arc::new(Barrier::new(n + 1));
     let run_id = format!("{:x}", now_nanos());
     // Each client's share of the rate, staggered so sends do not bunch up.
     let period = Duration::from_secs_f64(n as f64 / rate.max(0.001));
@@ -284,8 +300,30 @@ pub(crate) async fn run(
             r.map(|r| (r, again))
         }));
     }
+    tasks
+}
+
+/// One run: connect everyone, post at `rate` messages/s in total for `secs`,
+/// wait for stragglers, report.
+pub(crate) async fn run(
+    setup: &Setup,
+    cookies: &[String],
+    rate: f64,
+    secs: f64,
+) -> Result<Report, String> {
+    let clock = Instant::now();
+    let joining = Arc::new(AtomicBool::new(false));
+    let probe = tokio::spawn(crate::overload::probe_health(
+        setup.http[0].clone(),
+        joining.clone(),
+    ));
+    let n = setup.connections();
+    let barrier = Arc::new(Barrier::new(n + 1));
+    let tasks = spawn_clients(setup, cookies, rate, secs, clock, &barrier);
     barrier.wait().await; // everyone connected
     let joined_all_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    joining.store(true, Relaxed);
+    let (mut health, joining_healthz_failed) = probe.await.map_err(|e| e.to_string())?;
     let joined_rss_kib = setup.server_rss_kib();
     // Counted from here: the cost of the messages, not of the joins.
     let cpu_before = setup.server_cpu()?;
@@ -304,6 +342,8 @@ pub(crate) async fn run(
         lagged: Vec::new(),
         connect: Latencies::default(),
         joined_all_ms,
+        joining_healthz_max_ms: health.percentile_ms(100.0),
+        joining_healthz_failed,
         joined_rss_kib,
         latency: Latencies::default(),
         to_all: Latencies::default(),

@@ -75,7 +75,7 @@ fn mb(kib: u64) -> String {
 
 /// `/healthz` every [`PROBE_EVERY`] until `stop`: how long each took, and
 /// how many failed or did not answer within 5 s.
-async fn probe_health(base: String, stop: Arc<AtomicBool>) -> (Latencies, usize) {
+pub(crate) async fn probe_health(base: String, stop: Arc<AtomicBool>) -> (Latencies, usize) {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()

@@ -150,7 +150,11 @@ pub fn router<S: SessionStore + Clone>(
         .filter(|route| !TO_LOBBY.contains(&route.path()))
         .cloned()
         .collect();
-    let backend = BackendContext(Arc::new(state.chat.clone()));
+    let backend = BackendContext(Arc::new(server_fns::Pages {
+        chat: state.chat.clone(),
+        history_reads: state.history_reads.clone(),
+        trusted_proxies: state.trusted_proxies.clone(),
+    }));
     let sessions = SessionManagerLayer::new(sessions)
         .with_name(auth::session_cookie(secure_cookies))
         .with_http_only(true)

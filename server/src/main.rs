@@ -41,7 +41,7 @@ async fn main() -> ExitCode {
         }
     }
     let addr = config.leptos.site_addr;
-    let listener = match TcpListener::bind(addr).await {
+    let listener = match listen(addr) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("server: cannot listen on {addr}: {e}");
@@ -57,6 +57,26 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How many connections may wait to be accepted. tokio's `bind` allows
+/// 1,024; a restart brings every member of a big room back within a
+/// second, and a full queue drops the next SYN (a load balancer's
+/// `/healthz` among them) for a second until it is sent again. The kernel
+/// caps it at `net.core.somaxconn` (4,096 on current Linux).
+const ACCEPT_QUEUE: u32 = 4096;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `bind` does: a restarted server may listen while the old one's
+    // connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_QUEUE)
 }
 
 async fn create_admin(config: &Config, name: &str) -> ExitCode {

@@ -1,8 +1,10 @@
 //! How answers travel: compressed for a client that accepts it, and the
 //! site's static files cached for as long as their names allow.
 //!
-//! - Pages and JSON are compressed on the way out (brotli or gzip, at a
-//!   quality cheap enough to run per request); event streams, WebSocket
+//! - Pages and JSON are compressed on the way out with gzip, never brotli:
+//!   brotli sets up its window and tables for every answer, and at
+//!   quality 4 that made a 4 KB page cost 4.4x the CPU of sending it plain
+//!   (gzip: 1.2x) for 6% fewer bytes (bench/NOTES.md); event streams, WebSocket
 //!   upgrades, tiny bodies and static files are not (a file is sent as its
 //!   precompressed copy or as it is: compressing a debug build's 11 MB
 //!   WASM per request took a debug server 2 s).
@@ -36,10 +38,12 @@ use tower_http::{
     services::ServeDir,
 };
 
-/// Brotli and gzip for dynamic answers: quality 4 compresses a page
-/// within a few percent of the best at a fraction of its CPU.
+/// Gzip for dynamic answers (a browser that prefers brotli gets gzip):
+/// level 4 compresses a page within a few percent of the best at a
+/// fraction of its CPU.
 pub fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new()
+        .no_br()
         .quality(CompressionLevel::Precise(4))
         .compress_when(DefaultPredicate::new().and(not_switching).and(not_a_file))
 }

@@ -153,10 +153,11 @@ async fn pages_and_json_are_compressed_and_streams_and_sockets_are_not() {
     );
     let rooms = client
         .get(server.http("/api/rooms"))
-        .header(ACCEPT_ENCODING, "br")
+        .header(ACCEPT_ENCODING, "br, gzip")
         .send()
         .await
         .unwrap();
     assert_eq!(rooms.status(), 200);
-    assert_eq!(rooms.headers()[CONTENT_ENCODING], "br");
+    // Brotli's per-answer set-up costs more than the page: gzip it is.
+    assert_eq!(rooms.headers()[CONTENT_ENCODING], "gzip");
 }

@@ -10,7 +10,8 @@ use super::{
     state::RoomState,
 };
 use crate::{
-    browser::{short_time, within_edit_window},
+    Hydrated,
+    browser::{short_time, utc_clock, within_edit_window},
     lang::{code, tf, tr, use_i18n},
     protocol::{ChatMessage, ClientFrame, Emoji},
 };
@@ -98,16 +99,27 @@ fn MessageItem(
     on_action: Callback<MessageAction>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let ts = m.ts.clone();
-    let time = move || short_time(&ts, code(i18n.get_locale()));
+    // The server renders the first messages of a room's page; the browser
+    // takes that HTML over as it is, so what only the browser knows (the
+    // reader's time zone, the edit window on their clock) is shown once
+    // it is live, and both render the same message first.
+    let hydrated = expect_context::<Hydrated>();
+    let (ts, ts_of_toolbar) = (m.ts.clone(), m.ts.clone());
+    let time = move || match hydrated.get() {
+        true => short_time(&ts, code(i18n.get_locale())),
+        false => utc_clock(&ts),
+    };
     let signed_in = me.is_some();
-    // Own messages may be changed within EDIT_WINDOW_SECS (the server checks too).
-    let recent = within_edit_window(&m.ts);
-    let can_edit = own && recent && !m.deleted;
-    let can_delete = !m.deleted && ((own && recent) || admin);
-    let toolbar = (signed_in && !m.deleted).then(|| {
-        view! { <Toolbar seq=m.seq text=m.message.clone() can_edit can_delete on_action /> }
-    });
+    let (seq, text, deleted) = (m.seq, m.message.clone(), m.deleted);
+    let toolbar = move || {
+        // Own messages may be changed within EDIT_WINDOW_SECS (the server checks too).
+        let recent = within_edit_window(&ts_of_toolbar);
+        let can_edit = own && recent && !deleted;
+        let can_delete = !deleted && ((own && recent) || admin);
+        (hydrated.get() && signed_in && !deleted).then(|| {
+            view! { <Toolbar seq text=text.clone() can_edit can_delete on_action /> }
+        })
+    };
     let mentions_me = !own && me.as_ref().is_some_and(|me| mentions_name(&m.message, me));
     let reactions = view! { <Reactions m=m.clone() me on_action /> };
     let state = expect_context::<RoomState>();

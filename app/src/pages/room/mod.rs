@@ -44,7 +44,8 @@ use crate::{
     CurrentUser,
     lang::{page_title, room_name_error_text, t_string, tf, tr, use_i18n},
     names::{RoomName, Username, percent_encode},
-    server_fns::{Entry, may_enter},
+    protocol::History,
+    server_fns::{Entry, may_enter, room_preview},
 };
 use alerts::{NotifyButton, PmBadge, ReceiptsButton};
 use composer::Composer;
@@ -87,8 +88,12 @@ pub fn RoomPage() -> impl IntoView {
 #[component]
 fn AllowedRoom(room: RoomName) -> impl IntoView {
     let i18n = use_i18n();
+    let me = expect_context::<CurrentUser>();
     let asked = room.clone();
     let access = Resource::new_blocking(move || asked.clone(), may_enter);
+    // Asked beside `access`, not after it: it checks the same rule itself.
+    let asked = room.clone();
+    let preview = Resource::new_blocking(move || asked.clone(), room_preview);
     let named = room.to_string();
     view! {
         // The room's name as the title, whatever the Suspense below does
@@ -101,7 +106,13 @@ fn AllowedRoom(room: RoomName) -> impl IntoView {
                 let room = room.clone();
                 Suspend::new(async move {
                 match access.await {
-                    Ok(Entry::Open) => view! { <ChatRoom room /> }.into_any(),
+                    Ok(Entry::Open) => {
+                        // Who is reading decides how each message renders
+                        // (own, mentions): known before the first one is.
+                        let _ = me.0.await;
+                        let preview = preview.await.ok().flatten();
+                        view! { <ChatRoom room preview=preview /> }.into_any()
+                    }
                     Ok(Entry::LooksLike(like)) => {
                         let (room, href, like) = (room.to_string(), like.page_path(), like.to_string());
                         let go_to = like.clone();
@@ -191,12 +202,21 @@ pub fn DirectPage() -> impl IntoView {
 
 /// A room's page, or a direct conversation's (`peer`: the other person).
 #[component]
-fn ChatRoom(room: RoomName, #[prop(optional, into)] peer: Option<String>) -> impl IntoView {
+fn ChatRoom(
+    room: RoomName,
+    #[prop(optional, into)] peer: Option<String>,
+    /// The newest messages, as the server rendered them with the page.
+    #[prop(default = None)]
+    preview: Option<History>,
+) -> impl IntoView {
     let path = match &peer {
         Some(peer) => RoomName::direct_ws_path(peer),
         None => room.ws_path(),
     };
     let state = RoomState::new(expect_context::<CurrentUser>(), room.clone(), peer.clone());
+    if let Some(page) = preview {
+        state.seed(page);
+    }
     let socket = connect(
         &path,
         move || state.resume_from(),

@@ -148,6 +148,18 @@ impl RoomState {
         }
     }
 
+    /// The room's newest messages as its page came with them (rendered by
+    /// the server): the log starts from them, and the socket, asked to
+    /// resume after them, brings only what is newer.
+    pub fn seed(self, page: History) {
+        self.scroll.older_available.set(page.has_more);
+        self.log.update(|log| {
+            for m in page.messages {
+                log.insert(Entry::Chat(m));
+            }
+        });
+    }
+
     /// Where a reconnect resumes: after the contiguous part of the log.
     pub fn resume_from(self) -> Option<u64> {
         self.log.with_untracked(RoomLog::contiguous_up_to)
