@@ -139,38 +139,40 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="stylesheet" id="leptos" href=css />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <noscript>
+                    <link rel="stylesheet" href="/noscript.css" />
+                </noscript>
                 <AutoReload options=options.clone() />
                 <HydrateWhenIdle options />
                 <MetaTags />
             </head>
             <body>
                 <App />
-                // A room's page comes with its newest messages: shown from
-                // the bottom, as the live log keeps it, before the app runs.
-                <script nonce=leptos::nonce::use_nonce()>
-                    "(l => l && (l.scrollTop = l.scrollHeight))(document.getElementById('log'))"
-                </script>
             </body>
         </html>
     }
 }
 
 /// Loads the app's JS and WASM and hydrates the page once it has been
-/// painted and the browser is idle (at the latest 2 s after the page's
-/// scripts ran). Leptos' `HydrationScripts` preloads both at once, and on
+/// painted whole (the frame after the HTML is parsed) and the browser is
+/// idle (at the latest 2 s later; 3 s in a background tab, which paints
+/// no frames). Leptos' `HydrationScripts` preloads both at once, and on
 /// a slow phone network the 0.5 MB of WASM then shares the line with what
 /// paints the page: Lighthouse's mobile profile put the largest paint of
 /// the lobby, drawn from the HTML alone, at 3.5 s; fetched after the
-/// paint, 1.0 s (bench/NOTES.md, issue 37). The page is readable as
+/// paint, 0.8 s (bench/NOTES.md, issue 37). The page is readable as
 /// rendered by the server meanwhile; what needs the app waits for it.
 #[component]
 fn HydrateWhenIdle(options: LeptosOptions) -> impl IntoView {
     let (js, wasm) = package_names(&options);
     let pkg = format!("/{}", options.site_pkg_dir);
     let script = format!(
-        "const hydrate = () => import(\"{pkg}/{js}.js\")\
-         .then(m => m.default({{module_or_path: \"{pkg}/{wasm}.wasm\"}}).then(() => m.hydrate()));\
-         if (\"requestIdleCallback\" in window) requestIdleCallback(hydrate, {{timeout: 2000}}); else setTimeout(hydrate, 0);"
+        "let started = false;\
+         const hydrate = () => started || (started = true, import(\"{pkg}/{js}.js\")\
+         .then(m => m.default({{module_or_path: \"{pkg}/{wasm}.wasm\"}}).then(() => m.hydrate())));\
+         const idle = () => \"requestIdleCallback\" in window ? requestIdleCallback(hydrate, {{timeout: 2000}}) : hydrate();\
+         requestAnimationFrame(() => setTimeout(idle, 0));\
+         setTimeout(hydrate, 3000);"
     );
     view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }
