@@ -45,6 +45,7 @@ use lang::{HtmlLang, LanguageSwitch, Locale, td_string, tf, tr, use_i18n};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Redirect, Route, Router, Routes},
     path,
 };
@@ -284,7 +285,12 @@ fn Site() -> impl IntoView {
                     // The server answers `/` with a real redirect; this covers client-side routing.
                     <Route path=path!("/") view=|| view! { <Redirect path="/chat/" /> } />
                     <Route path=path!("/chat/") view=pages::LobbyPage />
-                    <Route path=path!("/chat/:room/") view=pages::RoomPage />
+                    // Its messages come in the page for readers without
+                    // JavaScript too: rendered whole once its resources are
+                    // in (out of order, they sometimes came after `</html>`
+                    // for a script to move into place; `PartiallyBlocked`
+                    // did the same). Its resources block the head anyway.
+                    <Route path=path!("/chat/:room/") view=pages::RoomPage ssr=SsrMode::Async />
                     <Route path=path!("/chat/dm/:peer/") view=pages::DirectPage />
                     <Route path=path!("/login") view=pages::LoginPage />
                     <Route path=path!("/register") view=pages::RegisterPage />

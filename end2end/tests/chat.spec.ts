@@ -162,3 +162,23 @@ test("a room's page comes with its newest messages: readable without the app, th
   await expect(messageTexts(alice)).toHaveText([...said, "four"]);
   await expect(messageTexts(bob)).toHaveText([...said, "four"]);
 });
+
+test("before the app runs, a room's page shows its newest messages at the bottom, as the live log does", async ({ browser }) => {
+  const room = uniqueRoom("anchored");
+  const alice = await personInRoom(browser, room);
+  const said = Array.from({ length: 25 }, (_, i) => `line ${i + 1} of a long room`);
+  for (const text of said) await say(alice, text);
+  await expect(messageTexts(alice)).toHaveText(said);
+  await expect(roomPage(alice).pending).toHaveCount(0);
+
+  // The app never arrives: what the server rendered is all there is.
+  const context = await browser.newContext({ viewport: { width: 390, height: 700 } });
+  const page = await context.newPage();
+  await page.route(/\.wasm$/, (route) => route.abort());
+  await page.goto(`/chat/${room}/`);
+  await expect(page.locator("#log .msg .text").last()).toHaveText("line 25 of a long room");
+  await expect(page.locator("#log .msg").last()).toBeInViewport();
+  await expect(page.locator("#log .msg").first()).not.toBeInViewport();
+  await expect(page.locator('#app[data-hydrated="false"]')).toBeVisible();
+  await context.close();
+});

@@ -9,7 +9,7 @@
 use crate::{
     chat::{Chat, access::Refused, moderation},
     edge::{
-        proxy::{ClientKey, TrustedProxies},
+        proxy::{ClientAddr, ClientKey, TrustedProxies},
         throttle::Throttle,
     },
     storage::{Page, Reader},
@@ -24,8 +24,7 @@ use app::{
         ssr::{Answer, Backend},
     },
 };
-use axum::extract::ConnectInfo;
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 /// What the pages' server functions are answered from.
 #[derive(Clone)]
@@ -41,11 +40,7 @@ impl Pages {
     /// The client's address as every limit counts it (the TCP peer, or
     /// what a trusted proxy says).
     fn client(&self, request: &axum::http::request::Parts) -> ClientKey {
-        let peer = request
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or([0, 0, 0, 0].into(), |ConnectInfo(addr)| addr.ip());
-        ClientKey::of(self.trusted_proxies.client(peer, &request.headers))
+        ClientAddr::of(&self.trusted_proxies, request).0
     }
 }
 

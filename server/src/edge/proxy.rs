@@ -182,6 +182,19 @@ impl std::fmt::Display for ClientKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub ClientKey);
 
+impl ClientAddr {
+    /// The client of a request whose parts a handler already holds (a
+    /// server function's).
+    pub fn of(trusted: &TrustedProxies, parts: &Parts) -> Self {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        Self(ClientKey::of(trusted.client(peer, &parts.headers)))
+    }
+}
+
 impl<S> FromRequestParts<S> for ClientAddr
 where
     S: Send + Sync,
@@ -190,13 +203,7 @@ where
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        let trusted = Arc::<TrustedProxies>::from_ref(state);
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip())
-            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        Ok(Self(ClientKey::of(trusted.client(peer, &parts.headers))))
+        Ok(Self::of(&Arc::<TrustedProxies>::from_ref(state), parts))
     }
 }
 

@@ -104,16 +104,19 @@ fn MessageItem(
     // reader's time zone, the edit window on their clock) is shown once
     // it is live, and both render the same message first.
     let hydrated = expect_context::<Hydrated>();
-    let (ts, ts_of_toolbar) = (m.ts.clone(), m.ts.clone());
-    let time = move || match hydrated.get() {
-        true => short_time(&ts, code(i18n.get_locale())),
-        false => utc_clock(&ts),
+    let (ts, sent_at) = (m.ts.clone(), m.ts.clone());
+    let time = move || {
+        if hydrated.get() {
+            short_time(&ts, code(i18n.get_locale()))
+        } else {
+            utc_clock(&ts)
+        }
     };
     let signed_in = me.is_some();
     let (seq, text, deleted) = (m.seq, m.message.clone(), m.deleted);
     let toolbar = move || {
         // Own messages may be changed within EDIT_WINDOW_SECS (the server checks too).
-        let recent = within_edit_window(&ts_of_toolbar);
+        let recent = within_edit_window(&sent_at);
         let can_edit = own && recent && !deleted;
         let can_delete = !deleted && ((own && recent) || admin);
         (hydrated.get() && signed_in && !deleted).then(|| {
@@ -123,7 +126,6 @@ fn MessageItem(
     let mentions_me = !own && me.as_ref().is_some_and(|me| mentions_name(&m.message, me));
     let reactions = view! { <Reactions m=m.clone() me on_action /> };
     let state = expect_context::<RoomState>();
-    let seq = m.seq;
     view! {
         <li class="msg" class:own=own class:deleted=m.deleted class:mentions-me=mentions_me data-seq=m.seq>
             {move || (state.unread.first.get() == Some(seq)).then(|| view! {
